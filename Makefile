@@ -1,0 +1,42 @@
+# cxml — run `make help` for the list of targets.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+DEMO_DIR ?= demo
+DEMO_CUSTOMERS ?= 20000
+export PYTHONHASHSEED := 0
+
+.DEFAULT_GOAL := help
+.PHONY: help install demo test bench lint clean
+
+help: ## Show this help
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -n "$(PYTHON)" || { echo "Python 3.11 not found: install it, or run make PYTHON=/path/to/python3.11"; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else 1)' || { echo "cxml needs Python 3.11; $(PYTHON) is not. Run make PYTHON=/path/to/python3.11"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --only-binary :all: -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install cxml with its pinned dependencies (idempotent)
+
+demo: $(STAMP) ## Run the main job end to end on simulated data (DEMO_CUSTOMERS=20000)
+	$(VENV)/bin/cxml simulate --out $(DEMO_DIR)/data --customers $(DEMO_CUSTOMERS) --seed 7
+	$(VENV)/bin/cxml validate $(DEMO_DIR)/data
+
+test: $(STAMP) ## Run the test suite
+	$(PY) -m pytest -q
+
+bench: $(STAMP) ## Run the benchmarks and print numbers against same-process baselines
+	$(PY) -m benchmarks
+
+lint: $(STAMP) ## ruff and mypy on src/
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/mypy
+
+clean: ## Remove the venv and generated outputs
+	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache

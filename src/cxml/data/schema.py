@@ -1,0 +1,161 @@
+"""The data contract (DESIGN §1): which tables, which columns, what each column holds.
+
+`TABLES` is the single description the readers, the validator and the importers share.
+The pandera schemas check a *clean* table (after row faults were quarantined): they are the
+promise every later stage relies on, and tests assert simulator and importer output against them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pandas as pd
+import pandera.pandas as pa
+
+Kind = Literal["id", "timestamp", "string", "number", "text", "binary"]
+
+#: Event types with a meaning for features and labels; any other type is counted generically.
+KNOWN_EVENT_TYPES = (
+    "purchase",
+    "login",
+    "usage",
+    "support_ticket",
+    "complaint",
+    "payment_failed",
+    "survey_nps",
+    "survey_csat",
+    "cancel",
+)
+
+#: Touchpoints the simulator and importers use; other channel names are allowed.
+KNOWN_CHANNELS = ("web", "app", "call_centre", "store", "email", "chat", "social")
+
+#: Column names treated as PII unless a pipeline config says otherwise.
+DEFAULT_PII_COLUMNS = ("name", "email", "phone", "address", "postcode", "date_of_birth")
+
+UTC_TIMESTAMP = pd.DatetimeTZDtype("ns", "UTC")
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    name: str
+    kind: Kind
+    required: bool = True
+    #: For numbers: the smallest allowed value (None: any).
+    minimum: float | None = None
+    maximum: float | None = None
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    columns: tuple[ColumnSpec, ...]
+    required: bool = True
+    #: Whether columns outside `columns` are welcome (customers: static attributes).
+    open_columns: bool = False
+    #: Columns that together must be unique.
+    unique: tuple[str, ...] = field(default_factory=tuple)
+
+    def column(self, name: str) -> ColumnSpec:
+        return next(c for c in self.columns if c.name == name)
+
+    @property
+    def required_columns(self) -> list[str]:
+        return [c.name for c in self.columns if c.required]
+
+
+TABLES: dict[str, TableSpec] = {
+    "customers": TableSpec(
+        "customers",
+        (ColumnSpec("customer_id", "id"), ColumnSpec("signup_time", "timestamp", required=False)),
+        open_columns=True,
+        unique=("customer_id",),
+    ),
+    "events": TableSpec(
+        "events",
+        (
+            ColumnSpec("customer_id", "id"),
+            ColumnSpec("event_time", "timestamp"),
+            ColumnSpec("event_type", "string"),
+            ColumnSpec("channel", "string", required=False),
+            ColumnSpec("value", "number", required=False),
+            ColumnSpec("text", "text", required=False),
+        ),
+    ),
+    "actions": TableSpec(
+        "actions",
+        (
+            ColumnSpec("customer_id", "id"),
+            ColumnSpec("action_time", "timestamp"),
+            ColumnSpec("action", "string"),
+            ColumnSpec("channel", "string", required=False),
+            ColumnSpec("cost", "number", required=False, minimum=0.0),
+            ColumnSpec("propensity", "number", required=False, minimum=0.0, maximum=1.0),
+        ),
+        required=False,
+    ),
+    "labels": TableSpec(
+        "labels",
+        (
+            ColumnSpec("customer_id", "id"),
+            ColumnSpec("cutoff", "timestamp"),
+            ColumnSpec("churn", "binary", required=False),
+            ColumnSpec("satisfaction_drop", "binary", required=False),
+        ),
+        required=False,
+        unique=("customer_id", "cutoff"),
+    ),
+}
+
+#: Per event type, the allowed range of `value` (a row outside it is quarantined).
+EVENT_VALUE_RANGES: dict[str, tuple[float, float]] = {
+    "purchase": (0.0, float("inf")),
+    "support_ticket": (0.0, float("inf")),
+    "survey_nps": (0.0, 10.0),
+    "survey_csat": (1.0, 5.0),
+}
+
+
+def _pandera_column(spec: ColumnSpec) -> pa.Column:
+    checks = []
+    if spec.minimum is not None:
+        checks.append(pa.Check.ge(spec.minimum))
+    if spec.maximum is not None:
+        checks.append(pa.Check.le(spec.maximum))
+    dtype: object
+    if spec.kind == "timestamp":
+        dtype = UTC_TIMESTAMP
+    elif spec.kind in ("number", "binary"):
+        dtype = float
+        if spec.kind == "binary":
+            checks.append(pa.Check.isin([0.0, 1.0]))
+    else:
+        dtype = None  # str / category / object: checked by `_is_text` below
+        checks.append(pa.Check(_is_text, element_wise=False, error="values must be text"))
+    nullable = spec.kind not in ("id",) and not (spec.kind == "timestamp" and spec.required)
+    if spec.name == "event_type" or spec.name == "action":
+        nullable = False
+    return pa.Column(dtype, checks=checks, nullable=nullable, required=spec.required)
+
+
+def _is_text(series: pd.Series) -> bool:
+    values = series.dropna()
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        values = pd.Series(series.cat.categories)
+    return bool(values.map(lambda v: isinstance(v, str)).all())
+
+
+def pandera_schema(table: str) -> pa.DataFrameSchema:
+    """The pandera schema of a clean contract table."""
+    spec = TABLES[table]
+    return pa.DataFrameSchema(
+        {c.name: _pandera_column(c) for c in spec.columns},
+        strict=not spec.open_columns,
+        unique=list(spec.unique) or None,
+    )
+
+
+def check_clean(table: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """Raise pandera's SchemaErrors (all failures at once) if `frame` breaks the contract."""
+    return pandera_schema(table).validate(frame, lazy=True)
