@@ -37,6 +37,10 @@ DEFAULT_PII_COLUMNS = ("name", "email", "phone", "address", "postcode", "date_of
 UTC_TIMESTAMP = pd.DatetimeTZDtype("ns", "UTC")
 
 
+class ContractError(ValueError):
+    """A structural fault in the input: the run cannot go on. The message says what to do."""
+
+
 @dataclass(frozen=True)
 class ColumnSpec:
     name: str

@@ -1,0 +1,428 @@
+"""Importers: bring real sources into the data contract (DESIGN §1).
+
+Each importer reads one source file and returns contract tables plus a quarantine: every source
+row that was not imported, with its line number and the reason in plain words. Nothing is dropped
+silently and every drop is counted in `ImportResult.counts`. Structural faults (missing file, not
+UTF-8, empty, a named column absent) raise `SourceError` instead: no row could be trusted.
+
+`source_row` is the line in the file, the header being line 1 (data row n is line n + 1); it
+assumes no quoted field spans lines and no blank lines. Pure pandas: no printing, no files written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cxml.data.schema import UTC_TIMESTAMP
+
+#: Telco is a snapshot without dates; this fixed cutoff anchors it (IBM calls it a Q3 snapshot).
+TELCO_CUTOFF = pd.Timestamp("2018-10-01", tz="UTC")
+#: Hillstrom has no dates either; the e-mails are placed here (the challenge ran in March 2008).
+HILLSTROM_ACTION_TIME = pd.Timestamp("2008-03-01", tz="UTC")
+HILLSTROM_ARMS = {"Mens E-Mail": "mens_email", "Womens E-Mail": "womens_email"}
+HILLSTROM_ARMS["No E-Mail"] = "no_email"  # the control arm is an action too: logged explicitly
+GUEST_REASON = "no CustomerID (guest order): cannot be attributed to a customer"
+BAD_DEBT_REASON = "bad-debt adjustment ('A' invoice): bookkeeping, not a customer transaction"
+
+ACTION_COLUMNS = ("customer_id", "action_time", "action", "channel", "cost", "propensity")
+TELCO_COLUMNS = ("customerID", "SeniorCitizen", "tenure", "MonthlyCharges", "TotalCharges", "Churn")
+RETAIL_COLUMNS: tuple[str, ...] = ("InvoiceNo", "StockCode", "Description", "Quantity")
+RETAIL_COLUMNS += ("InvoiceDate", "UnitPrice", "CustomerID", "Country")
+HILLSTROM_FEATURES = ("recency", "history_segment", "history", "mens", "womens", "zip_code")
+HILLSTROM_OUTCOMES = ("segment", "visit", "conversion", "spend")
+HILLSTROM_COLUMNS = (*HILLSTROM_FEATURES, "newbie", "channel", *HILLSTROM_OUTCOMES)
+
+Fault = tuple[pd.Series, str | pd.Series]
+Tables = dict[str, pd.DataFrame]
+Counts = dict[str, int]
+
+
+class SourceError(ValueError):
+    """A source file cannot be imported at all; the message names the file and what to do."""
+
+
+@dataclass
+class ImportResult:
+    """Contract tables, the rows left out (with reasons) and named counts of what happened."""
+
+    tables: Tables
+    quarantine: pd.DataFrame
+    counts: Counts = field(default_factory=dict)
+
+
+# --- reading and quarantining -------------------------------------------------------------------
+
+
+def read_source(path: Path, required: tuple[str, ...]) -> pd.DataFrame:
+    """All cells as strings ("" when blank; `required` ones stripped), indexed by line number."""
+    path = Path(path)
+    name = path.name
+    if not path.is_file():
+        raise SourceError(f"{path}: file not found; check the path (and CXML_SHARED_DATA)")
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise SourceError(
+            f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start}); re-save the file as "
+            "UTF-8 (e.g. 'CSV UTF-8' in a spreadsheet) and import it again"
+        ) from exc
+    except pd.errors.EmptyDataError as exc:
+        raise SourceError(f"{name}: the file is empty; export the data again") from exc
+    except (pd.errors.ParserError, OSError, EOFError) as exc:
+        raise SourceError(f"{name}: not a readable CSV ({exc}); check the export") from exc
+    frame.columns = [str(c).strip() for c in frame.columns]
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        what = "column " if len(missing) == 1 else "columns "
+        what += ", ".join(f"'{c}'" for c in missing) + (" is" if len(missing) == 1 else " are")
+        raise SourceError(
+            f"{name}: {what} missing; the file must have columns "
+            f"{', '.join(required)} (it has: {', '.join(frame.columns)})"
+        )
+    frame[list(required)] = frame[list(required)].apply(lambda col: col.str.strip())
+    frame.index = pd.RangeIndex(2, len(frame) + 2)
+    return frame
+
+
+def reasons(index: pd.Index, faults: list[Fault]) -> pd.Series:
+    """One reason per row ("" when clean); a row with several faults gets all, joined by '; '."""
+    reason = pd.Series("", index=index, dtype=object)
+    for mask, text in faults:
+        mask = mask.fillna(False).astype(bool)
+        sep = pd.Series(np.where(reason == "", "", "; "), index=index)
+        reason = reason.where(~mask, reason + sep + text)
+    return reason
+
+
+def finish(
+    raw: pd.DataFrame, reason: pd.Series, path: Path, tables: Tables, counts: Counts
+) -> ImportResult:
+    """The result: tables, the faulty rows as they were in the file (plus where they came from
+    and why they left) and the counts, including how many rows were quarantined."""
+    bad = raw[reason != ""].assign(source_file=Path(path).name)
+    bad["source_row"] = bad.index.astype("int64")
+    bad["reason"] = reason[reason != ""]
+    counts["quarantined_rows"] = len(bad)
+    return ImportResult(tables, bad.reset_index(drop=True), counts)
+
+
+def bad_value(raw: pd.DataFrame, column: str, mask: pd.Series, says: str) -> Fault:
+    """A fault whose reason names the column and quotes the bad value (first 40 characters)."""
+    return mask, f"column '{column}' value '" + raw[column].str.slice(0, 40) + "' " + says
+
+
+def not_a_number(raw: pd.DataFrame, column: str) -> tuple[pd.Series, Fault]:
+    """Parse a column as float; the fault flags blanks, text and infinities."""
+    values = pd.to_numeric(raw[column], errors="coerce").astype(float)
+    return values, bad_value(raw, column, ~np.isfinite(values), "is not a number")
+
+
+def not_one_of(raw: pd.DataFrame, column: str, allowed: tuple[str, ...]) -> Fault:
+    """Fault for values outside a fixed set, listing the allowed ones."""
+    return bad_value(raw, column, ~raw[column].isin(allowed), f"is not one of {', '.join(allowed)}")
+
+
+def parse_time(text: pd.Series, timezone: str = "UTC") -> pd.Series:
+    """ISO-8601 strings to UTC (NaT if unparseable). Naive times are local to `timezone` (in a
+    DST overlap: standard time; in a gap: shifted forward); strings with an offset ('Z', '+02:00')
+    keep it. Other formats (09/12/2011: day or month first?) are left NaT, not guessed."""
+    fast = text.astype("string[pyarrow]")  # regex on arrow strings is ~10x faster
+    has_offset = fast.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", regex=True).fillna(False)
+    has_offset = has_offset.astype(bool)
+    naive = pd.to_datetime(text.where(~has_offset), format="ISO8601", errors="coerce")
+    try:
+        local = naive.dt.tz_localize(
+            timezone, ambiguous=np.zeros(len(naive), dtype=bool), nonexistent="shift_forward"
+        )
+    except KeyError as exc:  # zoneinfo's and pytz's unknown-zone errors are KeyErrors
+        raise SourceError(f"timezone '{timezone}' is unknown: use an IANA name") from exc
+    aware = pd.to_datetime(text.where(has_offset), format="ISO8601", errors="coerce", utc=True)
+    return local.dt.tz_convert("UTC").where(~has_offset, aware).astype(UTC_TIMESTAMP)
+
+
+def empty_events() -> pd.DataFrame:
+    """An events table with no rows but the contract's columns and dtypes."""
+    return make_events(pd.Series([], dtype=object), pd.Series([], dtype=UTC_TIMESTAMP), "", None)
+
+
+def make_events(
+    customer_id: pd.Series,
+    event_time: pd.Series | pd.Timestamp,
+    event_type: str | pd.Series,
+    channel: str | None,
+    value: pd.Series | None = None,
+) -> pd.DataFrame:
+    """A contract events table, sorted by customer and time so output is deterministic."""
+    n = len(customer_id)
+    if isinstance(event_time, pd.Timestamp):
+        event_time = pd.Series(event_time, index=range(n))
+    events = pd.DataFrame(
+        {
+            "customer_id": np.asarray(customer_id, dtype=object),
+            "event_time": pd.DatetimeIndex(event_time).astype(UTC_TIMESTAMP),
+            "event_type": np.asarray(np.broadcast_to(event_type, n), dtype=object),
+            "channel": np.full(n, channel, dtype=object),
+            "value": np.full(n, np.nan) if value is None else np.asarray(value, dtype=float),
+            "text": np.full(n, None, dtype=object),
+        }
+    )
+    return sort_events(events)
+
+
+def sort_events(events: pd.DataFrame) -> pd.DataFrame:
+    """Sort by customer, time, type (stable) and renumber the index."""
+    keys = ["customer_id", "event_time", "event_type"]
+    return events.sort_values(keys, kind="mergesort").reset_index(drop=True)
+
+
+# --- IBM Telco ----------------------------------------------------------------------------------
+
+
+def import_telco(path: Path) -> ImportResult:
+    """Telco snapshot: customers with static attributes and one churn label per customer at
+    `TELCO_CUTOFF`. The 11.1.3 status file is not read: its satisfaction score leaks the label."""
+    raw = read_source(path, TELCO_COLUMNS)
+    tenure, tenure_fault = not_a_number(raw, "tenure")
+    monthly, monthly_fault = not_a_number(raw, "MonthlyCharges")
+    blank_total = raw["TotalCharges"] == ""
+    total, total_fault = not_a_number(raw, "TotalCharges")
+    cust = raw["customerID"]
+    not_whole = tenure_fault[0] | (tenure < 0) | (tenure % 1 != 0)
+    faults: list[Fault] = [
+        (cust == "", "column 'customerID' is empty: no customer id"),
+        (cust.duplicated() & (cust != ""), "customerID '" + cust + "' repeats an earlier row"),
+        bad_value(raw, "tenure", not_whole, "is not a whole number of months"),
+        not_one_of(raw, "SeniorCitizen", ("0", "1")),
+        monthly_fault,
+        (total_fault[0] & ~blank_total, total_fault[1]),
+        not_one_of(raw, "Churn", ("Yes", "No")),
+    ]
+    reason = reasons(raw.index, faults)
+    ok = reason == ""
+    customers = telco_customers(raw[ok], tenure[ok], monthly[ok], total[ok])
+    labels = pd.DataFrame({"customer_id": customers["customer_id"], "cutoff": TELCO_CUTOFF})
+    labels["cutoff"] = labels["cutoff"].astype(UTC_TIMESTAMP)
+    labels["churn"] = (raw.loc[ok, "Churn"] == "Yes").astype(float).to_numpy()
+    counts = {
+        "rows_read": len(raw),
+        "customers": len(customers),
+        "churners": int(labels["churn"].sum()),
+        "total_charges_blank": int((blank_total & ok).sum()),
+    }
+    tables = {"customers": customers, "events": empty_events(), "labels": labels}
+    return finish(raw, reason, path, tables, counts)
+
+
+def telco_customers(
+    raw: pd.DataFrame, tenure: pd.Series, monthly: pd.Series, total: pd.Series
+) -> pd.DataFrame:
+    """Static attributes, typed; signup_time = cutoff − tenure calendar months (deterministic)."""
+    months = tenure.astype(int)
+    signup = {m: TELCO_CUTOFF - pd.DateOffset(months=int(m)) for m in months.unique()}
+    customers = raw.drop(columns=["customerID", "Churn"]).assign(
+        SeniorCitizen=raw["SeniorCitizen"].astype(int),
+        tenure=months,
+        MonthlyCharges=monthly,
+        TotalCharges=total,
+    )
+    customers.insert(0, "customer_id", raw["customerID"])
+    customers.insert(1, "signup_time", months.map(signup).astype(UTC_TIMESTAMP))
+    return customers.reset_index(drop=True)
+
+
+# --- UCI Online Retail --------------------------------------------------------------------------
+
+
+def import_online_retail(path: Path) -> ImportResult:
+    """Invoice lines to one `purchase` event per (customer, invoice) and one `return` event per
+    cancellation ('C') invoice, value = |Σ Quantity × UnitPrice| in GBP, channel web, times as
+    UTC. signup_time is left out: the data starts in Dec 2010, so first purchase is not signup."""
+    raw = read_source(path, RETAIL_COLUMNS)
+    cust = raw["CustomerID"].str.removesuffix(".0")
+    invoice = raw["InvoiceNo"]
+    time = parse_time(raw["InvoiceDate"])
+    qty, qty_fault = not_a_number(raw, "Quantity")
+    price, price_fault = not_a_number(raw, "UnitPrice")
+    faults: list[Fault] = [
+        bad_value(raw, "InvoiceDate", time.isna(), "is not a date"),
+        qty_fault,
+        price_fault,
+        (invoice.str.startswith("A"), BAD_DEBT_REASON),
+        (cust == "", GUEST_REASON),
+    ]
+    reason = reasons(raw.index, faults)
+    ok = reason == ""
+    lines = pd.DataFrame(
+        {"customer_id": cust, "invoice": invoice, "event_time": time, "amount": qty * price}
+    )[ok]
+    events = retail_events(lines)
+    customers = retail_customers(cust[ok], raw.loc[ok, "Country"])
+    counts = retail_counts(raw, cust, ok)
+    counts.update(
+        customers=len(customers),
+        events=len(events),
+        return_events=int((events["event_type"] == "return").sum()),
+    )
+    return finish(raw, reason, path, {"customers": customers, "events": events}, counts)
+
+
+def retail_events(lines: pd.DataFrame) -> pd.DataFrame:
+    """One event per (customer, invoice); a 'C' invoice or a negative total is a return."""
+    grouped = lines.groupby(["customer_id", "invoice"], sort=False)
+    invoices = grouped.agg(event_time=("event_time", "min"), value=("amount", "sum")).reset_index()
+    is_return = invoices["invoice"].str.startswith("C") | (invoices["value"] < 0)
+    event_type = pd.Series(np.where(is_return, "return", "purchase"))
+    value = invoices["value"].abs()
+    return make_events(invoices["customer_id"], invoices["event_time"], event_type, "web", value)
+
+
+def retail_customers(cust: pd.Series, country: pd.Series) -> pd.DataFrame:
+    """One row per customer with their most frequent country (ties: alphabetical first)."""
+    pairs = pd.DataFrame({"customer_id": cust, "country": country})
+    sizes = pairs.value_counts().rename("n").reset_index()
+    sizes = sizes.sort_values(["customer_id", "n", "country"], ascending=[True, False, True])
+    return sizes.drop_duplicates("customer_id")[["customer_id", "country"]].reset_index(drop=True)
+
+
+def retail_counts(raw: pd.DataFrame, cust: pd.Series, ok: pd.Series) -> dict[str, int]:
+    """The README's integrity numbers, recomputed on what was read and what was imported."""
+    cancel = raw["InvoiceNo"].str.startswith("C")
+    guest = cust == ""
+    kept = ok & ~cancel
+    return {
+        "rows_read": len(raw),
+        "source_customers": int(cust[~guest].nunique()),
+        "source_invoices": int(raw["InvoiceNo"].nunique()),
+        "guest_rows": int(guest.sum()),
+        "bad_debt_rows": int(raw["InvoiceNo"].str.startswith("A").sum()),
+        "cancellation_rows": int(cancel.sum()),
+        "guest_cancellation_rows": int((cancel & guest).sum()),
+        "cancellation_rows_imported": int((cancel & ok).sum()),
+        "purchase_rows": int(kept.sum()),
+        "purchase_customers": int(cust[kept].nunique()),
+        "invoices": int(raw.loc[kept, "InvoiceNo"].nunique()),
+    }
+
+
+# --- Hillstrom e-mail experiment ----------------------------------------------------------------
+
+
+def import_hillstrom(path: Path) -> ImportResult:
+    """The randomised 3-arm e-mail test: pre-treatment customers, one logged action per customer
+    (the control arm explicitly, propensity 1/3) and the 2-week outcomes as events."""
+    raw = read_source(path, HILLSTROM_COLUMNS)
+    numbers = {c: not_a_number(raw, c) for c in ("recency", "history", "mens", "womens", "newbie")}
+    spend, spend_fault = not_a_number(raw, "spend")
+    faults: list[Fault] = [fault for _, fault in numbers.values()]
+    faults += [
+        not_one_of(raw, "segment", tuple(HILLSTROM_ARMS)),
+        not_one_of(raw, "visit", ("0", "1")),
+        not_one_of(raw, "conversion", ("0", "1")),
+        spend_fault,
+    ]
+    reason = reasons(raw.index, faults)
+    ok = reason == ""
+    clean = raw[ok]
+    ids = "H" + pd.Series(raw.index - 1, index=raw.index).astype(str).str.zfill(5)
+    customers = hillstrom_customers(clean, ids[ok], {c: v[ok] for c, (v, _) in numbers.items()})
+    actions = hillstrom_actions(ids[ok], clean["segment"].map(HILLSTROM_ARMS))
+    events = hillstrom_events(ids[ok], clean["visit"] == "1", clean["conversion"] == "1", spend[ok])
+    counts = {"rows_read": len(raw), "customers": len(customers), "actions": len(actions)}
+    for arm in HILLSTROM_ARMS.values():
+        counts[f"arm_{arm}"] = int((actions["action"] == arm).sum())
+    counts["visits"] = int((events["event_type"] == "visit").sum())
+    counts["conversions"] = int((events["event_type"] == "purchase").sum())
+    counts["events"] = len(events)
+    tables = {"customers": customers, "events": events, "actions": actions}
+    return finish(raw, reason, path, tables, counts)
+
+
+def hillstrom_customers(
+    clean: pd.DataFrame, ids: pd.Series, numbers: dict[str, pd.Series]
+) -> pd.DataFrame:
+    """Pre-treatment attributes only; `channel` becomes `purchase_channel` (not a touchpoint)."""
+    customers = pd.DataFrame({"customer_id": ids})
+    for column in (*HILLSTROM_FEATURES, "newbie"):
+        customers[column] = numbers.get(column, clean[column])
+    for column in ("recency", "mens", "womens", "newbie"):
+        customers[column] = customers[column].astype(int)
+    customers["purchase_channel"] = clean["channel"]
+    return customers.reset_index(drop=True)
+
+
+def hillstrom_actions(ids: pd.Series, action: pd.Series) -> pd.DataFrame:
+    """One e-mail decision per customer at `HILLSTROM_ACTION_TIME`, uniform random assignment."""
+    actions = pd.DataFrame(
+        {
+            "customer_id": ids.to_numpy(),
+            "action_time": HILLSTROM_ACTION_TIME,
+            "action": action.to_numpy(),
+            "channel": "email",
+            "cost": 0.0,
+            "propensity": 1 / 3,
+        }
+    )
+    actions["action_time"] = actions["action_time"].astype(UTC_TIMESTAMP)
+    return actions[list(ACTION_COLUMNS)]
+
+
+def hillstrom_events(
+    ids: pd.Series, visit: pd.Series, conversion: pd.Series, spend: pd.Series
+) -> pd.DataFrame:
+    """The 2-week outcomes: a web visit on day 1, a purchase (value = spend) on day 2."""
+    day = pd.Timedelta(days=1)
+    visits = make_events(ids[visit], HILLSTROM_ACTION_TIME + day, "visit", "web")
+    purchases = make_events(
+        ids[conversion], HILLSTROM_ACTION_TIME + 2 * day, "purchase", "web", spend[conversion]
+    )
+    return sort_events(pd.concat([visits, purchases], ignore_index=True))
+
+
+# --- generic transaction log --------------------------------------------------------------------
+
+
+def import_transactions(
+    path: Path,
+    customer_col: str,
+    time_col: str,
+    amount_col: str,
+    channel: str | None = None,
+    timezone: str = "UTC",
+) -> ImportResult:
+    """Any CSV transaction log: one event per row, `purchase` (or `return` with the absolute value
+    when the amount is negative). Naive times are local to `timezone` and converted to UTC.
+    Customers are the distinct ids among the imported rows."""
+    raw = read_source(path, (customer_col, time_col, amount_col))
+    cust = raw[customer_col]
+    time = parse_time(raw[time_col], timezone)
+    amount, amount_fault = not_a_number(raw, amount_col)
+    faults: list[Fault] = [
+        (cust == "", f"column '{customer_col}' is empty: no customer id"),
+        bad_value(raw, time_col, time.isna(), "is not a date (use YYYY-MM-DD[ HH:MM:SS])"),
+        amount_fault,
+    ]
+    reason = reasons(raw.index, faults)
+    ok = reason == ""
+    negative = ok & (amount < 0)
+    event_type = pd.Series(np.where(negative[ok], "return", "purchase"))
+    events = make_events(cust[ok], time[ok], event_type, channel, amount[ok].abs())
+    customers = pd.DataFrame({"customer_id": np.sort(cust[ok].unique()).astype(object)})
+    counts = {
+        "rows_read": len(raw),
+        "customers": len(customers),
+        "events": len(events),
+        "negative_amount_rows": int(negative.sum()),
+    }
+    return finish(raw, reason, path, {"customers": customers, "events": events}, counts)
+
+
+IMPORTERS: dict[str, Callable[[Path], ImportResult]] = {
+    "telco": import_telco,
+    "online-retail": import_online_retail,
+    "hillstrom": import_hillstrom,
+}

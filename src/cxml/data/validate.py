@@ -1,0 +1,220 @@
+"""Check raw tables against the contract: structural faults stop, row faults are quarantined.
+
+Pure functions of frames. `clean_table` returns the typed rows that pass, the rows that do not
+(with a reason each, PII columns removed) and the faults grouped for a report. Nothing is dropped
+without being counted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from cxml.data.schema import (
+    DEFAULT_PII_COLUMNS,
+    EVENT_VALUE_RANGES,
+    TABLES,
+    ColumnSpec,
+    ContractError,
+    TableSpec,
+)
+
+EXAMPLES_PER_FAULT = 3
+
+
+@dataclass
+class Fault:
+    """One kind of row fault in one column of one table."""
+
+    table: str
+    column: str
+    problem: str
+    rows: int
+    examples: list[str]
+
+
+@dataclass
+class TableResult:
+    table: str
+    clean: pd.DataFrame
+    quarantine: pd.DataFrame
+    faults: list[Fault] = field(default_factory=list)
+    ignored_columns: list[str] = field(default_factory=list)
+    rows_read: int = 0
+
+
+class _Faults:
+    """Collects per-row reasons as boolean masks, so 5M rows cost a few vector operations."""
+
+    def __init__(self, table: str, frame: pd.DataFrame):
+        self.table = table
+        self.frame = frame
+        self.masks: list[tuple[str, str, np.ndarray]] = []
+
+    def add(self, column: str, problem: str, mask: np.ndarray | pd.Series) -> None:
+        mask = np.asarray(mask, dtype=bool)
+        if mask.any():
+            self.masks.append((column, problem, mask))
+
+    def bad_rows(self) -> np.ndarray:
+        bad = np.zeros(len(self.frame), dtype=bool)
+        for _, _, mask in self.masks:
+            bad |= mask
+        return bad
+
+    def reasons(self, bad: np.ndarray) -> pd.Series:
+        reason = pd.Series("", index=self.frame.index[bad], dtype=object)
+        for column, problem, mask in self.masks:
+            hit = mask[bad]
+            reason[hit] = (
+                reason[hit] + np.where(reason[hit] == "", "", "; ") + f"{column}: {problem}"
+            )
+        return reason
+
+    def summary(self) -> list[Fault]:
+        faults = []
+        for column, problem, mask in self.masks:
+            rows = np.flatnonzero(mask)[:EXAMPLES_PER_FAULT]
+            values = self.frame[column].iloc[rows] if column in self.frame else [""] * len(rows)
+            examples = [f"row {r + 1}: {v!r}" for r, v in zip(rows, values, strict=True)]
+            faults.append(Fault(self.table, column, problem, int(mask.sum()), examples))
+        return faults
+
+
+def _parse_id(series: pd.Series, faults: _Faults, column: str) -> pd.Series:
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        cats = series.cat.categories
+        if all(isinstance(c, str) for c in cats):
+            faults.add(column, "empty", series.isna())
+            return series
+        series = series.astype(object)
+    text = series.where(series.isna(), series.astype(str).str.strip())
+    faults.add(column, "empty", text.isna() | (text == ""))
+    return text
+
+
+def _parse_timestamp(series: pd.Series, faults: _Faults, spec: ColumnSpec) -> pd.Series:
+    if isinstance(series.dtype, pd.DatetimeTZDtype):
+        parsed = series.dt.tz_convert("UTC")
+    elif pd.api.types.is_datetime64_dtype(series.dtype):
+        parsed = series.dt.tz_localize("UTC")  # naive timestamps are taken to be UTC (the contract)
+    else:
+        text = series.astype("string").str.strip()
+        parsed = pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601")
+        retry = parsed.isna() & text.notna()
+        if retry.any():
+            parsed[retry] = pd.to_datetime(text[retry], utc=True, errors="coerce", format="mixed")
+        faults.add(
+            spec.name,
+            "not a timestamp (use ISO 8601, e.g. 2024-05-31T14:00:00Z)",
+            parsed.isna() & text.notna() & (text != ""),
+        )
+    parsed = parsed.astype("datetime64[ns, UTC]")
+    if spec.required:
+        faults.add(spec.name, "empty", series.isna())
+    return parsed
+
+
+def _parse_number(series: pd.Series, faults: _Faults, spec: ColumnSpec) -> pd.Series:
+    if pd.api.types.is_bool_dtype(series.dtype):
+        faults.add(spec.name, "true/false where a number is expected", series.notna())
+        return pd.Series(np.nan, index=series.index)
+    number = pd.to_numeric(series, errors="coerce").astype(float)
+    faults.add(spec.name, "not a number", number.isna() & series.notna())
+    if spec.minimum is not None:
+        faults.add(spec.name, f"below {spec.minimum:g}", number < spec.minimum)
+    if spec.maximum is not None:
+        faults.add(spec.name, f"above {spec.maximum:g}", number > spec.maximum)
+    if spec.kind == "binary":
+        faults.add(spec.name, "not 0 or 1", number.notna() & ~number.isin([0.0, 1.0]))
+    return number
+
+
+def _parse_string(series: pd.Series, faults: _Faults, spec: ColumnSpec) -> pd.Series:
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        out = series
+    else:
+        out = series.where(series.isna(), series.astype(str).str.strip())
+    if spec.required:
+        faults.add(spec.name, "empty", out.isna() | (out.astype(object) == ""))
+    return out
+
+
+def _check_structure(spec: TableSpec, raw: pd.DataFrame, source: str) -> None:
+    missing = [c for c in spec.required_columns if c not in raw.columns]
+    if missing:
+        have = ", ".join(map(str, raw.columns)) or "none"
+        raise ContractError(
+            f"{source}: required column(s) {', '.join(missing)} missing (the file has: {have}); "
+            f"rename or add them — see the data contract in README.md"
+        )
+
+
+def _event_value_ranges(frame: pd.DataFrame, faults: _Faults) -> None:
+    if "value" not in frame or "event_type" not in frame:
+        return
+    kind = frame["event_type"].astype(object)
+    for event_type, (low, high) in EVENT_VALUE_RANGES.items():
+        rows = (kind == event_type).to_numpy()
+        if not rows.any():
+            continue
+        value = frame["value"].to_numpy()
+        outside = rows & ((value < low) | (value > high))
+        limit = f"{low:g}..{high:g}" if np.isfinite(high) else f">= {low:g}"
+        faults.add("value", f"outside {limit} for {event_type}", outside)
+
+
+def clean_table(
+    table: str,
+    raw: pd.DataFrame,
+    source: str,
+    known_customers: pd.Index | None = None,
+    pii_columns: tuple[str, ...] = DEFAULT_PII_COLUMNS,
+) -> TableResult:
+    """Type the contract columns, quarantine faulty rows with reasons, keep the rest."""
+    spec = TABLES[table]
+    _check_structure(spec, raw, source)
+    raw = raw.reset_index(drop=True)
+    faults = _Faults(table, raw)
+    clean = pd.DataFrame(index=raw.index)
+    for col in spec.columns:
+        if col.name not in raw:
+            continue
+        series = raw[col.name]
+        if col.kind == "id":
+            clean[col.name] = _parse_id(series, faults, col.name)
+        elif col.kind == "timestamp":
+            clean[col.name] = _parse_timestamp(series, faults, col)
+        elif col.kind in ("number", "binary"):
+            clean[col.name] = _parse_number(series, faults, col)
+        else:
+            clean[col.name] = _parse_string(series, faults, col)
+    known = {c.name for c in spec.columns}
+    extra = [c for c in raw.columns if c not in known]
+    if spec.open_columns:
+        for name in extra:
+            clean[name] = raw[name]
+        extra = []
+    if table == "events":
+        _event_value_ranges(clean, faults)
+    if spec.unique:
+        faults.add(
+            spec.unique[0],
+            f"duplicate {' + '.join(spec.unique)} (first kept)",
+            clean.duplicated(list(spec.unique), keep="first"),
+        )
+    if known_customers is not None:
+        faults.add(
+            "customer_id",
+            "unknown customer (not in customers)",
+            clean["customer_id"].notna() & ~clean["customer_id"].isin(known_customers),
+        )
+    bad = faults.bad_rows()
+    quarantine = raw.loc[bad, [c for c in raw.columns if c not in pii_columns]].astype(object)
+    quarantine.insert(0, "source_row", raw.index[bad] + 1)
+    quarantine.insert(0, "source_file", source)
+    quarantine["reason"] = faults.reasons(bad)
+    result = clean.loc[~bad].reset_index(drop=True)
+    return TableResult(table, result, quarantine, faults.summary(), extra, len(raw))
