@@ -254,7 +254,9 @@ def test_transactions_gzip_and_header_only(tmp_path: Path) -> None:
 
 def test_transactions_unknown_timezone(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match="timezone 'Mars/Olympus' is unknown"):
-        import_transactions(transactions_file(tmp_path), "client", "paid_at", "amount", None, "Mars/Olympus")
+        import_transactions(
+            transactions_file(tmp_path), "client", "paid_at", "amount", None, "Mars/Olympus"
+        )
 
 
 # --- structural faults ----------------------------------------------------------------------------
@@ -271,7 +273,7 @@ def test_missing_column_lists_what_the_file_has(tmp_path: Path) -> None:
 
 def test_missing_retail_column_names_the_file(tmp_path: Path) -> None:
     path = write(tmp_path, "online_retail.csv", [RETAIL_HEADER.replace(",InvoiceDate", "")])
-    with pytest.raises(SourceError, match="online_retail.csv: column 'InvoiceDate' is missing"):
+    with pytest.raises(SourceError, match=r"online_retail\.csv: column 'InvoiceDate' is missing"):
         import_online_retail(path)
 
 
@@ -279,7 +281,7 @@ def test_missing_retail_column_names_the_file(tmp_path: Path) -> None:
 def test_empty_file(tmp_path: Path, name: str) -> None:
     path = tmp_path / "source.csv"
     path.write_bytes(b"")
-    with pytest.raises(SourceError, match="source.csv: the file is empty"):
+    with pytest.raises(SourceError, match=r"source\.csv: the file is empty"):
         IMPORTERS[name](path)
 
 
@@ -287,7 +289,9 @@ def test_empty_file(tmp_path: Path, name: str) -> None:
 def test_not_utf8(tmp_path: Path, name: str) -> None:
     path = tmp_path / "source.csv"
     path.write_bytes(b"\xff\xfea,b\n\xe9\xe8,1\n")  # UTF-16 BOM and Latin-1 bytes
-    with pytest.raises(SourceError, match="source.csv: not UTF-8 text.*re-save the file as UTF-8"):
+    with pytest.raises(
+        SourceError, match=r"source\.csv: not UTF-8 text.*re-save the file as UTF-8"
+    ):
         IMPORTERS[name](path)
 
 

@@ -24,8 +24,11 @@ from cxml.data.schema import UTC_TIMESTAMP
 TELCO_CUTOFF = pd.Timestamp("2018-10-01", tz="UTC")
 #: Hillstrom has no dates either; the e-mails are placed here (the challenge ran in March 2008).
 HILLSTROM_ACTION_TIME = pd.Timestamp("2008-03-01", tz="UTC")
-HILLSTROM_ARMS = {"Mens E-Mail": "mens_email", "Womens E-Mail": "womens_email"}
-HILLSTROM_ARMS["No E-Mail"] = "no_email"  # the control arm is an action too: logged explicitly
+HILLSTROM_ARMS = {  # the control arm is an action too: logged explicitly
+    "Mens E-Mail": "mens_email",
+    "Womens E-Mail": "womens_email",
+    "No E-Mail": "no_email",
+}
 GUEST_REASON = "no CustomerID (guest order): cannot be attributed to a customer"
 BAD_DEBT_REASON = "bad-debt adjustment ('A' invoice): bookkeeping, not a customer transaction"
 

@@ -15,7 +15,8 @@ At the evaluation cutoff, `simulate_truth` estimates, for every active customer 
 P(cancel within the horizon) by re-running the same weekly dynamics many times from the same
 state (Rao–Blackwellised: the average survival product over simulated state paths, with common
 random numbers across actions). The realised future is one more independent draw of the same
-process, so outcomes are consistent with the stated probabilities.
+process, so outcomes are consistent with the stated probabilities. The logged policy's last
+campaign is the one at the evaluation cutoff: none runs inside the horizon, so the truth is exact.
 
 Customer value (``customer_value`` in truth) = 12 × monthly charge: the revenue a retained
 customer brings over the next year, the amount at stake when they cancel.
@@ -127,8 +128,10 @@ _CHANNEL_CODE = {c: i for i, c in enumerate(_Recorder.CHANNELS)}
 
 
 def _times(rng: np.random.Generator, week_ns: int, counts: np.ndarray, idx: np.ndarray):
+    """Customers repeated by their counts, at uniform whole-second times within the week."""
     cust = np.repeat(idx, counts)
-    return cust, week_ns + (rng.random(len(cust)) * WEEK.value).astype(np.int64)
+    seconds = (rng.random(len(cust)) * WEEK.total_seconds()).astype(np.int64)
+    return cust, week_ns + seconds * 1_000_000_000
 
 
 def _pick_channel(rng: np.random.Generator, n: int, channels: list[str], p: list[float]):
@@ -158,7 +161,10 @@ class _Journeys:
     def run(self) -> None:
         for week in range(self.cfg.history_weeks + self.cfg.horizon_weeks):
             idx = np.flatnonzero((self.pop.signup_week <= week) & ~self.cancelled)
-            if (self.cfg.history_weeks - week) % CAMPAIGN_EVERY == 0:
+            if (
+                week <= self.cfg.history_weeks
+                and (self.cfg.history_weeks - week) % CAMPAIGN_EVERY == 0
+            ):
                 self._campaign(week, idx)
             self._week(week, idx)
 
@@ -232,7 +238,7 @@ class _Journeys:
         week_ns = self.start_ns + week * WEEK.value
         churn = self.rng.random(len(idx)) < hazard
         cancel_ns = np.full(len(idx), np.iinfo(np.int64).max)
-        cancel_ns[churn] = week_ns + (self.rng.random(churn.sum()) * WEEK.value).astype(np.int64)
+        _, cancel_ns[churn] = _times(self.rng, week_ns, np.ones(churn.sum(), dtype=int), idx[churn])
         self.cancelled[idx[churn]] = True
         rec = _Recorder()
         self._usage(rec, week, week_ns, idx, sub)
@@ -307,7 +313,7 @@ class _Journeys:
         )
         rec.add(
             cust[answered],
-            t[answered] + (hours[answered] * 3.6e12).astype(np.int64),
+            t[answered] + (hours[answered] * 3600).astype(np.int64) * 1_000_000_000,
             "survey_csat",
             _CHANNEL_CODE["email"],
             csat,
@@ -347,7 +353,7 @@ class _Journeys:
 
     def customers_frame(self, ids: np.ndarray) -> pd.DataFrame:
         n = self.cfg.customers
-        offset = self.rng.random(n) * WEEK.value
+        offset = (self.rng.random(n) * WEEK.total_seconds()).astype(np.int64) * 1_000_000_000
         signup_ns = self.start_ns + (self.pop.signup_week * WEEK.value + offset).astype(np.int64)
         first = np.asarray(["Alex", "Sam", "Kim", "Jo", "Lee", "Max", "Ana", "Ravi", "Mia", "Tom"])
         last = np.asarray(["Smith", "Jones", "Patel", "Khan", "Brown", "Garcia", "Novak", "Lee"])

@@ -156,6 +156,7 @@ def apply_action(st: State, pop: Population, idx: np.ndarray, action: np.ndarray
     email = action == "education_email"
     low_use = pop.login_rate[idx] < 0.3
     st.engagement_boost[email & low_use] += 4.0
+    st.engagement_boost[email & ~low_use] -= 0.3  # frequent users find it a nuisance
 
 
 def tenure_years(pop: Population, idx: np.ndarray, week: int) -> np.ndarray:

@@ -26,9 +26,9 @@ EXAMPLES_PER_FAULT = 3
 
 @dataclass
 class Fault:
-    """One kind of row fault in one column of one table."""
+    """One kind of row fault in one column of one file."""
 
-    table: str
+    source: str
     column: str
     problem: str
     rows: int
@@ -48,8 +48,8 @@ class TableResult:
 class _Faults:
     """Collects per-row reasons as boolean masks, so 5M rows cost a few vector operations."""
 
-    def __init__(self, table: str, frame: pd.DataFrame):
-        self.table = table
+    def __init__(self, source: str, frame: pd.DataFrame):
+        self.source = source
         self.frame = frame
         self.masks: list[tuple[str, str, np.ndarray]] = []
 
@@ -79,7 +79,7 @@ class _Faults:
             rows = np.flatnonzero(mask)[:EXAMPLES_PER_FAULT]
             values = self.frame[column].iloc[rows] if column in self.frame else [""] * len(rows)
             examples = [f"row {r + 1}: {v!r}" for r, v in zip(rows, values, strict=True)]
-            faults.append(Fault(self.table, column, problem, int(mask.sum()), examples))
+            faults.append(Fault(self.source, column, problem, int(mask.sum()), examples))
         return faults
 
 
@@ -177,7 +177,7 @@ def clean_table(
     spec = TABLES[table]
     _check_structure(spec, raw, source)
     raw = raw.reset_index(drop=True)
-    faults = _Faults(table, raw)
+    faults = _Faults(source, raw)
     clean = pd.DataFrame(index=raw.index)
     for col in spec.columns:
         if col.name not in raw:

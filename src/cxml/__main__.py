@@ -1,0 +1,3 @@
+from cxml.cli import main
+
+main()

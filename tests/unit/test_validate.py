@@ -1,0 +1,177 @@
+"""The data contract on tiny inline tables, and a corpus of bad inputs through the real CLI."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from cxml.cli import app
+from cxml.data.io import write_atomic
+from cxml.data.load import load_data_dir
+from cxml.data.schema import ContractError, check_clean
+
+CUSTOMERS = """customer_id,signup_time,name,email,plan
+c1,2024-01-05,Ann Lee,ann@example.com,basic
+c2,2024-02-01,Bob Roe,bob@example.com,premium
+c3,2024-03-01,Cy Poe,cy@example.com,basic
+"""
+EVENTS = """customer_id,event_time,event_type,channel,value,text
+c1,2024-02-01T10:00:00Z,login,app,,
+c1,2024-02-03T10:00:00Z,purchase,web,20.5,
+c2,2024-02-04T09:00:00Z,survey_nps,email,9,great service
+c3,2024-03-05T12:00:00Z,support_ticket,call_centre,,
+"""
+
+runner = CliRunner()
+
+
+def make_dir(tmp_path: Path, customers: str = CUSTOMERS, events: str = EVENTS) -> Path:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "customers.csv").write_text(customers)
+    (data / "events.csv").write_text(events)
+    return data
+
+
+def run_validate(data: Path):
+    return runner.invoke(app, ["validate", str(data)])
+
+
+def test_valid_dir_passes_and_summarises(tmp_path):
+    result = run_validate(make_dir(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert "customers: 3" in result.output
+    assert "login 1" in result.output and "call_centre 1" in result.output
+    assert "2024-02-01" in result.output  # date range
+    assert "Ann Lee" not in result.output and "ann@example.com" not in result.output
+
+
+def test_clean_tables_meet_the_pandera_schema(tmp_path):
+    loaded = load_data_dir(make_dir(tmp_path))
+    check_clean("events", loaded.tables["events"])
+    check_clean("customers", loaded.tables["customers"])
+    assert str(loaded.tables["events"]["event_time"].dtype) == "datetime64[ns, UTC]"
+
+
+def test_schema_rejects_a_wrongly_typed_clean_frame():
+    frame = pd.DataFrame(
+        {"customer_id": ["a"], "event_time": ["not a time"], "event_type": ["login"]}
+    )
+    with pytest.raises(Exception, match="event_time"):
+        check_clean("events", frame)
+
+
+@pytest.mark.parametrize(
+    ("events_text", "column", "problem", "bad_rows"),
+    [
+        # row 2: 'yesterday' is not a timestamp
+        (EVENTS.replace("2024-02-03T10:00:00Z", "yesterday"), "event_time", "not a timestamp", 1),
+        # row 2: the amount is text
+        (EVENTS.replace("20.5", "abc"), "value", "not a number", 1),
+        # row 2: a negative purchase amount
+        (EVENTS.replace("20.5", "-3"), "value", "outside >= 0 for purchase", 1),
+        # row 3: NPS of 11 is outside 0..10
+        (EVENTS.replace(",9,", ",11,"), "value", "outside 0..10 for survey_nps", 1),
+        # rows 2 and 4: events of customers that customers.csv does not have
+        (
+            EVENTS.replace("c1,2024-02-03", "zz,2024-02-03").replace("c3,", "c9,"),
+            "customer_id",
+            "unknown customer",
+            2,
+        ),
+        # row 1: no event type
+        (EVENTS.replace(",login,", ",,"), "event_type", "empty", 1),
+    ],
+)
+def test_row_faults_are_quarantined_and_counted(tmp_path, events_text, column, problem, bad_rows):
+    data = make_dir(tmp_path, events=events_text)
+    result = run_validate(data)
+    assert result.exit_code == 2
+    assert f"events.csv: column '{column}': {bad_rows} row(s) {problem}" in result.output
+    quarantine = pd.read_csv(data / "quarantine" / "events.quarantine.csv")
+    assert len(quarantine) == bad_rows
+    assert quarantine["reason"].str.contains(problem).all()
+    loaded = load_data_dir(data)
+    assert len(loaded.tables["events"]) + bad_rows == 4  # nothing dropped silently
+
+
+def test_duplicate_customers_keep_the_first_and_quarantine_without_pii(tmp_path):
+    dup = CUSTOMERS + "c1,2024-05-05,Ann Again,ann2@example.com,basic\n"  # row 4: c1 again
+    data = make_dir(tmp_path, customers=dup)
+    result = run_validate(data)
+    assert result.exit_code == 2
+    assert "customers.csv: column 'customer_id': 1 row(s) duplicate customer_id" in result.output
+    quarantine = pd.read_csv(data / "quarantine" / "customers.quarantine.csv")
+    assert quarantine["source_row"].tolist() == [4]
+    assert "name" not in quarantine.columns and "email" not in quarantine.columns
+    assert "Ann Again" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda d: (d / "events.csv").write_text(""), "events.csv: the file is empty"),
+        (
+            lambda d: (d / "events.csv").write_text(EVENTS.replace("event_time", "when")),
+            "required column(s) event_time missing",
+        ),
+        (
+            lambda d: (d / "events.csv").write_bytes(b"customer_id,event_time\n\xff\xfe\x00a,b\n"),
+            "not UTF-8",
+        ),
+        (lambda d: (d / "customers.csv").unlink(), "the required table 'customers' is missing"),
+        (lambda d: (d / "events.csv").rename(d / "events.parquet"), "not a readable Parquet"),
+    ],
+)
+def test_structural_faults_stop_with_a_clear_message(tmp_path, mutate, message):
+    data = make_dir(tmp_path)
+    mutate(data)
+    result = run_validate(data)
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_extra_event_columns_are_named_and_ignored(tmp_path):
+    extra = EVENTS.replace("value,text", "value,text,agent").replace("\n", ",x\n")
+    extra = extra.replace("value,text,agent,x", "value,text,agent")
+    result = run_validate(make_dir(tmp_path, events=extra))
+    assert result.exit_code == 0, result.output
+    assert "column(s) agent are not part of the contract and are ignored" in result.output
+
+
+def test_bad_input_exits_2_without_traceback_as_a_real_process(tmp_path):
+    data = make_dir(tmp_path, events="")
+    proc = subprocess.run(
+        [sys.executable, "-m", "cxml", "validate", str(data)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert "the file is empty" in proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+
+
+def test_a_failed_write_leaves_the_previous_output_untouched(tmp_path):
+    target = tmp_path / "out.txt"
+    target.write_text("previous")
+
+    def broken(tmp: Path) -> None:
+        tmp.write_text("half")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        write_atomic(target, broken)
+    assert target.read_text() == "previous"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
+
+
+def test_missing_data_dir_is_a_contract_error(tmp_path):
+    with pytest.raises(ContractError, match="no such data folder"):
+        load_data_dir(tmp_path / "nope")
