@@ -26,6 +26,7 @@ install: $(STAMP) ## Create .venv and install cxml with its pinned dependencies 
 demo: $(STAMP) ## Run the main job end to end on simulated data (DEMO_CUSTOMERS=20000)
 	$(VENV)/bin/cxml simulate --out $(DEMO_DIR)/data --customers $(DEMO_CUSTOMERS) --seed 7
 	$(VENV)/bin/cxml validate $(DEMO_DIR)/data
+	@echo "demo data dir: $(DEMO_DIR)/data (customers, events, actions, truth, simulation.json)"
 
 test: $(STAMP) ## Run the test suite
 	$(PY) -m pytest -q

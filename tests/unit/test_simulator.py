@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from cxml.data.load import load_data_dir
 from cxml.data.schema import check_clean

@@ -83,7 +83,7 @@ def atomic_path(target: Path) -> Iterator[Path]:
             os.remove(tmp)
 
 
-def write_atomic(target: Path, write: Callable[[Path], None]) -> Path:
+def write_atomic(target: Path, write: Callable[[Path], object]) -> Path:
     """Run `write(tmp_path)` and move the result onto `target` only if it succeeded."""
     with atomic_path(target) as tmp:
         write(tmp)

@@ -1,0 +1,20 @@
+"""`make bench`: every performance target, measured next to a plain baseline in the same process.
+
+Sizes come from the environment (CXML_BENCH_CUSTOMERS, default 100000) so a quick run is possible.
+"""
+
+from __future__ import annotations
+
+import os
+
+from benchmarks import bench_simulator
+
+
+def main() -> None:
+    customers = int(os.environ.get("CXML_BENCH_CUSTOMERS", "100000"))
+    print(f"cxml benchmarks ({customers:,} customers; 2-core targets from the issues)\n")
+    bench_simulator.run(customers)
+
+
+if __name__ == "__main__":
+    main()
