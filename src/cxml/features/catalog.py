@@ -1,0 +1,83 @@
+"""The feature catalog: each feature's name, family, window and a plain-language template.
+
+Reason codes render the template with the customer's value, e.g. "3 unresolved support tickets
+in the last 30 days". Names and catalog entries are made together, so they cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class FeatureInfo:
+    name: str
+    family: (
+        str  # activity, monetary, recency, trend, channel, support, voice, payment, tenure, profile
+    )
+    window_days: int | None
+    template: str  # str.format with `value`, e.g. "{value:.0f} logins in the last 30 days"
+    event_type: str | None = None
+    channel: str | None = None
+
+    def describe(self, value: object) -> str:
+        if value is None or (isinstance(value, float) and np.isnan(value)):
+            return self.template.split("{")[0].strip() + " unknown"
+        try:
+            return self.template.format(value=value)
+        except (ValueError, TypeError):
+            return self.template.replace("{value:.0f}", "{value}").format(value=value)
+
+
+@dataclass
+class Features:
+    """Feature columns in the order they were added, each with its catalog entry."""
+
+    index: pd.Index
+    columns: dict[str, object] = field(default_factory=dict)
+    infos: list[FeatureInfo] = field(default_factory=list)
+
+    def add(self, info: FeatureInfo, values: object) -> None:
+        self.columns[info.name] = values
+        self.infos.append(info)
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.columns, index=self.index)
+
+    def catalog(self) -> pd.DataFrame:
+        return pd.DataFrame([vars(i) for i in self.infos]).set_index("name")
+
+
+def plural(word: str) -> str:
+    return word if word.endswith("s") else word + "s"
+
+
+EVENT_WORDS = {
+    "purchase": "purchases",
+    "login": "logins",
+    "usage": "usage sessions",
+    "support_ticket": "support tickets",
+    "complaint": "complaints",
+    "payment_failed": "failed payments",
+    "survey_nps": "NPS survey answers",
+    "survey_csat": "CSAT survey answers",
+    "other": "other interactions",
+}
+
+
+def event_words(event_type: str) -> str:
+    return EVENT_WORDS.get(event_type, plural(event_type.replace("_", " ")) + " events")
+
+
+def family_of(event_type: str) -> str:
+    return {
+        "support_ticket": "support",
+        "complaint": "support",
+        "payment_failed": "payment",
+        "survey_nps": "voice",
+        "survey_csat": "voice",
+        "purchase": "monetary",
+    }.get(event_type, "activity")
