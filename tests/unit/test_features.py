@@ -1,0 +1,141 @@
+"""Point-in-time features: boundaries on inline rows, no leakage, batch equals online."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cxml.data.simulate import SimConfig, simulate
+from cxml.features.build import build_features, build_features_with_catalog, feature_catalog
+
+CUTOFF = pd.Timestamp("2024-06-01", tz="UTC")
+CUSTOMERS = pd.DataFrame(
+    {
+        "customer_id": ["a", "b"],
+        "signup_time": pd.to_datetime(["2023-06-01", "2024-07-01"], utc=True),  # b joins later
+        "name": ["Ann Lee", "Bob Roe"],  # PII: must not become a feature
+        "plan": ["basic", "premium"],
+    }
+)
+
+
+def events(rows: list[tuple]) -> pd.DataFrame:
+    frame = pd.DataFrame(
+        rows, columns=["customer_id", "event_time", "event_type", "channel", "value"]
+    )
+    frame["event_time"] = pd.to_datetime(frame["event_time"], utc=True)
+    return frame
+
+
+BOUNDARY = events(
+    [
+        ("a", "2024-06-01 00:00:00", "login", "app", None),  # exactly at the cutoff: excluded
+        ("a", "2024-05-31 23:59:59", "login", "app", None),  # one second before: in every window
+        ("a", "2024-05-02 00:00:00", "login", "web", None),  # exactly 30 days before: in 30d
+        ("a", "2024-05-01 23:59:59", "login", "web", None),  # 30 days + 1 s before: in 90d, not 30d
+        ("a", "2023-06-02 00:00:00", "login", "web", None),  # 365 days before: in 365d
+        ("a", "2023-06-01 23:59:59", "login", "web", None),  # older than 365 days: excluded
+        ("a", "2024-05-20 00:00:00", "purchase", "web", 30.0),
+        ("a", "2024-05-25 00:00:00", "purchase", "store", 20.0),
+        ("a", "2024-07-01 00:00:00", "purchase", "web", 999.0),  # after the cutoff: excluded
+    ]
+)
+
+
+def test_window_edges():
+    row = build_features(BOUNDARY, CUSTOMERS, CUTOFF).loc["a"]
+    assert row["n_login_7d"] == 1
+    assert row["n_login_30d"] == 2
+    assert row["n_login_90d"] == 3
+    assert row["n_login_365d"] == 4
+    assert row["amount_purchase_30d"] == 50.0
+    assert row["days_since_last_login_365d"] == pytest.approx(1 / 86_400)
+    assert row["n_channel_store_30d"] == 1 and row["share_channel_web_90d"] == pytest.approx(3 / 5)
+    assert row["tenure_days"] == 366  # 2024 is a leap year
+    assert np.isnan(build_features(BOUNDARY, CUSTOMERS, CUTOFF).loc["b", "tenure_days"])
+
+
+def test_ticket_resolved_after_the_cutoff_was_still_open_at_the_cutoff():
+    rows = events(
+        [
+            (
+                "a",
+                "2024-05-30 00:00:00",
+                "support_ticket",
+                "chat",
+                72.0,
+            ),  # resolved Jun 2: open then
+            ("a", "2024-05-20 00:00:00", "support_ticket", "chat", 10.0),  # resolved May 20: closed
+            ("a", "2024-05-25 00:00:00", "support_ticket", "chat", None),  # never resolved: open
+        ]
+    )
+    row = build_features(rows, CUSTOMERS, CUTOFF).loc["a"]
+    assert row["n_support_ticket_30d"] == 3
+    assert row["n_unresolved_ticket_30d"] == 2
+    assert row["mean_resolution_hours_90d"] == 10.0
+
+
+def test_voice_of_the_customer():
+    rows = events(
+        [
+            ("a", "2024-01-10 00:00:00", "survey_nps", "email", 9.0),
+            ("a", "2024-05-10 00:00:00", "survey_nps", "email", 4.0),  # the last one before cutoff
+            ("a", "2024-06-10 00:00:00", "survey_nps", "email", 0.0),  # after the cutoff: unseen
+        ]
+    )
+    rows["text"] = [None, "terrible support, still waiting", "great"]
+    row = build_features(rows, CUSTOMERS, CUTOFF).loc["a"]
+    assert row["nps_last_365d"] == 4 and row["nps_change_365d"] == -5
+    assert row["nps_band_365d"] == 0  # detractor
+    assert row["comment_sentiment_90d"] < 0
+
+
+def test_pii_never_becomes_a_feature_and_catalog_matches_columns():
+    features, catalog = build_features_with_catalog(BOUNDARY, CUSTOMERS, CUTOFF)
+    assert not any("name" == c.removeprefix("profile_") for c in features.columns)
+    assert list(catalog.index) == list(features.columns)
+    assert list(feature_catalog(CUSTOMERS).index) == list(features.columns)
+    assert all(c.endswith("d") or c.startswith(("profile_", "tenure_")) for c in features.columns)
+
+
+@pytest.fixture(scope="module")
+def sim():
+    return simulate(SimConfig(customers=600, seed=3, truth_replicates=4))
+
+
+def test_one_customer_alone_equals_its_batch_row(sim):
+    cutoff = sim.config.cutoff
+    batch = build_features(sim.events, sim.customers, cutoff)
+    for cid in sim.customers["customer_id"].iloc[[0, 17, 301, 599]]:
+        own = sim.events[sim.events["customer_id"] == cid]
+        alone = build_features(own, sim.customers[sim.customers["customer_id"] == cid], cutoff)
+        pd.testing.assert_frame_equal(alone, batch.loc[[cid]], check_dtype=False)
+
+
+def test_row_order_never_changes_a_feature(sim):
+    cutoff = sim.config.cutoff
+    shuffled = sim.events.sample(frac=1.0, random_state=1)
+    pd.testing.assert_frame_equal(
+        build_features(shuffled, sim.customers, cutoff),
+        build_features(sim.events, sim.customers, cutoff),
+    )
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(seed=st.integers(0, 10_000), days_ahead=st.integers(-200, 0))
+def test_events_at_or_after_the_cutoff_never_change_a_feature(sim, seed, days_ahead):
+    cutoff = sim.config.cutoff + pd.Timedelta(days=days_ahead)
+    ev = sim.events
+    past = ev[ev["event_time"] < cutoff]
+    baseline = build_features(past, sim.customers, cutoff)
+    rng = np.random.default_rng(seed)
+    future = ev[ev["event_time"] >= cutoff].sample(frac=rng.uniform(0, 1), random_state=seed)
+    future = future.assign(value=future["value"] * rng.uniform(0, 3))  # changed values
+    at_cutoff = future.head(5).assign(event_time=cutoff)  # exactly at the cutoff
+    changed = pd.concat([past, future, at_cutoff], ignore_index=True)
+    pd.testing.assert_frame_equal(build_features(changed, sim.customers, cutoff), baseline)
