@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import os
 
-from benchmarks import bench_simulator
+from benchmarks import bench_features, bench_simulator
 
 
 def main() -> None:
     customers = int(os.environ.get("CXML_BENCH_CUSTOMERS", "100000"))
     print(f"cxml benchmarks ({customers:,} customers; 2-core targets from the issues)\n")
-    bench_simulator.run(customers)
+    sim = bench_simulator.run(customers)
+    bench_features.run(sim)
 
 
 if __name__ == "__main__":

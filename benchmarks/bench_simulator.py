@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 
-from cxml.data.simulate import SimConfig, simulate
+from cxml.data.simulate import SimConfig, Simulation, simulate
 
 
 def plain_baseline(n_events: int, n_customers: int, seed: int = 0) -> float:
@@ -19,7 +19,7 @@ def plain_baseline(n_events: int, n_customers: int, seed: int = 0) -> float:
     return time.perf_counter() - start
 
 
-def run(customers: int) -> None:
+def run(customers: int) -> Simulation:
     start = time.perf_counter()
     sim = simulate(SimConfig(customers=customers, seed=0))
     seconds = time.perf_counter() - start
@@ -32,3 +32,4 @@ def run(customers: int) -> None:
     print(f"  events/s             {events / seconds:>12,.0f}")
     print(f"  plain baseline       {events / floor:>12,.0f} events/s (random draws + sort only)")
     print(f"  ratio to baseline    {floor / seconds:>12.3f}   (share of the floor's speed)\n")
+    return sim

@@ -76,6 +76,28 @@ def validate(
     typer.echo("valid: the data dir meets the contract")
 
 
+@app.command()
+def features(
+    data_dir: Annotated[Path, typer.Argument(help="Data dir holding customers.*, events.*")],
+    cutoff: Annotated[str, typer.Option(help="Features use events strictly before this time")],
+    out: Annotated[Path, typer.Option(help="Parquet file to write, one row per customer")],
+    chunk_customers: Annotated[int, typer.Option(min=1, help="Customers per chunk")] = 50_000,
+) -> None:
+    """Point-in-time features at a cutoff for every customer of a data dir."""
+    from cxml.data.schema import ContractError
+    from cxml.jobs.features import run_features
+
+    try:
+        frame = run_features(data_dir, cutoff, out, chunk_customers)
+    except ContractError as exc:
+        _fail(str(exc))
+        return
+    except ValueError as exc:
+        _fail(f"--cutoff {cutoff!r} is not a timestamp ({exc}); use e.g. 2025-06-30")
+        return
+    typer.echo(f"{len(frame):,} customers x {frame.shape[1]} features at {cutoff} -> {out}")
+
+
 def _import(kind: str, source: Path, out: Path, **kwargs: object) -> None:
     from cxml.data import importers
     from cxml.jobs.ingest import run_import

@@ -82,9 +82,14 @@ def _windowed(
     group: np.ndarray,
     n_windows: int,
     weights: np.ndarray | None = None,
+    rows: np.ndarray | None = None,
 ) -> np.ndarray:
     """(customers, groups, windows) totals; window w holds everything up to its length."""
-    key = (ev.cust * groups + group) * n_windows + ev.bucket
+    cust, bucket = ev.cust, ev.bucket
+    if rows is not None:
+        cust, bucket, group = cust[rows], bucket[rows], group[rows]
+        weights = None if weights is None else weights[rows]
+    key = (cust * groups + group) * n_windows + bucket
     flat = np.bincount(key, weights=weights, minlength=n * groups * n_windows)
     return flat.reshape(n, groups, n_windows).cumsum(axis=2)
 
@@ -122,15 +127,9 @@ def _activity(out: Features, ev: _Events, cfg: FeatureConfig) -> None:
                 ),
                 counts[:, k, j],
             )
-    is_amount = ev.kind == cfg.event_types.index(cfg.amount_type)
-    amount = _windowed(
-        ev,
-        n,
-        1,
-        np.zeros(len(ev.cust), dtype=int),
-        w,
-        np.where(is_amount, np.nan_to_num(ev.value), 0.0),
-    )[:, 0, :]
+    is_amount = np.flatnonzero(ev.kind == cfg.event_types.index(cfg.amount_type))
+    zero = np.zeros(len(ev.cust), dtype=np.int64)
+    amount = _windowed(ev, n, 1, zero, w, np.nan_to_num(ev.value), is_amount)[:, 0, :]
     for j, window in enumerate(cfg.windows):
         out.add(
             FeatureInfo(
@@ -177,9 +176,7 @@ def _activity(out: Features, ev: _Events, cfg: FeatureConfig) -> None:
 def _channels(out: Features, ev: _Events, cfg: FeatureConfig) -> None:
     n, w = len(out.index), len(cfg.windows)
     names = [*cfg.channels, "other"]
-    seen = ev.channel >= 0
-    sub = _Events(*(a[seen] if isinstance(a, np.ndarray) else a for a in vars(ev).values()))
-    counts = _windowed(sub, n, len(names), sub.channel, w)
+    counts = _windowed(ev, n, len(names), ev.channel, w, rows=np.flatnonzero(ev.channel >= 0))
     for window in cfg.channel_windows:
         j = cfg.windows.index(window)
         total = counts[:, :, j].sum(axis=1)
@@ -209,14 +206,18 @@ def _channels(out: Features, ev: _Events, cfg: FeatureConfig) -> None:
 def _support(out: Features, ev: _Events, cfg: FeatureConfig, cutoff: pd.Timestamp) -> None:
     """Unresolved *as of the cutoff*: a ticket resolved after the cutoff was still open then."""
     n, w = len(out.index), len(cfg.windows)
-    ticket = ev.kind == cfg.event_types.index(cfg.ticket_type)
-    resolved_at = ev.time_ns + np.nan_to_num(ev.value, nan=np.inf) * NS_PER_HOUR
-    open_ = ticket & (np.isnan(ev.value) | (resolved_at >= cutoff.value))
-    closed = ticket & ~open_
-    zero = np.zeros(len(ev.cust), dtype=int)
-    unresolved = _windowed(ev, n, 1, zero, w, open_.astype(float))[:, 0, :]
-    hours = _windowed(ev, n, 1, zero, w, np.where(closed, ev.value, 0.0))[:, 0, :]
-    n_closed = _windowed(ev, n, 1, zero, w, closed.astype(float))[:, 0, :]
+    rows = np.flatnonzero(ev.kind == cfg.event_types.index(cfg.ticket_type))
+    hours_taken = ev.value[rows]
+    resolved_at = ev.time_ns[rows] + np.nan_to_num(hours_taken, nan=np.inf) * NS_PER_HOUR
+    open_ = np.isnan(hours_taken) | (resolved_at >= cutoff.value)
+    weights = np.zeros(len(ev.cust))
+    zero = np.zeros(len(ev.cust), dtype=np.int64)
+    weights[rows] = open_
+    unresolved = _windowed(ev, n, 1, zero, w, weights, rows)[:, 0, :]
+    weights[rows] = np.where(open_, 0.0, hours_taken)
+    hours = _windowed(ev, n, 1, zero, w, weights, rows)[:, 0, :]
+    weights[rows] = ~open_
+    n_closed = _windowed(ev, n, 1, zero, w, weights, rows)[:, 0, :]
     for j, window in enumerate(cfg.windows):
         out.add(
             FeatureInfo(
@@ -307,7 +308,9 @@ def _profile(
     out: Features, customers: pd.DataFrame, cutoff: pd.Timestamp, cfg: FeatureConfig
 ) -> None:
     if "signup_time" in customers:
-        signup = pd.to_datetime(customers["signup_time"], utc=True)
+        signup = customers["signup_time"]
+        if not isinstance(signup.dtype, pd.DatetimeTZDtype):
+            signup = pd.to_datetime(signup, utc=True)
         days = ((cutoff - signup).dt.total_seconds() / 86_400).to_numpy(dtype=float)
         out.add(
             FeatureInfo("tenure_days", "tenure", None, "customer for {value:.0f} days"),
@@ -333,7 +336,7 @@ def build_features(
     config: FeatureConfig | None = None,
 ) -> pd.DataFrame:
     """One row per customer in `customers`, from events strictly before `cutoff` only."""
-    return build_features_with_catalog(events, customers, cutoff, config)[0]
+    return _build(events, customers, cutoff, config).frame()
 
 
 def build_features_with_catalog(
@@ -343,6 +346,16 @@ def build_features_with_catalog(
     config: FeatureConfig | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The features and the catalog describing each column (same names, same order)."""
+    out = _build(events, customers, cutoff, config)
+    return out.frame(), out.catalog()
+
+
+def _build(
+    events: pd.DataFrame,
+    customers: pd.DataFrame,
+    cutoff: str | pd.Timestamp,
+    config: FeatureConfig | None,
+) -> Features:
     cfg = config or FeatureConfig()
     cut = _utc(cutoff)
     ids = pd.Index(customers["customer_id"].astype(str).to_numpy(), name="customer_id")
@@ -353,7 +366,7 @@ def build_features_with_catalog(
     _voice(out, ev, cfg)
     _channels(out, ev, cfg)
     _profile(out, customers.reset_index(drop=True), cut, cfg)
-    return out.frame(), out.catalog()
+    return out
 
 
 def feature_catalog(customers: pd.DataFrame, config: FeatureConfig | None = None) -> pd.DataFrame:

@@ -45,7 +45,20 @@ class Features:
         self.infos.append(info)
 
     def frame(self) -> pd.DataFrame:
-        return pd.DataFrame(self.columns, index=self.index)
+        """Numeric columns as one float block (fast even for a single row), then the rest."""
+        numeric = [
+            k
+            for k, v in self.columns.items()
+            if isinstance(v, np.ndarray) and v.dtype.kind in "biuf"
+        ]
+        block = np.empty((len(self.index), len(numeric)))
+        for j, name in enumerate(numeric):
+            block[:, j] = self.columns[name]  # type: ignore[index]
+        frame = pd.DataFrame(block, index=self.index, columns=numeric)
+        rest = {k: v for k, v in self.columns.items() if k not in set(numeric)}
+        if rest:
+            frame = pd.concat([frame, pd.DataFrame(rest, index=self.index)], axis=1)
+        return frame[list(self.columns)]
 
     def catalog(self) -> pd.DataFrame:
         return pd.DataFrame([vars(i) for i in self.infos]).set_index("name")
