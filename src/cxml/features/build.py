@@ -50,7 +50,7 @@ def _codes(series: pd.Series, vocabulary: pd.Index) -> np.ndarray:
 
 
 def _visible(events: pd.DataFrame, ids: pd.Index, cutoff: pd.Timestamp, cfg: FeatureConfig):
-    time_ns = events["event_time"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+    time_ns = events["event_time"].array.asi8  # UTC nanoseconds, no per-row objects
     age = (cutoff.value - time_ns) / NS_PER_DAY
     keep = (age > 0) & (age <= max(cfg.windows))
     cust = _codes(events["customer_id"], ids)

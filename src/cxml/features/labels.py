@@ -1,0 +1,212 @@
+"""Labels at a cutoff (DESIGN §2): who is still a customer, who churns, whose satisfaction drops.
+
+The one rule of time: `event_time < cutoff` is the past (features, the population), and
+`[cutoff, cutoff + horizon)` is the label window. Every event lands on exactly one side, so a
+label never sees what a feature saw, and a customer already gone at the cutoff has no row.
+All functions take frames and return frames indexed by `customer_id` as plain `str`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from pandas.api.types import is_string_dtype
+
+__all__ = [
+    "LabelConfig",
+    "active_customers",
+    "churn_labels",
+    "label_inputs",
+    "make_labels",
+    "satisfaction_drop_labels",
+    "utc_timestamp",
+]
+
+
+@dataclass(frozen=True)
+class LabelConfig:
+    horizon_days: int = 90
+    churn: Literal["contractual", "inactivity"] = "contractual"
+    #: Inactivity churn: the event types that count as activity.
+    activity_types: tuple[str, ...] = ("purchase", "login", "usage")
+    #: Inactivity churn: a row needs activity in [cutoff - lookback, cutoff).
+    lookback_days: int = 90
+    survey_type: str = "survey_nps"
+    #: Satisfaction drop: the new score is at most the previous one minus this margin ...
+    drop_margin: float = 2.0
+    #: ... or (if set) the score falls a band.
+    band_drop: bool = True
+    #: Lower edges of the bands above the lowest; NPS: detractor 0-6, passive 7-8, promoter 9-10.
+    band_edges: tuple[float, ...] = (7.0, 9.0)
+
+    @property
+    def horizon(self) -> pd.Timedelta:
+        return pd.Timedelta(days=self.horizon_days)
+
+
+def utc_timestamp(value: str | pd.Timestamp) -> pd.Timestamp:
+    """A cutoff as a UTC Timestamp; a naive value is taken to be UTC already."""
+    stamp = pd.Timestamp(value)
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+def _str_ids(values: pd.Series | pd.Index) -> np.ndarray:
+    """Customer ids as an object array of str, whether they came categorical or not."""
+    series = pd.Series(values)
+    if isinstance(series.dtype, pd.CategoricalDtype) and is_string_dtype(series.cat.categories):
+        return series.to_numpy(dtype=object)  # a take on the categories: nothing converted
+    return series.astype(str).to_numpy(dtype=object)
+
+
+def _ids_with(
+    events: pd.DataFrame, types: list[str], start: pd.Timestamp | None, end: pd.Timestamp | None
+) -> np.ndarray:
+    """Unique ids with an event of one of `types` in [start, end) (None: unbounded)."""
+    mask = events["event_type"].isin(types).to_numpy()
+    times = events["event_time"]
+    if start is not None:
+        mask &= (times >= start).to_numpy()
+    if end is not None:
+        mask &= (times < end).to_numpy()
+    return _str_ids(pd.Series(events.loc[mask, "customer_id"].unique()))
+
+
+def _start_times(events: pd.DataFrame, customers: pd.DataFrame) -> pd.Series:
+    """When each customer became one: signup_time, or their first event where it is missing."""
+    ids = _str_ids(customers["customer_id"])
+    if "signup_time" in customers:
+        start = pd.Series(pd.to_datetime(customers["signup_time"], utc=True).array, index=ids)
+    else:
+        start = pd.Series(pd.NaT, index=ids, dtype="datetime64[ns, UTC]")
+    if start.isna().any() and len(events):
+        first = events.groupby(_str_ids(events["customer_id"]))["event_time"].min()
+        start = start.fillna(first.reindex(start.index))
+    return start
+
+
+def active_customers(
+    events: pd.DataFrame, customers: pd.DataFrame, cutoff: str | pd.Timestamp
+) -> pd.Index:
+    """Who gets a row at `cutoff`: joined strictly before it and did not cancel before it."""
+    cutoff = utc_timestamp(cutoff)
+    start = _start_times(events, customers)
+    gone = _ids_with(events, ["cancel"], None, cutoff)
+    keep = (start < cutoff).to_numpy() & ~start.index.isin(gone)
+    return pd.Index(start.index[keep], dtype=object, name="customer_id")
+
+
+def _churn(
+    events: pd.DataFrame, active: pd.Index, cutoff: pd.Timestamp, config: LabelConfig
+) -> pd.Series:
+    end = cutoff + config.horizon
+    if config.churn == "contractual":
+        rows = active
+        churned = rows.isin(_ids_with(events, ["cancel"], cutoff, end))
+    elif config.churn == "inactivity":
+        types = list(config.activity_types)
+        recent = _ids_with(events, types, cutoff - pd.Timedelta(days=config.lookback_days), cutoff)
+        rows = active[active.isin(recent)]
+        churned = ~rows.isin(_ids_with(events, types, cutoff, end))
+    else:
+        raise ValueError(f"unknown churn definition {config.churn!r}: use contractual/inactivity")
+    return pd.Series(churned.astype(float), index=rows, name="churn")
+
+
+def churn_labels(
+    events: pd.DataFrame,
+    customers: pd.DataFrame,
+    cutoff: str | pd.Timestamp,
+    config: LabelConfig = LabelConfig(),
+) -> pd.Series:
+    """1.0 if the customer churns in [cutoff, cutoff + horizon), else 0.0.
+
+    Contractual: a `cancel` in the window. Inactivity: among customers active in the look-back
+    (the others have lapsed already and get no row), no activity event in the window.
+    """
+    cutoff = utc_timestamp(cutoff)
+    return _churn(events, active_customers(events, customers, cutoff), cutoff, config)
+
+
+def _last_score(surveys: pd.DataFrame, start: pd.Timestamp | None, end: pd.Timestamp) -> pd.Series:
+    """The last survey score per customer in [start, end) (start None: from the beginning)."""
+    times = surveys["event_time"]
+    mask = (times < end) if start is None else (times >= start) & (times < end)
+    window = surveys.loc[mask].sort_values("event_time", kind="stable")
+    last = window.drop_duplicates("customer_id", keep="last")
+    return pd.Series(last["value"].to_numpy(), index=_str_ids(last["customer_id"]))
+
+
+def _satisfaction_drop(
+    events: pd.DataFrame, rows: pd.Index, cutoff: pd.Timestamp, config: LabelConfig
+) -> pd.Series:
+    end = cutoff + config.horizon
+    if "value" not in events:  # the column is optional: no scores, every label unknown
+        return pd.Series(np.nan, index=rows, name="satisfaction_drop")
+    is_survey = (events["event_type"] == config.survey_type).to_numpy()
+    in_range = (events["event_time"] < end).to_numpy() & events["value"].notna().to_numpy()
+    surveys = events.loc[is_survey & in_range, ["customer_id", "event_time", "value"]]
+    previous = _last_score(surveys, None, cutoff).reindex(rows).to_numpy(dtype=float)
+    new = _last_score(surveys, cutoff, end).reindex(rows).to_numpy(dtype=float)
+    dropped = new <= previous - config.drop_margin
+    if config.band_drop:
+        edges = np.asarray(config.band_edges, dtype=float)
+        band = np.searchsorted(edges, previous, side="right")
+        dropped |= np.searchsorted(edges, new, side="right") < band
+    known = ~(np.isnan(previous) | np.isnan(new))
+    label = np.where(known, dropped.astype(float), np.nan)
+    return pd.Series(label, index=rows, name="satisfaction_drop")
+
+
+def satisfaction_drop_labels(
+    events: pd.DataFrame,
+    customers: pd.DataFrame,
+    cutoff: str | pd.Timestamp,
+    config: LabelConfig = LabelConfig(),
+) -> pd.Series:
+    """1.0 if the last score in the window is lower than the last one before the cutoff.
+
+    Lower means by at least `drop_margin`, or (with `band_drop`) a band down. NaN where either
+    score is missing: a customer nobody asked has an unknown label, not a happy one.
+    """
+    cutoff = utc_timestamp(cutoff)
+    rows = active_customers(events, customers, cutoff)
+    return _satisfaction_drop(events, rows, cutoff, config)
+
+
+def make_labels(
+    events: pd.DataFrame,
+    customers: pd.DataFrame,
+    cutoff: str | pd.Timestamp,
+    config: LabelConfig = LabelConfig(),
+) -> pd.DataFrame:
+    """Both targets at one cutoff, one row per customer in the churn population.
+
+    The rows are those of `churn_labels`: the active customers, and under inactivity churn only
+    the ones active in the look-back (a lapsed customer is already gone).
+    """
+    cutoff = utc_timestamp(cutoff)
+    churn = _churn(events, active_customers(events, customers, cutoff), cutoff, config)
+    drop = _satisfaction_drop(events, churn.index, cutoff, config)
+    return pd.concat([churn, drop], axis=1)
+
+
+def label_inputs(
+    events: pd.DataFrame, customers: pd.DataFrame, config: LabelConfig = LabelConfig()
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The only rows and columns the labels read, to slice once for many cutoffs.
+
+    Missing signup times are filled with the first event, so `make_labels` on the result gives
+    the same labels as on the full frames at every cutoff.
+    """
+    types = ["cancel", config.survey_type]
+    if config.churn == "inactivity":
+        types += list(config.activity_types)
+    keep = events["event_type"].isin(types).to_numpy()
+    columns = [c for c in ("customer_id", "event_time", "event_type", "value") if c in events]
+    small = events.loc[keep, columns].reset_index(drop=True)
+    start = _start_times(events, customers)
+    people = pd.DataFrame({"customer_id": start.index, "signup_time": start.array})
+    return small, people
