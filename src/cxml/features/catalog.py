@@ -53,7 +53,7 @@ class Features:
         ]
         block = np.empty((len(self.index), len(numeric)))
         for j, name in enumerate(numeric):
-            block[:, j] = self.columns[name]  # type: ignore[index]
+            block[:, j] = np.asarray(self.columns[name], dtype=float)
         frame = pd.DataFrame(block, index=self.index, columns=numeric)
         rest = {k: v for k, v in self.columns.items() if k not in set(numeric)}
         if rest:
