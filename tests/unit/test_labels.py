@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cxml.data.schema import utc_timestamp
 from cxml.data.simulate import SimConfig, simulate
 from cxml.features.labels import (
     LabelConfig,
@@ -15,7 +16,6 @@ from cxml.features.labels import (
     label_inputs,
     make_labels,
     satisfaction_drop_labels,
-    utc_timestamp,
 )
 
 CUTOFF = pd.Timestamp("2024-04-01", tz="UTC")

@@ -37,6 +37,12 @@ DEFAULT_PII_COLUMNS = ("name", "email", "phone", "address", "postcode", "date_of
 UTC_TIMESTAMP = pd.DatetimeTZDtype("ns", "UTC")
 
 
+def utc_timestamp(value: str | pd.Timestamp) -> pd.Timestamp:
+    """A time as a UTC Timestamp; a naive value is taken to be UTC already (the contract)."""
+    stamp = pd.Timestamp(value)
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
 class ContractError(ValueError):
     """A structural fault in the input: the run cannot go on. The message says what to do."""
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from cxml.data.schema import utc_timestamp
 from cxml.features.catalog import FeatureInfo, Features, event_words, family_of
 from cxml.features.config import FeatureConfig
 from cxml.features.sentiment import sentiment
@@ -33,11 +34,6 @@ class _Events:
     value: np.ndarray
     text: np.ndarray | None
     time_ns: np.ndarray
-
-
-def _utc(cutoff: str | pd.Timestamp) -> pd.Timestamp:
-    ts = pd.Timestamp(cutoff)
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
 def _codes(series: pd.Series, vocabulary: pd.Index) -> np.ndarray:
@@ -357,7 +353,7 @@ def _build(
     config: FeatureConfig | None,
 ) -> Features:
     cfg = config or FeatureConfig()
-    cut = _utc(cutoff)
+    cut = utc_timestamp(cutoff)
     ids = pd.Index(customers["customer_id"].astype(str).to_numpy(), name="customer_id")
     ev = _visible(events, ids, cut, cfg)
     out = Features(ids)

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from cxml.features.labels import LabelConfig, label_inputs, make_labels, utc_timestamp
+from cxml.data.schema import utc_timestamp
+from cxml.features.labels import LabelConfig, label_inputs, make_labels
 
 __all__ = ["FeaturesFn", "Split", "build_training_set", "monthly_cutoffs", "out_of_time_split"]
 

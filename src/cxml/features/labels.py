@@ -15,6 +15,8 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import is_string_dtype
 
+from cxml.data.schema import utc_timestamp
+
 __all__ = [
     "LabelConfig",
     "active_customers",
@@ -22,7 +24,6 @@ __all__ = [
     "label_inputs",
     "make_labels",
     "satisfaction_drop_labels",
-    "utc_timestamp",
 ]
 
 
@@ -45,12 +46,6 @@ class LabelConfig:
     @property
     def horizon(self) -> pd.Timedelta:
         return pd.Timedelta(days=self.horizon_days)
-
-
-def utc_timestamp(value: str | pd.Timestamp) -> pd.Timestamp:
-    """A cutoff as a UTC Timestamp; a naive value is taken to be UTC already."""
-    stamp = pd.Timestamp(value)
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
 
 def _str_ids(values: pd.Series | pd.Index) -> np.ndarray:

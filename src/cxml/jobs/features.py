@@ -10,6 +10,7 @@ from tqdm import tqdm
 
 from cxml.data.io import write_parquet
 from cxml.data.load import load_data_dir
+from cxml.data.schema import utc_timestamp
 from cxml.features.build import build_features
 from cxml.features.config import FeatureConfig
 
@@ -22,7 +23,7 @@ def feature_chunks(
     chunk_customers: int = 50_000,
 ) -> Iterator[pd.DataFrame]:
     """The same `build_features`, one block of customers at a time."""
-    visible = events[events["event_time"] < pd.Timestamp(cutoff)]
+    visible = events[events["event_time"] < utc_timestamp(cutoff)]
     for start in range(0, len(customers), chunk_customers):
         block = customers.iloc[start : start + chunk_customers]
         ids = block["customer_id"].astype(str)
@@ -48,8 +49,7 @@ def batch_features(
 
 def run_features(data_dir: Path, cutoff: str, out: Path, chunk_customers: int) -> pd.DataFrame:
     loaded = load_data_dir(data_dir)
-    cut = pd.Timestamp(cutoff)
-    cut = cut.tz_localize("UTC") if cut.tzinfo is None else cut.tz_convert("UTC")
+    cut = utc_timestamp(cutoff)
     features = batch_features(
         loaded.tables["events"], loaded.tables["customers"], cut, chunk_customers=chunk_customers
     )
