@@ -1,7 +1,7 @@
 """Point-in-time features: a pure function of (events, customers, cutoff, config).
 
 Only events strictly before the cutoff are read. Every windowed count is one `bincount` over a
-combined (customer, kind, window bucket) index followed by a cumulative sum over buckets, so the
+combined (kind, customer, window bucket) index followed by a cumulative sum over buckets, so the
 whole base is aggregated straight into a dense array with no pivot. The same function serves the
 whole base in batch and one customer's history online.
 """
@@ -9,6 +9,7 @@ whole base in batch and one customer's history online.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -28,93 +29,125 @@ class _Events:
 
     cust: np.ndarray  # index into the customers frame
     age: np.ndarray  # days before the cutoff, > 0
-    bucket: np.ndarray  # index of the smallest window holding the event
+    slot: np.ndarray  # cust * n_windows + index of the smallest window holding the event
     kind: np.ndarray  # index into config.event_types, len(event_types) = other
     channel: np.ndarray  # index into config.channels, len(channels) = other, -1 = missing
     value: np.ndarray
-    text: np.ndarray | None
+    text_at: np.ndarray  # positions of the events with a comment in the text window
+    text: np.ndarray  # those comments
     time_ns: np.ndarray
 
 
-def _codes(series: pd.Series, vocabulary: pd.Index) -> np.ndarray:
-    """Position of each value in `vocabulary`, -1 when absent; fast for categoricals."""
+def _codes(series: pd.Series, vocabulary: pd.Index, rows: np.ndarray) -> np.ndarray:
+    """Position in `vocabulary` of the value at each of `rows`, -1 when absent or missing."""
     if isinstance(series.dtype, pd.CategoricalDtype):
-        lookup = vocabulary.get_indexer(series.cat.categories.astype(str))
-        codes = series.cat.codes.to_numpy()
-        return np.where(codes >= 0, lookup[codes], -1)
-    return vocabulary.get_indexer(series.astype(object))
+        if series.cat.categories.equals(vocabulary):
+            return series.cat.codes.to_numpy()[rows].astype(np.int64)
+        lookup = np.append(vocabulary.get_indexer(series.cat.categories.astype(str)), -1)
+        return lookup[series.cat.codes.to_numpy()[rows]]  # code -1 (missing) reads the last slot
+    return vocabulary.get_indexer(series.to_numpy(dtype=object)[rows])
+
+
+_info = lru_cache(maxsize=4096)(FeatureInfo)  # the same few hundred entries on every call
+
+
+@lru_cache(maxsize=64)
+def _vocabulary(values: tuple[str, ...]) -> pd.Index:
+    return pd.Index(values)
 
 
 def _visible(events: pd.DataFrame, ids: pd.Index, cutoff: pd.Timestamp, cfg: FeatureConfig):
-    time_ns = events["event_time"].array.asi8  # UTC nanoseconds, no per-row objects
+    columns = {name: events[name] for name in events.columns}  # one lookup each: cheap online
+    time_ns = columns["event_time"].array.asi8  # UTC nanoseconds, no per-row objects
+    longest_ns = max(cfg.windows) * NS_PER_DAY
+    rows = np.flatnonzero((time_ns < cutoff.value) & (time_ns >= cutoff.value - longest_ns))
+    cust = _codes(columns["customer_id"], ids, rows)
+    known = cust >= 0
+    if not known.all():
+        rows, cust = rows[known], cust[known]
+    time_ns = time_ns[rows]
     age = (cutoff.value - time_ns) / NS_PER_DAY
-    keep = (age > 0) & (age <= max(cfg.windows))
-    cust = _codes(events["customer_id"], ids)
-    keep &= cust >= 0
-    rows = np.flatnonzero(keep)
-    kinds = _codes(events["event_type"].iloc[rows], pd.Index(cfg.event_types))
-    kinds = np.where(kinds < 0, len(cfg.event_types), kinds)
-    if "channel" in events:
-        channel_col = events["channel"].iloc[rows]
-        chan = _codes(channel_col, pd.Index(cfg.channels))
-        chan = np.where((chan < 0) & channel_col.notna().to_numpy(), len(cfg.channels), chan)
+    kinds = _codes(columns["event_type"], _vocabulary(cfg.event_types), rows)
+    kinds[kinds < 0] = len(cfg.event_types)
+    if "channel" in columns:
+        chan = _codes(columns["channel"], _vocabulary(cfg.channels), rows)
+        unknown = chan < 0
+        if unknown.any():
+            chan[unknown & columns["channel"].notna().to_numpy()[rows]] = len(cfg.channels)
     else:
         chan = np.full(len(rows), -1)
     value = (
-        events["value"].to_numpy(dtype=float)[rows]
-        if "value" in events
+        columns["value"].to_numpy(dtype=float)[rows]
+        if "value" in columns
         else np.full(len(rows), np.nan)
     )
-    text = events["text"].to_numpy(dtype=object)[rows] if "text" in events else None
-    age = age[rows]
-    bucket = np.searchsorted(np.asarray(cfg.windows, dtype=float), age, side="left")
-    return _Events(cust[rows], age, bucket, kinds, chan, value, text, time_ns[rows])
+    text_at, text = _recent_text(columns.get("text"), rows, age, cfg.text_window)
+    shorter = np.zeros(len(rows), dtype=np.int8)  # how many windows are shorter than the age
+    for window in sorted(cfg.windows)[:-1]:
+        shorter += age > window
+    slot = cust * len(cfg.windows) + shorter
+    return _Events(cust, age, slot, kinds, chan, value, text_at, text, time_ns)
+
+
+def _recent_text(column: pd.Series | None, rows: np.ndarray, age: np.ndarray, window: int):
+    """Positions (into the visible events) and texts of the comments within `window` days."""
+    if column is None:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=object)
+    recent = np.flatnonzero(age <= window)
+    text = column.to_numpy(dtype=object)[rows[recent]]
+    present = pd.notna(text)
+    return recent[present], text[present]
 
 
 def _windowed(
     ev: _Events,
     n: int,
-    groups: int,
-    group: np.ndarray,
     n_windows: int,
-    weights: np.ndarray | None = None,
     rows: np.ndarray | None = None,
+    group: np.ndarray | None = None,
+    groups: int = 1,
+    weights: np.ndarray | None = None,
 ) -> np.ndarray:
-    """(customers, groups, windows) totals; window w holds everything up to its length."""
-    cust, bucket = ev.cust, ev.bucket
-    if rows is not None:
-        cust, bucket, group = cust[rows], bucket[rows], group[rows]
-        weights = None if weights is None else weights[rows]
-    key = (cust * groups + group) * n_windows + bucket
-    flat = np.bincount(key, weights=weights, minlength=n * groups * n_windows)
-    return flat.reshape(n, groups, n_windows).cumsum(axis=2)
+    """(customers, groups, windows) totals over `rows` (default all); window w holds everything
+    up to its length. `group` and `weights` are aligned with `rows`."""
+    key = ev.slot if rows is None else ev.slot[rows]
+    if group is not None:
+        key = group * (n * n_windows) + key
+    totals = np.bincount(key, weights=weights, minlength=groups * n * n_windows)
+    totals = totals.reshape(groups, n, n_windows)
+    for w in range(1, n_windows):  # cumulative over the few windows, faster than cumsum(axis=2)
+        totals[:, :, w] += totals[:, :, w - 1]
+    return totals.transpose(1, 0, 2)
 
 
 def _last_two(ev: _Events, rows: np.ndarray, n: int) -> tuple[np.ndarray, ...]:
     """Per customer: last value, previous value, and age of the last, among `rows`."""
-    last, prev, age = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
-    if len(rows):
-        order = rows[np.lexsort((-ev.age[rows], ev.cust[rows]))]  # oldest first per customer
-        cust = ev.cust[order]
-        is_last = np.r_[cust[1:] != cust[:-1], True]
-        last_rows = np.flatnonzero(is_last)
-        last[cust[last_rows]] = ev.value[order[last_rows]]
-        age[cust[last_rows]] = ev.age[order[last_rows]]
-        has_prev = last_rows[(last_rows > 0)]
-        has_prev = has_prev[cust[has_prev - 1] == cust[has_prev]]
-        prev[cust[has_prev]] = ev.value[order[has_prev - 1]]
-    return last, prev, age
+    last, prev = np.full(n, np.nan), np.full(n, np.nan)
+    last_age = _youngest(ev, rows, n)
+    is_last = ev.age[rows] == last_age[ev.cust[rows]]
+    last[ev.cust[rows[is_last]]] = ev.value[rows[is_last]]
+    earlier = rows[~is_last]
+    is_prev = ev.age[earlier] == _youngest(ev, earlier, n)[ev.cust[earlier]]
+    prev[ev.cust[earlier[is_prev]]] = ev.value[earlier[is_prev]]
+    return last, prev, np.where(np.isinf(last_age), np.nan, last_age)
+
+
+def _youngest(ev: _Events, rows: np.ndarray, n: int) -> np.ndarray:
+    """Per customer, the smallest age among `rows` (inf when none)."""
+    age = np.full(n, np.inf)
+    np.minimum.at(age, ev.cust[rows], ev.age[rows])
+    return age
 
 
 def _activity(out: Features, ev: _Events, cfg: FeatureConfig) -> None:
     """Counts per event type and window, purchase amounts, recency, and 30d-vs-prior-60d trends."""
     n, w = len(out.index), len(cfg.windows)
     kinds = [*cfg.event_types, "other"]
-    counts = _windowed(ev, n, len(kinds), ev.kind, w)
+    counts = _windowed(ev, n, w, group=ev.kind, groups=len(kinds))
     for k, kind in enumerate(kinds):
         for j, window in enumerate(cfg.windows):
             out.add(
-                FeatureInfo(
+                _info(
                     f"n_{kind}_{window}d",
                     family_of(kind),
                     window,
@@ -124,11 +157,10 @@ def _activity(out: Features, ev: _Events, cfg: FeatureConfig) -> None:
                 counts[:, k, j],
             )
     is_amount = np.flatnonzero(ev.kind == cfg.event_types.index(cfg.amount_type))
-    zero = np.zeros(len(ev.cust), dtype=np.int64)
-    amount = _windowed(ev, n, 1, zero, w, np.nan_to_num(ev.value), is_amount)[:, 0, :]
+    amount = _windowed(ev, n, w, is_amount, weights=np.nan_to_num(ev.value[is_amount]))[:, 0, :]
     for j, window in enumerate(cfg.windows):
         out.add(
-            FeatureInfo(
+            _info(
                 f"amount_{cfg.amount_type}_{window}d",
                 "monetary",
                 window,
@@ -138,11 +170,12 @@ def _activity(out: Features, ev: _Events, cfg: FeatureConfig) -> None:
             amount[:, j],
         )
     longest = max(cfg.windows)
-    recency = np.full((n, len(kinds)), np.inf)
-    np.minimum.at(recency, (ev.cust, ev.kind), ev.age)
+    youngest = np.full(n * len(kinds), np.inf)
+    np.minimum.at(youngest, ev.cust * len(kinds) + ev.kind, ev.age)  # flat index: numpy's fast path
+    recency = youngest.reshape(n, len(kinds))
     for k, kind in enumerate(kinds):
         out.add(
-            FeatureInfo(
+            _info(
                 f"days_since_last_{kind}_{longest}d",
                 "recency",
                 longest,
@@ -157,7 +190,7 @@ def _activity(out: Features, ev: _Events, cfg: FeatureConfig) -> None:
         k = kinds.index(kind)
         recent, before = counts[:, k, i30], (counts[:, k, i90] - counts[:, k, i30]) / 2
         out.add(
-            FeatureInfo(
+            _info(
                 f"trend_{kind}_30d_vs_prior_60d",
                 "trend",
                 30,
@@ -172,13 +205,17 @@ def _activity(out: Features, ev: _Events, cfg: FeatureConfig) -> None:
 def _channels(out: Features, ev: _Events, cfg: FeatureConfig) -> None:
     n, w = len(out.index), len(cfg.windows)
     names = [*cfg.channels, "other"]
-    counts = _windowed(ev, n, len(names), ev.channel, w, rows=np.flatnonzero(ev.channel >= 0))
+    has_channel = ev.channel >= 0
+    rows = None if has_channel.all() else np.flatnonzero(has_channel)
+    counts = _windowed(
+        ev, n, w, rows, group=ev.channel if rows is None else ev.channel[rows], groups=len(names)
+    )
     for window in cfg.channel_windows:
         j = cfg.windows.index(window)
         total = counts[:, :, j].sum(axis=1)
         for c, channel in enumerate(names):
             out.add(
-                FeatureInfo(
+                _info(
                     f"n_channel_{channel}_{window}d",
                     "channel",
                     window,
@@ -188,7 +225,7 @@ def _channels(out: Features, ev: _Events, cfg: FeatureConfig) -> None:
                 counts[:, c, j],
             )
             out.add(
-                FeatureInfo(
+                _info(
                     f"share_channel_{channel}_{window}d",
                     "channel",
                     window,
@@ -206,17 +243,12 @@ def _support(out: Features, ev: _Events, cfg: FeatureConfig, cutoff: pd.Timestam
     hours_taken = ev.value[rows]
     resolved_at = ev.time_ns[rows] + np.nan_to_num(hours_taken, nan=np.inf) * NS_PER_HOUR
     open_ = np.isnan(hours_taken) | (resolved_at >= cutoff.value)
-    weights = np.zeros(len(ev.cust))
-    zero = np.zeros(len(ev.cust), dtype=np.int64)
-    weights[rows] = open_
-    unresolved = _windowed(ev, n, 1, zero, w, weights, rows)[:, 0, :]
-    weights[rows] = np.where(open_, 0.0, hours_taken)
-    hours = _windowed(ev, n, 1, zero, w, weights, rows)[:, 0, :]
-    weights[rows] = ~open_
-    n_closed = _windowed(ev, n, 1, zero, w, weights, rows)[:, 0, :]
+    unresolved = _windowed(ev, n, w, rows, weights=open_.astype(float))[:, 0, :]
+    hours = _windowed(ev, n, w, rows, weights=np.where(open_, 0.0, hours_taken))[:, 0, :]
+    n_closed = _windowed(ev, n, w, rows, weights=(~open_).astype(float))[:, 0, :]
     for j, window in enumerate(cfg.windows):
         out.add(
-            FeatureInfo(
+            _info(
                 f"n_unresolved_ticket_{window}d",
                 "support",
                 window,
@@ -227,7 +259,7 @@ def _support(out: Features, ev: _Events, cfg: FeatureConfig, cutoff: pd.Timestam
         )
     j = cfg.windows.index(90)
     out.add(
-        FeatureInfo(
+        _info(
             "mean_resolution_hours_90d",
             "support",
             90,
@@ -247,7 +279,7 @@ def _voice(out: Features, ev: _Events, cfg: FeatureConfig) -> None:
         rows = np.flatnonzero((ev.kind == cfg.event_types.index(survey)) & ~np.isnan(ev.value))
         last, prev, _ = _last_two(ev, rows, n)
         out.add(
-            FeatureInfo(
+            _info(
                 f"{label}_last_{longest}d",
                 "voice",
                 longest,
@@ -257,7 +289,7 @@ def _voice(out: Features, ev: _Events, cfg: FeatureConfig) -> None:
             last,
         )
         out.add(
-            FeatureInfo(
+            _info(
                 f"{label}_change_{longest}d",
                 "voice",
                 longest,
@@ -271,7 +303,7 @@ def _voice(out: Features, ev: _Events, cfg: FeatureConfig) -> None:
                 np.isnan(last), np.nan, np.where(last >= 9, 2.0, np.where(last >= 7, 1.0, 0.0))
             )
             out.add(
-                FeatureInfo(
+                _info(
                     f"nps_band_{longest}d",
                     "voice",
                     longest,
@@ -281,15 +313,13 @@ def _voice(out: Features, ev: _Events, cfg: FeatureConfig) -> None:
                 band,
             )
     window = cfg.text_window
-    score = np.full(len(ev.cust), np.nan)
-    if ev.text is not None:
-        has_text = np.flatnonzero((ev.age <= window) & pd.notna(ev.text))
-        score[has_text] = sentiment(ev.text[has_text])
+    score = sentiment(ev.text)
     known = ~np.isnan(score)
-    total = np.bincount(ev.cust[known], weights=score[known], minlength=n)
-    count = np.bincount(ev.cust[known], minlength=n)
+    cust = ev.cust[ev.text_at[known]]
+    total = np.bincount(cust, weights=score[known], minlength=n)
+    count = np.bincount(cust, minlength=n)
     out.add(
-        FeatureInfo(
+        _info(
             f"comment_sentiment_{window}d",
             "voice",
             window,
@@ -307,20 +337,20 @@ def _profile(
         signup = customers["signup_time"]
         if not isinstance(signup.dtype, pd.DatetimeTZDtype):
             signup = pd.to_datetime(signup, utc=True)
-        days = ((cutoff - signup).dt.total_seconds() / 86_400).to_numpy(dtype=float)
+        signup_ns = signup.array.asi8.astype(float)  # tz-aware times are stored as UTC ns
+        signup_ns[signup.isna().to_numpy()] = np.nan
+        days = (cutoff.value - signup_ns) / NS_PER_DAY
         out.add(
-            FeatureInfo("tenure_days", "tenure", None, "customer for {value:.0f} days"),
+            _info("tenure_days", "tenure", None, "customer for {value:.0f} days"),
             np.where(days > 0, days, np.nan),
         )
     skip = {"customer_id", "signup_time", *cfg.pii_columns}
-    for column in customers.columns:
+    for column, series in customers.items():
         if column in skip:
             continue
-        values = customers[column].to_numpy()
+        values = series.to_numpy()
         out.add(
-            FeatureInfo(
-                f"profile_{column}", "profile", None, f"{column.replace('_', ' ')}: {{value}}"
-            ),
+            _info(f"profile_{column}", "profile", None, f"{column.replace('_', ' ')}: {{value}}"),
             values,
         )
 
@@ -346,6 +376,13 @@ def build_features_with_catalog(
     return out.frame(), out.catalog()
 
 
+def _as_strings(ids: pd.Series) -> np.ndarray:
+    values = ids.to_numpy(dtype=object)
+    if pd.api.types.infer_dtype(values, skipna=False) != "string":
+        values = values.astype(str).astype(object)
+    return values
+
+
 def _build(
     events: pd.DataFrame,
     customers: pd.DataFrame,
@@ -354,14 +391,14 @@ def _build(
 ) -> Features:
     cfg = config or FeatureConfig()
     cut = utc_timestamp(cutoff)
-    ids = pd.Index(customers["customer_id"].astype(str).to_numpy(), name="customer_id")
+    ids = pd.Index(_as_strings(customers["customer_id"]), name="customer_id")
     ev = _visible(events, ids, cut, cfg)
     out = Features(ids)
     _activity(out, ev, cfg)
     _support(out, ev, cfg, cut)
     _voice(out, ev, cfg)
     _channels(out, ev, cfg)
-    _profile(out, customers.reset_index(drop=True), cut, cfg)
+    _profile(out, customers, cut, cfg)
     return out
 
 

@@ -44,24 +44,39 @@ class Features:
         self.columns[info.name] = values
         self.infos.append(info)
 
-    def frame(self) -> pd.DataFrame:
-        """Numeric columns as one float block (fast even for a single row), then the rest."""
-        numeric = [
+    def _numeric(self) -> list[str]:
+        return [
             k
             for k, v in self.columns.items()
             if isinstance(v, np.ndarray) and v.dtype.kind in "biuf"
         ]
-        block = np.empty((len(self.index), len(numeric)))
+
+    def names(self) -> list[str]:
+        """Column order: the numeric features as added, then the others (profile categories)."""
+        numeric = self._numeric()
+        is_numeric = set(numeric)
+        return numeric + [k for k in self.columns if k not in is_numeric]
+
+    def frame(self) -> pd.DataFrame:
+        """One float block for the numeric columns and one object block for the rest, each laid
+        out as pandas keeps it, so that even a single customer's row is quick to build."""
+        numeric = self._numeric()
+        block = np.empty((len(numeric), len(self.index)))
         for j, name in enumerate(numeric):
-            block[:, j] = np.asarray(self.columns[name], dtype=float)
-        frame = pd.DataFrame(block, index=self.index, columns=numeric)
-        rest = {k: v for k, v in self.columns.items() if k not in set(numeric)}
-        if rest:
-            frame = pd.concat([frame, pd.DataFrame(rest, index=self.index)], axis=1)
-        return frame[list(self.columns)]
+            block[j] = np.asarray(self.columns[name])
+        frame = pd.DataFrame(block.T, index=self.index, columns=numeric, copy=False)
+        others = self.names()[len(numeric) :]
+        if not others:
+            return frame
+        objects = np.empty((len(others), len(self.index)), dtype=object)
+        for j, name in enumerate(others):
+            objects[j] = np.asarray(self.columns[name])
+        rest = pd.DataFrame(objects.T, index=self.index, columns=others, copy=False)
+        return pd.concat([frame, rest], axis=1, copy=False)
 
     def catalog(self) -> pd.DataFrame:
-        return pd.DataFrame([vars(i) for i in self.infos]).set_index("name")
+        infos = {i.name: i for i in self.infos}
+        return pd.DataFrame([vars(infos[name]) for name in self.names()]).set_index("name")
 
 
 def plural(word: str) -> str:

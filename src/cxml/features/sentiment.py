@@ -19,7 +19,7 @@ LEXICON = _lexicon()
 
 def sentiment(texts: np.ndarray) -> np.ndarray:
     """Mean lexicon score of the words in each text; NaN when no word is known."""
-    codes, uniques = pd.factorize(pd.Series(texts, dtype=object), use_na_sentinel=True)
+    codes, uniques = pd.factorize(np.asarray(texts, dtype=object), use_na_sentinel=True)
     scores = np.full(len(uniques), np.nan)
     for i, text in enumerate(uniques):
         hits = [LEXICON[w] for w in str(text).lower().replace(",", " ").split() if w in LEXICON]
