@@ -26,7 +26,9 @@ install: $(STAMP) ## Create .venv and install cxml with its pinned dependencies 
 demo: $(STAMP) ## Run the main job end to end on simulated data (DEMO_CUSTOMERS=20000)
 	$(VENV)/bin/cxml simulate --out $(DEMO_DIR)/data --customers $(DEMO_CUSTOMERS) --seed 7
 	$(VENV)/bin/cxml validate $(DEMO_DIR)/data
-	@echo "demo data dir: $(DEMO_DIR)/data (customers, events, actions, truth, simulation.json)"
+	$(VENV)/bin/cxml train --config pipelines/demo.yaml --data $(DEMO_DIR)/data --metrics-out $(DEMO_DIR)/metrics.json
+	@echo "demo data dir: $(DEMO_DIR)/data; metrics: $(DEMO_DIR)/metrics.json"
+	@echo "MLflow store: mlflow.db (browse: $(VENV)/bin/mlflow ui --backend-store-uri sqlite:///mlflow.db)"
 
 test: $(STAMP) ## Run the test suite
 	$(PY) -m pytest -q

@@ -162,5 +162,107 @@ def import_transactions(
     )
 
 
+@app.command()
+def train(
+    config: Annotated[Path, typer.Option(help="Pipeline config, e.g. pipelines/demo.yaml")],
+    data: Annotated[
+        Path | None, typer.Option(help="Data dir to use instead of the config's")
+    ] = None,
+    metrics_out: Annotated[
+        Path | None, typer.Option(help="Also write the metrics and data summary as JSON here")
+    ] = None,
+    track: Annotated[bool, typer.Option(help="Log and register in MLflow")] = True,
+) -> None:
+    """Train, backtest and register the churn and satisfaction-drop models."""
+    from cxml.config import ConfigError, load_config
+    from cxml.data.schema import ContractError
+    from cxml.jobs.train import record, train, write_metrics
+
+    try:
+        pipeline = load_config(config, data)
+        trained = train(pipeline)
+    except (ConfigError, ContractError, FileNotFoundError, ValueError) as exc:
+        _fail(str(exc))
+        return
+    for line in _training_lines(trained.summary, trained.metrics):
+        typer.echo(line)
+    if metrics_out:
+        typer.echo(f"metrics -> {write_metrics(trained, metrics_out)}")
+    if track:
+        run = record(trained, pipeline)
+        typer.echo(f"MLflow run {run.run_id}: {pipeline.tracking.model_name} v{run.version}")
+        typer.echo(f"  {run.decision}")
+
+
+@app.command()
+def promote(
+    model_name: Annotated[str, typer.Argument(help="Registered model, e.g. cxml-demo")],
+    version: Annotated[str, typer.Argument(help="Version to make champion")],
+    reason: Annotated[str, typer.Option(help="Why (kept with the version)")] = "promoted by hand",
+) -> None:
+    """Make a registered version the champion (scoring and serving load @champion)."""
+    from cxml.jobs import tracking
+
+    try:
+        typer.echo(tracking.promote(model_name, version, reason))
+    except ValueError as exc:
+        _fail(str(exc))
+
+
+@app.command()
+def rollback(
+    model_name: Annotated[str, typer.Argument(help="Registered model, e.g. cxml-demo")],
+) -> None:
+    """Move the champion back to the version it replaced."""
+    from cxml.jobs import tracking
+
+    try:
+        typer.echo(tracking.rollback(model_name))
+    except ValueError as exc:
+        _fail(str(exc))
+
+
+@app.command()
+def models(
+    model_name: Annotated[str, typer.Argument(help="Registered model, e.g. cxml-demo")],
+) -> None:
+    """List a registered model's versions with their aliases and metric."""
+    from cxml.jobs import tracking
+
+    try:
+        table = tracking.model_versions(model_name)
+    except ValueError as exc:
+        _fail(str(exc))
+        return
+    typer.echo(table.to_string(index=False))
+
+
+def _training_lines(summary: dict[str, object], metrics: dict[str, float]) -> list[str]:
+    lines = [
+        f"{summary['training_rows']:,} training rows, {summary['features']} features, "
+        f"{summary['quarantined_rows']:,} quarantined rows"
+    ]
+    for role in ("train", "validation", "test"):
+        if f"{role}_cutoffs" in summary:
+            lines.append(f"{role} cutoffs: {', '.join(summary[f'{role}_cutoffs'])}")  # type: ignore[arg-type]
+    for target in ("churn", "satisfaction_drop"):
+        if f"{target}_roc_auc" not in metrics:
+            continue
+        line = (
+            f"{target}: ROC-AUC {metrics[f'{target}_roc_auc']:.4f} "
+            f"(baseline {metrics[f'{target}_baseline_roc_auc']:.4f}"
+        )
+        if f"{target}_oracle_roc_auc" in metrics:
+            line += f", oracle {metrics[f'{target}_oracle_roc_auc']:.4f}"
+        line += (
+            f"), PR-AUC {metrics[f'{target}_pr_auc']:.4f}, Brier {metrics[f'{target}_brier']:.4f}, "
+            f"ECE {metrics[f'{target}_ece']:.4f} (uncalibrated "
+            f"{metrics[f'{target}_uncalibrated_ece']:.4f}), lift@10% "
+            f"{metrics[f'{target}_lift_top10']:.2f}"
+        )
+        lines.append(line)
+    return lines
+
+
 def main() -> None:
     app()

@@ -1,0 +1,346 @@
+"""MLflow runs and model registry: the only module importing mlflow, whose API moves fast, so an
+upgrade touches one file. Promotion uses aliases (champion, challenger); stages are deprecated."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+from collections.abc import Iterable, Mapping
+from contextlib import suppress
+from dataclasses import dataclass
+from importlib import metadata
+from typing import TYPE_CHECKING, Any
+
+import mlflow
+import mlflow.pyfunc
+import pandas as pd
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+from mlflow.models import infer_signature
+from mlflow.pyfunc import PythonModel
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+PREVIOUS_CHAMPION_TAG = "cxml.previous_champion"
+PROMOTION_TAG = "cxml.promotion"
+PROMOTE_METRIC_TAG = "cxml.promote_metric"
+CODE_VERSION_TAG = "cxml.code_version"
+# MLflow rejects or truncates (with a warning) longer param values; we cut them ourselves first.
+_PARAM_MAX_CHARS = 6000
+_TRUNCATED = "...[truncated]"
+# Pinned into the logged model's requirements when installed (cxml itself must be installed too).
+_RUNTIME_DISTS = ("mlflow", "cloudpickle", "numpy", "pandas", "scipy", "scikit-learn", "lightgbm")
+
+# MLflow logs INFO lines on every call; keep real warnings only. cxml pickles model objects on
+# purpose, so MLflow's cloudpickle notice (repeated on every log_model) is dropped too.
+logging.getLogger("mlflow").setLevel(logging.WARNING)
+logging.getLogger("mlflow.pyfunc").addFilter(
+    lambda record: "Passing a Python object as `python_model`" not in record.getMessage()
+)
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """What one training run produced and whether it now serves as champion."""
+
+    run_id: str
+    model_name: str
+    version: str
+    promoted: bool
+    decision: str
+
+
+class _CxmlPyfunc(PythonModel):
+    """Lets MLflow store, serve and reload any object with `.predict(frame) -> frame`."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+
+    def predict(
+        self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+    ) -> pd.DataFrame:
+        return self.model.predict(model_input)
+
+
+def tracking_uri() -> str:
+    """MLFLOW_TRACKING_URI if set, else an embedded sqlite store in cwd, so no server is needed."""
+    default = f"sqlite:///{os.path.abspath('mlflow.db')}"
+    return os.environ.get("MLFLOW_TRACKING_URI", "").strip() or default
+
+
+def _client() -> MlflowClient:
+    """Point the fluent API and a client at the store, re-read on every call. MLflow also exports
+    the URI to os.environ, which would pin the cwd default for later calls: undo that."""
+    uri, env_before = tracking_uri(), os.environ.get("MLFLOW_TRACKING_URI")
+    mlflow.set_tracking_uri(uri)
+    if env_before is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    return MlflowClient(tracking_uri=uri)
+
+
+def _check_no_pii(
+    frame_or_names: pd.DataFrame | Iterable[str], pii_columns: Iterable[str], what: str = "data"
+) -> None:
+    """Last line of defence: customer PII must never be written to the tracking store."""
+    if isinstance(frame_or_names, pd.DataFrame):
+        names = [*map(str, frame_or_names.columns), *map(str, frame_or_names.index.names)]
+    else:
+        names = [str(name) for name in frame_or_names]
+    banned = {str(col).strip().lower() for col in pii_columns}
+    found = sorted({name for name in names if name.strip().lower() in banned})
+    if found:
+        raise ValueError(
+            f"{what} contains PII column(s) {found}: drop them (or pass only synthetic/aggregate "
+            "data) before logging to MLflow"
+        )
+
+
+def _code_version() -> str:
+    """Short git commit of cwd so a run can be traced to code; never fails the run."""
+    try:
+        command = ["git", "rev-parse", "--short", "HEAD"]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=5, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    commit = done.stdout.strip()
+    return commit if done.returncode == 0 and commit else "unknown"
+
+
+def _param_value(value: object) -> str:
+    """MLflow stores params as bounded strings; cut long ones visibly instead of failing."""
+    text = str(value)
+    cut = _PARAM_MAX_CHARS - len(_TRUNCATED)
+    return text if len(text) <= _PARAM_MAX_CHARS else text[:cut] + _TRUNCATED
+
+
+def _pip_requirements() -> list[str]:
+    """Pins from this environment: MLflow's own inference costs a 2-3 s subprocess per model
+    and only finds mlflow and cloudpickle for objects pickled by cloudpickle."""
+    pins = []
+    for dist in _RUNTIME_DISTS:
+        with suppress(metadata.PackageNotFoundError):
+            pins.append(f"{dist}=={metadata.version(dist)}")
+    return pins
+
+
+def _check_inputs(
+    metrics: Mapping[str, float],
+    promote_metric: str,
+    tables: Mapping[str, pd.DataFrame],
+    texts: Mapping[str, str],
+    input_example: pd.DataFrame,
+    pii_columns: tuple[str, ...],
+) -> None:
+    """Fail before a run is opened, so a bad call leaves nothing half-logged."""
+    if promote_metric not in metrics:
+        raise ValueError(
+            f"promote_metric {promote_metric!r} is not among the logged metrics "
+            f"{sorted(metrics)}: pass it in metrics or choose one of those"
+        )
+    for name, table in tables.items():
+        _check_no_pii(table, pii_columns, f"table {name!r}")
+    _check_no_pii(input_example, pii_columns, "input_example")
+    _check_no_pii(texts.get("feature_list.txt", "").split(), pii_columns, "feature_list.txt")
+
+
+def _log_run_data(
+    params: Mapping[str, object],
+    metrics: Mapping[str, float],
+    tables: Mapping[str, pd.DataFrame],
+    figures: Mapping[str, Figure],
+    texts: Mapping[str, str],
+    tags: Mapping[str, str] | None,
+) -> None:
+    """Everything except the model, into the active run."""
+    mlflow.log_params({key: _param_value(value) for key, value in params.items()})
+    mlflow.log_metrics({key: float(value) for key, value in metrics.items()})
+    for name, table in tables.items():
+        keep_index = not isinstance(table.index, pd.RangeIndex)
+        mlflow.log_text(table.to_csv(index=keep_index), f"tables/{name}.csv")
+    for name, figure in figures.items():
+        mlflow.log_figure(figure, f"plots/{name}.png")
+    for file_name, text in texts.items():
+        mlflow.log_text(text, file_name)
+    mlflow.set_tags({**(tags or {}), CODE_VERSION_TAG: _code_version()})
+
+
+def _log_and_register(
+    model: Any, input_example: pd.DataFrame, model_name: str, pii_columns: tuple[str, ...]
+) -> str:
+    """Log the model as a pyfunc with a signature and register it; returns the new version."""
+    prediction = model.predict(input_example)
+    if isinstance(prediction, pd.DataFrame):
+        _check_no_pii(prediction, pii_columns, "model output")
+    info = mlflow.pyfunc.log_model(
+        name="model",
+        python_model=_CxmlPyfunc(model),
+        signature=infer_signature(input_example, prediction),
+        input_example=input_example,
+        pip_requirements=_pip_requirements(),
+        registered_model_name=model_name,
+    )
+    return str(info.registered_model_version)
+
+
+def _aliases(client: MlflowClient, model_name: str) -> dict[str, str]:
+    """alias -> version; a clear error when the model was never registered."""
+    try:
+        registered = client.get_registered_model(model_name)
+    except MlflowException as err:
+        raise ValueError(
+            f"no registered model named {model_name!r} in {tracking_uri()}: train one with "
+            "log_training or check the name and MLFLOW_TRACKING_URI"
+        ) from err
+    return {alias: str(version) for alias, version in registered.aliases.items()}
+
+
+def _run_metric(client: MlflowClient, run_id: str | None, metric: str) -> float | None:
+    """The metric of the run that produced a version; None if that run did not log it."""
+    if not run_id or not metric:
+        return None
+    value = client.get_run(run_id).data.metrics.get(metric)
+    return None if value is None else float(value)
+
+
+def _decide(
+    client: MlflowClient, model_name: str, version: str, metric: str, value: float, higher: bool
+) -> tuple[bool, str]:
+    """Promote when there is no champion or the new run is strictly better on `metric`."""
+    new = f"v{version} ({metric} {value:.6g})"
+    old_version = _aliases(client, model_name).get(CHAMPION)
+    if old_version is None:
+        return True, f"champion {new} is the first champion of {model_name}"
+    old_run = client.get_model_version(model_name, old_version).run_id
+    old_value = _run_metric(client, old_run, metric)
+    if old_value is None:
+        why = f"champion v{old_version} has no {metric}; compare by hand, then promote"
+        return False, f"{new} stays challenger: {why}"
+    old = f"v{old_version} ({old_value:.6g})"
+    if value > old_value if higher else value < old_value:
+        return True, f"champion {new} replaces {old}"
+    return False, f"{new} does not beat champion {old}: stays challenger"
+
+
+def _set_champion(client: MlflowClient, model_name: str, version: str, reason: str) -> str | None:
+    """Move champion to `version`, remembering the one it replaces so rollback can walk back."""
+    old = _aliases(client, model_name).get(CHAMPION)
+    if old is not None and old != version:
+        client.set_model_version_tag(model_name, version, PREVIOUS_CHAMPION_TAG, old)
+    client.set_model_version_tag(model_name, version, PROMOTION_TAG, reason)
+    client.set_registered_model_alias(model_name, CHAMPION, version)
+    return old
+
+
+def log_training(
+    *,
+    experiment: str,
+    run_name: str,
+    model_name: str,
+    params: dict[str, object],
+    metrics: dict[str, float],
+    tables: dict[str, pd.DataFrame],
+    figures: dict[str, Figure],
+    texts: dict[str, str],
+    model: object,
+    input_example: pd.DataFrame,
+    promote_metric: str,
+    higher_is_better: bool = True,
+    pii_columns: tuple[str, ...] = (),
+    tags: dict[str, str] | None = None,
+) -> RunRecord:
+    """One MLflow run: logs everything, registers the model and decides on champion."""
+    _check_inputs(metrics, promote_metric, tables, texts, input_example, pii_columns)
+    client = _client()
+    mlflow.set_experiment(experiment)
+    with mlflow.start_run(run_name=run_name) as run:
+        _log_run_data(params, metrics, tables, figures, texts, tags)
+        version = _log_and_register(model, input_example, model_name, pii_columns)
+        # The new version is always challenger; it becomes champion only if it wins.
+        client.set_model_version_tag(model_name, version, PROMOTE_METRIC_TAG, promote_metric)
+        client.set_registered_model_alias(model_name, CHALLENGER, version)
+        value = float(metrics[promote_metric])
+        promoted, decision = _decide(
+            client, model_name, version, promote_metric, value, higher_is_better
+        )
+        if promoted:
+            _set_champion(client, model_name, version, decision)
+        mlflow.log_text(decision + "\n", "promotion.txt")
+        mlflow.set_tag(PROMOTION_TAG, decision)
+    return RunRecord(run.info.run_id, model_name, version, promoted, decision)
+
+
+def load_pyfunc(model_name: str, alias: str = CHAMPION) -> Any:
+    """The MLflow pyfunc model, to check what a serving layer would predict."""
+    if alias not in _aliases(_client(), model_name):
+        raise ValueError(
+            f"model {model_name!r} has no version with alias {alias!r}: train one with "
+            "log_training or set it with promote"
+        )
+    return mlflow.pyfunc.load_model(f"models:/{model_name}@{alias}")
+
+
+def load_model(model_name: str, alias: str = CHAMPION) -> object:
+    """The original Python object that was logged, for callers that need more than predict."""
+    wrapper = load_pyfunc(model_name, alias).unwrap_python_model()
+    if not isinstance(wrapper, _CxmlPyfunc):
+        raise ValueError(f"{model_name!r}@{alias} was not logged by cxml: use load_pyfunc instead")
+    return wrapper.model
+
+
+def _existing_version(client: MlflowClient, model_name: str, version: str) -> str:
+    """Normalise 'v3'/'3' and fail clearly when the version is not registered."""
+    number = str(version).strip().lstrip("vV")
+    try:
+        client.get_model_version(model_name, number)
+    except MlflowException as err:
+        raise ValueError(
+            f"model {model_name!r} has no version {version!r} in {tracking_uri()}: "
+            "pick one listed by model_versions"
+        ) from err
+    return number
+
+
+def promote(model_name: str, version: str, reason: str = "promoted by hand") -> str:
+    """Make `version` the champion by hand; the old champion is kept for rollback."""
+    client = _client()
+    number = _existing_version(client, model_name, version)
+    old = _set_champion(client, model_name, number, reason)
+    was = f"was v{old}" if old is not None else "no champion before"
+    return f"champion of {model_name} is now v{number} ({was}): {reason}"
+
+
+def rollback(model_name: str) -> str:
+    """Move champion back to the version it replaced, e.g. after a bad release."""
+    client = _client()
+    current = _aliases(client, model_name).get(CHAMPION)
+    if current is None:
+        raise ValueError(f"model {model_name!r} has no champion, so nothing to roll back")
+    previous = client.get_model_version(model_name, current).tags.get(PREVIOUS_CHAMPION_TAG)
+    if not previous:
+        raise ValueError(
+            f"champion v{current} of {model_name!r} has no earlier champion to roll back to: "
+            "use promote to choose a version"
+        )
+    previous = _existing_version(client, model_name, previous)
+    client.set_registered_model_alias(model_name, CHAMPION, previous)
+    return f"champion of {model_name} rolled back from v{current} to v{previous}"
+
+
+def model_versions(model_name: str) -> pd.DataFrame:
+    """One row per registered version, for a CLI listing."""
+    client = _client()
+    aliases_now = _aliases(client, model_name)
+    escaped = model_name.replace("'", "\\'")
+    rows = []
+    for mv in client.search_model_versions(f"name = '{escaped}'"):
+        metric = mv.tags.get(PROMOTE_METRIC_TAG, "")
+        value = _run_metric(client, mv.run_id, metric)
+        aliases = ",".join(sorted(a for a, v in aliases_now.items() if v == str(mv.version)))
+        created = pd.Timestamp(mv.creation_timestamp, unit="ms", tz="UTC")
+        rows.append((int(mv.version), aliases, mv.run_id, metric, value, created))
+    columns = ["version", "aliases", "run_id", "metric", "value", "created"]
+    return pd.DataFrame(rows, columns=columns).sort_values("version", ignore_index=True)

@@ -1,0 +1,224 @@
+"""Wiring for `cxml train`: read the data dir, build the training frame, backtest, record.
+
+Reads and writes; the logic lives in features/ and models/. MLflow is reached only through
+`jobs/tracking.py`, and only after everything else has worked.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from cxml.config import PipelineConfig
+from cxml.data.io import read_file
+from cxml.data.load import LoadedData, load_data_dir
+from cxml.data.schema import utc_timestamp
+from cxml.features.build import build_features, feature_catalog
+from cxml.features.config import FeatureConfig
+from cxml.features.dataset import Split, build_training_set, monthly_cutoffs, out_of_time_split
+from cxml.features.labels import LabelConfig
+from cxml.jobs.ingest import run_import
+from cxml.models.backtest import Backtest, cross_validated, out_of_time
+from cxml.models.bundle import ScoringBundle, synthetic_example
+from cxml.models.report import evaluation_report
+
+if TYPE_CHECKING:
+    from cxml.jobs.tracking import RunRecord
+
+
+@dataclass
+class Trained:
+    """What a training run produced, before (and independent of) tracking."""
+
+    bundle: ScoringBundle
+    backtest: Backtest
+    metrics: dict[str, float]
+    tables: dict[str, pd.DataFrame]
+    figures: dict[str, object]
+    summary: dict[str, object]
+    example: pd.DataFrame
+    record: object = None
+    messages: list[str] = field(default_factory=list)
+
+
+def feature_config(config: PipelineConfig) -> FeatureConfig:
+    return FeatureConfig(windows=config.features.windows, pii_columns=config.features.pii_columns)
+
+
+def label_config(config: PipelineConfig) -> LabelConfig:
+    labels = config.labels
+    return LabelConfig(
+        horizon_days=labels.horizon_days,
+        churn=labels.churn,
+        activity_types=labels.activity_types,
+        lookback_days=labels.lookback_days,
+        survey_type=labels.survey_type,
+        drop_margin=labels.drop_margin,
+        band_drop=labels.band_drop,
+    )
+
+
+def load_inputs(config: PipelineConfig) -> LoadedData:
+    """The data dir's clean tables; runs the configured importer first if the dir is empty."""
+    data = config.data
+    if data.importer and not any(data.dir.glob("customers.*")):
+        from cxml.data.importers import IMPORTERS
+
+        if data.source is None:
+            raise ValueError(f"data.source is needed to import {data.importer} into {data.dir}")
+        result = IMPORTERS[data.importer](data.source)
+        run_import(result.tables, result.quarantine, data.dir)
+    if not data.dir.is_dir():
+        raise FileNotFoundError(
+            f"data dir {data.dir} not found: run `cxml simulate --out {data.dir}` or pass --data"
+        )
+    return load_data_dir(data.dir, config.features.pii_columns)
+
+
+def cutoffs(config: PipelineConfig) -> list[pd.Timestamp]:
+    spec = config.cutoffs
+    found = monthly_cutoffs(spec.first, spec.last) if spec.first and spec.last else []
+    return sorted({*found, *(utc_timestamp(d) for d in spec.extra)})
+
+
+def training_frame(
+    config: PipelineConfig, loaded: LoadedData, at: list[pd.Timestamp]
+) -> pd.DataFrame:
+    """Features + label columns keyed (customer_id, cutoff): derived, or from the labels table."""
+    events, customers = loaded.tables["events"], loaded.tables["customers"]
+    fcfg = feature_config(config)
+
+    def features(ev: pd.DataFrame, cu: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFrame:
+        return build_features(ev, cu, cutoff, fcfg)
+
+    if config.labels.source == "derived":
+        return build_training_set(events, customers, at, features, label_config(config))
+    if "labels" not in loaded.tables:
+        raise ValueError(f"labels.source is 'table' but {config.data.dir} has no labels table")
+    labels = loaded.tables["labels"].copy()
+    labels["cutoff"] = pd.to_datetime(labels["cutoff"], utc=True)
+    parts = []
+    for cutoff, rows in labels.groupby("cutoff"):
+        frame = features(events, customers, cutoff)
+        targets = rows.set_index("customer_id")[[t for t in config.targets if t in rows]]
+        joined = frame.join(targets, how="inner")
+        joined.index = pd.MultiIndex.from_product([joined.index, [cutoff]])
+        parts.append(joined)
+    frame = pd.concat(parts)
+    frame.index.names = ["customer_id", "cutoff"]
+    return frame
+
+
+def backtest(config: PipelineConfig, frame: pd.DataFrame) -> tuple[Backtest, Split | None]:
+    targets = tuple(t for t in config.targets if t in frame.columns and frame[t].notna().any())
+    if config.evaluation.kind == "cross_validation":
+        return cross_validated(frame, targets, config.model, config.evaluation.folds), None
+    at = sorted(set(frame.index.get_level_values("cutoff")))
+    split = out_of_time_split(
+        at, config.labels.horizon_days, config.cutoffs.n_test, config.cutoffs.n_validation
+    )
+    return out_of_time(frame, split, targets, config.model), split
+
+
+def read_truth(config: PipelineConfig, split: Split | None) -> pd.DataFrame | None:
+    """The simulator's truth, if the data dir has one for the test cutoff."""
+    path = config.data.dir / "truth.parquet"
+    if split is None or not path.is_file():
+        return None
+    truth = read_file(path)
+    at = pd.to_datetime(truth["cutoff"], utc=True)
+    truth = truth[at.isin(split.test)]
+    return truth.set_index("customer_id") if len(truth) else None
+
+
+def summarise(
+    loaded: LoadedData, frame: pd.DataFrame, split: Split | None, config: PipelineConfig
+) -> dict[str, object]:
+    """What the data was: sizes, cutoffs per role, label rates, what was quarantined."""
+    summary: dict[str, object] = {
+        "pipeline": config.name,
+        "data_dir": str(config.data.dir),
+        "customers": len(loaded.tables["customers"]),
+        "events": len(loaded.tables["events"]),
+        "quarantined_rows": loaded.quarantined_rows,
+        "training_rows": len(frame),
+        "features": len(frame.columns)
+        - len([t for t in ("churn", "satisfaction_drop") if t in frame]),
+    }
+    for target in ("churn", "satisfaction_drop"):
+        if target in frame:
+            summary[f"{target}_labelled_rows"] = int(frame[target].notna().sum())
+            summary[f"{target}_rate"] = round(float(frame[target].mean()), 4)
+    if split is not None:
+        for role in ("train", "validation", "test"):
+            summary[f"{role}_cutoffs"] = [str(c.date()) for c in getattr(split, role)]
+    return summary
+
+
+def train(config: PipelineConfig) -> Trained:
+    """Everything but tracking: load, build, backtest, evaluate, bundle."""
+    loaded = load_inputs(config)
+    frame = training_frame(config, loaded, cutoffs(config))
+    result, split = backtest(config, frame)
+    truth = read_truth(config, split)
+    metrics, tables, figures = evaluation_report(result, frame, truth, config.evaluation.segments)
+    fcfg = feature_config(config)
+    features = frame.drop(columns=[c for c in ("churn", "satisfaction_drop") if c in frame])
+    catalog = feature_catalog(loaded.tables["customers"], fcfg).loc[list(features.columns)]
+    summary = summarise(loaded, frame, split, config)
+    bundle = ScoringBundle(
+        pipeline=config.name,
+        feature_config=fcfg,
+        catalog=catalog,
+        encoder=result.encoder,
+        models=result.models,
+        horizon_days=config.labels.horizon_days,
+        info={"summary": summary, "metrics": metrics},
+    )
+    example = synthetic_example(features)
+    return Trained(bundle, result, metrics, tables, figures, summary, example)
+
+
+def record(trained: Trained, config: PipelineConfig) -> RunRecord:
+    """Log the run and register the bundle in MLflow (the only step that touches it)."""
+    from cxml.jobs import tracking
+
+    params = {f"model.{k}": v for k, v in config.model.model_dump().items()}
+    params |= {f"labels.{k}": v for k, v in config.labels.model_dump().items()}
+    params |= {"features.windows": config.features.windows, "pipeline": config.name}
+    texts = {
+        "feature_list.txt": "\n".join(trained.bundle.feature_names) + "\n",
+        "data_summary.json": json.dumps(trained.summary, indent=2, default=str) + "\n",
+        "config.json": config.model_dump_json(indent=2) + "\n",
+    }
+    return tracking.log_training(
+        experiment=config.tracking.experiment,
+        run_name=config.name,
+        model_name=config.tracking.model_name,
+        params=params,
+        metrics=trained.metrics,
+        tables={**trained.tables, "feature_catalog": _catalog_table(trained)},
+        figures=trained.figures,  # type: ignore[arg-type]
+        texts=texts,
+        model=trained.bundle,
+        input_example=trained.example,
+        promote_metric=config.evaluation.promote_metric,
+        pii_columns=config.features.pii_columns,
+    )
+
+
+def write_metrics(trained: Trained, out: Path) -> Path:
+    from cxml.data.io import write_atomic
+
+    payload = {"summary": trained.summary, "metrics": trained.metrics}
+    text = json.dumps(payload, indent=2, default=str) + "\n"
+    return write_atomic(out, lambda tmp: tmp.write_text(text))
+
+
+def _catalog_table(trained: Trained) -> pd.DataFrame:
+    """The catalog with its index as a `feature` column (a column called `name` reads as PII)."""
+    return trained.bundle.catalog.rename_axis("feature").reset_index()

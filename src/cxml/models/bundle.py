@@ -1,0 +1,69 @@
+"""The scoring bundle: everything scoring and serving need, as one registered version.
+
+Feature config and catalog, the calibrated model per target, and the label definition they were
+trained for travel together, so a version can never pair a model with the wrong features.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from cxml.features.build import build_features
+from cxml.features.config import FeatureConfig
+from cxml.models.train import BoostedClassifier, FrameEncoder
+
+
+@dataclass
+class ScoringBundle:
+    pipeline: str
+    feature_config: FeatureConfig
+    catalog: pd.DataFrame  # one row per model input column, indexed by name
+    encoder: FrameEncoder  # shared by every model
+    models: dict[str, BoostedClassifier]  # target -> calibrated model
+    horizon_days: int
+    info: dict[str, object] = field(default_factory=dict)  # cutoffs, metrics: for the record
+
+    @property
+    def feature_names(self) -> list[str]:
+        return list(self.encoder.columns_)
+
+    def features(
+        self, events: pd.DataFrame, customers: pd.DataFrame, cutoff: str | pd.Timestamp
+    ) -> pd.DataFrame:
+        """Model inputs at `cutoff`, built exactly as in training."""
+        return build_features(events, customers, cutoff, self.feature_config)[self.feature_names]
+
+    def predict(self, features: pd.DataFrame) -> pd.DataFrame:
+        """`<target>_probability` per row: calibrated, within the label horizon."""
+        matrix = self.encoder.transform(features)
+        return pd.DataFrame(
+            {f"{t}_probability": m.predict_matrix(matrix) for t, m in self.models.items()},
+            index=features.index,
+        )
+
+    def unknown_levels(self, features: pd.DataFrame) -> dict[str, list[str]]:
+        return self.encoder.unknown_levels(features)
+
+
+def synthetic_example(features: pd.DataFrame, rows: int = 2) -> pd.DataFrame:
+    """Made-up rows with the features' columns and types (MLflow writes the example into its
+    artifacts, so it must not be a real customer): medians and the commonest level, then
+    those shifted, under invented ids."""
+    base: dict[str, list[object]] = {}
+    for column in features.columns:
+        values = features[column]
+        if pd.api.types.is_numeric_dtype(values):
+            median = float(values.median()) if values.notna().any() else 0.0
+            base[column] = [median * (1 + i / 2) for i in range(rows)]
+        else:
+            common = values.dropna().astype(str).mode()
+            level = common.iloc[0] if len(common) else None
+            base[column] = [level] * rows
+    index = pd.Index([f"synthetic-{i + 1}" for i in range(rows)], name="customer_id")
+    frame = pd.DataFrame(base, index=index)
+    return frame.astype({c: float for c in frame.select_dtypes("number").columns}).replace(
+        [np.inf, -np.inf], np.nan
+    )

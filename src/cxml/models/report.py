@@ -1,0 +1,85 @@
+"""Turn a backtest into the numbers, tables and plots a training run records.
+
+Metric names are `<target>_<metric>` for the calibrated LightGBM, `<target>_baseline_<metric>`
+for the logistic regression, `<target>_uncalibrated_ece`, and `<target>_oracle_roc_auc` where
+the simulator's truth gives the best any model could do on the same rows.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from cxml.models.backtest import Backtest, TargetResult
+from cxml.models.evaluate import (
+    binary_metrics,
+    expected_calibration_error,
+    gains_figure,
+    gains_table,
+    metrics_by_segment,
+    reliability_figure,
+    reliability_table,
+)
+
+ORACLE_COLUMNS = {"churn": "p_churn_observed", "satisfaction_drop": "p_satisfaction_drop"}
+
+
+def _oracle(result: TargetResult, truth: pd.DataFrame | None) -> dict[str, float]:
+    column = ORACLE_COLUMNS.get(result.target)
+    if truth is None or column not in truth:
+        return {}
+    ids = result.index.get_level_values("customer_id").astype(str)
+    best = truth[column].reindex(ids).to_numpy(dtype=float)
+    known = ~np.isnan(best)
+    if not known.all():
+        raise ValueError(f"truth has no {column} for {int((~known).sum())} test rows")
+    oracle = binary_metrics(result.y, best)
+    return {
+        f"{result.target}_oracle_roc_auc": oracle["roc_auc"],
+        f"{result.target}_oracle_brier": oracle["brier"],
+        f"{result.target}_truth_mean": float(best.mean()),
+    }
+
+
+def _segments(
+    result: TargetResult, frame: pd.DataFrame, segments: tuple[str, ...]
+) -> dict[str, pd.DataFrame]:
+    tables = {}
+    rows = frame.loc[result.index]
+    for name in segments:
+        column = name if name in rows else f"profile_{name}"
+        if column not in rows:
+            raise ValueError(f"evaluation.segments: no feature column '{name}' to segment by")
+        table = metrics_by_segment(result.y, result.model, rows[column].astype(object))
+        tables[f"{result.target}_by_{name}"] = table.reset_index()
+    return tables
+
+
+def evaluation_report(
+    backtest: Backtest,
+    frame: pd.DataFrame,
+    truth: pd.DataFrame | None,
+    segments: tuple[str, ...] = (),
+) -> tuple[dict[str, float], dict[str, pd.DataFrame], dict[str, object]]:
+    """Metrics, tables (reliability, gains, by segment) and figures for every target."""
+    metrics: dict[str, float] = {}
+    tables: dict[str, pd.DataFrame] = {}
+    figures: dict[str, object] = {}
+    for target, result in backtest.results.items():
+        ours = binary_metrics(result.y, result.model)
+        metrics |= {f"{target}_{k}": v for k, v in ours.items()}
+        baseline = binary_metrics(result.y, result.baseline)
+        metrics |= {f"{target}_baseline_{k}": v for k, v in baseline.items()}
+        metrics[f"{target}_uncalibrated_ece"] = expected_calibration_error(result.y, result.raw)
+        metrics[f"{target}_best_iteration"] = float(np.mean(result.best_iterations))
+        metrics |= _oracle(result, truth)
+        reliability = reliability_table(result.y, result.model)
+        gains = gains_table(result.y, result.model)
+        tables[f"{target}_reliability"] = reliability
+        tables[f"{target}_gains"] = gains
+        tables |= _segments(result, frame, segments)
+        figures[f"{target}_reliability"] = reliability_figure(
+            reliability, f"{target}: predicted vs observed (out of sample)"
+        )
+        figures[f"{target}_gains"] = gains_figure(gains, f"{target}: share of cases found")
+    return metrics, tables, figures

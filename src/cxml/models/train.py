@@ -1,0 +1,211 @@
+"""The risk models: LightGBM with early stopping and calibration, and a logistic baseline.
+
+Estimators follow scikit-learn's rules (parameters in `__init__`, `fit` returns self, learned
+attributes end in `_`). The encoder turns the feature frame into a float matrix with category
+codes, so prediction runs from numpy (fast for one row) and no pandas `category` dtype ever
+reaches a signature.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.isotonic import IsotonicRegression
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from cxml.config import ModelConfig
+
+RFM_PREFIXES = ("days_since_last_purchase", "n_purchase_", "amount_purchase_")
+
+
+class FrameEncoder(TransformerMixin, BaseEstimator):
+    """Feature frame -> float matrix; text columns become codes of the levels seen in fit."""
+
+    def fit(self, frame: pd.DataFrame, y: object = None) -> FrameEncoder:
+        self.columns_ = list(frame.columns)
+        self.levels_ = {
+            c: sorted(frame[c].dropna().astype(str).unique())
+            for c in frame.columns
+            if not pd.api.types.is_numeric_dtype(frame[c])
+        }
+        return self
+
+    @property
+    def categorical_(self) -> list[int]:
+        return [self.columns_.index(c) for c in self.levels_]
+
+    def transform(self, frame: pd.DataFrame) -> np.ndarray:
+        missing = [c for c in self.columns_ if c not in frame.columns]
+        if missing:
+            raise ValueError(
+                f"feature columns missing: {', '.join(missing[:5])}"
+                f"{' …' if len(missing) > 5 else ''}; build features with the model's config"
+            )
+        matrix = np.empty((len(frame), len(self.columns_)))
+        numeric = [j for j, c in enumerate(self.columns_) if c not in self.levels_]
+        names = [self.columns_[j] for j in numeric]
+        matrix[:, numeric] = frame[names].to_numpy(dtype=float, na_value=np.nan)
+        for column, levels in self.levels_.items():
+            values = frame[column]
+            codes = pd.Index(levels).get_indexer(values.astype(str))
+            missing = (codes < 0) | values.isna().to_numpy()
+            matrix[:, self.columns_.index(column)] = np.where(missing, np.nan, codes)
+        return matrix
+
+    def unknown_levels(self, frame: pd.DataFrame) -> dict[str, list[str]]:
+        """Values of text columns never seen in training (the endpoint refuses them)."""
+        found = {}
+        for column, levels in self.levels_.items():
+            values = frame[column].dropna().astype(str)
+            unseen = sorted(set(values) - set(levels))
+            if unseen:
+                found[column] = unseen
+        return found
+
+
+class Calibrator(BaseEstimator):
+    """Maps raw scores to probabilities: isotonic, or Platt (sigmoid of the logit)."""
+
+    def __init__(self, method: str = "isotonic") -> None:
+        self.method = method
+
+    def fit(self, raw: np.ndarray, y: np.ndarray) -> Calibrator:
+        if self.method == "isotonic":
+            self.model_: Any = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
+            self.model_.fit(raw, y)
+        else:
+            self.model_ = LogisticRegression().fit(_logit(raw)[:, None], y)
+        return self
+
+    def predict(self, raw: np.ndarray) -> np.ndarray:
+        if self.method == "isotonic":
+            return np.asarray(self.model_.predict(raw), dtype=float)
+        return self.model_.predict_proba(_logit(raw)[:, None])[:, 1]
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
+def lightgbm_params(config: ModelConfig) -> dict[str, object]:
+    """LightGBM settings from the config; deterministic for a given seed and thread count."""
+    return {
+        "objective": "binary",
+        "learning_rate": config.learning_rate,
+        "num_leaves": config.num_leaves,
+        "min_data_in_leaf": config.min_child_samples,
+        "feature_fraction": config.feature_fraction,
+        "bagging_fraction": config.bagging_fraction,
+        "bagging_freq": 1,
+        "lambda_l2": config.lambda_l2,
+        "num_threads": config.threads,
+        "seed": config.seed,
+        "deterministic": True,
+        "force_col_wise": True,
+        "verbosity": -1,
+    }
+
+
+class BoostedClassifier(BaseEstimator):
+    """LightGBM stopped early on one slice and calibrated on another, both unseen in training."""
+
+    def __init__(self, config: ModelConfig | None = None, encoder: FrameEncoder | None = None):
+        self.config = config
+        self.encoder = encoder  # a fitted encoder to share between models, or None to fit one
+
+    def fit(
+        self,
+        train: pd.DataFrame,
+        y_train: np.ndarray,
+        stop: pd.DataFrame,
+        y_stop: np.ndarray,
+        calibrate: pd.DataFrame,
+        y_calibrate: np.ndarray,
+    ) -> BoostedClassifier:
+        config = self.config or ModelConfig()
+        self.encoder_ = self.encoder if self.encoder is not None else FrameEncoder().fit(train)
+        cats = self.encoder_.categorical_
+        data = lgb.Dataset(self.encoder_.transform(train), y_train, categorical_feature=cats)
+        valid = data.create_valid(self.encoder_.transform(stop), y_stop)
+        self.booster_ = lgb.train(
+            lightgbm_params(config),
+            data,
+            num_boost_round=config.max_rounds,
+            valid_sets=[valid],
+            callbacks=[lgb.early_stopping(config.early_stopping_rounds, verbose=False)],
+        )
+        self.best_iteration_ = int(self.booster_.best_iteration or config.max_rounds)
+        self.calibrator_ = Calibrator(config.calibration).fit(
+            self.predict_raw(calibrate), np.asarray(y_calibrate)
+        )
+        return self
+
+    @property
+    def feature_names_(self) -> list[str]:
+        return list(self.encoder_.columns_)
+
+    def predict_raw(self, frame: pd.DataFrame) -> np.ndarray:
+        return self.predict_matrix_raw(self.encoder_.transform(frame))
+
+    def predict_matrix_raw(self, matrix: np.ndarray) -> np.ndarray:
+        return np.asarray(
+            self.booster_.predict(matrix, num_iteration=self.best_iteration_), dtype=float
+        )
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        """Calibrated probability of the positive class, one per row."""
+        return self.predict_matrix(self.encoder_.transform(frame))
+
+    def predict_matrix(self, matrix: np.ndarray) -> np.ndarray:
+        return self.calibrator_.predict(self.predict_matrix_raw(matrix))
+
+
+def rfm_columns(columns: list[str]) -> list[str]:
+    return [c for c in columns if c.startswith(RFM_PREFIXES)]
+
+
+def fit_baseline(train: pd.DataFrame, y: np.ndarray, features: str = "all") -> Pipeline:
+    """Logistic regression: median-imputed (with missing flags), scaled, one-hot text columns."""
+    columns = rfm_columns(list(train.columns)) if features == "rfm" else list(train.columns)
+    if not columns:
+        raise ValueError("no RFM columns (purchase recency, counts, amounts) to fit a baseline on")
+    frame = train[columns]
+    numeric = [c for c in columns if pd.api.types.is_numeric_dtype(frame[c])]
+    text = [c for c in columns if c not in numeric]
+    prepare = ColumnTransformer(
+        [
+            ("numeric", _numeric_steps(), numeric),
+            ("text", _text_steps(), text),
+        ]
+    )
+    model = Pipeline([("prepare", prepare), ("logistic", LogisticRegression(max_iter=2000))])
+    return model.fit(frame, y)
+
+
+def _numeric_steps() -> Pipeline:
+    return make_pipeline(
+        SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
+        StandardScaler(),
+    )
+
+
+def _text_steps() -> Pipeline:
+    return make_pipeline(
+        SimpleImputer(strategy="constant", fill_value="(missing)"),
+        OneHotEncoder(handle_unknown="ignore"),
+    )
+
+
+def baseline_proba(model: Pipeline, frame: pd.DataFrame) -> np.ndarray:
+    columns = list(model.feature_names_in_)
+    text = frame[columns].select_dtypes(exclude="number").columns
+    return model.predict_proba(frame[columns].astype({c: object for c in text}))[:, 1]
