@@ -195,6 +195,40 @@ def train(
 
 
 @app.command()
+def score(
+    config: Annotated[Path, typer.Option(help="Pipeline config, e.g. pipelines/demo.yaml")],
+    cutoff: Annotated[str, typer.Option(help="Score as of this time (features use events before)")],
+    out: Annotated[Path, typer.Option(help="Folder for scored.parquet, scored.csv, report.html")],
+    model_ref: Annotated[str, typer.Option(help="Alias or version to load")] = "champion",
+    data: Annotated[
+        Path | None, typer.Option(help="Data dir to use instead of the config's")
+    ] = None,
+    explain_top: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Explain the top share by risk (1 = everyone)")
+    ] = 0.1,
+) -> None:
+    """Score every active customer with the registered model: a ranked, explained list."""
+    from cxml.config import ConfigError, load_config
+    from cxml.data.schema import ContractError
+    from cxml.jobs.score import run_score
+
+    try:
+        pipeline = load_config(config, data)
+        scored, written = run_score(pipeline, cutoff, out, model_ref, explain_top)
+    except (ConfigError, ContractError, FileNotFoundError, ValueError) as exc:
+        _fail(str(exc))
+        return
+    high = int((scored["churn_risk_band"] == "high").sum())
+    typer.echo(
+        f"scored {len(scored):,} customers at {cutoff} with {scored['model_name'].iloc[0]} "
+        f"v{scored['model_version'].iloc[0]}: {high:,} high risk, expected churners "
+        f"{scored['churn_probability'].sum():,.0f}"
+    )
+    for path in written:
+        typer.echo(f"  -> {path}")
+
+
+@app.command()
 def promote(
     model_name: Annotated[str, typer.Argument(help="Registered model, e.g. cxml-demo")],
     version: Annotated[str, typer.Argument(help="Version to make champion")],

@@ -344,3 +344,23 @@ def model_versions(model_name: str) -> pd.DataFrame:
         rows.append((int(mv.version), aliases, mv.run_id, metric, value, created))
     columns = ["version", "aliases", "run_id", "metric", "value", "created"]
     return pd.DataFrame(rows, columns=columns).sort_values("version", ignore_index=True)
+
+
+def load_reference(model_name: str, ref: str = CHAMPION) -> tuple[str, object]:
+    """(version, original object) for an alias ('champion') or a version ('3' or 'v3'): scoring
+    and serving resolve once and report the version they used."""
+    client = _client()
+    if ref.strip().lstrip("vV").isdigit():
+        version = _existing_version(client, model_name, ref)
+    else:
+        aliases = _aliases(client, model_name)
+        if ref not in aliases:
+            raise ValueError(
+                f"model {model_name!r} has no version with alias {ref!r} in {tracking_uri()}: "
+                "train one (cxml train) or set it (cxml promote)"
+            )
+        version = aliases[ref]
+    wrapper = mlflow.pyfunc.load_model(f"models:/{model_name}/{version}").unwrap_python_model()
+    if not isinstance(wrapper, _CxmlPyfunc):
+        raise ValueError(f"{model_name!r} v{version} was not logged by cxml")
+    return version, wrapper.model

@@ -1,0 +1,408 @@
+"""Next-best-action policy: who may get which offer, what it is worth, and who gets what.
+
+Pure functions on frames (DESIGN §3): eligibility from rules and the treatment log (cooldowns,
+contact caps), expected value = uplift × customer value − cost, and allocation of at most one
+action per customer under a total budget and per-action capacities — greedy by value density as
+the baseline, and an exact MILP solved by HiGHS (scipy.optimize.milp) that never does worse.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+from scipy.optimize import Bounds, LinearConstraint, milp
+
+NONE = "none"  # the "no action" label in an allocation
+ALLOCATION_COLUMNS = ("action", "expected_gain", "cost", "runner_up", "runner_up_gain")
+LOG_COLUMNS = ("customer_id", "action_time", "action", "channel")
+_TOL = 1e-9  # slack on budget checks, against float summation error only
+
+
+@dataclass(frozen=True)
+class Rule:
+    """An eligibility condition on one customer column; every condition given must hold.
+
+    A missing value fails the rule: an offer gated on a segment or a minimum value is not sent to
+    a customer whose segment or value is unknown.
+    """
+
+    column: str
+    isin: tuple[str, ...] | None = None
+    min: float | None = None
+    max: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(
+                f"Rule on {self.column!r}: min {self.min} > max {self.max}, so no customer can "
+                "pass; swap the bounds."
+            )
+
+    def holds(self, customers: pd.DataFrame) -> np.ndarray:
+        """A boolean mask over the rows of `customers`."""
+        if self.column not in customers.columns:
+            raise ValueError(
+                f"Rule on {self.column!r}: the customers frame has no such column "
+                f"(it has {list(customers.columns)}); fix the action catalog or the data."
+            )
+        col = customers[self.column]
+        ok = col.notna().to_numpy(dtype=bool)
+        if self.isin is not None:
+            ok &= col.isin(list(self.isin)).to_numpy(dtype=bool)
+        if self.min is not None or self.max is not None:
+            raw = col.astype(object) if isinstance(col.dtype, pd.CategoricalDtype) else col
+            num = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
+            with np.errstate(invalid="ignore"):  # NaN compares False: missing fails
+                if self.min is not None:
+                    ok &= num >= self.min
+                if self.max is not None:
+                    ok &= num <= self.max
+        return ok
+
+
+@dataclass(frozen=True)
+class Action:
+    """One offer in the catalog: what it costs, who may get it, how often."""
+
+    name: str
+    channel: str
+    cost: float
+    rules: tuple[Rule, ...] = ()
+    capacity: int | None = None  # at most this many customers per allocation (None: no limit)
+    cooldown_days: int = 0  # no repeat of this offer within D days
+    aims_at: str = "churn"  # the outcome whose probability the uplift raises
+
+    def __post_init__(self) -> None:
+        problem = None
+        if not self.name or self.name == NONE:
+            problem = f"the name {NONE!r} (or an empty name) is reserved for 'no action'"
+        elif not math.isfinite(self.cost) or self.cost < 0:
+            problem = f"cost must be a finite number >= 0, got {self.cost}"
+        elif self.capacity is not None and self.capacity < 0:
+            problem = f"capacity must be >= 0 or None (no limit), got {self.capacity}"
+        elif self.cooldown_days < 0:
+            problem = f"cooldown_days must be >= 0, got {self.cooldown_days}"
+        if problem:
+            raise ValueError(f"Action {self.name!r}: {problem}.")
+
+
+@dataclass(frozen=True)
+class ContactPolicy:
+    """At most `max_contacts` contacts per channel per customer in any `period_days` window."""
+
+    max_contacts: int
+    period_days: int
+
+    def __post_init__(self) -> None:
+        if self.max_contacts < 0 or self.period_days < 1:
+            raise ValueError(
+                f"ContactPolicy needs max_contacts >= 0 and period_days >= 1, got "
+                f"{self.max_contacts} and {self.period_days}."
+            )
+
+
+def _names(catalog: list[Action]) -> list[str]:
+    names = [a.name for a in catalog]
+    if not names:
+        raise ValueError("The action catalog is empty: add at least one Action.")
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ValueError(f"Action names must be unique in the catalog; repeated: {dupes}.")
+    return names
+
+
+def _utc(stamp: pd.Timestamp | str) -> pd.Timestamp:
+    """A naive time is taken to be UTC already (the data contract)."""
+    ts = pd.Timestamp(stamp)
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def _past_log(
+    log: pd.DataFrame | None, catalog: list[Action], as_of: pd.Timestamp, days: int
+) -> pd.DataFrame:
+    """Log rows in [as_of − days, as_of): only the past can block an offer."""
+    if log is None or len(log) == 0 or days <= 0:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in LOG_COLUMNS})
+    missing = [c for c in LOG_COLUMNS if c not in log.columns]
+    if missing:
+        raise ValueError(f"The actions log lacks columns {missing}; it needs {list(LOG_COLUMNS)}.")
+    time = pd.to_datetime(log["action_time"], utc=True)
+    keep = ((time < as_of) & (time >= as_of - pd.Timedelta(days=days))).to_numpy(dtype=bool)
+    past = log.loc[keep, list(LOG_COLUMNS)].assign(action_time=time[keep])
+    by_name = {a.name: a.channel for a in catalog}  # a row without a channel: the catalog's
+    return past.assign(channel=past["channel"].fillna(past["action"].map(by_name)))
+
+
+def _per_customer(ids: pd.Series, index: pd.Index) -> np.ndarray:
+    """How many of `ids` fall on each customer of `index`."""
+    counts = ids.value_counts()
+    return counts.reindex(index, fill_value=0).to_numpy(dtype=np.int64)
+
+
+def eligible(
+    customers: pd.DataFrame,
+    catalog: list[Action],
+    log: pd.DataFrame | None,
+    contact: ContactPolicy | None,
+    as_of: pd.Timestamp,
+) -> pd.DataFrame:
+    """Which customer may get which action at `as_of` (customers × action names, bool).
+
+    An action is allowed when all its rules hold, the same action was not logged within its
+    cooldown_days before `as_of`, and the customer had fewer than `max_contacts` logged contacts
+    on the action's channel within `period_days` before `as_of`. Only log rows strictly before
+    `as_of` count; a logged action missing from the catalog still counts as a contact.
+    """
+    names, at = _names(catalog), _utc(as_of)
+    window = max([a.cooldown_days for a in catalog] + [contact.period_days if contact else 0])
+    past = _past_log(log, catalog, at, window)
+    if contact is not None:
+        recent = past[past["action_time"] >= at - pd.Timedelta(days=contact.period_days)]
+    out: dict[str, np.ndarray] = {}
+    for action in catalog:
+        ok = np.ones(len(customers), dtype=bool)
+        for rule in action.rules:
+            ok &= rule.holds(customers)
+        if action.cooldown_days > 0:
+            since = at - pd.Timedelta(days=action.cooldown_days)
+            same = past[(past["action"] == action.name) & (past["action_time"] >= since)]
+            ok &= _per_customer(same["customer_id"], customers.index) == 0
+        if contact is not None:
+            on_channel = recent.loc[recent["channel"] == action.channel, "customer_id"]
+            ok &= _per_customer(on_channel, customers.index) < contact.max_contacts
+        out[action.name] = ok
+    return pd.DataFrame(out, index=customers.index, columns=names)
+
+
+def expected_values(
+    uplift: pd.DataFrame, customer_value: pd.Series, catalog: list[Action]
+) -> pd.DataFrame:
+    """Net expected value of each action for each customer, in money.
+
+    value[c, a] = uplift[c, a] × customer_value[c] − cost[a], where uplift is the increase in the
+    probability of the good outcome (e.g. churn avoided) that action a causes for customer c. A
+    missing uplift gives a missing value, which is never allocated.
+    """
+    names = _names(catalog)
+    missing = [n for n in names if n not in uplift.columns]
+    if missing:
+        raise ValueError(f"uplift has no column for actions {missing}; estimate them first.")
+    worth = customer_value.reindex(uplift.index)
+    if worth.isna().any():
+        lost = list(worth.index[worth.isna()][:3])
+        raise ValueError(
+            f"customer_value is missing for {int(worth.isna().sum())} customers, e.g. {lost}."
+        )
+    costs = np.array([a.cost for a in catalog], dtype=float)
+    vals = uplift[names].to_numpy(dtype=float) * worth.to_numpy(dtype=float)[:, None] - costs
+    return pd.DataFrame(vals, index=uplift.index, columns=names)
+
+
+@dataclass
+class _Problem:
+    """An allocation problem as arrays; `ok` marks the (customer, action) pairs worth assigning."""
+
+    index: pd.Index
+    names: list[str]
+    value: np.ndarray  # customers × actions, NaN → -inf
+    positive: np.ndarray  # eligible and value > 0 (runner-up candidates)
+    ok: np.ndarray  # positive, affordable on its own and with capacity > 0
+    cost: np.ndarray
+    cap: np.ndarray  # int, len(index) + 1 when unlimited
+    budget: float  # inf when unlimited
+    rank: np.ndarray  # customer position in id order, for tie-breaks
+
+    def pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        rows, cols = np.nonzero(self.ok)
+        return rows.astype(np.int64), cols.astype(np.int64)
+
+    def total(self, chosen: np.ndarray) -> float:
+        has = chosen >= 0
+        return float(self.value[np.nonzero(has)[0], chosen[has]].sum())
+
+
+def _problem(
+    values: pd.DataFrame, allowed: pd.DataFrame, catalog: list[Action], budget: float | None
+) -> _Problem:
+    names = _names(catalog)
+    if not values.index.is_unique:
+        raise ValueError("values has repeated customer ids; give one row per customer.")
+    missing = [n for n in names if n not in values.columns]
+    if missing:
+        raise ValueError(f"values has no column for actions {missing}; see expected_values().")
+    if budget is not None and (math.isnan(budget) or budget < 0):
+        raise ValueError(f"budget must be >= 0 or None (unlimited), got {budget}.")
+    value = values[names].to_numpy(dtype=float, na_value=np.nan)
+    value = np.where(np.isnan(value), -np.inf, value)
+    elig = allowed.reindex(index=values.index, columns=names).astype("boolean").fillna(False)
+    positive = elig.to_numpy(dtype=bool) & (value > 0) & np.isfinite(value)
+    n = len(values)
+    cost = np.array([a.cost for a in catalog], dtype=float)
+    cap = np.array([n + 1 if a.capacity is None else a.capacity for a in catalog], dtype=np.int64)
+    limit = math.inf if budget is None else float(budget)
+    ok = positive & (cost <= limit + _TOL) & (cap > 0)
+    rank = np.empty(n, dtype=np.int64)
+    try:
+        rank[np.argsort(values.index.to_numpy(), kind="stable")] = np.arange(n)
+    except TypeError:  # ids of mixed types: fall back to row order
+        rank = np.arange(n)
+    return _Problem(values.index, names, value, positive, ok, cost, cap, limit, rank)
+
+
+def _greedy(p: _Problem) -> np.ndarray:
+    """Pairs by value density (value / cost, free = infinite), first come first served."""
+    rows, cols = p.pairs()
+    gain, cost = p.value[rows, cols], p.cost[cols]
+    density = np.divide(gain, cost, out=np.full(len(gain), np.inf), where=cost > 0)
+    order = np.lexsort((cols, p.rank[rows], -density))
+    chosen = np.full(len(p.index), -1, dtype=np.int64)
+    left, spent = p.cap.tolist(), 0.0
+    for i, j, c in zip(
+        rows[order].tolist(), cols[order].tolist(), cost[order].tolist(), strict=True
+    ):
+        if chosen[i] >= 0 or left[j] == 0 or spent + c > p.budget + _TOL:
+            continue
+        chosen[i], left[j], spent = j, left[j] - 1, spent + c
+    return chosen
+
+
+def _best_each(p: _Problem) -> np.ndarray:
+    """Each customer's best candidate, ignoring budget and capacity (first action on ties)."""
+    masked = np.where(p.ok, p.value, -np.inf)
+    best = np.argmax(masked, axis=1)
+    return np.where(p.ok.any(axis=1), best, -1)
+
+
+def _feasible(p: _Problem, chosen: np.ndarray) -> bool:
+    has = chosen >= 0
+    counts = np.bincount(chosen[has], minlength=len(p.names))
+    return bool(p.cost[chosen[has]].sum() <= p.budget + _TOL and np.all(counts <= p.cap))
+
+
+def _constraints(p: _Problem, rows: np.ndarray, cols: np.ndarray) -> LinearConstraint | None:
+    """One action per customer, the budget, and the capacities that can bind."""
+    k, blocks, upper = len(rows), [], []
+    per_customer = np.bincount(rows, minlength=len(p.index))
+    shared = np.nonzero(per_customer[rows] > 1)[0]  # a lone pair is held by its bound x <= 1
+    if len(shared):
+        _, which = np.unique(rows[shared], return_inverse=True)
+        shape = (int(which.max()) + 1, k)
+        blocks.append(sparse.csr_matrix((np.ones(len(shared)), (which, shared)), shape=shape))
+        upper.append(np.ones(shape[0]))
+    if math.isfinite(p.budget):
+        blocks.append(sparse.csr_matrix(p.cost[cols][None, :]))
+        upper.append(np.array([p.budget]))
+    for j in np.nonzero(p.cap < np.bincount(cols, minlength=len(p.names)))[0]:
+        mine = np.nonzero(cols == j)[0]
+        blocks.append(sparse.csr_matrix((np.ones(len(mine)), (np.zeros_like(mine), mine)), (1, k)))
+        upper.append(np.array([float(p.cap[j])]))
+    if not blocks:
+        return None
+    ub = np.concatenate(upper)
+    return LinearConstraint(sparse.vstack(blocks, format="csr"), -np.inf, ub)
+
+
+def _repair(p: _Problem, chosen: np.ndarray) -> np.ndarray:
+    """Drop the least dense assignments until budget and capacities hold (rounding safety)."""
+    chosen = chosen.copy()
+    has = np.nonzero(chosen >= 0)[0]
+    density = p.value[has, chosen[has]] / np.maximum(p.cost[chosen[has]], 1e-300)
+    for i in has[np.argsort(density, kind="stable")]:
+        if _feasible(p, chosen):
+            break
+        chosen[i] = -1
+    return chosen
+
+
+def _exact(p: _Problem, time_limit: float) -> tuple[np.ndarray, str]:
+    """The MILP optimum (or HiGHS's best within the time limit), never worse than greedy."""
+    greedy = _greedy(p)
+    best = _best_each(p)
+    if _feasible(p, best):
+        return best, "exact: optimal (each customer's best action fits budget and capacities)"
+    rows, cols = p.pairs()
+    res = milp(
+        -p.value[rows, cols],
+        integrality=np.ones(len(rows)),
+        bounds=Bounds(0, 1),
+        constraints=_constraints(p, rows, cols),
+        options={"time_limit": float(time_limit), "mip_rel_gap": 1e-7, "disp": False},
+    )
+    if res.x is None:
+        return greedy, f"exact: HiGHS found no solution ({res.message}); greedy solution returned"
+    take = res.x > 0.5
+    chosen = np.full(len(p.index), -1, dtype=np.int64)
+    chosen[rows[take]] = cols[take]
+    chosen = _repair(p, chosen)
+    gap = getattr(res, "mip_gap", None)
+    gap_text = f", gap {gap:.2g}" if gap is not None else ""
+    if res.status == 0:
+        status = f"exact: optimal (HiGHS{gap_text})"
+    else:
+        status = (
+            f"exact: HiGHS stopped ({res.message.strip()}) after the {time_limit:g} s limit; "
+            f"best feasible solution returned{gap_text}"
+        )
+    if p.total(greedy) > p.total(chosen) + _TOL * max(1.0, abs(p.total(chosen))):
+        return greedy, status + "; the greedy solution was better and is returned"
+    return chosen, status
+
+
+def _frame(p: _Problem, chosen: np.ndarray) -> pd.DataFrame:
+    rows, has = np.arange(len(p.index)), chosen >= 0
+    labels = np.array([*p.names, NONE], dtype=object)  # index -1 reads NONE
+    at = np.where(has, chosen, 0)
+    rest = np.where(p.positive, p.value, -np.inf)
+    rest[rows[has], chosen[has]] = -np.inf
+    second = np.argmax(rest, axis=1)
+    second_gain = rest[rows, second]
+    found = np.isfinite(second_gain)
+    return pd.DataFrame(
+        {
+            "action": labels[chosen],
+            "expected_gain": np.where(has, p.value[rows, at], 0.0),
+            "cost": np.where(has, p.cost[at], 0.0),
+            "runner_up": labels[np.where(found, second, -1)],
+            "runner_up_gain": np.where(found, second_gain, 0.0),
+        },
+        index=p.index,
+    )
+
+
+def allocate(
+    values: pd.DataFrame,
+    eligible: pd.DataFrame,
+    catalog: list[Action],
+    budget: float | None,
+    method: Literal["greedy", "exact"] = "exact",
+    *,
+    time_limit: float = 60.0,
+) -> pd.DataFrame:
+    """The action per customer that maximises total expected value, with "none" always allowed.
+
+    Constraints: at most one action per customer, total cost <= budget (None: unlimited), at most
+    `capacity` customers per action, never an ineligible action nor one with value <= 0 (or
+    missing). "greedy" takes pairs by value density; "exact" solves the MILP with HiGHS and returns
+    the greedy answer instead if that is better (possible only when HiGHS hits `time_limit`).
+    Ties go to the smaller customer id, then the earlier catalog action. Customers absent from
+    `eligible` are ineligible for everything.
+
+    Returns a frame indexed like `values` with columns action, expected_gain, cost, runner_up
+    (the best other eligible action with positive value, or "none") and runner_up_gain;
+    `.attrs["status"]` says how the answer was found.
+    """
+    p = _problem(values, eligible, catalog, budget)
+    if method == "greedy":
+        chosen, status = _greedy(p), "greedy: by value density"
+    elif method == "exact":
+        chosen, status = _exact(p, time_limit)
+    else:
+        raise ValueError(f"method must be 'greedy' or 'exact', got {method!r}.")
+    out = _frame(p, chosen)
+    out.attrs["status"] = status
+    return out

@@ -1,0 +1,128 @@
+"""Scoring: the registered bundle applied to customers at a cutoff, for lists and the endpoint.
+
+One function, `Scorer.score`, turns (events, customers, cutoff) into scored rows: probabilities,
+risk band and rank, reasons, and the recommended action. Batch scoring (`run_score`) and the
+endpoint both call it, so the two can never disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cxml.config import PipelineConfig
+from cxml.data.io import write_csv, write_parquet
+from cxml.data.schema import utc_timestamp
+from cxml.models.bundle import ScoringBundle
+
+BAND_HIGH, BAND_MEDIUM = 3.0, 1.5  # multiples of the training churn rate
+
+
+def risk_bands(probability: np.ndarray, base_rate: float) -> np.ndarray:
+    """'high' at 3x the average risk the model was trained on or more, 'medium' at 1.5x."""
+    return np.where(
+        probability >= BAND_HIGH * base_rate,
+        "high",
+        np.where(probability >= BAND_MEDIUM * base_rate, "medium", "low"),
+    )
+
+
+def ranks(probability: pd.Series, raw: np.ndarray) -> np.ndarray:
+    """1 = most at risk. Calibration maps many scores to one probability, so ties are broken
+    by the model's raw score, then by customer id: reruns give the same order."""
+    order = pd.DataFrame(
+        {"p": -probability.to_numpy(), "raw": -raw, "id": probability.index.astype(str)}
+    )
+    position = order.sort_values(["p", "raw", "id"], kind="stable").index.to_numpy()
+    rank = np.empty(len(position), dtype=np.int64)
+    rank[position] = np.arange(1, len(position) + 1)
+    return rank
+
+
+@dataclass
+class Scorer:
+    """A loaded bundle and where it came from; every output names the model version."""
+
+    bundle: ScoringBundle
+    model_name: str
+    model_version: str
+
+    @property
+    def base_rate(self) -> float:
+        summary = self.bundle.info.get("summary", {})
+        rate = summary.get("churn_rate") if isinstance(summary, dict) else None
+        return float(rate) if rate is not None and np.isfinite(rate) else 0.1
+
+    def score(
+        self,
+        events: pd.DataFrame,
+        customers: pd.DataFrame,
+        cutoff: str | pd.Timestamp,
+        explain_top: float | None = None,
+    ) -> pd.DataFrame:
+        """One row per customer: probabilities, band, rank, reasons and action columns."""
+        at = utc_timestamp(cutoff)
+        features = self.bundle.features(events, customers, at)
+        scores = self.bundle.predict(features)
+        churn = scores["churn_probability"]
+        raw = self.bundle.models["churn"].predict_raw(features)
+        frame = pd.DataFrame(index=features.index)
+        frame["cutoff"] = at
+        frame["churn_probability"] = churn
+        frame["churn_risk_band"] = risk_bands(churn.to_numpy(), self.base_rate)
+        frame["churn_rank"] = ranks(churn, raw)
+        for column in scores.columns.drop("churn_probability"):
+            frame[column] = scores[column]
+        frame["model_name"] = self.model_name
+        frame["model_version"] = self.model_version
+        return frame.reset_index()
+
+
+def load_scorer(model_name: str, ref: str = "champion") -> Scorer:
+    from cxml.jobs import tracking
+
+    version, bundle = tracking.load_reference(model_name, ref)
+    if not isinstance(bundle, ScoringBundle):
+        raise ValueError(f"{model_name} v{version} is not a cxml scoring bundle")
+    return Scorer(bundle, model_name, version)
+
+
+def write_scored(scored: pd.DataFrame, out: Path) -> list[Path]:
+    """Parquet and CSV, each written atomically (a failed run leaves the old ones in place)."""
+    return [write_parquet(scored, out / "scored.parquet"), write_csv(scored, out / "scored.csv")]
+
+
+def scoring_population(
+    events: pd.DataFrame, customers: pd.DataFrame, cutoff: pd.Timestamp
+) -> pd.DataFrame:
+    """The customers still with us at the cutoff (joined before it, not cancelled): the same
+    population the models were trained on."""
+    from cxml.features.labels import active_customers
+
+    active = active_customers(events, customers, cutoff)
+    ids = customers["customer_id"].astype(str)
+    return customers[ids.isin(active).to_numpy()]
+
+
+def run_score(
+    config: PipelineConfig,
+    cutoff: str,
+    out: Path,
+    ref: str = "champion",
+    explain_top: float | None = 0.1,
+) -> tuple[pd.DataFrame, list[Path]]:
+    """Load the data dir and the registered bundle, score everyone active, write the outputs."""
+    from cxml.jobs.train import load_inputs
+
+    at = utc_timestamp(cutoff)
+    loaded = load_inputs(config)
+    scorer = load_scorer(config.tracking.model_name, ref)
+    events, customers = loaded.tables["events"], loaded.tables["customers"]
+    population = scoring_population(events, customers, at)
+    scored = scorer.score(events, population, at, explain_top)
+    scored = scored.sort_values("churn_rank", kind="stable").reset_index(drop=True)
+    scored["scored_at"] = pd.Timestamp.now(tz="UTC")
+    return scored, write_scored(scored, out)

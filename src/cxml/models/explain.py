@@ -1,0 +1,352 @@
+"""Why a customer is at risk: exact contributions, reason codes in plain words, the touchpoints
+that push risk up, and the global plots a data scientist checks a model with.
+
+Contributions are LightGBM's own TreeSHAP (`pred_contrib=True`) in log-odds, so they add up
+exactly to the raw margin of the trees that scored the customer: no sampling, no background
+set. Reason texts are rendered from the feature catalog with the customer's own values, so a
+feature name or a PII column never reaches a customer-facing sentence. Pure: frames in, frames
+and figures out.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from matplotlib import colormaps
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import Normalize
+from matplotlib.figure import Figure
+
+from cxml.features.catalog import FeatureInfo, event_words
+
+if TYPE_CHECKING:
+    from cxml.models.bundle import ScoringBundle
+    from cxml.models.train import BoostedClassifier
+
+TOUCHPOINT_KINDS = ("channel", "event_type")
+TOUCHPOINT_COLUMNS = ["kind", "touchpoint", "mean_contribution", "mean_abs_contribution"]
+MAX_POINTS = 5_000  # rows drawn in scatter plots: enough to see the shape, quick to save
+CMAP = colormaps["coolwarm"].with_extremes(bad="lightgrey")  # grey: empty value
+
+# Which action families can address a reason of each feature family (next-best-action says why).
+DRIVER_ACTIONS: dict[str, tuple[str, ...]] = {
+    "support": ("support_callback",),
+    "payment": ("discount",),
+    "voice": ("support_callback", "loyalty_upgrade"),
+    "activity": ("education_email",),
+    "recency": ("education_email",),
+    "trend": ("education_email",),
+    "monetary": ("discount", "loyalty_upgrade"),
+    "tenure": ("loyalty_upgrade",),
+    "channel": ("education_email",),
+    "profile": (),
+}
+
+
+def _model(bundle: ScoringBundle, target: str) -> BoostedClassifier:
+    if target not in bundle.models:
+        known = ", ".join(sorted(bundle.models)) or "none"
+        raise KeyError(f"no model for target '{target}' in this bundle (it has: {known})")
+    return bundle.models[target]
+
+
+def contributions(
+    bundle: ScoringBundle, features: pd.DataFrame, target: str
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Exact per-feature contributions (log-odds) to `target`'s raw margin, indexed like
+    `features`, and the base value per row: base + row sum == margin, so nothing is hidden."""
+    model = _model(bundle, target)
+    names = bundle.feature_names
+    raw = np.empty((0, len(names) + 1))
+    if len(features):
+        matrix = bundle.encoder.transform(features)
+        raw = model.booster_.predict(matrix, pred_contrib=True, num_iteration=model.best_iteration_)
+    return pd.DataFrame(raw[:, :-1], index=features.index, columns=names), raw[:, -1].copy()
+
+
+def top_mask(probability: np.ndarray, top_fraction: float | None) -> np.ndarray:
+    """The riskiest ceil(fraction x rows) rows (ties: earlier row first; None = all). Rounded
+    to 9 decimals first, so 0.07 x 100 is 7 rows, not 8 from floating-point noise."""
+    n = len(probability)
+    if top_fraction is None:
+        return np.ones(n, dtype=bool)
+    if not 0 <= top_fraction <= 1:
+        raise ValueError(f"top_fraction must be in [0, 1] (got {top_fraction}); None explains all")
+    count = math.ceil(round(top_fraction * n, 9))
+    order = np.argsort(-np.asarray(probability, dtype=float), kind="stable")
+    mask = np.zeros(n, dtype=bool)
+    mask[order[:count]] = True
+    return mask
+
+
+def explain_top(
+    bundle: ScoringBundle,
+    features: pd.DataFrame,
+    target: str,
+    probability: np.ndarray,
+    top_fraction: float | None,
+) -> tuple[pd.DataFrame, pd.Series]:
+    """Contributions for the riskiest `top_fraction` only (see `top_mask`), in the rows'
+    order, and `explained` over all rows so outputs can say who was not explained."""
+    if len(probability) != len(features):
+        raise ValueError(
+            f"{len(probability)} probabilities for {len(features)} feature rows: "
+            "pass the probabilities predicted for these rows"
+        )
+    mask = top_mask(np.asarray(probability), top_fraction)
+    contrib, _ = contributions(bundle, features.iloc[np.flatnonzero(mask)], target)
+    return contrib, pd.Series(mask, index=features.index, name="explained")
+
+
+def _ranked(values: np.ndarray, k: int) -> np.ndarray:
+    """(rows, k) column positions of the k largest positive values, largest first; -1 = none."""
+    n, p = values.shape
+    top = np.full((n, k), -1, dtype=np.int64)
+    m = min(k, p)
+    if m == 0 or n == 0:
+        return top
+    part = np.argpartition(-values, m - 1, axis=1)[:, :m]
+    picked = np.take_along_axis(values, part, axis=1)
+    order = np.argsort(-picked, axis=1, kind="stable")
+    best = np.take_along_axis(part, order, axis=1)
+    top[:, :m] = np.where(np.take_along_axis(picked, order, axis=1) > 0, best, -1)
+    return top
+
+
+def _info(catalog: pd.DataFrame, name: str) -> FeatureInfo:
+    if name not in catalog.index:
+        raise KeyError(f"feature '{name}' is not in the catalog: use the bundle's own catalog")
+    row: dict[str, Any] = {k: (None if pd.isna(v) else v) for k, v in catalog.loc[name].items()}
+    window = row.get("window_days")
+    return FeatureInfo(
+        name=name,
+        family=str(row["family"]),
+        window_days=None if window is None else int(window),
+        template=str(row["template"]),
+        event_type=None if row.get("event_type") is None else str(row["event_type"]),
+        channel=None if row.get("channel") is None else str(row["channel"]),
+    )
+
+
+def _missing(info: FeatureInfo) -> str:
+    """What an empty value means, in words ('no NPS survey answers in the last 365 days')."""
+    if info.window_days is None:
+        return re.sub(r"\{value[^}]*\}", "unknown", info.template)
+    if info.event_type:
+        what = event_words(info.event_type)
+    else:
+        what = "comments" if info.template.startswith("comments") else "interactions"
+    window = f"in the last {info.window_days} days"
+    if "changed by" in info.template:
+        return f"fewer than two {what} {window}"
+    if "to resolve" in info.template:
+        return f"no resolved {what} {window}"
+    return f"no {what} {window}"
+
+
+def _describe(info: FeatureInfo, value: object) -> str:
+    if info.family == "profile" and isinstance(value, float):
+        value = int(value) if value.is_integer() else round(value, 2)
+    return info.describe(value)
+
+
+def _render(chosen: np.ndarray, features: pd.DataFrame, catalog: pd.DataFrame) -> np.ndarray:
+    """Text for each chosen (row, feature) cell; each distinct (feature, value) rendered once."""
+    texts = np.full(chosen.shape, "", dtype=object)
+    names = list(features.columns)
+    for j in np.unique(chosen[chosen >= 0]):
+        at = chosen == j
+        values = features[names[j]].to_numpy()[np.nonzero(at)[0]]
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        info = _info(catalog, names[j])
+        rendered = [_describe(info, v) for v in uniques] + [_missing(info)]  # code -1: missing
+        texts[at] = np.asarray(rendered, dtype=object)[codes]
+    return texts
+
+
+def reason_codes(
+    contrib: pd.DataFrame,
+    features: pd.DataFrame,
+    catalog: pd.DataFrame,
+    k: int = 3,
+    protective: bool = True,
+) -> pd.DataFrame:
+    """Per row, the k features that raise risk most, in words with the customer's own values
+    (only positive contributors: what lowers risk is never a reason), their families, and the
+    strongest protective factor; empty strings where there are fewer."""
+    rows = features if features.index.equals(contrib.index) else features.loc[contrib.index]
+    rows = rows[list(contrib.columns)]
+    values = contrib.to_numpy(dtype=float)
+    top = _ranked(values, k)
+    texts = _render(top, rows, catalog)
+    family = catalog.loc[list(contrib.columns), "family"].to_numpy(dtype=object)
+    out: dict[str, np.ndarray] = {}
+    for s in range(k):
+        out[f"reason_{s + 1}"] = texts[:, s]
+    for s in range(k):
+        out[f"reason_family_{s + 1}"] = np.where(top[:, s] >= 0, family[top[:, s]], "")
+    if protective:
+        low = _ranked(-values, 1)
+        out["protective_reason"] = _render(low, rows, catalog)[:, 0]
+    return pd.DataFrame(out, index=contrib.index)
+
+
+def _actions(families: Iterable[object]) -> tuple[str, ...]:
+    found: dict[str, None] = {}
+    for family in families:
+        found |= dict.fromkeys(DRIVER_ACTIONS.get(str(family), ()))
+    return tuple(found)
+
+
+def addressed_by(reasons: pd.DataFrame) -> pd.Series:
+    """Per row, the action families that address its reasons (from the `reason_family_<i>`
+    columns), most important reason first, each once: next-best-action's 'because'."""
+    columns = sorted(
+        (c for c in reasons.columns if re.fullmatch(r"reason_family_\d+", str(c))),
+        key=lambda c: int(str(c).rsplit("_", 1)[1]),
+    )
+    out = np.empty(len(reasons), dtype=object)
+    if not columns or len(reasons) == 0:
+        out[:] = [() for _ in range(len(reasons))]
+        return pd.Series(out, index=reasons.index, name="addressed_by", dtype=object)
+    codes, combos = pd.MultiIndex.from_frame(reasons[columns].fillna("")).factorize()
+    per_combo = np.empty(len(combos), dtype=object)
+    for i, combo in enumerate(combos):
+        per_combo[i] = _actions(combo)
+    return pd.Series(per_combo[codes], index=reasons.index, name="addressed_by", dtype=object)
+
+
+def _touchpoints(contrib: pd.DataFrame, catalog: pd.DataFrame, kind: str) -> pd.DataFrame:
+    groups = catalog.loc[list(contrib.columns), kind]
+    groups = groups[groups.notna()]
+    if groups.empty:
+        return pd.DataFrame(columns=TOUCHPOINT_COLUMNS)
+    codes, names = pd.factorize(groups.to_numpy(dtype=object))
+    indicator = np.zeros((len(groups), len(names)))
+    indicator[np.arange(len(groups)), codes] = 1.0
+    per_customer = contrib[list(groups.index)].to_numpy(dtype=float) @ indicator
+    n = len(per_customer)
+    nan = np.full(len(names), np.nan)
+    return pd.DataFrame(
+        {
+            "kind": kind,
+            "touchpoint": [str(t) for t in names],
+            "mean_contribution": per_customer.sum(axis=0) / n if n else nan,
+            "mean_abs_contribution": np.abs(per_customer).sum(axis=0) / n if n else nan,
+        }
+    )
+
+
+def touchpoint_impact(contrib: pd.DataFrame, catalog: pd.DataFrame) -> pd.DataFrame:
+    """Which channels and event types push risk up most: each touchpoint's features summed per
+    customer, then averaged signed and absolute over customers; share_of_abs sums to 1 per
+    kind. Features with no channel or event type (profile, tenure) are left out."""
+    parts = []
+    for kind in TOUCHPOINT_KINDS:
+        part = _touchpoints(contrib, catalog, kind)
+        total = float(part["mean_abs_contribution"].sum())
+        share = part["mean_abs_contribution"] / total if total > 0 else np.nan
+        parts.append(part.assign(share_of_abs=share))
+    table = pd.concat([p for p in parts if len(p)] or parts[:1], ignore_index=True)
+    table = table.astype({c: float for c in table.columns[2:]})
+    return table.sort_values("mean_contribution", ascending=False, kind="stable").reset_index(
+        drop=True
+    )
+
+
+def touchpoint_figure(table: pd.DataFrame, title: str) -> Figure:
+    """Signed mean contribution per channel and per event type (red raises risk)."""
+    fig = Figure(figsize=(11, 0.3 * max(len(table), 8) + 1.5), layout="constrained")
+    axes = fig.subplots(1, len(TOUCHPOINT_KINDS), squeeze=False)[0]
+    for ax, kind in zip(axes, TOUCHPOINT_KINDS, strict=True):
+        part = table[table["kind"] == kind].iloc[::-1]
+        labels = [event_words(t) if kind == "event_type" else str(t) for t in part["touchpoint"]]
+        values = part["mean_contribution"].to_numpy(dtype=float)
+        ax.barh(labels, values, color=np.where(values > 0, "tab:red", "tab:blue"))
+        ax.axvline(0, color="black", linewidth=0.8)
+        ax.set_title(f"by {kind.replace('_', ' ')}")
+        ax.set_xlabel("mean contribution per customer (log-odds)")
+        if part.empty:
+            ax.text(0.5, 0.5, "no touchpoints", ha="center", transform=ax.transAxes)
+    fig.suptitle(title)
+    return fig
+
+
+def _as_numbers(frame: pd.DataFrame) -> pd.DataFrame:
+    """Numeric view for colouring: text columns become codes (order of first appearance)."""
+    return pd.DataFrame(
+        {
+            c: frame[c].to_numpy(dtype=float, na_value=np.nan)
+            if pd.api.types.is_numeric_dtype(frame[c])
+            else np.where((codes := pd.factorize(frame[c])[0]) < 0, np.nan, codes)
+            for c in frame.columns
+        },
+        index=frame.index,
+    )
+
+
+def _sample(n: int) -> np.ndarray:
+    if n <= MAX_POINTS:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(0).choice(n, MAX_POINTS, replace=False))
+
+
+def _beeswarm(contrib: pd.DataFrame, values: pd.DataFrame, order: list[str]) -> Figure:
+    """SHAP's summary plot: one row of points per feature, coloured by the feature's value."""
+    fig = Figure(figsize=(9, 0.35 * len(order) + 1.5), layout="constrained")
+    ax = fig.subplots()
+    rows, rng = _sample(len(contrib)), np.random.default_rng(0)
+    for y, name in enumerate(reversed(order)):
+        x = contrib[name].to_numpy()[rows]
+        colour = values[name].iloc[rows].rank(pct=True).to_numpy()
+        jitter = rng.uniform(-0.35, 0.35, len(rows))
+        ax.scatter(x, y + jitter, c=colour, cmap=CMAP, vmin=0, vmax=1, s=5, linewidths=0)
+    ax.set_yticks(range(len(order)), list(reversed(order)))
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.set_xlabel("contribution to the log-odds (SHAP value)")
+    fig.colorbar(ScalarMappable(Normalize(0, 1), CMAP), ax=ax, label="feature value percentile")
+    return fig
+
+
+def _bar(strength: pd.Series) -> Figure:
+    fig = Figure(figsize=(9, 0.35 * len(strength) + 1.5), layout="constrained")
+    ax = fig.subplots()
+    ax.barh(list(strength.index[::-1]), strength.to_numpy()[::-1], color="tab:red")
+    ax.set_xlabel("mean |SHAP value| (log-odds)")
+    return fig
+
+
+def _dependence(contrib: pd.DataFrame, values: pd.DataFrame, name: str, by: str) -> Figure:
+    """A feature's value against its contribution, coloured by the next strongest feature."""
+    fig = Figure(figsize=(7, 5), layout="constrained")
+    ax = fig.subplots()
+    rows = _sample(len(contrib))
+    colour = values[by].iloc[rows].rank(pct=True).to_numpy()
+    x, y = values[name].to_numpy()[rows], contrib[name].to_numpy()[rows]
+    ax.scatter(x, y, c=colour, cmap=CMAP, vmin=0, vmax=1, s=6, linewidths=0)
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.set_xlabel(f"{name} (empty values not drawn)")
+    ax.set_ylabel(f"SHAP value for {name}")
+    fig.colorbar(ScalarMappable(Normalize(0, 1), CMAP), ax=ax, label=f"{by} (percentile)")
+    return fig
+
+
+def global_figures(
+    contrib: pd.DataFrame, features_matrix_frame: pd.DataFrame, top: int = 3, show: int = 20
+) -> dict[str, Figure]:
+    """Beeswarm, mean-|SHAP| bar and dependence plots for the `top` strongest features: the
+    model-level view a data scientist checks before trusting reason codes. Scatter plots draw
+    a fixed sample of at most MAX_POINTS rows; text columns are coloured by their codes."""
+    values = _as_numbers(features_matrix_frame.loc[contrib.index, list(contrib.columns)])
+    strength = contrib.abs().mean().sort_values(ascending=False, kind="stable").head(show)
+    order = list(strength.index)
+    figures = {"shap_beeswarm": _beeswarm(contrib, values, order), "shap_bar": _bar(strength)}
+    for i, name in enumerate(order[:top]):
+        by = order[1] if i == 0 and len(order) > 1 else order[0]
+        figures[f"shap_dependence_{name}"] = _dependence(contrib, values, name, by)
+    return figures

@@ -1,0 +1,373 @@
+"""Uplift meta-learners on LightGBM: how much each action raises P(good outcome) over no action.
+
+Next-best-action needs the *gain* of an action, not the response rate under it, so the learners
+estimate uplift(x, a) = P(y=1 | x, a) − P(y=1 | x, control) for every non-control action `a`:
+
+* `TLearner` — one classifier per arm; the difference of their probabilities.
+* `XLearner` — Künzel et al. (2019): imputed effects per arm, blended by the propensity.
+* `DRLearner` — Kennedy (2020): cross-fitted outcome models and propensities give a doubly
+  robust pseudo-outcome per action, regressed on the features.
+
+Inputs (all learners): `X` is a 2-D numeric array or a DataFrame; DataFrame text / category
+columns are ordinal-coded with the levels seen in `fit` (unseen levels become missing, which
+LightGBM routes on its own), so no encoding is needed outside. `treatment` holds action names,
+`control` names the no-action arm, every other name is an action. `y` is 0/1 with 1 the targeted
+outcome (visit, retained). `propensity` is the logged probability of the action each row
+received; without it a multinomial logistic model estimates it (clipped to [0.01, 1]).
+
+Estimators follow scikit-learn's rules (parameters in `__init__`, `fit` returns self, learned
+attributes end in `_`). Pure: no files, printing or logging.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeAlias
+
+import lightgbm as lgb
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from cxml.models.train import FrameEncoder
+
+Params = dict[str, Any]
+Features: TypeAlias = pd.DataFrame | np.ndarray
+
+#: Small-data defaults: shallow trees, large leaves and a slow rate, because uplift is a small
+#: difference between two noisy rates and overfitting either arm swamps it. Deterministic on
+#: 2 threads for a given seed.
+DEFAULT_PARAMS: Params = {
+    "n_estimators": 300,
+    "learning_rate": 0.05,
+    "num_leaves": 15,
+    "min_child_samples": 100,
+    "reg_lambda": 1.0,
+    "n_jobs": 2,
+    "deterministic": True,
+    "force_col_wise": True,
+    "verbose": -1,
+}
+PROPENSITY_CLIP = 0.01
+
+
+def lightgbm_params(params: Params | None, seed: int) -> Params:
+    """Defaults overridden by the caller's settings; the learner's seed unless one is given."""
+    return {**DEFAULT_PARAMS, "random_state": seed, **(params or {})}
+
+
+def propensity_model() -> Pipeline:
+    """Multinomial logistic model of the logged action: smooth, so it does not chase noise."""
+    return make_pipeline(
+        SimpleImputer(strategy="median", keep_empty_features=True),
+        StandardScaler(),
+        LogisticRegression(max_iter=1000),
+    )
+
+
+def received_propensity(
+    model: Pipeline, matrix: np.ndarray, arms: np.ndarray, clip: float = PROPENSITY_CLIP
+) -> np.ndarray:
+    """P(the action a row received | x) from a fitted propensity model, clipped to [clip, 1]."""
+    proba = model.predict_proba(matrix)
+    column = np.searchsorted(model.classes_, arms)
+    return np.clip(proba[np.arange(len(arms)), column], clip, 1.0)
+
+
+class _MetaLearner(BaseEstimator):
+    """Shared input checks, feature encoding and the uplift frame; subclasses fit the models."""
+
+    control: str
+
+    def _prepare(
+        self, X: Features, treatment: npt.ArrayLike, y: npt.ArrayLike
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Encoded features, action names and 0/1 outcomes, checked; sets `actions_`."""
+        arms = np.asarray(treatment).astype(str)
+        target = np.asarray(y, dtype=float)
+        if not len(arms) == len(target) == _n_rows(X):
+            raise ValueError(
+                f"X, treatment and y have {_n_rows(X)}, {len(arms)} and {len(target)} rows: "
+                "pass one treatment and one outcome per row of X"
+            )
+        if not np.isin(target, (0.0, 1.0)).all():
+            raise ValueError("y must be 0/1 (1 = the targeted outcome); recode it before fitting")
+        names = sorted(set(arms))
+        if self.control not in names:
+            raise ValueError(
+                f"control {self.control!r} is not among the actions {names}: "
+                "pass the name the log uses for no action"
+            )
+        self.actions_ = [name for name in names if name != self.control]
+        if not self.actions_:
+            raise ValueError("every row is in the control arm: uplift needs at least one action")
+        self.encoder_ = FrameEncoder().fit(X) if isinstance(X, pd.DataFrame) else None
+        return self._matrix(X), arms, target
+
+    def _matrix(self, X: Features) -> np.ndarray:
+        if self.encoder_ is not None:
+            if not isinstance(X, pd.DataFrame):
+                raise ValueError("the learner was fitted on a DataFrame: pass a DataFrame")
+            return self.encoder_.transform(X)
+        return np.asarray(X, dtype=float)
+
+    def _propensity(
+        self, matrix: np.ndarray, arms: np.ndarray, propensity: npt.ArrayLike | None
+    ) -> np.ndarray:
+        """The logged propensities, checked; or cross-fitted estimates when none were logged."""
+        if propensity is None:
+            return _cross_fitted_propensity(matrix, arms, getattr(self, "n_folds", 3), self._seed)
+        logged = np.asarray(propensity, dtype=float)
+        if logged.shape != arms.shape or not ((logged > 0) & (logged <= 1)).all():
+            raise ValueError(
+                "propensity must hold one probability in (0, 1] per row: the logged chance of "
+                "the action the row received"
+            )
+        return logged
+
+    @property
+    def _seed(self) -> int:
+        return int(getattr(self, "seed", 0))
+
+    def predict_uplift(self, X: Features) -> pd.DataFrame:
+        """Estimated P(y | x, action) − P(y | x, control): rows × non-control actions."""
+        index = X.index if isinstance(X, pd.DataFrame) else pd.RangeIndex(_n_rows(X))
+        values = self._uplift(self._matrix(X))
+        return pd.DataFrame(values, index=index, columns=pd.Index(self.actions_, name="action"))
+
+    def _uplift(self, matrix: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+
+def _n_rows(X: Features) -> int:
+    return len(X) if isinstance(X, pd.DataFrame) else int(np.shape(X)[0])
+
+
+def _inverse_weights(propensity: np.ndarray | None, mask: np.ndarray) -> np.ndarray | None:
+    """1/propensity within an arm, scaled to mean 1: reweights the arm to the whole population."""
+    if propensity is None:
+        return None
+    weights = 1.0 / propensity[mask]
+    return weights / weights.mean()
+
+
+def _fit_arm_models(
+    matrix: np.ndarray,
+    arms: np.ndarray,
+    target: np.ndarray,
+    names: list[str],
+    params: Params,
+    propensity: np.ndarray | None = None,
+) -> dict[str, lgb.LGBMClassifier]:
+    """One outcome classifier per arm, each on its own rows (weighted by 1/propensity if given)."""
+    models = {}
+    for name in names:
+        mask = arms == name
+        if len(np.unique(target[mask])) < 2:
+            raise ValueError(
+                f"arm {name!r} has only one outcome value in {mask.sum()} rows: "
+                "an outcome model needs both 0s and 1s; pool or drop this action"
+            )
+        weights = _inverse_weights(propensity, mask)
+        model = lgb.LGBMClassifier(**params)
+        models[name] = model.fit(matrix[mask], target[mask], sample_weight=weights)
+    return models
+
+
+def _positive(model: lgb.LGBMClassifier, matrix: np.ndarray) -> np.ndarray:
+    return np.asarray(model.predict_proba(matrix), dtype=float)[:, 1]
+
+
+def _cross_fitted_propensity(
+    matrix: np.ndarray, arms: np.ndarray, n_folds: int, seed: int
+) -> np.ndarray:
+    """Out-of-fold P(received action | x), so no row's own assignment informs its weight."""
+    result = np.empty(len(arms))
+    folds = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+    for fit_rows, score_rows in folds.split(matrix, arms):
+        model = propensity_model().fit(matrix[fit_rows], arms[fit_rows])
+        result[score_rows] = received_propensity(model, matrix[score_rows], arms[score_rows])
+    return result
+
+
+class TLearner(_MetaLearner):
+    """One LightGBM classifier per arm; uplift is the difference of their probabilities.
+
+    Simple and strong when every arm has plenty of rows. Logged propensities, when given, weight
+    each arm's rows by 1/propensity so that each model describes the whole population.
+    """
+
+    def __init__(self, control: str, params: Params | None = None, seed: int = 0) -> None:
+        self.control = control
+        self.params = params
+        self.seed = seed
+
+    def fit(
+        self,
+        X: Features,
+        treatment: npt.ArrayLike,
+        y: npt.ArrayLike,
+        propensity: npt.ArrayLike | None = None,
+    ) -> TLearner:
+        matrix, arms, target = self._prepare(X, treatment, y)
+        logged = None if propensity is None else self._propensity(matrix, arms, propensity)
+        params = lightgbm_params(self.params, self.seed)
+        names = [self.control, *self.actions_]
+        self.models_ = _fit_arm_models(matrix, arms, target, names, params, logged)
+        return self
+
+    def predict_outcomes(self, X: Features) -> pd.DataFrame:
+        """P(y=1 | x, arm) for every arm including control: rows × arms."""
+        matrix = self._matrix(X)
+        index = X.index if isinstance(X, pd.DataFrame) else pd.RangeIndex(len(matrix))
+        return pd.DataFrame({arm: _positive(m, matrix) for arm, m in self.models_.items()}, index)
+
+    def _uplift(self, matrix: np.ndarray) -> np.ndarray:
+        base = _positive(self.models_[self.control], matrix)
+        return np.column_stack([_positive(self.models_[a], matrix) - base for a in self.actions_])
+
+
+class XLearner(_MetaLearner):
+    """Künzel et al.'s X-learner: good when arms differ in size or effects are simpler than
+    outcomes.
+
+    Stage 1 fits one outcome classifier per arm. Stage 2 imputes each row's effect from the other
+    arm's model (treated: y − μ₀(x); control: μₐ(x) − y) and regresses it on x, once per arm.
+    The two effect models are blended by g(x) = P(a | x, a or control). g only weighs two
+    estimates of the same effect, so it is always taken from a multinomial logistic model fitted
+    here (logged propensities exist only for rows already seen, not for new customers); logged
+    propensities, when given, weight the stage-1 and stage-2 fits by 1/propensity.
+    """
+
+    def __init__(self, control: str, params: Params | None = None, seed: int = 0) -> None:
+        self.control = control
+        self.params = params
+        self.seed = seed
+
+    def fit(
+        self,
+        X: Features,
+        treatment: npt.ArrayLike,
+        y: npt.ArrayLike,
+        propensity: npt.ArrayLike | None = None,
+    ) -> XLearner:
+        matrix, arms, target = self._prepare(X, treatment, y)
+        logged = None if propensity is None else self._propensity(matrix, arms, propensity)
+        params = lightgbm_params(self.params, self.seed)
+        names = [self.control, *self.actions_]
+        outcome = _fit_arm_models(matrix, arms, target, names, params, logged)
+        self.propensity_model_ = propensity_model().fit(matrix, arms)
+        self.effect_models_: dict[str, tuple[lgb.LGBMRegressor, lgb.LGBMRegressor]] = {}
+        for action in self.actions_:
+            self.effect_models_[action] = self._fit_effects(
+                matrix, arms, target, outcome, action, params, logged
+            )
+        return self
+
+    def _fit_effects(
+        self,
+        matrix: np.ndarray,
+        arms: np.ndarray,
+        target: np.ndarray,
+        outcome: dict[str, lgb.LGBMClassifier],
+        action: str,
+        params: Params,
+        logged: np.ndarray | None,
+    ) -> tuple[lgb.LGBMRegressor, lgb.LGBMRegressor]:
+        """(effect model from control rows, effect model from treated rows) for one action."""
+        treated, control = arms == action, arms == self.control
+        imputed_treated = target[treated] - _positive(outcome[self.control], matrix[treated])
+        imputed_control = _positive(outcome[action], matrix[control]) - target[control]
+        from_control = lgb.LGBMRegressor(**params).fit(
+            matrix[control], imputed_control, sample_weight=_inverse_weights(logged, control)
+        )
+        from_treated = lgb.LGBMRegressor(**params).fit(
+            matrix[treated], imputed_treated, sample_weight=_inverse_weights(logged, treated)
+        )
+        return from_control, from_treated
+
+    def _uplift(self, matrix: np.ndarray) -> np.ndarray:
+        proba = self.propensity_model_.predict_proba(matrix)
+        classes = list(self.propensity_model_.classes_)
+        base = proba[:, classes.index(self.control)]
+        columns = []
+        for action in self.actions_:
+            share = proba[:, classes.index(action)]
+            g = share / np.maximum(share + base, 1e-12)
+            from_control, from_treated = self.effect_models_[action]
+            columns.append(
+                g * from_control.predict(matrix) + (1 - g) * from_treated.predict(matrix)
+            )
+        return np.column_stack(columns)
+
+
+class DRLearner(_MetaLearner):
+    """Kennedy's DR-learner: unbiased if either the outcome models or the propensities are right.
+
+    Outcome models are cross-fitted (each row scored by models that never saw it). For each
+    action the pseudo-outcome
+        ψ = μₐ(x) − μ₀(x) + 1[T=a](y − μₐ(x))/e(x) − 1[T=control](y − μ₀(x))/e(x),
+    with e(x) the propensity of the action the row received, has mean equal to the uplift, and
+    a LightGBM regressor of ψ on x smooths it. Only the received action's propensity appears,
+    so a logged propensity is enough; without one it is cross-fitted from a multinomial model.
+    """
+
+    def __init__(
+        self,
+        control: str,
+        params: Params | None = None,
+        n_folds: int = 3,
+        seed: int = 0,
+        final_params: Params | None = None,
+    ) -> None:
+        self.control = control
+        self.params = params
+        self.n_folds = n_folds
+        self.seed = seed
+        self.final_params = final_params
+
+    def fit(
+        self,
+        X: Features,
+        treatment: npt.ArrayLike,
+        y: npt.ArrayLike,
+        propensity: npt.ArrayLike | None = None,
+    ) -> DRLearner:
+        matrix, arms, target = self._prepare(X, treatment, y)
+        received = np.clip(self._propensity(matrix, arms, propensity), PROPENSITY_CLIP, 1.0)
+        outcomes = self._cross_fitted_outcomes(matrix, arms, target)
+        final = lightgbm_params(self.final_params or self.params, self.seed)
+        self.models_: dict[str, lgb.LGBMRegressor] = {}
+        for action in self.actions_:
+            pseudo = outcomes[action] - outcomes[self.control]
+            pseudo += np.where(arms == action, (target - outcomes[action]) / received, 0.0)
+            pseudo -= np.where(
+                arms == self.control, (target - outcomes[self.control]) / received, 0
+            )
+            self.models_[action] = lgb.LGBMRegressor(**final).fit(matrix, pseudo)
+        return self
+
+    def _cross_fitted_outcomes(
+        self, matrix: np.ndarray, arms: np.ndarray, target: np.ndarray
+    ) -> dict[str, np.ndarray]:
+        """Out-of-fold P(y=1 | x, arm) for every row and arm."""
+        names = [self.control, *self.actions_]
+        params = lightgbm_params(self.params, self.seed)
+        result = {name: np.empty(len(arms)) for name in names}
+        folds = StratifiedKFold(n_splits=self.n_folds, shuffle=True, random_state=self.seed)
+        strata = np.char.add(arms, target.astype(int).astype(str))
+        for fit_rows, score_rows in folds.split(matrix, strata):
+            models = _fit_arm_models(
+                matrix[fit_rows], arms[fit_rows], target[fit_rows], names, params
+            )
+            for name, model in models.items():
+                result[name][score_rows] = _positive(model, matrix[score_rows])
+        return result
+
+    def _uplift(self, matrix: np.ndarray) -> np.ndarray:
+        return np.column_stack([self.models_[a].predict(matrix) for a in self.actions_])
