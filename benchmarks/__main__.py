@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 
-from benchmarks import bench_features, bench_simulator, bench_training
+from benchmarks import bench_explain, bench_features, bench_simulator, bench_training
 
 
 def main() -> None:
@@ -15,6 +15,7 @@ def main() -> None:
     print(f"cxml benchmarks ({customers:,} customers; 2-core targets from the issues)\n")
     sim = bench_simulator.run(customers)
     bench_features.run(sim)
+    bench_explain.run(sim)
     bench_training.run(sim)
 
 

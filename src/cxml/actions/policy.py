@@ -14,13 +14,12 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
-from scipy.optimize import Bounds, LinearConstraint, milp
+
+from cxml.actions._assign import TOL, Problem, exact, greedy
 
 NONE = "none"  # the "no action" label in an allocation
 ALLOCATION_COLUMNS = ("action", "expected_gain", "cost", "runner_up", "runner_up_gain")
 LOG_COLUMNS = ("customer_id", "action_time", "action", "channel")
-_TOL = 1e-9  # slack on budget checks, against float summation error only
 
 
 @dataclass(frozen=True)
@@ -203,32 +202,9 @@ def expected_values(
     return pd.DataFrame(vals, index=uplift.index, columns=names)
 
 
-@dataclass
-class _Problem:
-    """An allocation problem as arrays; `ok` marks the (customer, action) pairs worth assigning."""
-
-    index: pd.Index
-    names: list[str]
-    value: np.ndarray  # customers × actions, NaN → -inf
-    positive: np.ndarray  # eligible and value > 0 (runner-up candidates)
-    ok: np.ndarray  # positive, affordable on its own and with capacity > 0
-    cost: np.ndarray
-    cap: np.ndarray  # int, len(index) + 1 when unlimited
-    budget: float  # inf when unlimited
-    rank: np.ndarray  # customer position in id order, for tie-breaks
-
-    def pairs(self) -> tuple[np.ndarray, np.ndarray]:
-        rows, cols = np.nonzero(self.ok)
-        return rows.astype(np.int64), cols.astype(np.int64)
-
-    def total(self, chosen: np.ndarray) -> float:
-        has = chosen >= 0
-        return float(self.value[np.nonzero(has)[0], chosen[has]].sum())
-
-
 def _problem(
     values: pd.DataFrame, allowed: pd.DataFrame, catalog: list[Action], budget: float | None
-) -> _Problem:
+) -> Problem:
     names = _names(catalog)
     if not values.index.is_unique:
         raise ValueError("values has repeated customer ids; give one row per customer.")
@@ -245,117 +221,18 @@ def _problem(
     cost = np.array([a.cost for a in catalog], dtype=float)
     cap = np.array([n + 1 if a.capacity is None else a.capacity for a in catalog], dtype=np.int64)
     limit = math.inf if budget is None else float(budget)
-    ok = positive & (cost <= limit + _TOL) & (cap > 0)
+    ok = positive & (cost <= limit + TOL) & (cap > 0)
     rank = np.empty(n, dtype=np.int64)
     try:
         rank[np.argsort(values.index.to_numpy(), kind="stable")] = np.arange(n)
     except TypeError:  # ids of mixed types: fall back to row order
         rank = np.arange(n)
-    return _Problem(values.index, names, value, positive, ok, cost, cap, limit, rank)
+    return Problem(value, positive, ok, cost, cap, limit, rank)
 
 
-def _greedy(p: _Problem) -> np.ndarray:
-    """Pairs by value density (value / cost, free = infinite), first come first served."""
-    rows, cols = p.pairs()
-    gain, cost = p.value[rows, cols], p.cost[cols]
-    density = np.divide(gain, cost, out=np.full(len(gain), np.inf), where=cost > 0)
-    order = np.lexsort((cols, p.rank[rows], -density))
-    chosen = np.full(len(p.index), -1, dtype=np.int64)
-    left, spent = p.cap.tolist(), 0.0
-    for i, j, c in zip(
-        rows[order].tolist(), cols[order].tolist(), cost[order].tolist(), strict=True
-    ):
-        if chosen[i] >= 0 or left[j] == 0 or spent + c > p.budget + _TOL:
-            continue
-        chosen[i], left[j], spent = j, left[j] - 1, spent + c
-    return chosen
-
-
-def _best_each(p: _Problem) -> np.ndarray:
-    """Each customer's best candidate, ignoring budget and capacity (first action on ties)."""
-    masked = np.where(p.ok, p.value, -np.inf)
-    best = np.argmax(masked, axis=1)
-    return np.where(p.ok.any(axis=1), best, -1)
-
-
-def _feasible(p: _Problem, chosen: np.ndarray) -> bool:
-    has = chosen >= 0
-    counts = np.bincount(chosen[has], minlength=len(p.names))
-    return bool(p.cost[chosen[has]].sum() <= p.budget + _TOL and np.all(counts <= p.cap))
-
-
-def _constraints(p: _Problem, rows: np.ndarray, cols: np.ndarray) -> LinearConstraint | None:
-    """One action per customer, the budget, and the capacities that can bind."""
-    k, blocks, upper = len(rows), [], []
-    per_customer = np.bincount(rows, minlength=len(p.index))
-    shared = np.nonzero(per_customer[rows] > 1)[0]  # a lone pair is held by its bound x <= 1
-    if len(shared):
-        _, which = np.unique(rows[shared], return_inverse=True)
-        shape = (int(which.max()) + 1, k)
-        blocks.append(sparse.csr_matrix((np.ones(len(shared)), (which, shared)), shape=shape))
-        upper.append(np.ones(shape[0]))
-    if math.isfinite(p.budget):
-        blocks.append(sparse.csr_matrix(p.cost[cols][None, :]))
-        upper.append(np.array([p.budget]))
-    for j in np.nonzero(p.cap < np.bincount(cols, minlength=len(p.names)))[0]:
-        mine = np.nonzero(cols == j)[0]
-        blocks.append(sparse.csr_matrix((np.ones(len(mine)), (np.zeros_like(mine), mine)), (1, k)))
-        upper.append(np.array([float(p.cap[j])]))
-    if not blocks:
-        return None
-    ub = np.concatenate(upper)
-    return LinearConstraint(sparse.vstack(blocks, format="csr"), -np.inf, ub)
-
-
-def _repair(p: _Problem, chosen: np.ndarray) -> np.ndarray:
-    """Drop the least dense assignments until budget and capacities hold (rounding safety)."""
-    chosen = chosen.copy()
-    has = np.nonzero(chosen >= 0)[0]
-    density = p.value[has, chosen[has]] / np.maximum(p.cost[chosen[has]], 1e-300)
-    for i in has[np.argsort(density, kind="stable")]:
-        if _feasible(p, chosen):
-            break
-        chosen[i] = -1
-    return chosen
-
-
-def _exact(p: _Problem, time_limit: float) -> tuple[np.ndarray, str]:
-    """The MILP optimum (or HiGHS's best within the time limit), never worse than greedy."""
-    greedy = _greedy(p)
-    best = _best_each(p)
-    if _feasible(p, best):
-        return best, "exact: optimal (each customer's best action fits budget and capacities)"
-    rows, cols = p.pairs()
-    res = milp(
-        -p.value[rows, cols],
-        integrality=np.ones(len(rows)),
-        bounds=Bounds(0, 1),
-        constraints=_constraints(p, rows, cols),
-        options={"time_limit": float(time_limit), "mip_rel_gap": 1e-7, "disp": False},
-    )
-    if res.x is None:
-        return greedy, f"exact: HiGHS found no solution ({res.message}); greedy solution returned"
-    take = res.x > 0.5
-    chosen = np.full(len(p.index), -1, dtype=np.int64)
-    chosen[rows[take]] = cols[take]
-    chosen = _repair(p, chosen)
-    gap = getattr(res, "mip_gap", None)
-    gap_text = f", gap {gap:.2g}" if gap is not None else ""
-    if res.status == 0:
-        status = f"exact: optimal (HiGHS{gap_text})"
-    else:
-        status = (
-            f"exact: HiGHS stopped ({res.message.strip()}) after the {time_limit:g} s limit; "
-            f"best feasible solution returned{gap_text}"
-        )
-    if p.total(greedy) > p.total(chosen) + _TOL * max(1.0, abs(p.total(chosen))):
-        return greedy, status + "; the greedy solution was better and is returned"
-    return chosen, status
-
-
-def _frame(p: _Problem, chosen: np.ndarray) -> pd.DataFrame:
-    rows, has = np.arange(len(p.index)), chosen >= 0
-    labels = np.array([*p.names, NONE], dtype=object)  # index -1 reads NONE
+def _frame(p: Problem, index: pd.Index, names: list[str], chosen: np.ndarray) -> pd.DataFrame:
+    rows, has = np.arange(len(index)), chosen >= 0
+    labels = np.array([*names, NONE], dtype=object)  # index -1 reads NONE
     at = np.where(has, chosen, 0)
     rest = np.where(p.positive, p.value, -np.inf)
     rest[rows[has], chosen[has]] = -np.inf
@@ -370,7 +247,7 @@ def _frame(p: _Problem, chosen: np.ndarray) -> pd.DataFrame:
             "runner_up": labels[np.where(found, second, -1)],
             "runner_up_gain": np.where(found, second_gain, 0.0),
         },
-        index=p.index,
+        index=index,
     )
 
 
@@ -398,11 +275,11 @@ def allocate(
     """
     p = _problem(values, eligible, catalog, budget)
     if method == "greedy":
-        chosen, status = _greedy(p), "greedy: by value density"
+        chosen, status = greedy(p), "greedy: by value density"
     elif method == "exact":
-        chosen, status = _exact(p, time_limit)
+        chosen, status = exact(p, time_limit)
     else:
         raise ValueError(f"method must be 'greedy' or 'exact', got {method!r}.")
-    out = _frame(p, chosen)
+    out = _frame(p, values.index, _names(catalog), chosen)
     out.attrs["status"] = status
     return out

@@ -179,8 +179,7 @@ def _activity(out: Features, ev: _Events, cfg: FeatureConfig) -> None:
                 f"days_since_last_{kind}_{longest}d",
                 "recency",
                 longest,
-                f"{{value:.0f}} days since the last of the {event_words(kind)} "
-                f"(none in {longest} days: empty)",
+                f"{{value:.0f}} days since the last of the {event_words(kind)}",
                 event_type=kind,
             ),
             np.where(np.isinf(recency[:, k]), np.nan, recency[:, k]),

@@ -76,9 +76,24 @@ class Scorer:
         frame["churn_rank"] = ranks(churn, raw)
         for column in scores.columns.drop("churn_probability"):
             frame[column] = scores[column]
+        frame = frame.join(self.reasons(features, churn.to_numpy(), explain_top))
         frame["model_name"] = self.model_name
         frame["model_version"] = self.model_version
         return frame.reset_index()
+
+    def reasons(
+        self, features: pd.DataFrame, churn: np.ndarray, explain_top: float | None
+    ) -> pd.DataFrame:
+        """reason_1..3 (what raises churn risk, in words) for the riskiest `explain_top` share
+        (None = everyone); `explained` says who has them (explaining costs ~100 predictions)."""
+        from cxml.models.explain import explain_top as contributions_for, reason_codes
+
+        contrib, explained = contributions_for(self.bundle, features, "churn", churn, explain_top)
+        codes = reason_codes(contrib, features.loc[contrib.index], self.bundle.catalog, k=3)
+        columns = [f"reason_{i}" for i in (1, 2, 3)] + [f"reason_family_{i}" for i in (1, 2, 3)]
+        reasons = codes[columns].reindex(features.index).fillna("")
+        reasons["explained"] = explained
+        return reasons
 
 
 def load_scorer(model_name: str, ref: str = "champion") -> Scorer:

@@ -110,6 +110,8 @@ def perfect_qini_curve(
         return qini_curve(y_arr, y_arr * flag - y_arr * (1 - flag), flag)
     treated, control = flag == 1, flag == 0
     gain = y_arr[treated].sum() - treated.sum() * y_arr[control].sum() / control.sum()
+    if gain < 0:  # scikit-uplift fails here too: the bound's x would run backwards
+        raise ValueError("the treated respond less than control overall: use negative_effect=True")
     return np.array([0.0, gain, len(y_arr)]), np.array([0.0, gain, gain])
 
 
@@ -118,6 +120,8 @@ def _normalised_area(actual: Curve, perfect: Curve) -> float:
     x_perfect, y_perfect = perfect
     baseline = float(np.trapezoid([0.0, y_perfect[-1]], [0.0, x_perfect[-1]]))
     best = float(np.trapezoid(y_perfect, x_perfect)) - baseline
+    if best == 0:
+        raise ValueError("even a perfect ranking beats random by nothing here: score undefined")
     return (float(np.trapezoid(actual[1], actual[0])) - baseline) / best
 
 

@@ -1,11 +1,10 @@
 """Why a customer is at risk: exact contributions, reason codes in plain words, the touchpoints
 that push risk up, and the global plots a data scientist checks a model with.
 
-Contributions are LightGBM's own TreeSHAP (`pred_contrib=True`) in log-odds, so they add up
-exactly to the raw margin of the trees that scored the customer: no sampling, no background
-set. Reason texts are rendered from the feature catalog with the customer's own values, so a
-feature name or a PII column never reaches a customer-facing sentence. Pure: frames in, frames
-and figures out.
+Contributions are LightGBM's own TreeSHAP (`pred_contrib=True`) in log-odds: they add up exactly
+to the raw margin of the trees that scored the customer, with no sampling and no background set.
+Reason texts come from the feature catalog and the customer's own values, so a feature name or a
+PII column never reaches a customer-facing sentence. Pure: frames in, frames and figures out.
 """
 
 from __future__ import annotations
@@ -29,7 +28,7 @@ if TYPE_CHECKING:
     from cxml.models.train import BoostedClassifier
 
 TOUCHPOINT_KINDS = ("channel", "event_type")
-TOUCHPOINT_COLUMNS = ["kind", "touchpoint", "mean_contribution", "mean_abs_contribution"]
+TOUCHPOINT_MEANS = ("mean_contribution", "mean_abs_contribution")
 MAX_POINTS = 5_000  # rows drawn in scatter plots: enough to see the shape, quick to save
 CMAP = colormaps["coolwarm"].with_extremes(bad="lightgrey")  # grey: empty value
 
@@ -62,7 +61,7 @@ def contributions(
     `features`, and the base value per row: base + row sum == margin, so nothing is hidden."""
     model = _model(bundle, target)
     names = bundle.feature_names
-    raw = np.empty((0, len(names) + 1))
+    raw: Any = np.empty((0, len(names) + 1))
     if len(features):
         matrix = bundle.encoder.transform(features)
         raw = model.booster_.predict(matrix, pred_contrib=True, num_iteration=model.best_iteration_)
@@ -156,7 +155,8 @@ def _describe(info: FeatureInfo, value: object) -> str:
 
 
 def _render(chosen: np.ndarray, features: pd.DataFrame, catalog: pd.DataFrame) -> np.ndarray:
-    """Text for each chosen (row, feature) cell; each distinct (feature, value) rendered once."""
+    """Text for each chosen (row, feature) cell; each distinct (feature, value) rendered once.
+    Underscores become spaces ('call centre', 'small business'): no identifier reads through."""
     texts = np.full(chosen.shape, "", dtype=object)
     names = list(features.columns)
     for j in np.unique(chosen[chosen >= 0]):
@@ -165,6 +165,7 @@ def _render(chosen: np.ndarray, features: pd.DataFrame, catalog: pd.DataFrame) -
         codes, uniques = pd.factorize(values, use_na_sentinel=True)
         info = _info(catalog, names[j])
         rendered = [_describe(info, v) for v in uniques] + [_missing(info)]  # code -1: missing
+        rendered = [text.replace("_", " ") for text in rendered]
         texts[at] = np.asarray(rendered, dtype=object)[codes]
     return texts
 
@@ -185,14 +186,11 @@ def reason_codes(
     top = _ranked(values, k)
     texts = _render(top, rows, catalog)
     family = catalog.loc[list(contrib.columns), "family"].to_numpy(dtype=object)
-    out: dict[str, np.ndarray] = {}
-    for s in range(k):
-        out[f"reason_{s + 1}"] = texts[:, s]
-    for s in range(k):
-        out[f"reason_family_{s + 1}"] = np.where(top[:, s] >= 0, family[top[:, s]], "")
+    out = {f"reason_{s + 1}": texts[:, s] for s in range(k)}
+    named = np.where(top >= 0, family[top], "")
+    out |= {f"reason_family_{s + 1}": named[:, s] for s in range(k)}
     if protective:
-        low = _ranked(-values, 1)
-        out["protective_reason"] = _render(low, rows, catalog)[:, 0]
+        out["protective_reason"] = _render(_ranked(-values, 1), rows, catalog)[:, 0]
     return pd.DataFrame(out, index=contrib.index)
 
 
@@ -210,10 +208,10 @@ def addressed_by(reasons: pd.DataFrame) -> pd.Series:
         (c for c in reasons.columns if re.fullmatch(r"reason_family_\d+", str(c))),
         key=lambda c: int(str(c).rsplit("_", 1)[1]),
     )
-    out = np.empty(len(reasons), dtype=object)
-    if not columns or len(reasons) == 0:
-        out[:] = [() for _ in range(len(reasons))]
-        return pd.Series(out, index=reasons.index, name="addressed_by", dtype=object)
+    if not columns:
+        return pd.Series(
+            [()] * len(reasons), index=reasons.index, name="addressed_by", dtype=object
+        )
     codes, combos = pd.MultiIndex.from_frame(reasons[columns].fillna("")).factorize()
     per_combo = np.empty(len(combos), dtype=object)
     for i, combo in enumerate(combos):
@@ -225,7 +223,7 @@ def _touchpoints(contrib: pd.DataFrame, catalog: pd.DataFrame, kind: str) -> pd.
     groups = catalog.loc[list(contrib.columns), kind]
     groups = groups[groups.notna()]
     if groups.empty:
-        return pd.DataFrame(columns=TOUCHPOINT_COLUMNS)
+        return pd.DataFrame(columns=["kind", "touchpoint", *TOUCHPOINT_MEANS])
     codes, names = pd.factorize(groups.to_numpy(dtype=object))
     indicator = np.zeros((len(groups), len(names)))
     indicator[np.arange(len(groups)), codes] = 1.0
@@ -254,9 +252,7 @@ def touchpoint_impact(contrib: pd.DataFrame, catalog: pd.DataFrame) -> pd.DataFr
         parts.append(part.assign(share_of_abs=share))
     table = pd.concat([p for p in parts if len(p)] or parts[:1], ignore_index=True)
     table = table.astype({c: float for c in table.columns[2:]})
-    return table.sort_values("mean_contribution", ascending=False, kind="stable").reset_index(
-        drop=True
-    )
+    return table.sort_values("mean_contribution", ascending=False, kind="stable", ignore_index=True)
 
 
 def touchpoint_figure(table: pd.DataFrame, title: str) -> Figure:
@@ -265,9 +261,10 @@ def touchpoint_figure(table: pd.DataFrame, title: str) -> Figure:
     axes = fig.subplots(1, len(TOUCHPOINT_KINDS), squeeze=False)[0]
     for ax, kind in zip(axes, TOUCHPOINT_KINDS, strict=True):
         part = table[table["kind"] == kind].iloc[::-1]
-        labels = [event_words(t) if kind == "event_type" else str(t) for t in part["touchpoint"]]
+        labels = [event_words(t) if kind == "event_type" else t for t in part["touchpoint"]]
         values = part["mean_contribution"].to_numpy(dtype=float)
-        ax.barh(labels, values, color=np.where(values > 0, "tab:red", "tab:blue"))
+        colour = np.where(values > 0, "tab:red", "tab:blue")
+        ax.barh([str(t).replace("_", " ") for t in labels], values, color=colour)
         ax.axvline(0, color="black", linewidth=0.8)
         ax.set_title(f"by {kind.replace('_', ' ')}")
         ax.set_xlabel("mean contribution per customer (log-odds)")

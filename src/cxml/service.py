@@ -1,0 +1,640 @@
+"""The HTTP face: a BentoML service over `cxml.jobs.score` (the only module importing bentoml).
+
+Endpoints (JSON in, JSON out; every answer names the model version that produced it, in the body
+and in the `X-Model-Name` / `X-Model-Version` headers):
+
+- `POST /predict`        one customer's profile and events -> risk, band, reasons, action
+- `POST /predict_batch`  up to CXML_MAX_BATCH such customers at one `as_of`, scored in one call
+- `POST /predict_by_id`  a customer of the configured data dir, from the history loaded at start
+- `GET /livez`, `/readyz`, `/metrics` (BentoML's own; open without a key), `/docs.json` (OpenAPI)
+
+Configured by environment: CXML_CONFIG (pipeline yaml, default pipelines/demo.yaml),
+CXML_MODEL_REF (alias or version, default champion), MLFLOW_TRACKING_URI, CXML_API_KEY (when set,
+every other endpoint needs `Authorization: Bearer <key>`), CXML_MAX_BODY_BYTES (default 1 MiB),
+CXML_MAX_EVENTS (per customer, default 5000), CXML_MAX_BATCH (default 100).
+
+Status codes: 400 the body does not match the schema (wrong type, missing or unknown field, value
+not allowed, malformed JSON); 401 missing or wrong key; 404 unknown customer; 413 body too large;
+415 not `application/json`; 422 well-formed but unusable (timestamp without a time zone, too many
+events, an attribute the model does not know or a category it never saw, PII). Logs carry method,
+path, status and latency only: never a body, a customer id or an attribute.
+"""
+
+from __future__ import annotations
+
+import os
+
+# LightGBM's OpenMP threads made one-row predictions 10-100x slower on 2 busy cores; one thread
+# per worker is fastest for serving. Must be set before lightgbm is first imported.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import hmac
+import logging
+import math
+import re
+import time
+import traceback
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal, cast, get_args
+
+import bentoml
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from cxml.config import load_config
+from cxml.data.load import load_data_dir
+from cxml.data.schema import EVENT_VALUE_RANGES, KNOWN_CHANNELS, KNOWN_EVENT_TYPES
+from cxml.jobs.score import Scorer, load_scorer
+from cxml.models.bundle import ScoringBundle
+
+log = logging.getLogger("cxml.service")
+OPEN_PATHS = ("/livez", "/readyz", "/metrics")  # probes and scraping work without the key
+EARLIEST, LATEST = datetime(1900, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MAX_PROBLEMS = 20  # field messages per answer; the rest are counted
+
+EventType = Literal[
+    "purchase",
+    "login",
+    "usage",
+    "support_ticket",
+    "complaint",
+    "payment_failed",
+    "survey_nps",
+    "survey_csat",
+    "cancel",
+]
+Channel = Literal["web", "app", "call_centre", "store", "email", "chat", "social"]
+if get_args(EventType) != KNOWN_EVENT_TYPES or get_args(Channel) != KNOWN_CHANNELS:
+    raise ImportError("cxml.service: EventType/Channel differ from cxml.data.schema; align them")
+AttributeValue = str | int | float | bool | None
+
+
+@dataclass(frozen=True)
+class Settings:
+    config: Path
+    model_ref: str
+    api_key: str | None
+    max_body_bytes: int
+    max_events: int
+    max_batch: int
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
+        def positive(name: str, default: int) -> int:
+            raw = env.get(name, "").strip() or str(default)
+            if not raw.isdigit() or int(raw) < 1:
+                raise ValueError(f"{name}={raw!r}: expected a positive whole number")
+            return int(raw)
+
+        return cls(
+            config=Path(env.get("CXML_CONFIG", "").strip() or "pipelines/demo.yaml"),
+            model_ref=env.get("CXML_MODEL_REF", "").strip() or "champion",
+            api_key=env.get("CXML_API_KEY") or None,
+            max_body_bytes=positive("CXML_MAX_BODY_BYTES", 1 << 20),
+            max_events=positive("CXML_MAX_EVENTS", 5000),
+            max_batch=positive("CXML_MAX_BATCH", 100),
+        )
+
+
+# ----------------------------------------------------------------------------- request schemas
+_STRICT = ConfigDict(extra="forbid", strict=True)  # JSON strings still parse into datetimes
+
+
+class Customer(BaseModel):
+    model_config = _STRICT
+    customer_id: str = Field(min_length=1, max_length=256)
+    signup_time: datetime | None = Field(None, description="ISO 8601 with a time zone")
+    attributes: dict[str, AttributeValue] = Field(
+        default_factory=dict,
+        max_length=500,
+        description="Static attributes the model was trained on (e.g. plan, region); no PII",
+    )
+
+
+class Event(BaseModel):
+    model_config = _STRICT
+    event_time: datetime = Field(description="ISO 8601 with a time zone, e.g. 2025-06-01T09:30Z")
+    event_type: EventType
+    channel: Channel | None = None
+    value: float | None = Field(None, allow_inf_nan=False)
+    text: str | None = Field(None, max_length=10_000)
+
+
+class CustomerHistory(BaseModel):
+    model_config = _STRICT
+    customer: Customer
+    events: list[Event] = Field(description="Interaction history; events at/after as_of are unused")
+
+
+class PredictRequest(bentoml.IODescriptor):
+    model_config = _STRICT
+    customer: Customer
+    events: list[Event] = Field(description="Interaction history; events at/after as_of are unused")
+    as_of: datetime | None = Field(None, description="Score as of this time (default: now, UTC)")
+
+
+class PredictBatchRequest(bentoml.IODescriptor):
+    model_config = _STRICT
+    customers: list[CustomerHistory] = Field(min_length=1)
+    as_of: datetime | None = Field(None, description="Score as of this time (default: now, UTC)")
+
+
+class PredictByIdRequest(bentoml.IODescriptor):
+    model_config = _STRICT
+    customer_id: str = Field(min_length=1, max_length=256)
+    as_of: datetime | None = Field(None, description="Score as of this time (default: now, UTC)")
+
+
+# ---------------------------------------------------------------------------- response schemas
+class Action(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    name: str | None = None
+    expected_gain: float | None = None
+    cost: float | None = None
+    reason: str | None = None
+    runner_up: str | None = None
+
+
+class Prediction(bentoml.IODescriptor):
+    model_config = ConfigDict(extra="allow")  # scored columns added later pass through
+    customer_id: str
+    as_of: datetime
+    churn_probability: float
+    churn_risk_band: str
+    satisfaction_drop_probability: float | None = None
+    reasons: list[str] | None = None
+    action: Action | None = None
+    model_name: str
+    model_version: str
+
+
+class PredictBatchResponse(bentoml.IODescriptor):
+    predictions: list[Prediction]
+    as_of: datetime
+    model_name: str
+    model_version: str
+
+
+# ------------------------------------------------------------------------------------- checks
+Problem = dict[str, Any]  # {"loc": [...], "msg": ..., "type": ...}, like pydantic's errors
+
+
+def _problem(loc: Sequence[str | int], msg: str, kind: str) -> Problem:
+    return {"loc": list(loc), "msg": msg, "type": kind}
+
+
+def _time_problem(value: datetime | None, loc: Sequence[str | int]) -> Problem | None:
+    if value is None:
+        return None
+    if value.tzinfo is None or value.utcoffset() is None:
+        msg = "timestamp without a time zone: add one, e.g. 2025-06-30T00:00:00Z or +02:00"
+        return _problem(loc, msg, "timezone_required")
+    if not EARLIEST <= value < LATEST:
+        return _problem(loc, "timestamp outside 1900..2200", "timestamp_out_of_range")
+    return None
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What the model knows about customer attributes: names, and the levels of text ones."""
+
+    numeric: frozenset[str]
+    levels: dict[str, tuple[str, ...]]
+    pii: frozenset[str]
+
+    @classmethod
+    def of(cls, bundle: ScoringBundle, pii_columns: Sequence[str]) -> Profile:
+        names = [c.removeprefix("profile_") for c in bundle.feature_names if c[:8] == "profile_"]
+        known = bundle.encoder.levels_
+        levels = {n: tuple(known[f"profile_{n}"]) for n in names if f"profile_{n}" in known}
+        pii = frozenset(str(c).strip().lower() for c in pii_columns)
+        return cls(frozenset(n for n in names if n not in levels), levels, pii)
+
+    @property
+    def names(self) -> list[str]:
+        return sorted([*self.numeric, *self.levels])
+
+    def problems(
+        self, attributes: dict[str, AttributeValue], loc: list[str | int]
+    ) -> list[Problem]:
+        found = []
+        for name, value in attributes.items():
+            at = [*loc, name]
+            if name.strip().lower() in self.pii:
+                msg = f"{name!r} is personal data: do not send PII; the model does not use it"
+                found.append(_problem(at, msg, "pii_refused"))
+            elif name in self.levels:
+                allowed = self.levels[name]
+                if value is not None and (not isinstance(value, str) or value not in allowed):
+                    msg = f"{value!r} is not a known {name}; allowed: {', '.join(allowed)} or null"
+                    found.append(_problem(at, msg, "unknown_category"))
+            elif name in self.numeric:
+                if isinstance(value, bool) or not isinstance(value, int | float | type(None)):
+                    msg = f"{name} must be a number or null (send 0/1 for flags), not {value!r}"
+                    found.append(_problem(at, msg, "number_expected"))
+            else:
+                expected = ", ".join(self.names) or "none"
+                msg = f"unknown attribute {name!r}: this model expects {expected}"
+                found.append(_problem(at, msg, "unknown_attribute"))
+        return found
+
+
+def _event_problems(events: list[Event], limit: int, loc: list[str | int]) -> list[Problem]:
+    if len(events) > limit:
+        msg = f"{len(events)} events; at most {limit} per customer (send the most recent ones)"
+        return [_problem(loc, msg, "too_many_events")]
+    found = []
+    for i, event in enumerate(events):
+        if (bad := _time_problem(event.event_time, [*loc, i, "event_time"])) is not None:
+            found.append(bad)
+        bounds = EVENT_VALUE_RANGES.get(event.event_type)
+        if bounds and event.value is not None and not bounds[0] <= event.value <= bounds[1]:
+            low, high = bounds
+            limit_text = f"{low:g}..{high:g}" if math.isfinite(high) else f">= {low:g}"
+            msg = f"value {event.value:g} outside {limit_text} for {event.event_type}"
+            found.append(_problem([*loc, i, "value"], msg, "value_out_of_range"))
+    return found
+
+
+# ------------------------------------------------------------------------------ frames, answers
+def _ns(value: datetime) -> int:
+    """Exact UTC nanoseconds since the epoch (float seconds would lose the microseconds)."""
+    delta = value - EPOCH
+    return ((delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds) * 1_000
+
+
+def frames(
+    items: Sequence[tuple[Customer, Sequence[Event]]], profile: Profile
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(events, customers) in the data contract's shape, built column-wise without per-row
+    pandas objects; attributes the request left out are missing values."""
+    ids = [customer.customer_id for customer, _ in items]
+    signup = [customer.signup_time for customer, _ in items]
+    customers: dict[str, Any] = {
+        "customer_id": np.array(ids, dtype=object),
+        "signup_time": pd.to_datetime(
+            np.array([_ns(s) if s else np.iinfo(np.int64).min for s in signup], dtype=np.int64),
+            utc=True,
+        ),
+    }
+    for name in profile.numeric:
+        values = [customer.attributes.get(name) for customer, _ in items]
+        customers[name] = np.array([np.nan if v is None else v for v in values], dtype=float)
+    for name in profile.levels:
+        customers[name] = np.array([c.attributes.get(name) for c, _ in items], dtype=object)
+    owner, when, kind, channel, value, text = [], [], [], [], [], []
+    for cid, (_, history) in zip(ids, items, strict=True):
+        for e in history:
+            owner.append(cid)
+            when.append(_ns(e.event_time))
+            kind.append(e.event_type)
+            channel.append(e.channel)
+            value.append(np.nan if e.value is None else e.value)
+            text.append(e.text)
+    events = pd.DataFrame(
+        {
+            "customer_id": np.array(owner, dtype=object),
+            "event_time": pd.to_datetime(np.array(when, dtype=np.int64), utc=True),
+            "event_type": np.array(kind, dtype=object),
+            "channel": np.array(channel, dtype=object),
+            "value": np.array(value, dtype=float),
+            "text": np.array(text, dtype=object),
+        }
+    )
+    return events, pd.DataFrame(customers)
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-safe Python value: numpy scalars unwrapped, NaN/NaT to null, times to ISO text."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None or value is pd.NaT or (isinstance(value, float) and not math.isfinite(value)):
+        return None
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, str | int | float | bool | list | dict):
+        return value
+    return str(value)
+
+
+_REASON = re.compile(r"reason_(\d+)")
+_SKIP = {"customer_id", "cutoff", "churn_rank", "model_name", "model_version"}
+
+
+def answer(row: dict[str, Any], as_of: datetime) -> Prediction:
+    """One scored row as the response: reasons as a list, action columns as one object."""
+    reasons = sorted((int(m.group(1)), k) for k in row if (m := _REASON.fullmatch(str(k))))
+    out: dict[str, Any] = {
+        "customer_id": str(row["customer_id"]),
+        "as_of": as_of,
+        "model_name": str(row["model_name"]),
+        "model_version": str(row["model_version"]),
+    }
+    if reasons:
+        out["reasons"] = [str(row[k]) for _, k in reasons if _plain(row[k]) not in (None, "")]
+    action: dict[str, Any] = {}
+    for key, value in row.items():
+        key = str(key)
+        if key in _SKIP or _REASON.fullmatch(key):
+            continue
+        if key == "action":
+            action["name"] = _plain(value)
+        elif key.startswith("action_"):
+            action[key.removeprefix("action_")] = _plain(value)
+        elif key == "runner_up_action":
+            action["runner_up"] = _plain(value)
+        elif key.startswith("runner_up_"):
+            action[key] = _plain(value)
+        else:
+            out[key] = _plain(value)
+    if "name" in action:
+        out["action"] = Action(**action)
+    return Prediction(**out)
+
+
+class History:
+    """The configured data dir, PII dropped, with each customer's events found by slicing."""
+
+    def __init__(self, events: pd.DataFrame, customers: pd.DataFrame, pii: frozenset[str]):
+        keep = [c for c in customers.columns if str(c).strip().lower() not in pii]
+        self.customers = customers[keep].reset_index(drop=True)
+        self.customers["customer_id"] = self.customers["customer_id"].astype(str).astype(object)
+        self.rows = {cid: i for i, cid in enumerate(self.customers["customer_id"])}
+        ids = events["customer_id"].astype(str).to_numpy(dtype=object)
+        order = np.argsort(ids, kind="stable")
+        self.events = events.iloc[order].reset_index(drop=True)
+        self.events["customer_id"] = ids[order]  # plain strings: no per-call category lookups
+        found, starts = np.unique(ids[order], return_index=True)
+        ends = np.append(starts[1:], len(ids))
+        self.bounds = {
+            str(c): (int(a), int(b)) for c, a, b in zip(found, starts, ends, strict=True)
+        }
+
+    @classmethod
+    def load(cls, data_dir: Path, pii_columns: Sequence[str]) -> History:
+        tables = load_data_dir(data_dir, tuple(pii_columns)).tables
+        pii = frozenset(str(c).strip().lower() for c in pii_columns)
+        return cls(tables["events"], tables["customers"], pii)
+
+    def get(self, customer_id: str) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+        row = self.rows.get(customer_id)
+        if row is None:
+            return None
+        start, stop = self.bounds.get(customer_id, (0, 0))
+        return self.events.iloc[start:stop], self.customers.iloc[[row]]
+
+
+# ------------------------------------------------------------------------- middleware, logging
+_MODEL_HEADERS: list[tuple[bytes, bytes]] = []  # filled once the model is loaded
+
+
+def _refusal(status: int, msg: str, kind: str, headers: dict[str, str] | None = None) -> Response:
+    names = dict(_MODEL_HEADERS)
+    body = {
+        "error": msg,
+        "detail": [_problem([], msg, kind)],
+        "model_name": names.get(b"x-model-name", b"").decode() or None,
+        "model_version": names.get(b"x-model-version", b"").decode() or None,
+    }
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """The body read by the guard, handed on once; later calls (disconnects) go to the client."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if sent:
+            return await receive()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
+
+
+class Guard:
+    """ASGI middleware for what BentoML 1.4 lacks: the API key, a body size limit, the JSON
+    content type, model headers on every response, and an access log with method, path, status
+    and latency only (no client address, query, body or customer id)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        settings = Settings.from_env()
+        self.key = settings.api_key.encode() if settings.api_key else None
+        self.max_body = settings.max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started, status = time.perf_counter(), 0
+
+        async def send_with_model(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message = {**message, "headers": [*message.get("headers", []), *_MODEL_HEADERS]}
+            await send(message)
+
+        try:
+            refusal = self._check_headers(scope)
+            if refusal is None and scope["method"] == "POST":
+                body, refusal = await self._read_body(receive)
+                receive = _replay(body, receive)
+            await (refusal or self.app)(scope, receive, send_with_model)
+        finally:
+            elapsed = (time.perf_counter() - started) * 1e3
+            log.info("%s %s %d %.1fms", scope["method"], scope["path"], status, elapsed)
+
+    def _check_headers(self, scope: Scope) -> Response | None:
+        headers = dict(scope["headers"])
+        if self.key is not None and scope["path"] not in OPEN_PATHS:
+            scheme, _, token = headers.get(b"authorization", b"").partition(b" ")
+            if not (scheme.lower() == b"bearer" and hmac.compare_digest(token.strip(), self.key)):
+                msg = "missing or wrong API key: send the header 'Authorization: Bearer <key>'"
+                return _refusal(401, msg, "unauthorized", {"WWW-Authenticate": "Bearer"})
+        if scope["method"] != "POST":
+            return None
+        media = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+        if media != b"application/json":
+            msg = "send the body as JSON with the header 'Content-Type: application/json'"
+            return _refusal(415, msg, "unsupported_media_type")
+        length = headers.get(b"content-length", b"0").strip()
+        if not length.isdigit():
+            return _refusal(400, "Content-Length is not a whole number", "bad_content_length")
+        if int(length) > self.max_body:
+            return self._too_large()
+        return None
+
+    async def _read_body(self, receive: Receive) -> tuple[bytes, Response | None]:
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return b"", _refusal(400, "the client went away mid-request", "disconnected")
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body:
+                return b"", self._too_large()
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks), None
+
+    def _too_large(self) -> Response:
+        msg = (
+            f"body over {self.max_body:,} bytes (CXML_MAX_BODY_BYTES): send fewer events or "
+            "customers per request"
+        )
+        return _refusal(413, msg, "body_too_large")
+
+
+class _NoRequestContent(logging.Filter):
+    """BentoML logs a traceback when a request fails; pydantic's message quotes the values sent,
+    which may be personal data. Keep the exception type and frames, drop the message."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None:
+            kind, _, tb = record.exc_info
+            name = kind.__name__ if kind is not None else "error"
+            text = "" if name == "ValidationError" else "".join(traceback.format_tb(tb))
+            record.msg = f"{record.getMessage()}: {name} (message withheld)\n{text}".rstrip()
+            record.args, record.exc_info, record.exc_text = None, None, None
+        return True
+
+
+# -------------------------------------------------------------------------------- the service
+EXPLAIN_TOP = 1.0  # reasons for every customer in a request
+
+
+@bentoml.service(name="cxml", logging={"access": {"enabled": False}}, traffic={"timeout": 30})
+class CxmlService:
+    """Loads the registered model (and the data dir's history, if there is one) once at start."""
+
+    def __init__(self) -> None:
+        logging.getLogger("bentoml._internal.server.http_app").addFilter(_NoRequestContent())
+        log.setLevel(logging.INFO)
+        self.settings = Settings.from_env()
+        config = load_config(self.settings.config)
+        self.scorer: Scorer = load_scorer(config.tracking.model_name, self.settings.model_ref)
+        self.profile = Profile.of(self.scorer.bundle, config.features.pii_columns)
+        self.data_dir = config.data.dir
+        self.history: History | None = None
+        if any(self.data_dir.glob("customers.*")):
+            self.history = History.load(self.data_dir, config.features.pii_columns)
+        name, version = self.scorer.model_name, self.scorer.model_version
+        _MODEL_HEADERS[:] = [
+            (b"x-model-name", name.encode()),
+            (b"x-model-version", version.encode()),
+        ]
+        known = "no data dir" if self.history is None else f"{len(self.history.rows):,} customers"
+        log.info("serving %s v%s (%s for /predict_by_id)", name, version, known)
+        self.ready = True
+
+    def __is_ready__(self) -> bool:
+        return getattr(self, "ready", False)
+
+    @bentoml.api(route="/predict", input_spec=PredictRequest, output_spec=Prediction)
+    def predict(
+        self, customer: Customer, events: list[Event], as_of: datetime | None = None
+    ) -> Prediction | Response:
+        """Score one customer from the profile and events sent. As in training, only events
+        strictly before `as_of` count: later ones are accepted and ignored."""
+        problems = self._problems([(customer, events)], as_of, [[]])
+        if problems:
+            return self._reject(problems)
+        return self._score([(customer, events)], self._at(as_of))[0]
+
+    @bentoml.api(
+        route="/predict_batch", input_spec=PredictBatchRequest, output_spec=PredictBatchResponse
+    )
+    def predict_batch(
+        self, customers: list[CustomerHistory], as_of: datetime | None = None
+    ) -> PredictBatchResponse | Response:
+        """Score up to CXML_MAX_BATCH customers at one `as_of`, in one call of the model."""
+        if len(customers) > self.settings.max_batch:
+            msg = f"{len(customers)} customers; at most {self.settings.max_batch} per request"
+            return self._reject([_problem(["customers"], msg, "too_many_customers")])
+        items = [(c.customer, c.events) for c in customers]
+        problems = self._problems(items, as_of, [["customers", i] for i in range(len(items))])
+        seen: set[str] = set()
+        for i, (customer, _) in enumerate(items):
+            if customer.customer_id in seen:
+                loc: list[str | int] = ["customers", i, "customer", "customer_id"]
+                problems.append(_problem(loc, "customer_id repeated in the batch", "duplicate"))
+            seen.add(customer.customer_id)
+        if problems:
+            return self._reject(problems)
+        at = self._at(as_of)
+        return PredictBatchResponse(
+            predictions=self._score(items, at),
+            as_of=at,
+            model_name=self.scorer.model_name,
+            model_version=self.scorer.model_version,
+        )
+
+    @bentoml.api(route="/predict_by_id", input_spec=PredictByIdRequest, output_spec=Prediction)
+    def predict_by_id(
+        self, customer_id: str, as_of: datetime | None = None
+    ) -> Prediction | Response:
+        """Score a customer of the configured data dir from the history loaded at start-up."""
+        if (bad := _time_problem(as_of, ["as_of"])) is not None:
+            return self._reject([bad])
+        if self.history is None:
+            msg = f"no customer history here (no tables in {self.data_dir}): use /predict"
+            return self._reject([_problem(["customer_id"], msg, "no_history")], 404)
+        found = self.history.get(customer_id)
+        if found is None:
+            msg = "unknown customer_id: not in the data dir this server loaded"
+            return self._reject([_problem(["customer_id"], msg, "unknown_customer")], 404)
+        at = self._at(as_of)
+        scored = self.scorer.score(*found, pd.Timestamp(at), explain_top=EXPLAIN_TOP)
+        return answer(scored.to_dict("records")[0], at)
+
+    def _problems(
+        self,
+        items: Sequence[tuple[Customer, Sequence[Event]]],
+        as_of: datetime | None,
+        locs: Sequence[list[str | int]],
+    ) -> list[Problem]:
+        found = [p for p in [_time_problem(as_of, ["as_of"])] if p is not None]
+        for (customer, events), loc in zip(items, locs, strict=True):
+            signup = _time_problem(customer.signup_time, [*loc, "customer", "signup_time"])
+            found += [signup] if signup is not None else []
+            found += self.profile.problems(customer.attributes, [*loc, "customer", "attributes"])
+            found += _event_problems(list(events), self.settings.max_events, [*loc, "events"])
+        return found
+
+    def _score(
+        self, items: Sequence[tuple[Customer, Sequence[Event]]], at: datetime
+    ) -> list[Prediction]:
+        events, customers = frames(items, self.profile)
+        scored = self.scorer.score(events, customers, pd.Timestamp(at), explain_top=EXPLAIN_TOP)
+        rows = {str(row["customer_id"]): row for row in scored.to_dict("records")}
+        return [answer(rows[customer.customer_id], at) for customer, _ in items]
+
+    @staticmethod
+    def _at(as_of: datetime | None) -> datetime:
+        return datetime.now(UTC) if as_of is None else as_of.astimezone(UTC)
+
+    def _reject(self, problems: list[Problem], status: int = 422) -> Response:
+        shown = problems[:MAX_PROBLEMS]
+        more = f" (first {MAX_PROBLEMS} shown)" if len(problems) > MAX_PROBLEMS else ""
+        body = {
+            "error": f"{len(problems)} problem(s) in the request{more}: {shown[0]['msg']}",
+            "detail": shown,
+            "model_name": self.scorer.model_name,
+            "model_version": self.scorer.model_version,
+        }
+        return JSONResponse(body, status_code=status)
+
+
+# mypy does not see class decorators' return types: CxmlService is a bentoml.Service here.
+cast("bentoml.Service[CxmlService]", CxmlService).add_asgi_middleware(Guard)

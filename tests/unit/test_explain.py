@@ -1,0 +1,240 @@
+"""Explanations: exact TreeSHAP additivity on a small real model, who gets explained, reason texts
+that never leak a feature name or PII, touchpoint shares and figures that render."""
+
+from __future__ import annotations
+
+import io
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cxml.config import PipelineConfig, load_config
+from cxml.features.catalog import FeatureInfo
+from cxml.jobs.ingest import run_simulate
+from cxml.jobs.train import train
+from cxml.models import explain
+
+PIPELINES = Path(__file__).resolve().parents[2] / "pipelines"
+CUTOFF = "2025-06-30"
+
+
+def small_config(data_dir: Path) -> PipelineConfig:
+    """The demo pipeline on a small data dir, with a small model budget."""
+    config = load_config(PIPELINES / "demo.yaml", data_dir=data_dir)
+    raw = config.model_dump()
+    raw["model"] |= {"max_rounds": 60, "early_stopping_rounds": 20, "threads": 1}
+    raw["cutoffs"]["first"] = "2024-07-01"
+    raw["targets"] = ["churn", "satisfaction_drop"]
+    return PipelineConfig.model_validate(raw)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    path = tmp_path_factory.mktemp("sim") / "data"
+    run_simulate(path, customers=1500, seed=5)
+    bundle = train(small_config(path)).bundle
+    customers = pd.read_parquet(path / "customers.parquet")
+    events = pd.read_parquet(path / "events.parquet")
+    return bundle, bundle.features(events, customers, CUTOFF), customers
+
+
+@pytest.fixture(scope="module")
+def churn(world):
+    bundle, features, _ = world
+    contrib, base = explain.contributions(bundle, features, "churn")
+    return contrib, base, explain.reason_codes(contrib, features, bundle.catalog)
+
+
+def _margin(bundle, features: pd.DataFrame, target: str) -> np.ndarray:
+    model = bundle.models[target]
+    matrix = bundle.encoder.transform(features)
+    return model.booster_.predict(matrix, raw_score=True, num_iteration=model.best_iteration_)
+
+
+@pytest.mark.parametrize("target", ["churn", "satisfaction_drop"])
+def test_contributions_add_up_to_the_raw_margin_for_every_row(world, target):
+    bundle, features, _ = world
+    contrib, base = explain.contributions(bundle, features, target)
+    assert list(contrib.columns) == bundle.feature_names
+    assert contrib.index.equals(features.index)
+    total = base + contrib.to_numpy().sum(axis=1)
+    np.testing.assert_allclose(total, _margin(bundle, features, target), rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("target", ["churn", "satisfaction_drop"])
+def test_explain_top_explains_ceil_of_the_fraction_and_marks_the_rest(world, target):
+    bundle, features, _ = world
+    probability = bundle.predict(features)[f"{target}_probability"].to_numpy()
+    fraction = 0.0333  # 1500 x 0.0333 = 49.95 -> ceil = 50 rows
+    contrib, explained = explain.explain_top(bundle, features, target, probability, fraction)
+    assert explained.dtype == bool and explained.index.equals(features.index)
+    assert explained.sum() == len(contrib) == math.ceil(fraction * len(features)) == 50
+    assert contrib.index.equals(features.index[explained.to_numpy()])
+    assert probability[explained].min() >= probability[~explained].max()
+    rows = features[explained.to_numpy()]
+    base = explain.contributions(bundle, rows, target)[1]
+    total = base + contrib.to_numpy().sum(axis=1)
+    np.testing.assert_allclose(total, _margin(bundle, rows, target), rtol=0, atol=1e-6)
+    everyone, all_explained = explain.explain_top(bundle, features, target, probability, None)
+    assert all_explained.all() and len(everyone) == len(features)
+
+
+def test_top_mask_rounds_away_floating_point_noise_and_rejects_bad_fractions():
+    probability = np.linspace(0, 1, 100)
+    assert explain.top_mask(probability, 0.07).sum() == 7  # 0.07 * 100 = 7.000000000000001
+    assert explain.top_mask(probability, 0.071).sum() == 8
+    assert explain.top_mask(probability, 0.0).sum() == 0
+    assert explain.top_mask(probability[:0], 0.5).sum() == 0
+    with pytest.raises(ValueError, match="top_fraction"):
+        explain.top_mask(probability, 1.5)
+
+
+def test_reason_texts_never_show_feature_names_pii_or_profile_prefixes(world, churn):
+    bundle, _, customers = world
+    reasons = churn[2]
+    text_columns = [c for c in reasons.columns if not c.startswith("reason_family_")]
+    texts = set(reasons[text_columns].to_numpy().ravel()) - {""}
+    assert len(texts) > 50
+    blob = "\n".join(texts)
+    assert "profile_" not in blob and "_" not in blob and "nan" not in blob.split()
+    leaked = [name for name in bundle.catalog.index if name in blob]
+    assert not leaked, leaked
+    for column in ("name", "email"):
+        values = customers[column].dropna().astype(str)
+        assert not [v for v in values if v in blob], column
+    assert any(t.startswith("contract: ") for t in texts)
+
+
+def test_reason_1_is_the_largest_positive_contributor(world, churn):
+    bundle, features, _ = world
+    contrib, _, reasons = churn
+    values = contrib.to_numpy()
+    best = values.argmax(axis=1)
+    positive = values.max(axis=1) > 0
+    assert positive.mean() > 0.9
+    family = bundle.catalog.loc[contrib.columns, "family"].to_numpy()
+    np.testing.assert_array_equal(reasons["reason_family_1"][positive], family[best[positive]])
+    assert (reasons["reason_1"][~positive] == "").all()
+    assert (reasons["reason_1"][positive] != "").all()
+    checked = 0
+    for row in np.flatnonzero(positive)[:300]:
+        name = contrib.columns[best[row]]
+        value = features[name].iloc[row]
+        if bundle.catalog.loc[name, "family"] == "profile" or pd.isna(value):
+            continue  # rendered with tidied numbers / missing-value wording: covered inline
+        info = FeatureInfo(name, **bundle.catalog.loc[name].to_dict())
+        assert reasons["reason_1"].iloc[row] == info.describe(value).replace("_", " ")
+        checked += 1
+    assert checked > 20
+
+
+def test_reason_codes_on_a_tiny_frame_rank_render_and_leave_blanks():
+    catalog = pd.DataFrame(
+        {
+            "family": ["support", "recency", "profile", "voice"],
+            "window_days": [30.0, 365.0, np.nan, 365.0],
+            "template": [
+                "{value:.0f} support tickets from the last 30 days still unresolved",
+                "{value:.0f} days since the last of the logins",
+                "payment method: {value}",
+                "last NPS score {value:.0f}",
+            ],
+            "event_type": ["support_ticket", "login", None, "survey_nps"],
+            "channel": [None, None, None, None],
+        },
+        index=pd.Index(["n_open_30d", "days_login_365d", "profile_payment_method", "nps_365d"]),
+    )
+    index = pd.Index(["a", "b"], name="customer_id")
+    features = pd.DataFrame(
+        {
+            "n_open_30d": [3.0, 0.0],
+            "days_login_365d": [np.nan, 4.0],
+            "profile_payment_method": ["direct_debit", "card"],
+            "nps_365d": [2.0, 10.0],
+        },
+        index=index,
+    )
+    contrib = pd.DataFrame(
+        [[0.9, 0.2, 0.5, -0.1], [-0.3, -0.2, 0.0, 0.4]], index=index, columns=features.columns
+    )
+    reasons = explain.reason_codes(contrib, features, catalog, k=3)
+    assert reasons.loc["a", ["reason_1", "reason_2", "reason_3"]].tolist() == [
+        "3 support tickets from the last 30 days still unresolved",
+        "payment method: direct debit",
+        "no logins in the last 365 days",
+    ]
+    assert reasons.loc["a", "protective_reason"] == "last NPS score 2"
+    assert reasons.loc["b", ["reason_1", "reason_2", "reason_3"]].tolist() == [
+        "last NPS score 10",
+        "",
+        "",
+    ]
+    assert reasons.loc["b", ["reason_family_1", "reason_family_2"]].tolist() == ["voice", ""]
+    assert (
+        reasons.loc["b", "protective_reason"]
+        == "0 support tickets from the last 30 days still unresolved"
+    )
+    assert "protective_reason" not in explain.reason_codes(
+        contrib, features, catalog, k=1, protective=False
+    )
+
+
+def test_addressed_by_lists_each_action_once_in_reason_order():
+    reasons = pd.DataFrame(
+        {
+            "reason_family_1": ["support", "profile", "", "monetary"],
+            "reason_family_2": ["voice", "", "", "payment"],
+            "reason_family_10": ["payment", "", "", "tenure"],
+        }
+    )
+    actions = explain.addressed_by(reasons)
+    assert actions.tolist() == [
+        ("support_callback", "loyalty_upgrade", "discount"),
+        (),
+        (),
+        ("discount", "loyalty_upgrade"),
+    ]
+    assert set(explain.DRIVER_ACTIONS) >= {
+        "activity", "monetary", "recency", "trend", "channel", "support", "voice", "payment",
+        "tenure", "profile",
+    }  # fmt: skip
+
+
+def test_touchpoint_shares_sum_to_one_per_kind_and_sort_by_signed_impact(world, churn):
+    bundle, _, _ = world
+    table = explain.touchpoint_impact(churn[0], bundle.catalog)
+    assert list(table.columns) == [
+        "kind", "touchpoint", "mean_contribution", "mean_abs_contribution", "share_of_abs",
+    ]  # fmt: skip
+    assert set(table["kind"]) == {"channel", "event_type"}
+    for _, part in table.groupby("kind"):
+        assert part["share_of_abs"].sum() == pytest.approx(1.0)
+    assert table["mean_contribution"].is_monotonic_decreasing
+    assert {"support_ticket", "login"} <= set(table["touchpoint"])
+    assert (table["mean_abs_contribution"] >= table["mean_contribution"].abs() - 1e-12).all()
+
+
+def _png(figure) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def test_figures_render_to_png(world, churn):
+    bundle, features, _ = world
+    contrib = churn[0]
+    table = explain.touchpoint_impact(contrib, bundle.catalog)
+    assert _png(explain.touchpoint_figure(table, "churn")).startswith(b"\x89PNG")
+    matrix = pd.DataFrame(
+        bundle.encoder.transform(features), index=features.index, columns=bundle.feature_names
+    )
+    figures = explain.global_figures(contrib, matrix, top=2)
+    assert {"shap_beeswarm", "shap_bar"} <= set(figures)
+    assert sum(k.startswith("shap_dependence_") for k in figures) == 2
+    for figure in figures.values():
+        assert _png(figure).startswith(b"\x89PNG")
+    with_text = explain.global_figures(contrib.head(50), features, top=1)  # raw text columns
+    assert all(_png(f).startswith(b"\x89PNG") for f in with_text.values())
