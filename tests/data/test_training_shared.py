@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from cxml.config import load_config
 from cxml.jobs.train import train
 

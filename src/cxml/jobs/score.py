@@ -86,7 +86,8 @@ class Scorer:
     ) -> pd.DataFrame:
         """reason_1..3 (what raises churn risk, in words) for the riskiest `explain_top` share
         (None = everyone); `explained` says who has them (explaining costs ~100 predictions)."""
-        from cxml.models.explain import explain_top as contributions_for, reason_codes
+        from cxml.models.explain import explain_top as contributions_for
+        from cxml.models.explain import reason_codes
 
         contrib, explained = contributions_for(self.bundle, features, "churn", churn, explain_top)
         codes = reason_codes(contrib, features.loc[contrib.index], self.bundle.catalog, k=3)
