@@ -7,7 +7,13 @@ from __future__ import annotations
 
 import os
 
-from benchmarks import bench_explain, bench_features, bench_simulator, bench_training
+from benchmarks import (
+    bench_allocation,
+    bench_explain,
+    bench_features,
+    bench_simulator,
+    bench_training,
+)
 
 
 def main() -> None:
@@ -16,6 +22,7 @@ def main() -> None:
     sim = bench_simulator.run(customers)
     bench_features.run(sim)
     bench_explain.run(sim)
+    bench_allocation.run(customers)
     bench_training.run(sim)
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from functools import partial
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -55,8 +57,8 @@ def _timed(fn: Callable[[], object], repeat: int = 3) -> tuple[float, object]:
     return best, out
 
 
-def run() -> None:
-    values, allowed, catalog = problem()
+def run(customers: int = 100_000) -> None:
+    values, allowed, catalog = problem(customers)
     free = baseline(values, allowed)
     budget = 0.25 * _unconstrained_cost(values, allowed, catalog)
     base_s, _ = _timed(lambda: baseline(values, allowed), repeat=5)
@@ -66,8 +68,9 @@ def run() -> None:
     )
     print(f"  argmax baseline        {base_s:>11.3f} s   value {free:>14,.0f} (no budget/capacity)")
     totals = {}
-    for method in ("greedy", "exact"):
-        secs, out = _timed(lambda m=method: allocate(values, allowed, catalog, budget, m))
+    methods: tuple[Literal["greedy", "exact"], ...] = ("greedy", "exact")
+    for method in methods:
+        secs, out = _timed(partial(allocate, values, allowed, catalog, budget, method))
         assert isinstance(out, pd.DataFrame)
         totals[method] = out["expected_gain"].sum()
         calls = int((out["action"] == "call").sum())

@@ -298,5 +298,47 @@ def _training_lines(summary: dict[str, object], metrics: dict[str, float]) -> li
     return lines
 
 
+@app.command()
+def serve(
+    config: Annotated[Path, typer.Option(help="Pipeline config: model name, data dir")] = Path(
+        "pipelines/demo.yaml"
+    ),
+    model_ref: Annotated[str, typer.Option(help="Registered alias or version to serve")] = (
+        "champion"
+    ),
+    host: Annotated[str, typer.Option(help="Interface to listen on (0.0.0.0: all)")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on")] = 3000,
+) -> None:
+    """Serve the model over HTTP (BentoML): /predict, /predict_batch, /predict_by_id.
+
+    CXML_API_KEY: require the header 'Authorization: Bearer <key>'.
+    MLFLOW_TRACKING_URI: the registry to load from.
+    CXML_MAX_BODY_BYTES, CXML_MAX_EVENTS, CXML_MAX_BATCH: request limits."""
+    import os
+    import sys
+
+    if not config.is_file():
+        _fail(f"--config {config}: no such file; see pipelines/ for examples")
+    if host not in ("127.0.0.1", "localhost", "::1") and not os.environ.get("CXML_API_KEY"):
+        typer.echo(
+            f"warning: serving on {host} without CXML_API_KEY: anyone who can reach port "
+            f"{port} can score customers; set CXML_API_KEY",
+            err=True,
+        )
+    env = {
+        **os.environ,
+        "CXML_CONFIG": str(config.resolve()),
+        "CXML_MODEL_REF": model_ref,
+        "BENTOML_DO_NOT_TRACK": os.environ.get("BENTOML_DO_NOT_TRACK", "True"),
+        "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
+    }
+    command = [sys.executable, "-m", "bentoml", "serve", "cxml.service:CxmlService"]
+    command += ["--host", host, "--port", str(port)]
+    sys.stdout.flush()
+    os.execve(sys.executable, command, env)
+
+
 def main() -> None:
     app()

@@ -87,6 +87,46 @@ class TrackingConfig(_Strict):
     model_name: str
 
 
+class RuleConfig(_Strict):
+    column: str  # a customer attribute, or a feature such as customer_value
+    isin: tuple[str, ...] | None = None
+    min: float | None = None
+    max: float | None = None
+
+
+class ActionConfig(_Strict):
+    name: str
+    channel: str
+    cost: float = Field(ge=0)
+    rules: tuple[RuleConfig, ...] = ()
+    capacity: int | None = Field(None, ge=0)
+    cooldown_days: int = Field(0, ge=0)  # no repeat of this offer within D days
+
+
+class ContactConfig(_Strict):
+    max_contacts: int = Field(ge=1)  # at most N contacts per channel ...
+    period_days: int = Field(ge=1)  # ... within this many days
+
+
+class ValueConfig(_Strict):
+    """Customer value = multiplier x a feature column, e.g. 12 x monthly charge."""
+
+    feature: str
+    multiplier: float = Field(1.0, gt=0)
+
+
+class ActionsConfig(_Strict):
+    control: str = "none"  # the log's name for no action
+    outcome: Literal["churn"] | tuple[str, ...] = "churn"  # or event types, e.g. [visit]
+    horizon_days: int = Field(90, ge=1)
+    learner: Literal["t", "x", "dr", "offset"] = "offset"
+    value: ValueConfig
+    budget: float | None = Field(None, ge=0)
+    allocation: Literal["greedy", "exact"] = "exact"
+    contact: ContactConfig | None = None
+    catalog: tuple[ActionConfig, ...] = Field(min_length=1)
+
+
 class PipelineConfig(_Strict):
     name: str
     targets: tuple[Target, ...] = ("churn", "satisfaction_drop")
@@ -96,6 +136,7 @@ class PipelineConfig(_Strict):
     features: FeaturesConfig = FeaturesConfig()
     model: ModelConfig = ModelConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
+    actions: ActionsConfig | None = None
     tracking: TrackingConfig
 
     @field_validator("targets")

@@ -53,7 +53,7 @@ def _simulate(seed: int, n: int = 4000) -> dict[str, np.ndarray]:
     }
 
 
-def _args(d: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
+def _args(d: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     return d["rewards"], d["logged"], d["propensities"], d["target"]
 
 

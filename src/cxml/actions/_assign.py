@@ -5,7 +5,8 @@ capacities) are few, so their Lagrange multipliers are found by a cutting-plane 
 handful of dimensions; the Lagrangian bound then proves most (customer, option) pairs cannot be in
 any solution better than a heuristic incumbent (reduced-cost fixing), and HiGHS solves only the
 small core that is left. A plain MILP over 100k customers × 5 actions did not finish in 200 s here;
-this takes about a second and proves optimality.
+this proves a solution within a relative gap of 1e-5 of the optimum in well under a second, and
+one within 1e-6 in about 25 s (closing the last unit on a near-tied knapsack core is what costs).
 """
 
 from __future__ import annotations
@@ -186,7 +187,7 @@ def _fix(p: Problem, reduced: np.ndarray, slack: float) -> tuple[np.ndarray, np.
 
 
 def _solve_core(
-    p: Problem, keep: np.ndarray, fixed: np.ndarray, seconds: float
+    p: Problem, keep: np.ndarray, fixed: np.ndarray, seconds: float, rel_gap: float
 ) -> tuple[np.ndarray | None, str, int]:
     """HiGHS on the pairs that survived fixing, with what the fixed customers left over."""
     rows, cols = np.nonzero(keep)
@@ -198,7 +199,7 @@ def _solve_core(
         integrality=np.ones(len(rows)),
         bounds=Bounds(0, 1),
         constraints=_core_constraints(rows, cols, p.cost, budget, p.cap - p.counts(fixed)),
-        options={"time_limit": max(seconds, 0.0), "mip_rel_gap": 1e-9, "disp": False},
+        options={"time_limit": max(seconds, 0.0), "mip_rel_gap": rel_gap, "disp": False},
     )
     if res.x is None:
         return None, str(res.message).strip(), len(rows)
@@ -209,8 +210,16 @@ def _solve_core(
     return safe, ("optimal" if res.status == 0 else str(res.message).strip()), len(rows)
 
 
-def exact(p: Problem, time_limit: float) -> tuple[np.ndarray, str]:
-    """The optimum (or the best found within `time_limit` s), never worse than greedy."""
+def _incumbent(p: Problem, reduced: np.ndarray) -> np.ndarray:
+    """The Lagrangian choice made feasible and topped up greedily, or plain greedy if better."""
+    lagrange = np.where(reduced.max(axis=1) > 0, np.argmax(reduced, axis=1), -1)
+    repaired = greedy(p, _repair(p, lagrange, reduced.max(axis=1)))
+    plain = greedy(p)
+    return plain if p.total(plain) > p.total(repaired) else repaired
+
+
+def exact(p: Problem, time_limit: float, gap: float = 1e-5) -> tuple[np.ndarray, str]:
+    """The optimum within a relative `gap` (or the best found in `time_limit` s), never < greedy."""
     started = time.monotonic()
     best = np.where(p.ok.any(axis=1), np.argmax(np.where(p.ok, p.value, -np.inf), axis=1), -1)
     if p.feasible(best):
@@ -219,20 +228,23 @@ def exact(p: Problem, time_limit: float) -> tuple[np.ndarray, str]:
     coef, rhs = _coupling(p)
     bound, u = _dual(base, coef, rhs, started + time_limit / 2)
     reduced = base - u @ coef
-    lagrange = np.where(reduced.max(axis=1) > 0, np.argmax(reduced, axis=1), -1)
-    incumbent = greedy(p, _repair(p, lagrange, reduced.max(axis=1)))
-    plain = greedy(p)
-    incumbent = plain if p.total(plain) > p.total(incumbent) else incumbent
-    slack = bound - p.total(incumbent) + 1e-7 * max(1.0, abs(bound))
-    keep, fixed = _fix(p, reduced, slack)
+    incumbent = _incumbent(p, reduced)
+    allowed = gap * max(abs(bound), 1e-12)  # the shortfall from the bound we accept
+    if bound - p.total(incumbent) <= allowed:
+        return incumbent, f"exact: optimal within {gap:g} (the Lagrangian bound is met)"
+    keep, fixed = _fix(p, reduced, bound - p.total(incumbent) + 1e-9 * max(1.0, abs(bound)))
+    in_core = keep.any(axis=1)
+    core_value = max(abs(p.total(np.where(in_core, incumbent, -1))), 1e-12)
     remaining = time_limit - (time.monotonic() - started)
-    core, outcome, size = _solve_core(p, keep, fixed, remaining)
+    core, outcome, size = _solve_core(p, keep, fixed, remaining, min(1e-4, allowed / core_value))
     if core is not None and p.total(core) >= p.total(incumbent):
         incumbent = core
     if core is not None and outcome == "optimal":
-        return incumbent, f"exact: optimal (HiGHS on a {size}-pair core after Lagrangian fixing)"
-    gap = (bound - p.total(incumbent)) / max(abs(bound), 1e-12)
+        return incumbent, (
+            f"exact: optimal within {gap:g} (HiGHS on a {size}-pair core after Lagrangian fixing)"
+        )
+    shortfall = (bound - p.total(incumbent)) / max(abs(bound), 1e-12)
     return incumbent, (
         f"exact: HiGHS stopped ({outcome}) within the {time_limit:g} s time limit; best feasible "
-        f"solution returned, at most {gap:.3%} below the optimum"
+        f"solution returned, at most {shortfall:.2g} (relative) below the optimum"
     )

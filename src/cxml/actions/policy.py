@@ -132,7 +132,7 @@ def _past_log(
         raise ValueError(f"The actions log lacks columns {missing}; it needs {list(LOG_COLUMNS)}.")
     time = pd.to_datetime(log["action_time"], utc=True)
     keep = ((time < as_of) & (time >= as_of - pd.Timedelta(days=days))).to_numpy(dtype=bool)
-    past = log.loc[keep, list(LOG_COLUMNS)].assign(action_time=time[keep])
+    past = log.loc[keep, list(LOG_COLUMNS)].astype(object).assign(action_time=time[keep])
     by_name = {a.name: a.channel for a in catalog}  # a row without a channel: the catalog's
     return past.assign(channel=past["channel"].fillna(past["action"].map(by_name)))
 
@@ -259,25 +259,29 @@ def allocate(
     method: Literal["greedy", "exact"] = "exact",
     *,
     time_limit: float = 60.0,
+    gap: float = 1e-5,
 ) -> pd.DataFrame:
     """The action per customer that maximises total expected value, with "none" always allowed.
 
     Constraints: at most one action per customer, total cost <= budget (None: unlimited), at most
     `capacity` customers per action, never an ineligible action nor one with value <= 0 (or
-    missing). "greedy" takes pairs by value density; "exact" solves the MILP with HiGHS and returns
-    the greedy answer instead if that is better (possible only when HiGHS hits `time_limit`).
-    Ties go to the smaller customer id, then the earlier catalog action. Customers absent from
+    missing). "greedy" takes pairs by value density. "exact" maximises total value as a MILP:
+    Lagrangian reduced-cost fixing shrinks it, HiGHS solves the rest to a relative `gap`; within
+    `time_limit` s, else the best feasible solution found. It is never below greedy. Greedy ties
+    go to the smaller customer id, then the earlier catalog action. Customers absent from
     `eligible` are ineligible for everything.
 
     Returns a frame indexed like `values` with columns action, expected_gain, cost, runner_up
     (the best other eligible action with positive value, or "none") and runner_up_gain;
     `.attrs["status"]` says how the answer was found.
     """
+    if gap < 0 or time_limit < 0:
+        raise ValueError(f"gap and time_limit must be >= 0, got {gap} and {time_limit}.")
     p = _problem(values, eligible, catalog, budget)
     if method == "greedy":
         chosen, status = greedy(p), "greedy: by value density"
     elif method == "exact":
-        chosen, status = exact(p, time_limit)
+        chosen, status = exact(p, time_limit, gap)
     else:
         raise ValueError(f"method must be 'greedy' or 'exact', got {method!r}.")
     out = _frame(p, values.index, _names(catalog), chosen)

@@ -62,8 +62,10 @@ class Scorer:
         customers: pd.DataFrame,
         cutoff: str | pd.Timestamp,
         explain_top: float | None = None,
+        actions_log: pd.DataFrame | None = None,
     ) -> pd.DataFrame:
-        """One row per customer: probabilities, band, rank, reasons and action columns."""
+        """One row per customer: probabilities, band, rank, reasons and action columns (the
+        actions log, when given, enforces cooldowns and contact caps)."""
         at = utc_timestamp(cutoff)
         features = self.bundle.features(events, customers, at)
         scores = self.bundle.predict(features)
@@ -77,6 +79,8 @@ class Scorer:
         for column in scores.columns.drop("churn_probability"):
             frame[column] = scores[column]
         frame = frame.join(self.reasons(features, churn.to_numpy(), explain_top))
+        if self.bundle.uplift is not None and self.bundle.actions is not None:
+            frame = frame.join(self.actions(features, frame, actions_log, at))
         frame["model_name"] = self.model_name
         frame["model_version"] = self.model_version
         return frame.reset_index()
@@ -95,6 +99,20 @@ class Scorer:
         reasons = codes[columns].reindex(features.index).fillna("")
         reasons["explained"] = explained
         return reasons
+
+    def actions(
+        self,
+        features: pd.DataFrame,
+        scored: pd.DataFrame,
+        log: pd.DataFrame | None,
+        at: pd.Timestamp,
+    ) -> pd.DataFrame:
+        """The next best action per customer under the bundle's catalog, budget and rules."""
+        from cxml.actions.recommend import recommend
+
+        assert self.bundle.actions is not None
+        uplift = self.bundle.uplift.predict_uplift(features)  # type: ignore[union-attr]
+        return recommend(uplift, features, log, self.bundle.actions, at, scored)
 
 
 def load_scorer(model_name: str, ref: str = "champion") -> Scorer:
@@ -138,7 +156,7 @@ def run_score(
     scorer = load_scorer(config.tracking.model_name, ref)
     events, customers = loaded.tables["events"], loaded.tables["customers"]
     population = scoring_population(events, customers, at)
-    scored = scorer.score(events, population, at, explain_top)
+    scored = scorer.score(events, population, at, explain_top, loaded.tables.get("actions"))
     scored = scored.sort_values("churn_rank", kind="stable").reset_index(drop=True)
     scored["scored_at"] = pd.Timestamp.now(tz="UTC")
     return scored, write_scored(scored, out)

@@ -170,6 +170,11 @@ def train(config: PipelineConfig) -> Trained:
     features = frame.drop(columns=[c for c in ("churn", "satisfaction_drop") if c in frame])
     catalog = feature_catalog(loaded.tables["customers"], fcfg).loc[list(features.columns)]
     summary = summarise(loaded, frame, split, config)
+    uplift = None
+    if config.actions is not None and split is not None:
+        uplift, nba_metrics, nba_table = _actions(config, loaded, split, result, features, truth)
+        metrics |= nba_metrics
+        tables["nba_policies"] = nba_table
     bundle = ScoringBundle(
         pipeline=config.name,
         feature_config=fcfg,
@@ -178,9 +183,36 @@ def train(config: PipelineConfig) -> Trained:
         models=result.models,
         horizon_days=config.labels.horizon_days,
         info={"summary": summary, "metrics": metrics},
+        uplift=uplift,
+        actions=config.actions,
     )
     example = synthetic_example(features)
     return Trained(bundle, result, metrics, tables, figures, summary, example)
+
+
+def _actions(
+    config: PipelineConfig,
+    loaded: LoadedData,
+    split: Split,
+    result: Backtest,
+    features: pd.DataFrame,
+    truth: pd.DataFrame | None,
+) -> tuple[object, dict[str, float], pd.DataFrame]:
+    """Uplift learned before the test cutoff; the policy judged at it."""
+    from cxml.jobs.nba import fit_uplift, policy_report
+
+    at = split.test[0]
+    learner, summary = fit_uplift(config, loaded, at)
+    churn = result.results["churn"]
+    at_test = churn.index.get_level_values("cutoff") == at
+    ids = churn.index[at_test].get_level_values("customer_id")
+    risk = pd.Series(churn.model[at_test], index=ids)
+    test_features = features.loc[churn.index[at_test]].set_axis(ids)
+    metrics, table = policy_report(
+        config, learner, test_features, risk, loaded.tables.get("actions"), at, truth
+    )
+    metrics |= {k: float(v) for k, v in summary.items() if isinstance(v, int | float)}
+    return learner, metrics, table
 
 
 def record(trained: Trained, config: PipelineConfig) -> RunRecord:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from cxml.config import ActionsConfig
 from cxml.features.build import build_features
 from cxml.features.config import FeatureConfig
 from cxml.models.train import BoostedClassifier, FrameEncoder
@@ -25,6 +26,8 @@ class ScoringBundle:
     models: dict[str, BoostedClassifier]  # target -> calibrated model
     horizon_days: int
     info: dict[str, object] = field(default_factory=dict)  # cutoffs, metrics: for the record
+    uplift: object | None = None  # a fitted meta-learner (models/uplift.py), when actions exist
+    actions: ActionsConfig | None = None  # the catalog, budget and rules it recommends under
 
     @property
     def feature_names(self) -> list[str]:

@@ -85,6 +85,7 @@ class _MetaLearner(BaseEstimator):
     """Shared input checks, feature encoding and the uplift frame; subclasses fit the models."""
 
     control: str
+    seed: int
 
     def _prepare(
         self, X: Features, treatment: npt.ArrayLike, y: npt.ArrayLike
@@ -119,11 +120,15 @@ class _MetaLearner(BaseEstimator):
         return np.asarray(X, dtype=float)
 
     def _propensity(
-        self, matrix: np.ndarray, arms: np.ndarray, propensity: npt.ArrayLike | None
+        self,
+        matrix: np.ndarray,
+        arms: np.ndarray,
+        propensity: npt.ArrayLike | None,
+        n_folds: int = 3,
     ) -> np.ndarray:
         """The logged propensities, checked; or cross-fitted estimates when none were logged."""
         if propensity is None:
-            return _cross_fitted_propensity(matrix, arms, getattr(self, "n_folds", 3), self._seed)
+            return _cross_fitted_propensity(matrix, arms, n_folds, self.seed)
         logged = np.asarray(propensity, dtype=float)
         if logged.shape != arms.shape or not ((logged > 0) & (logged <= 1)).all():
             raise ValueError(
@@ -131,10 +136,6 @@ class _MetaLearner(BaseEstimator):
                 "the action the row received"
             )
         return logged
-
-    @property
-    def _seed(self) -> int:
-        return int(getattr(self, "seed", 0))
 
     def predict_uplift(self, X: Features) -> pd.DataFrame:
         """Estimated P(y | x, action) − P(y | x, control): rows × non-control actions."""
@@ -341,7 +342,8 @@ class DRLearner(_MetaLearner):
         propensity: npt.ArrayLike | None = None,
     ) -> DRLearner:
         matrix, arms, target = self._prepare(X, treatment, y)
-        received = np.clip(self._propensity(matrix, arms, propensity), PROPENSITY_CLIP, 1.0)
+        received = self._propensity(matrix, arms, propensity, self.n_folds)
+        received = np.clip(received, PROPENSITY_CLIP, 1.0)
         outcomes = self._cross_fitted_outcomes(matrix, arms, target)
         final = lightgbm_params(self.final_params or self.params, self.seed)
         self.models_: dict[str, lgb.LGBMRegressor] = {}
@@ -373,3 +375,60 @@ class DRLearner(_MetaLearner):
 
     def _uplift(self, matrix: np.ndarray) -> np.ndarray:
         return np.column_stack([self.models_[a].predict(matrix) for a in self.actions_])
+
+
+#: The arms' corrections: tiny trees, slow, so they learn the effect and not the noise.
+OFFSET_PARAMS: Params = {"n_estimators": 100, "num_leaves": 3, "min_child_samples": 300}
+
+
+class OffsetLearner(_MetaLearner):
+    """A T-learner whose arm models start from the control model's log-odds (LightGBM's
+    `init_score`) and learn only a small correction: the treatment effect.
+
+    Why: treated arms are small next to the control, so separate arm models spend their few rows
+    re-learning the baseline risk, and their difference with the control model is mostly noise.
+    Boosting each arm from the control's margin leaves only the effect to learn.
+    """
+
+    def __init__(
+        self,
+        control: str,
+        params: Params | None = None,
+        seed: int = 0,
+        offset_params: Params | None = None,
+    ) -> None:
+        self.control = control
+        self.params = params
+        self.seed = seed
+        self.offset_params = offset_params
+
+    def fit(
+        self,
+        X: Features,
+        treatment: npt.ArrayLike,
+        y: npt.ArrayLike,
+        propensity: npt.ArrayLike | None = None,
+    ) -> OffsetLearner:
+        matrix, arms, target = self._prepare(X, treatment, y)
+        params = lightgbm_params(self.params, self.seed)
+        self.base_ = _fit_arm_models(matrix, arms, target, [self.control], params)[self.control]
+        small = {**params, **OFFSET_PARAMS, **(self.offset_params or {})}
+        self.offsets_ = {}
+        for action in self.actions_:
+            rows = arms == action
+            start = self.base_.predict(matrix[rows], raw_score=True)
+            model = lgb.LGBMClassifier(**small)
+            self.offsets_[action] = model.fit(matrix[rows], target[rows], init_score=start)
+        return self
+
+    def _uplift(self, matrix: np.ndarray) -> np.ndarray:
+        base = np.asarray(self.base_.predict(matrix, raw_score=True), dtype=float)
+        columns = []
+        for action in self.actions_:
+            shift = np.asarray(self.offsets_[action].predict(matrix, raw_score=True), dtype=float)
+            columns.append(_sigmoid(base + shift) - _sigmoid(base))
+        return np.column_stack(columns)
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-z))

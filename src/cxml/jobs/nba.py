@@ -1,0 +1,141 @@
+"""Wiring for next-best-action in training: learn uplift from the campaigns whose outcome windows
+closed before the test cutoff, then judge the policy at the test cutoff beside the baselines
+(and, on simulated data, against the truth and the oracle) at the same budget."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pandas as pd
+
+from cxml.actions.baselines import (
+    everyone_best_average,
+    random_policy,
+    top_risk_best_average,
+    true_policy_value,
+    true_values,
+)
+from cxml.actions.policy import allocate, eligible, expected_values
+from cxml.actions.recommend import attributes, catalog_of, contact_of, customer_value
+from cxml.config import ActionsConfig, PipelineConfig
+from cxml.data.load import LoadedData
+from cxml.features.build import build_features
+from cxml.features.treatments import campaign_times, treatment_set
+from cxml.models.uplift import DRLearner, OffsetLearner, TLearner, XLearner
+
+LEARNERS = {"t": TLearner, "x": XLearner, "dr": DRLearner, "offset": OffsetLearner}
+TREATMENT_COLUMNS = ["treatment", "propensity", "good"]
+
+
+def fit_uplift(
+    config: PipelineConfig, loaded: LoadedData, before: pd.Timestamp
+) -> tuple[object, dict[str, object]]:
+    """The configured meta-learner, fitted on every campaign whose window closed by `before`."""
+    from cxml.jobs.train import feature_config, label_config
+
+    actions = config.actions
+    assert actions is not None
+    log = loaded.tables.get("actions")
+    if log is None or log.empty:
+        raise ValueError("actions: the data dir has no actions log to learn uplift from")
+    horizon = pd.Timedelta(days=actions.horizon_days)
+    times = [t for t in campaign_times(log) if t + horizon <= before]
+    if not times:
+        raise ValueError(
+            f"actions: no campaign's {actions.horizon_days}-day window closes by {before}"
+        )
+    fcfg = feature_config(config)
+    labels = replace(label_config(config), horizon_days=actions.horizon_days)
+    events, customers = loaded.tables["events"], loaded.tables["customers"]
+    rows = treatment_set(
+        events,
+        customers,
+        log,
+        times,
+        lambda e, c, t: build_features(e, c, t, fcfg),
+        labels,
+        actions.outcome,
+        actions.control,
+    )
+    learner = LEARNERS[actions.learner](control=actions.control, seed=config.model.seed)
+    features = rows.drop(columns=TREATMENT_COLUMNS)
+    learner.fit(features, rows["treatment"].to_numpy(), rows["good"].to_numpy())
+    counts = rows["treatment"].value_counts()
+    summary: dict[str, object] = {"uplift_rows": len(rows), "uplift_campaigns": len(times)}
+    summary |= {f"uplift_rows_{name}": int(n) for name, n in counts.items()}
+    return learner, summary
+
+
+def _policies(
+    actions: ActionsConfig,
+    values: pd.DataFrame,
+    allowed: pd.DataFrame,
+    risk: pd.Series,
+    seed: int,
+) -> dict[str, pd.Series]:
+    catalog = catalog_of(actions)
+    cost = {a.name: a.cost for a in catalog}
+    budget = float("inf") if actions.budget is None else actions.budget
+    chosen = allocate(values, allowed, catalog, actions.budget, actions.allocation)
+    return {
+        "cxml": chosen["action"],
+        "no_action": pd.Series("none", index=values.index, dtype=object),
+        "everyone_best_average": everyone_best_average(values, allowed, cost, budget, seed),
+        "top_risk_best_average": top_risk_best_average(values, allowed, risk, cost, budget),
+        "random": random_policy(allowed, cost, budget, seed),
+    }
+
+
+def policy_report(
+    config: PipelineConfig,
+    learner: object,
+    features: pd.DataFrame,
+    churn: pd.Series,
+    log: pd.DataFrame | None,
+    at: pd.Timestamp,
+    truth: pd.DataFrame | None,
+) -> tuple[dict[str, float], pd.DataFrame]:
+    """Each policy's spend and actions at the test cutoff; its true value where truth exists,
+    with the oracle (the same allocation on the true values) for reference."""
+    actions = config.actions
+    assert actions is not None
+    catalog = catalog_of(actions)
+    value = customer_value(features, actions)
+    allowed = eligible(attributes(features, value), catalog, log, contact_of(actions), at)
+    uplift = learner.predict_uplift(features)  # type: ignore[attr-defined]
+    values = expected_values(uplift, value, catalog)
+    policies = _policies(actions, values, allowed, churn, config.model.seed)
+    cost = {a.name: a.cost for a in catalog}
+    if truth is not None:
+        truth_values = true_values(truth.loc[features.index], list(cost), cost)
+        oracle = allocate(truth_values, allowed, catalog, actions.budget, actions.allocation)
+        policies["oracle"] = oracle["action"]
+    rows = []
+    for name, policy in policies.items():
+        row = {"policy": name, "treated": int((policy != "none").sum())}
+        row["spend"] = float(policy.map(cost).fillna(0.0).sum())
+        row["estimated_value"] = float(_estimated(policy, values))
+        if truth is not None:
+            row["true_value"] = true_policy_value(policy, truth_values)
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    return _metrics(table), table
+
+
+def _estimated(policy: pd.Series, values: pd.DataFrame) -> float:
+    treated = policy[policy != "none"]
+    rows = values.index.get_indexer(treated.index)
+    cols = values.columns.get_indexer(treated.to_numpy())
+    return float(values.to_numpy()[rows, cols].sum())
+
+
+def _metrics(table: pd.DataFrame) -> dict[str, float]:
+    by = table.set_index("policy")
+    metrics = {f"nba_{p}_estimated_value": float(v) for p, v in by["estimated_value"].items()}
+    if "true_value" in by:
+        metrics |= {f"nba_{p}_true_value": float(v) for p, v in by["true_value"].items()}
+        oracle, ours = by.at["oracle", "true_value"], by.at["cxml", "true_value"]
+        top = by.at["top_risk_best_average", "true_value"]
+        metrics["nba_share_of_oracle"] = float(ours / oracle) if oracle > 0 else float("nan")
+        metrics["nba_gain_over_top_risk"] = float(ours / top - 1) if top > 0 else float("nan")
+    return metrics

@@ -1,0 +1,137 @@
+"""The numbers behind the report, as small pure functions: frames in, frames and floats out.
+
+`nps_trend` and `retention_rate` read the event history; the others summarise a scored list.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from cxml.data.schema import utc_timestamp
+from cxml.features.labels import active_customers
+
+BANDS = ("high", "medium", "low")
+PROMOTER, DETRACTOR = 9.0, 6.0  # NPS: 9–10 promote, 0–6 detract
+
+
+def _naive_utc(times: pd.Series) -> pd.Series:
+    return pd.to_datetime(times, utc=True).dt.tz_localize(None)
+
+
+def nps_trend(events: pd.DataFrame, until: str | pd.Timestamp, months: int = 12) -> pd.DataFrame:
+    """Net promoter score per calendar month, for the `months` months up to `until` (the last one
+    partial when `until` is mid-month; only `event_time < until` counts). NPS = % promoters
+    (9–10) − % detractors (0–6) of the `survey_nps` answers; a month without answers has NaN.
+    Columns: month ("YYYY-MM"), nps, responses."""
+    end = utc_timestamp(until).tz_localize(None)
+    last = (end - pd.Timedelta(1, "ns")).to_period("M")
+    periods = pd.period_range(end=last, periods=months, freq="M")
+    surveys = events[events["event_type"] == "survey_nps"]
+    times = _naive_utc(surveys["event_time"])
+    keep = (times < end).to_numpy() & (times >= periods[0].start_time).to_numpy()
+    score = pd.to_numeric(surveys["value"], errors="coerce").to_numpy(dtype=float)[keep]
+    month = times[keep].dt.to_period("M").to_numpy()
+    answered = ~np.isnan(score)
+    frame = pd.DataFrame(
+        {
+            "month": month[answered],
+            "promoter": score[answered] >= PROMOTER,
+            "detractor": score[answered] <= DETRACTOR,
+        }
+    )
+    by = frame.groupby("month").agg(
+        responses=("promoter", "size"), promoters=("promoter", "sum"), det=("detractor", "sum")
+    )
+    by = by.reindex(periods)
+    responses = by["responses"].fillna(0).astype(int)
+    nps = 100.0 * (by["promoters"] - by["det"]) / responses.where(responses > 0)
+    return pd.DataFrame(
+        {
+            "month": [str(p) for p in periods],
+            "nps": nps.to_numpy(dtype=float),
+            "responses": responses.to_numpy(),
+        }
+    )
+
+
+def retention_rate(
+    events: pd.DataFrame,
+    customers: pd.DataFrame,
+    cutoff: str | pd.Timestamp,
+    days: int = 90,
+) -> float:
+    """Share of the customers active at `cutoff − days` (joined before then and not cancelled)
+    who had not cancelled by `cutoff`; a `cancel` event ends a customer. NaN with no customers."""
+    end = utc_timestamp(cutoff)
+    start = end - pd.Timedelta(days=days)
+    active = active_customers(events, customers, start)
+    if len(active) == 0:
+        return float("nan")
+    times = pd.to_datetime(events["event_time"], utc=True)
+    cancel = (events["event_type"] == "cancel") & (times >= start) & (times < end)
+    gone = set(events.loc[cancel, "customer_id"].astype(str))
+    kept = ~active.isin(list(gone))
+    return float(kept.mean())
+
+
+def revenue_at_risk(scored: pd.DataFrame, value: pd.Series) -> tuple[float, int]:
+    """Σ churn_probability × customer value, and how many scored customers had no value."""
+    per = value.copy()
+    per.index = per.index.astype(str)
+    matched = per.reindex(scored["customer_id"].astype(str)).to_numpy(dtype=float)
+    known = ~np.isnan(matched)
+    p = scored["churn_probability"].to_numpy(dtype=float)
+    return float(np.sum(p[known] * matched[known])), int((~known).sum())
+
+
+def band_table(scored: pd.DataFrame, value: pd.Series | None) -> pd.DataFrame:
+    """Per risk band: customers, share, mean probability, expected churners (and revenue)."""
+    rows = []
+    for band in BANDS:
+        part = scored[scored["churn_risk_band"] == band]
+        p = part["churn_probability"]
+        row = {
+            "band": band,
+            "customers": len(part),
+            "share": len(part) / max(len(scored), 1),
+            "mean_probability": float(p.mean()) if len(part) else np.nan,
+            "expected_churners": float(p.sum()),
+        }
+        if value is not None:
+            row["revenue_at_risk"] = revenue_at_risk(part, value)[0]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def action_mix(scored: pd.DataFrame) -> pd.DataFrame:
+    """Per recommended action: customers, share, total cost, total expected gain; 'none' last."""
+    frame = pd.DataFrame(
+        {
+            "action": scored["action"].fillna("none").astype(str).replace("", "none"),
+            "cost": pd.to_numeric(scored.get("action_cost", np.nan), errors="coerce"),
+            "gain": pd.to_numeric(scored.get("action_expected_gain", np.nan), errors="coerce"),
+        }
+    )
+    mix = frame.groupby("action", sort=True).agg(
+        customers=("action", "size"),
+        cost=("cost", lambda s: s.sum(min_count=1)),
+        expected_gain=("gain", lambda s: s.sum(min_count=1)),
+    )
+    mix = mix.reset_index()
+    mix["share"] = mix["customers"] / max(len(scored), 1)
+    mix["_none"] = mix["action"] == "none"
+    mix = mix.sort_values(["_none", "customers", "action"], ascending=[True, False, True])
+    return mix.drop(columns="_none").reset_index(drop=True)
+
+
+def nps_change(nps: pd.DataFrame, back: int = 3) -> tuple[float, str, float]:
+    """The latest month with answers, its NPS, and the change against the month `back` calendar
+    months before it (NaN when that month had no answers or is not in the table)."""
+    answered = np.flatnonzero(nps["responses"].to_numpy() > 0)
+    if len(answered) == 0:
+        return float("nan"), "", float("nan")
+    at = int(answered[-1])
+    latest = float(nps["nps"].iloc[at])
+    earlier = float(nps["nps"].iloc[at - back]) if at >= back else float("nan")
+    return latest, str(nps["month"].iloc[at]), latest - earlier

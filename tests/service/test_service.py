@@ -1,0 +1,328 @@
+"""The HTTP service, over HTTP against the real server: answers, parity with in-process scoring,
+a corpus of bad requests (each a 4xx with a message, never a 5xx), the API key, a short load run,
+and the bento build."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from benchmarks.bench_service import CUTOFF, load_run, pick_customer, request_body
+
+from cxml.service import Profile
+from tests.service.conftest import API_KEY, Served
+
+REPO = Path(__file__).resolve().parents[2]
+N_PARITY = 20
+
+
+def _body(served: Served, customer_id: str, as_of: str | None = CUTOFF) -> dict[str, Any]:
+    customers, events = served.tables["customers"], served.tables["events"]
+    row = customers[customers["customer_id"].astype(str) == customer_id].iloc[0]
+    own = events[events["customer_id"].astype(str) == customer_id]
+    names = Profile.of(served.scorer.bundle, ()).names
+    return request_body(row, own, names, as_of)
+
+
+@pytest.fixture(scope="module")
+def parity_ids(served: Served) -> list[str]:
+    """Every n-th customer, and the one with the most events."""
+    ids = sorted(served.tables["customers"]["customer_id"].astype(str))
+    busiest = served.tables["events"]["customer_id"].astype(str).value_counts().index[0]
+    return sorted({*ids[:: max(1, len(ids) // (N_PARITY - 1))][: N_PARITY - 1], busiest})
+
+
+@pytest.fixture(scope="module")
+def expected(served: Served) -> pd.DataFrame:
+    """Scorer.score in this process on the whole data dir at the cutoff."""
+    tables = served.tables
+    scored = served.scorer.score(tables["events"], tables["customers"], CUTOFF)
+    return scored.set_index(scored["customer_id"].astype(str))
+
+
+@pytest.fixture(scope="module")
+def good(served: Served) -> dict[str, Any]:
+    return _body(served, pick_customer(served.tables["events"], CUTOFF, 30))
+
+
+# ------------------------------------------------------------------------------ happy paths
+def test_predict_answers_with_scores_reasons_and_the_model_version(api, good, served):
+    response = api.post("/predict", json=good)
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert answer["customer_id"] == good["customer"]["customer_id"]
+    assert answer["as_of"].startswith("2025-06-30T00:00:00")
+    assert 0 <= answer["churn_probability"] <= 1
+    assert 0 <= answer["satisfaction_drop_probability"] <= 1
+    assert answer["churn_risk_band"] in {"low", "medium", "high"}
+    assert answer["model_name"] == served.prepared.model_name
+    assert answer["model_version"] == served.prepared.version
+    assert response.headers["x-model-version"] == served.prepared.version
+    assert isinstance(answer.get("reasons", []), list | None)
+    assert "churn_rank" not in answer and "cutoff" not in answer
+
+
+def test_as_of_defaults_to_now(api, good):
+    body = {key: value for key, value in good.items() if key != "as_of"}
+    answer = api.post("/predict", json=body).json()
+    as_of = pd.Timestamp(answer["as_of"])
+    assert abs(pd.Timestamp.now(tz="UTC") - as_of) < pd.Timedelta(minutes=5)
+
+
+def test_events_at_or_after_as_of_are_ignored(api, good):
+    before = api.post("/predict", json=good).json()
+    later = copy.deepcopy(good)
+    later["events"] += [
+        {"event_time": "2025-06-30T00:00:00Z", "event_type": "complaint", "channel": "chat"},
+        {"event_time": "2025-08-01T10:00:00+02:00", "event_type": "cancel"},
+    ]
+    after = api.post("/predict", json=later).json()
+    assert after["churn_probability"] == before["churn_probability"]
+    assert after["satisfaction_drop_probability"] == before["satisfaction_drop_probability"]
+
+
+def test_a_new_customer_with_no_history_and_no_attributes_is_scored(api):
+    body = {"customer": {"customer_id": "new-1"}, "events": [], "as_of": CUTOFF}
+    response = api.post("/predict", json=body)
+    assert response.status_code == 200, response.text
+    assert 0 <= response.json()["churn_probability"] <= 1
+
+
+def test_predict_batch_keeps_the_order_and_scores_each_like_predict(api, served, parity_ids):
+    bodies = [_body(served, cid, None) for cid in parity_ids[:5]]
+    response = api.post("/predict_batch", json={"customers": bodies, "as_of": CUTOFF})
+    assert response.status_code == 200, response.text
+    batch = response.json()
+    assert [p["customer_id"] for p in batch["predictions"]] == parity_ids[:5]
+    assert batch["model_version"] == served.prepared.version
+    single = api.post("/predict", json=_body(served, parity_ids[0])).json()
+    assert batch["predictions"][0]["churn_probability"] == pytest.approx(
+        single["churn_probability"], abs=1e-12
+    )
+
+
+def test_predict_by_id_answers_from_the_loaded_history(api, parity_ids, served):
+    response = api.post("/predict_by_id", json={"customer_id": parity_ids[0], "as_of": CUTOFF})
+    assert response.status_code == 200, response.text
+    assert response.json()["customer_id"] == parity_ids[0]
+    assert response.json()["model_version"] == served.prepared.version
+
+
+# ---------------------------------------------------------------------------------- parity
+def test_http_answers_equal_in_process_scoring(api, served, parity_ids, expected):
+    """/predict_by_id, /predict (the customer's own profile and events) and /predict_batch give
+    exactly the probabilities of Scorer.score on the whole data dir."""
+    targets = ["churn_probability", "satisfaction_drop_probability"]
+    batch = api.post(
+        "/predict_batch",
+        json={"customers": [_body(served, c, None) for c in parity_ids], "as_of": CUTOFF},
+    )
+    assert batch.status_code == 200, batch.text
+    by_batch = {p["customer_id"]: p for p in batch.json()["predictions"]}
+    for cid in parity_ids:
+        by_id = api.post("/predict_by_id", json={"customer_id": cid, "as_of": CUTOFF}).json()
+        sent = api.post("/predict", json=_body(served, cid)).json()
+        for target in targets:
+            want = float(expected.loc[cid, target])
+            for how, got in (("by_id", by_id), ("predict", sent), ("batch", by_batch[cid])):
+                assert got[target] == pytest.approx(want, abs=1e-9), (cid, target, how)
+        assert by_id["churn_risk_band"] == expected.loc[cid, "churn_risk_band"]
+
+
+# ---------------------------------------------------------------------------- bad requests
+def _set(path: list[str | int], value: Any) -> Any:
+    def change(body: dict[str, Any]) -> dict[str, Any]:
+        body = copy.deepcopy(body)
+        target: Any = body
+        for key in path[:-1]:
+            target = target[key]
+        if value is _DELETE:
+            del target[path[-1]]
+        else:
+            target[path[-1]] = value
+        return body
+
+    return change
+
+
+_DELETE = object()
+EVENT = {"event_time": "2025-01-01T00:00:00Z", "event_type": "login", "channel": "app"}
+# name, route, change to a good body (or raw bytes), status, words the message must contain
+BAD: list[tuple[str, str, Any, int, str]] = [
+    ("false for a number", "/predict", _set(["events", 0, "value"], False), 400, "number"),
+    ("text for a number", "/predict", _set(["events", 0, "value"], "3"), 400, "number"),
+    ("NaN for a number", "/predict", b'{"customer": {"customer_id": "a"}, "events": '
+     b'[{"event_time": "2025-01-01T00:00:00Z", "event_type": "login", "value": NaN}]}', 400, ""),
+    ("number for an id", "/predict", _set(["customer", "customer_id"], 7), 400, "string"),
+    ("empty id", "/predict", _set(["customer", "customer_id"], ""), 400, "at least 1"),
+    ("missing id", "/predict", _set(["customer", "customer_id"], _DELETE), 400, "required"),
+    ("missing events", "/predict", _set(["events"], _DELETE), 400, "required"),
+    ("unknown field", "/predict", _set(["extra"], 1), 400, "not permitted"),
+    ("unknown event field", "/predict", _set(["events", 0, "colour"], "red"), 400, "permitted"),
+    ("nested attribute", "/predict", _set(["customer", "attributes", "plan"], {"a": 1}), 400, ""),
+    ("unknown event type", "/predict", _set(["events", 0, "event_type"], "teleport"), 400,
+     "purchase"),
+    ("unknown channel", "/predict", _set(["events", 0, "channel"], "pigeon"), 400, "call_centre"),
+    ("number for a time", "/predict", _set(["events", 0, "event_time"], 1700000000), 400,
+     "datetime"),
+    ("date without time", "/predict", _set(["as_of"], "2025-06-30"), 400, "datetime"),
+    ("naive event time", "/predict", _set(["events", 0, "event_time"], "2025-01-01T10:00:00"),
+     422, "time zone"),
+    ("naive as_of", "/predict", _set(["as_of"], "2025-06-30T00:00:00"), 422, "time zone"),
+    ("year 3000", "/predict", _set(["events", 0, "event_time"], "3000-01-01T00:00:00Z"), 422,
+     "outside"),
+    ("NPS of 11", "/predict", _set(["events", 0], {**EVENT, "event_type": "survey_nps",
+     "value": 11.0}), 422, "0..10"),
+    ("unknown category", "/predict", _set(["customer", "attributes", "plan"], "gold"), 422,
+     "allowed: basic"),
+    ("true for a number attribute", "/predict", _set(["customer", "attributes", "age"], True),
+     422, "number"),
+    ("unknown attribute", "/predict", _set(["customer", "attributes", "colour"], "red"), 422,
+     "expects"),
+    ("PII attribute", "/predict", _set(["customer", "attributes", "email"], "a@b.example"), 422,
+     "PII"),
+    ("too many events", "/predict", _set(["events"], [EVENT] * 5001), 422, "at most 5000"),
+    ("huge body", "/predict", _set(["customer", "attributes", "plan"], "x" * (2 << 20)), 413,
+     "CXML_MAX_BODY_BYTES"),
+    ("malformed JSON", "/predict", b'{"customer": {"customer_id": ', 400, "JSON"),
+    ("a JSON list", "/predict", b"[]", 400, ""),
+    ("empty body", "/predict", b"", 400, "required"),
+    ("too many in a batch", "/predict_batch", lambda b: {"customers": [
+        {"customer": {"customer_id": f"c{i}"}, "events": []} for i in range(101)]}, 422,
+     "at most 100"),
+    ("repeated id in a batch", "/predict_batch", lambda b: {"customers": [
+        {"customer": {"customer_id": "c"}, "events": []}] * 2}, 422, "repeated"),
+    ("empty batch", "/predict_batch", lambda b: {"customers": []}, 400, "at least 1"),
+    ("unknown customer", "/predict_by_id", lambda b: {"customer_id": "nobody"}, 404, "unknown"),
+    ("missing id by id", "/predict_by_id", lambda b: {"as_of": CUTOFF}, 400, "required"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("name", "route", "change", "status", "words"), BAD, ids=[b[0] for b in BAD]
+)
+def test_bad_requests_get_a_4xx_with_a_field_level_message(
+    api, good, name, route, change, status, words
+):
+    content = change if isinstance(change, bytes) else json.dumps(change(good)).encode()
+    response = api.post(route, content=content, headers={"Content-Type": "application/json"})
+    assert response.status_code == status, (name, response.text[:500])
+    answer = response.json()
+    assert answer["error"] and answer["detail"], answer
+    assert words in response.text, (words, response.text[:500])
+    if status == 422:
+        assert all(item["loc"] and item["msg"] for item in answer["detail"]), answer
+        assert answer["model_version"]
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
+def test_a_body_that_is_not_declared_json_gets_415(served, good, content_type):
+    headers = {"Authorization": f"Bearer {API_KEY}"}
+    if content_type:
+        headers["Content-Type"] = content_type
+    response = httpx.post(
+        f"{served.url}/predict", content=json.dumps(good).encode(), headers=headers
+    )
+    assert response.status_code == 415, response.text
+    assert "application/json" in response.json()["error"]
+
+
+def test_a_chunked_body_over_the_limit_is_cut_off_while_read(served):
+    def chunks():
+        for _ in range(40):
+            yield b" " * 65536
+
+    response = httpx.post(
+        f"{served.url}/predict",
+        content=chunks(),
+        headers={"Authorization": f"Bearer {API_KEY}", "Content-Type": "application/json"},
+    )
+    assert response.status_code == 413
+
+
+# -------------------------------------------------------------------------------- API key
+@pytest.mark.parametrize("key", [None, "wrong", API_KEY + "x", ""])
+def test_api_routes_and_docs_refuse_a_missing_or_wrong_key(served, good, key):
+    with served.client(key) as client:
+        for response in (client.post("/predict", json=good), client.get("/docs.json")):
+            assert response.status_code == 401, response.text
+            assert "Authorization: Bearer" in response.json()["error"]
+            assert response.headers["www-authenticate"] == "Bearer"
+
+
+def test_the_right_key_opens_api_and_docs(api, good):
+    assert api.post("/predict", json=good).status_code == 200
+    docs = api.get("/docs.json")
+    assert docs.status_code == 200
+    assert {"/predict", "/predict_batch", "/predict_by_id"} <= set(docs.json()["paths"])
+
+
+@pytest.mark.parametrize("path", ["/livez", "/healthz", "/readyz", "/metrics"])
+def test_probes_and_metrics_need_no_key(served, path):
+    assert httpx.get(f"{served.url}{path}").status_code == 200
+
+
+# ----------------------------------------------------------------------------- logs, load
+def test_logs_hold_no_bodies_or_customer_data(api, served, good):
+    secret = "zz-not-for-logs-zz"
+    api.post("/predict", json=_set(["customer", "customer_id"], secret)(good))
+    api.post("/predict", json=_set(["customer", "attributes", "plan"], secret)(good))
+    api.post("/predict", json=_set(["customer", "customer_id"], 12345678901)(good))
+    api.post("/predict_by_id", json={"customer_id": secret})
+    log = served.server.log.read_text(encoding="utf-8", errors="replace")
+    assert "POST /predict 422" in log and "POST /predict_by_id 404" in log
+    for leaked in (secret, "12345678901", good["customer"]["customer_id"], "(scheme="):
+        assert leaked not in log
+
+
+def test_a_short_load_run_has_no_errors_and_flat_memory(served, good):
+    body = json.dumps(good).encode()
+    headers = {"Authorization": f"Bearer {API_KEY}"}
+    result = load_run(served.url, headers, body, 10.0, 4, served.server.rss)
+    assert result.errors == []
+    assert result.requests > 50, result.describe()
+    growth = result.rss_end - result.rss_mid
+    assert growth < 32 * 2**20, f"server RSS grew {growth / 2**20:.1f} MiB in the second half"
+
+
+# ------------------------------------------------------------------------------- the bento
+def test_bentofile_lists_the_packages_of_pyproject():
+    bentofile = yaml.safe_load((REPO / "bentofile.yaml").read_text(encoding="utf-8"))
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert bentofile["python"]["packages"] == project["dependencies"]
+    assert bentofile["service"] == "cxml.service:CxmlService"
+
+
+def test_bentoml_build_makes_a_bento_offline(tmp_path):
+    env = {**os.environ, "BENTOML_HOME": str(tmp_path), "BENTOML_DO_NOT_TRACK": "True"}
+    command = [sys.executable, "-m", "bentoml", "build", "-f", "bentofile.yaml", "."]
+    done = subprocess.run(
+        command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    (bento,) = [p for p in (tmp_path / "bentos" / "cxml").iterdir() if p.is_dir()]
+    src = bento / "src"
+    assert (src / "cxml" / "service.py").is_file()
+    assert (src / "pipelines" / "demo.yaml").is_file()
+    assert not list(src.rglob("__pycache__"))
+    requirements = (bento / "env" / "python" / "requirements.txt").read_text(encoding="utf-8")
+    assert "lightgbm" in requirements and "://" not in requirements
+    assert "/predict_by_id" in (bento / "apis" / "openapi.yaml").read_text(encoding="utf-8")
+
+
+def test_profile_reports_the_models_attributes(served):
+    profile = Profile.of(served.scorer.bundle, ("email",))
+    assert {"plan", "region"} <= set(profile.levels)
+    assert "age" in profile.numeric
+    assert np.all([name not in profile.names for name in ("name", "email", "customer_id")])

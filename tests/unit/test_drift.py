@@ -1,0 +1,107 @@
+"""Population stability index against a stored training profile."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cxml.models.drift import psi, reference_profile, status
+
+
+def _training(n: int = 2000, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    spend = rng.gamma(2.0, 50.0, n)
+    spend[rng.random(n) < 0.05] = np.nan
+    return pd.DataFrame(
+        {
+            "spend_90d": spend,
+            "n_login_30d": rng.poisson(4, n),
+            "plan": rng.choice(["basic", "plus", "pro"], n, p=[0.5, 0.3, 0.2]),
+        }
+    )
+
+
+def test_profile_is_json_serialisable_plain_data() -> None:
+    profile = reference_profile(_training(), bins=10)
+    again = json.loads(json.dumps(profile))
+    assert again == profile
+    spend = profile["numeric"]["spend_90d"]
+    assert len(spend["shares"]) == len(spend["edges"]) + 1
+    assert sum(spend["shares"]) + spend["missing"] == pytest.approx(1.0)
+    assert spend["missing"] == pytest.approx(0.05, abs=0.02)
+    plan = profile["text"]["plan"]
+    assert set(plan["levels"]) == {"basic", "plus", "pro"}
+    assert plan["other"] == 0.0
+
+
+def test_identical_data_is_stable() -> None:
+    frame = _training()
+    table = psi(reference_profile(frame), frame)
+    assert list(table.columns) == ["feature", "psi", "status"]
+    assert table["psi"].to_numpy() == pytest.approx(0.0, abs=1e-9)
+    assert set(table["status"]) == {"stable"}
+
+
+def test_a_fresh_sample_of_the_same_population_is_stable() -> None:
+    table = psi(reference_profile(_training(seed=0)), _training(seed=1))
+    assert set(table["status"]) == {"stable"}
+
+
+def test_a_shifted_column_is_drifted_and_listed_first() -> None:
+    train = _training()
+    later = train.assign(spend_90d=train["spend_90d"] * 2.5 + 40)
+    table = psi(reference_profile(train), later)
+    assert table.iloc[0]["feature"] == "spend_90d"
+    assert table.iloc[0]["status"] == "drifted"
+    assert table.iloc[0]["psi"] >= 0.25
+    assert set(table.iloc[1:]["status"]) == {"stable"}
+
+
+def test_an_unseen_category_counts_in_other() -> None:
+    train = _training()
+    profile = reference_profile(train)
+    later = train.copy()
+    later.loc[later.index[: len(later) // 2], "plan"] = "enterprise"  # never seen in training
+    table = psi(profile, later).set_index("feature")
+    assert table.loc["plan", "status"] == "drifted"
+    # half the rows moved into "other" (training share 0 → epsilon): PSI well above the bar
+    assert table.loc["plan", "psi"] > 1.0
+    small = later.copy()
+    small["plan"] = train["plan"]
+    small.loc[small.index[:10], "plan"] = "enterprise"  # a handful of new rows: still stable
+    assert psi(profile, small).set_index("feature").loc["plan", "status"] == "stable"
+
+
+def test_missing_column_is_reported_first() -> None:
+    train = _training()
+    table = psi(reference_profile(train), train.drop(columns=["n_login_30d"]))
+    assert table.iloc[0]["feature"] == "n_login_30d"
+    assert table.iloc[0]["status"] == "missing"
+    assert np.isnan(table.iloc[0]["psi"])
+    assert len(table) == 3
+
+
+def test_more_missing_values_show_as_drift() -> None:
+    train = _training()
+    later = train.assign(spend_90d=np.where(np.arange(len(train)) % 2 == 0, np.nan, 1.0))
+    assert psi(reference_profile(train), later).iloc[0]["status"] == "drifted"
+
+
+def test_status_thresholds() -> None:
+    assert [status(v) for v in (0.0, 0.0999, 0.1, 0.2499, 0.25, 3.0)] == [
+        "stable",
+        "stable",
+        "watch",
+        "watch",
+        "drifted",
+        "drifted",
+    ]
+
+
+def test_empty_frame_is_an_error_with_a_reason() -> None:
+    train = _training()
+    with pytest.raises(ValueError, match="at least one row"):
+        psi(reference_profile(train), train.iloc[:0])

@@ -1,0 +1,317 @@
+"""report.html: sections present, top list ranked and escaped, self-contained, graceful gaps."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cxml.jobs.report import SECTIONS, ReportContext, nps_trend, render_report, retention_rate
+from cxml.models.drift import psi, reference_profile
+
+ACTIONS = ["discount", "support_callback", "loyalty_upgrade", "education_email", "none"]
+ACTION_COLUMNS = [
+    "action",
+    "action_expected_gain",
+    "action_cost",
+    "action_reason",
+    "runner_up_action",
+]
+REASONS = [
+    "3 support tickets in the last 30 days",
+    "12 days since the last login",
+    "a failed payment in the last 90 days",
+    "spend in the last 30 days at 0.4x the usual",
+    "an NPS answer of 4 (detractor)",
+]
+
+
+def sample_scored(n: int = 300, seed: int = 3) -> pd.DataFrame:
+    """A scored list like `cxml score` writes, with fake ids and no PII."""
+    rng = np.random.default_rng(seed)
+    p = np.clip(rng.beta(1.2, 9.0, n), 0.001, 0.99)
+    order = np.argsort(-p, kind="stable")
+    rank = np.empty(n, dtype=int)
+    rank[order] = np.arange(1, n + 1)
+    explained = rank <= int(0.3 * n)
+    picks = [rng.choice(len(REASONS), 3, replace=False) for _ in range(n)]
+    frame = pd.DataFrame(
+        {
+            "customer_id": [f"C{i:04d}" for i in range(1, n + 1)],
+            "cutoff": pd.Timestamp("2024-06-01", tz="UTC"),
+            "churn_probability": p,
+            "churn_risk_band": np.where(p >= 0.3, "high", np.where(p >= 0.15, "medium", "low")),
+            "churn_rank": rank,
+            "satisfaction_drop_probability": np.clip(rng.beta(1.5, 8.0, n), 0, 1),
+            "explained": explained,
+        }
+    )
+    for k in range(3):
+        text = [REASONS[pick[k]] if e else "" for pick, e in zip(picks, explained, strict=True)]
+        frame[f"reason_{k + 1}"] = text
+        frame[f"reason_family_{k + 1}"] = np.where(explained, "support", "")
+    action = np.where(rank <= 120, rng.choice(ACTIONS[:4], n), "none")
+    cost = pd.Series(action).map(
+        {
+            "discount": 25.0,
+            "support_callback": 12.0,
+            "loyalty_upgrade": 40.0,
+            "education_email": 0.5,
+        }
+    )
+    frame["action"] = action
+    frame["action_cost"] = cost.fillna(0.0).to_numpy()
+    frame["action_expected_gain"] = np.where(action == "none", 0.0, p * 300 - frame["action_cost"])
+    frame["action_reason"] = np.where(action == "none", "", "addresses: support tickets")
+    frame["runner_up_action"] = "education_email"
+    frame["model_name"] = "cxml-churn"
+    frame["model_version"] = "7"
+    frame["scored_at"] = pd.Timestamp("2024-06-02 06:00", tz="UTC")
+    return frame
+
+
+def sample_drift(shift: bool = True) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    train = pd.DataFrame(
+        {
+            "spend_90d": rng.gamma(2.0, 50.0, 1000),
+            "n_support_ticket_30d": rng.poisson(1.0, 1000),
+            "plan": rng.choice(["basic", "plus", "pro"], 1000),
+        }
+    )
+    later = train.assign(spend_90d=train["spend_90d"] * 2 + 30) if shift else train
+    return psi(reference_profile(train), later)
+
+
+def sample_context(scored: pd.DataFrame, **changes: object) -> ReportContext:
+    months = [f"2023-{m:02d}" for m in range(7, 13)] + [f"2024-{m:02d}" for m in range(1, 7)]
+    values = {
+        "model_name": "cxml-churn",
+        "model_version": "7",
+        "cutoff": pd.Timestamp("2024-06-01", tz="UTC"),
+        "horizon_days": 90,
+        "customer_value": pd.Series(
+            np.linspace(50, 500, len(scored)), index=scored["customer_id"].to_numpy()
+        ),
+        "budget": 3000.0,
+        "policy_values": pd.DataFrame(
+            {
+                "policy": ["model", "no_action", "best_average_action", "top_risk_best_average"],
+                "expected_value": [41.0, 30.0, 33.5, 36.0],
+                "low": [38.0, 28.5, 31.0, 33.0],
+                "high": [44.0, 31.5, 36.0, 39.0],
+            }
+        ),
+        "touchpoints": pd.DataFrame(
+            {
+                "kind": ["channel", "channel", "channel", "event_type", "event_type", "event_type"],
+                "touchpoint": ["call_centre", "app", "web", "support_ticket", "login", "purchase"],
+                "mean_contribution": [0.21, -0.05, 0.02, 0.30, -0.12, -0.08],
+                "mean_abs_contribution": [0.25, 0.10, 0.05, 0.35, 0.20, 0.15],
+                "share_of_abs": [0.625, 0.25, 0.125, 0.5, 0.2857, 0.2143],
+            }
+        ),
+        "drift": sample_drift(),
+        "nps": pd.DataFrame(
+            {
+                "month": months,
+                "nps": [12, 10, 14, 9, 8, np.nan, 5, 4, 6, 2, 1, -3],
+                "responses": [40, 38, 45, 41, 39, 0, 42, 44, 37, 40, 43, 41],
+            }
+        ),
+        "retention_rate": 0.934,
+        "earlier": pd.DataFrame(
+            {
+                "cutoff": pd.to_datetime(["2024-01-01", "2024-02-01"], utc=True),
+                "customers": [290, 295],
+                "realised_auc": [0.78, 0.74],
+                "expected_churners": [31.0, 30.0],
+                "realised_churners": [29, 41],
+                "ece": [0.021, 0.043],
+                "lift_top10": [3.4, 2.9],
+            }
+        ),
+        "training_metrics": {"churn_roc_auc": 0.79, "churn_brier": 0.081, "churn_ece": 0.012},
+        "currency": "€",
+    }
+    values.update(changes)
+    return ReportContext(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def scored() -> pd.DataFrame:
+    return sample_scored()
+
+
+@pytest.fixture(scope="module")
+def page(scored: pd.DataFrame) -> str:
+    """The report with every context piece (rendering draws five figures: done once)."""
+    return render_report(scored, sample_context(scored))
+
+
+def _section(page: str, ident: str) -> str:
+    match = re.search(rf'<section id="{ident}">(.*?)</section>', page, flags=re.S)
+    assert match, f"section {ident} not found"
+    return match.group(1)
+
+
+def test_every_section_is_present(page: str) -> None:
+    for ident, _title, _build in SECTIONS:
+        assert f'<section id="{ident}">' in page
+    assert page.count("data:image/png;base64,") == 5  # nps, risk, actions, policy, touchpoints
+
+
+def test_top_table_is_sorted_by_rank_and_escapes_reasons(scored: pd.DataFrame) -> None:
+    shuffled = scored.sample(frac=1.0, random_state=1).reset_index(drop=True)
+    riskiest = shuffled.index[shuffled["churn_rank"] == 1][0]
+    shuffled.loc[riskiest, "reason_1"] = '<script>alert("x")</script> & more'
+    page = render_report(shuffled, sample_context(shuffled))
+    top = _section(page, "top-customers")
+    ranks = [int(r) for r in re.findall(r'<tr><td class="n">(\d+)</td>', top)]
+    assert ranks == list(range(1, 51))
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; more" in top
+    assert "<script" not in page
+
+
+def test_page_is_self_contained(page: str) -> None:
+    lower = page.lower()
+    for forbidden in ("http://", "https://", "<script src", "<link", "@import", "url("):
+        assert forbidden not in lower
+    assert set(re.findall(r'src="([a-z]+):', lower)) == {"data"}
+
+
+def test_only_scored_list_columns_reach_the_page(scored: pd.DataFrame) -> None:
+    with_pii = scored.assign(email="jane.doe@example.org", name="Jane Doe")
+    page = render_report(with_pii, sample_context(with_pii))
+    assert "jane" not in page.lower()
+
+
+def test_absent_action_columns_give_a_note(scored: pd.DataFrame) -> None:
+    bare = scored.drop(columns=ACTION_COLUMNS)
+    page = render_report(bare, sample_context(bare))
+    assert 'id="actions-absent"' in _section(page, "actions")
+    assert "action columns" in _section(page, "actions")
+    assert 'id="top-no-actions"' in page
+    assert all(f'<section id="{i}">' in page for i, _t, _b in SECTIONS)
+
+
+def test_drift_warning_only_when_something_drifted(scored: pd.DataFrame) -> None:
+    drifted = render_report(scored, sample_context(scored, drift=sample_drift(shift=True)))
+    assert 'id="drift-warning"' in drifted
+    assert "spend_90d" in _section(drifted, "drift")
+    stable = render_report(scored, sample_context(scored, drift=sample_drift(shift=False)))
+    assert 'id="drift-warning"' not in stable
+    assert "Every feature is stable" in _section(stable, "drift")
+
+
+def test_minimal_context_renders_notes_not_errors(scored: pd.DataFrame) -> None:
+    page = render_report(
+        scored[["customer_id", "churn_probability", "churn_risk_band", "churn_rank"]]
+    )
+    assert 'id="earlier-none"' in page
+    assert "No policy evaluation" in page
+    assert "drift was not checked" in page
+    assert all(f'<section id="{i}">' in page for i, _t, _b in SECTIONS)
+
+
+def test_missing_required_column_says_what_to_do(scored: pd.DataFrame) -> None:
+    with pytest.raises(ValueError, match="churn_rank"):
+        render_report(scored.drop(columns="churn_rank"), ReportContext())
+
+
+def test_same_inputs_same_page_but_the_timestamp(scored: pd.DataFrame, page: str) -> None:
+    def strip(text: str) -> str:
+        return re.sub(r'<p class="generated">.*?</p>', "", text)
+
+    again = render_report(scored.copy(), sample_context(scored))
+    assert 'class="generated">Generated at ' in again
+    assert strip(page) == strip(again)
+
+
+def test_headline_numbers(scored: pd.DataFrame) -> None:
+    value = pd.Series(100.0, index=scored["customer_id"].to_numpy())
+    kpis = _section(render_report(scored, sample_context(scored, customer_value=value)), "kpis")
+    assert f"{len(scored):,}" in kpis
+    expected = scored["churn_probability"].sum()
+    assert f"{expected:,.0f}" in kpis
+    assert f"€{expected * 100:,.0f}" in kpis
+    assert "93.4%" in kpis
+    assert ">−3<" in kpis  # the latest NPS (June 2024), against March's 6
+    assert "Jun 2024; ▼ 9 points since Mar 2024" in kpis
+
+
+def test_budget_use_and_overspend_warning(scored: pd.DataFrame) -> None:
+    spend = scored.loc[scored["action"] != "none", "action_cost"].sum()
+    fine = _section(render_report(scored, sample_context(scored, budget=spend * 2)), "actions")
+    assert "50.0% of the" in fine and 'id="budget-over"' not in fine
+    over = _section(render_report(scored, sample_context(scored, budget=spend / 2)), "actions")
+    assert 'id="budget-over"' in over
+
+
+# --- nps_trend and retention_rate, by hand -------------------------------------------------
+
+
+def _events(rows: list[tuple[str, str, str, float | None]]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=["customer_id", "event_time", "event_type", "value"])
+    frame["event_time"] = pd.to_datetime(frame["event_time"], utc=True, format="ISO8601")
+    return frame
+
+
+def test_nps_trend_by_hand() -> None:
+    events = _events(
+        [
+            ("a", "2024-04-03", "survey_nps", 10),  # April: promoter
+            ("b", "2024-04-20", "survey_nps", 9),  # April: promoter
+            ("c", "2024-04-21", "survey_nps", 7),  # April: passive
+            ("d", "2024-04-30 23:59", "survey_nps", 3),  # April: detractor
+            ("a", "2024-05-10", "survey_nps", 6),  # May: detractor (6 detracts)
+            ("b", "2024-05-11", "survey_csat", 1),  # not an NPS answer: ignored
+            ("c", "2024-05-12", "survey_nps", None),  # no score: ignored
+            ("d", "2024-06-01", "survey_nps", 10),  # at `until`: excluded (strictly before)
+            ("e", "2024-01-15", "survey_nps", 10),  # before the 3-month window: excluded
+        ]
+    )
+    trend = nps_trend(events, pd.Timestamp("2024-06-01", tz="UTC"), months=3)
+    assert trend["month"].tolist() == ["2024-03", "2024-04", "2024-05"]
+    assert trend["responses"].tolist() == [0, 4, 1]
+    assert np.isnan(trend["nps"].iloc[0])  # no answers in March
+    assert trend["nps"].iloc[1] == pytest.approx(100 * (2 - 1) / 4)
+    assert trend["nps"].iloc[2] == pytest.approx(-100.0)
+
+
+def test_nps_trend_includes_the_partial_month() -> None:
+    events = _events([("a", "2024-06-10", "survey_nps", 9), ("b", "2024-06-20", "survey_nps", 9)])
+    trend = nps_trend(events, "2024-06-15", months=2)
+    assert trend["month"].tolist() == ["2024-05", "2024-06"]
+    assert trend["responses"].tolist() == [0, 1]  # the 20th is after `until`
+    assert trend["nps"].iloc[1] == pytest.approx(100.0)
+
+
+def test_retention_rate_by_hand() -> None:
+    customers = pd.DataFrame(
+        {
+            "customer_id": ["a", "b", "c", "d", "e"],
+            "signup_time": pd.to_datetime(
+                ["2023-01-01", "2023-01-01", "2023-01-01", "2024-05-01", "2023-01-01"], utc=True
+            ),
+        }
+    )
+    events = _events(
+        [
+            ("a", "2024-02-01", "login", None),
+            ("b", "2024-04-10", "cancel", None),  # cancelled in the 90 days: not retained
+            ("c", "2024-06-01", "cancel", None),  # cancelled at the cutoff: still retained
+            ("d", "2024-05-20", "cancel", None),  # joined after cutoff − 90 days: not counted
+            ("e", "2024-01-05", "cancel", None),  # gone before the period: not counted
+        ]
+    )
+    rate = retention_rate(events, customers, pd.Timestamp("2024-06-01", tz="UTC"), days=90)
+    assert rate == pytest.approx(2 / 3)  # a and c of a, b, c
+
+
+def test_retention_rate_without_customers_is_nan() -> None:
+    customers = pd.DataFrame({"customer_id": ["a"], "signup_time": pd.to_datetime(["2024-05-30"])})
+    events = _events([])
+    assert np.isnan(retention_rate(events, customers, "2024-06-01", days=90))
