@@ -111,7 +111,7 @@ class Scorer:
         from cxml.actions.recommend import recommend
 
         assert self.bundle.actions is not None
-        uplift = self.bundle.uplift.predict_uplift(features)  # type: ignore[union-attr]
+        uplift = self.bundle.uplift.predict_uplift(features)  # type: ignore[attr-defined]
         return recommend(uplift, features, log, self.bundle.actions, at, scored)
 
 
