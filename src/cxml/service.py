@@ -317,15 +317,20 @@ def frames(
 
 
 def _plain(value: Any) -> Any:
-    """A JSON-safe Python value: numpy scalars unwrapped, NaN/NaT to null, times to ISO text."""
+    """A JSON-safe Python value: numpy scalars unwrapped, NaN/NaT to null, times to ISO text,
+    containers converted item by item."""
     if isinstance(value, np.generic):
         value = value.item()
     if value is None or value is pd.NaT or (isinstance(value, float) and not math.isfinite(value)):
         return None
+    if isinstance(value, str | int | float | bool):
+        return value
     if isinstance(value, datetime):
         return value.isoformat()
-    if isinstance(value, str | int | float | bool | list | dict):
-        return value
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | np.ndarray):
+        return [_plain(v) for v in value]
     return str(value)
 
 
@@ -372,36 +377,55 @@ def answer(row: dict[str, Any], as_of: datetime) -> Prediction:
     return Prediction(**out)
 
 
-class History:
-    """The configured data dir, PII dropped, with each customer's events found by slicing."""
+class _ByCustomer:
+    """A table sorted by customer, each customer's rows found by slicing (no per-call search)."""
 
-    def __init__(self, events: pd.DataFrame, customers: pd.DataFrame, pii: frozenset[str]):
-        keep = [c for c in customers.columns if str(c).strip().lower() not in pii]
-        self.customers = customers[keep].reset_index(drop=True)
-        self.customers["customer_id"] = self.customers["customer_id"].astype(str).astype(object)
-        self.rows = {cid: i for i, cid in enumerate(self.customers["customer_id"])}
-        ids = events["customer_id"].astype(str).to_numpy(dtype=object)
+    def __init__(self, frame: pd.DataFrame) -> None:
+        ids = frame["customer_id"].astype(str).to_numpy(dtype=object)
         order = np.argsort(ids, kind="stable")
-        self.events = events.iloc[order].reset_index(drop=True)
-        self.events["customer_id"] = ids[order]  # plain strings: no per-call category lookups
+        self.frame = frame.iloc[order].reset_index(drop=True)
+        self.frame["customer_id"] = ids[order]  # plain strings: no per-call category lookups
         found, starts = np.unique(ids[order], return_index=True)
         ends = np.append(starts[1:], len(ids))
         self.bounds = {
             str(c): (int(a), int(b)) for c, a, b in zip(found, starts, ends, strict=True)
         }
 
+    def rows(self, customer_id: str) -> pd.DataFrame:
+        start, stop = self.bounds.get(customer_id, (0, 0))
+        return self.frame.iloc[start:stop]
+
+
+@dataclass(frozen=True)
+class Found:
+    events: pd.DataFrame
+    customers: pd.DataFrame
+    actions: pd.DataFrame | None  # what was done to the customer: cooldowns and contact caps
+
+
+class History:
+    """The configured data dir in memory, PII columns dropped, looked up by customer."""
+
+    def __init__(self, tables: dict[str, pd.DataFrame], pii: frozenset[str]) -> None:
+        customers = tables["customers"]
+        keep = [c for c in customers.columns if str(c).strip().lower() not in pii]
+        self.customers = customers[keep].reset_index(drop=True)
+        self.customers["customer_id"] = self.customers["customer_id"].astype(str).astype(object)
+        self.rows = {cid: i for i, cid in enumerate(self.customers["customer_id"])}
+        self.events = _ByCustomer(tables["events"])
+        self.actions = _ByCustomer(tables["actions"]) if "actions" in tables else None
+
     @classmethod
     def load(cls, data_dir: Path, pii_columns: Sequence[str]) -> History:
         tables = load_data_dir(data_dir, tuple(pii_columns)).tables
-        pii = frozenset(str(c).strip().lower() for c in pii_columns)
-        return cls(tables["events"], tables["customers"], pii)
+        return cls(tables, frozenset(str(c).strip().lower() for c in pii_columns))
 
-    def get(self, customer_id: str) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    def get(self, customer_id: str) -> Found | None:
         row = self.rows.get(customer_id)
         if row is None:
             return None
-        start, stop = self.bounds.get(customer_id, (0, 0))
-        return self.events.iloc[start:stop], self.customers.iloc[[row]]
+        actions = None if self.actions is None else self.actions.rows(customer_id)
+        return Found(self.events.rows(customer_id), self.customers.iloc[[row]], actions)
 
 
 # ------------------------------------------------------------------------- middleware, logging
@@ -556,8 +580,12 @@ class CxmlService:
     def __is_ready__(self) -> bool:
         return getattr(self, "ready", False)
 
+    # The methods are `async` though they compute: BentoML runs a plain `def` in a thread, and
+    # handing the GIL between that thread and the event loop cost ~10% in latency and req/s
+    # here. One request computes at a time per worker either way: scale with workers. Adaptive
+    # batching (batchable=True) is off: it made this model slower (DESIGN §6).
     @bentoml.api(route="/predict", input_spec=PredictRequest, output_spec=Prediction)
-    def predict(
+    async def predict(
         self, customer: Customer, events: list[Event], as_of: datetime | None = None
     ) -> Prediction | Response:
         """Score one customer from the profile and events sent. As in training, only events
@@ -570,7 +598,7 @@ class CxmlService:
     @bentoml.api(
         route="/predict_batch", input_spec=PredictBatchRequest, output_spec=PredictBatchResponse
     )
-    def predict_batch(
+    async def predict_batch(
         self, customers: list[CustomerHistory], as_of: datetime | None = None
     ) -> PredictBatchResponse | Response:
         """Score up to CXML_MAX_BATCH customers at one `as_of`, in one call of the model."""
@@ -596,7 +624,7 @@ class CxmlService:
         )
 
     @bentoml.api(route="/predict_by_id", input_spec=PredictByIdRequest, output_spec=Prediction)
-    def predict_by_id(
+    async def predict_by_id(
         self, customer_id: str, as_of: datetime | None = None
     ) -> Prediction | Response:
         """Score a customer of the configured data dir from the history loaded at start-up."""
@@ -610,7 +638,13 @@ class CxmlService:
             msg = "unknown customer_id: not in the data dir this server loaded"
             return self._reject([_problem(["customer_id"], msg, "unknown_customer")], 404)
         at = self._at(as_of)
-        scored = self.scorer.score(*found, pd.Timestamp(at), explain_top=EXPLAIN_TOP)
+        scored = self.scorer.score(
+            found.events,
+            found.customers,
+            pd.Timestamp(at),
+            explain_top=EXPLAIN_TOP,
+            actions_log=found.actions,
+        )
         return answer(records(scored)[0], at)
 
     def _problems(

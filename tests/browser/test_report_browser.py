@@ -49,14 +49,12 @@ def test_report_loads_with_no_console_errors_and_no_network(report_file: Path) -
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
         try:
             page = browser.new_page()
-            page.on(
-                "console",
-                lambda m: (
-                    problems.append(f"{m.type}: {m.text}")
-                    if m.type in {"error", "warning"}
-                    else None
-                ),
-            )
+
+            def on_console(message: sync_api.ConsoleMessage) -> None:
+                if message.type in {"error", "warning"}:
+                    problems.append(f"{message.type}: {message.text}")
+
+            page.on("console", on_console)
             page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
             page.on("request", lambda r: requests.append(r.url))
             page.goto(url, wait_until="load")

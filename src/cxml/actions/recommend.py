@@ -106,4 +106,5 @@ def recommend(
         for i, a, u in zip(chosen.index, picked, gain_uplift, strict=True)
     ]
     out["runner_up_action"] = chosen["runner_up"].to_numpy()
+    out["customer_value"] = value.reindex(out.index).to_numpy()
     return out

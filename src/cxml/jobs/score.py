@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from cxml.config import PipelineConfig
-from cxml.data.io import write_csv, write_parquet
+from cxml.data.io import write_atomic, write_csv, write_parquet
 from cxml.data.schema import utc_timestamp
 from cxml.models.bundle import ScoringBundle
 
@@ -68,6 +68,16 @@ class Scorer:
         actions log, when given, enforces cooldowns and contact caps)."""
         at = utc_timestamp(cutoff)
         features = self.bundle.features(events, customers, at)
+        return self.score_features(features, at, explain_top, actions_log)
+
+    def score_features(
+        self,
+        features: pd.DataFrame,
+        at: pd.Timestamp,
+        explain_top: float | None = None,
+        actions_log: pd.DataFrame | None = None,
+    ) -> pd.DataFrame:
+        """`score` on features already built at `at` (batch scoring reuses them for drift)."""
         scores = self.bundle.predict(features)
         churn = scores["churn_probability"]
         raw = self.bundle.models["churn"].predict_raw(features)
@@ -78,7 +88,9 @@ class Scorer:
         frame["churn_rank"] = ranks(churn, raw)
         for column in scores.columns.drop("churn_probability"):
             frame[column] = scores[column]
-        frame = frame.join(self.reasons(features, churn.to_numpy(), explain_top))
+        reasons = self.reasons(features, churn.to_numpy(), explain_top)
+        frame = frame.join(reasons)
+        frame.attrs["touchpoints"] = reasons.attrs["touchpoints"]
         if self.bundle.uplift is not None and self.bundle.actions is not None:
             frame = frame.join(self.actions(features, frame, actions_log, at))
         frame["model_name"] = self.model_name
@@ -91,13 +103,14 @@ class Scorer:
         """reason_1..3 (what raises churn risk, in words) for the riskiest `explain_top` share
         (None = everyone); `explained` says who has them (explaining costs ~100 predictions)."""
         from cxml.models.explain import explain_top as contributions_for
-        from cxml.models.explain import reason_codes
+        from cxml.models.explain import reason_codes, touchpoint_impact
 
         contrib, explained = contributions_for(self.bundle, features, "churn", churn, explain_top)
         codes = reason_codes(contrib, features.loc[contrib.index], self.bundle.catalog, k=3)
         columns = [f"reason_{i}" for i in (1, 2, 3)] + [f"reason_family_{i}" for i in (1, 2, 3)]
         reasons = codes[columns].reindex(features.index).fillna("")
         reasons["explained"] = explained
+        reasons.attrs["touchpoints"] = touchpoint_impact(contrib, self.bundle.catalog)
         return reasons
 
     def actions(
@@ -148,7 +161,10 @@ def run_score(
     ref: str = "champion",
     explain_top: float | None = 0.1,
 ) -> tuple[pd.DataFrame, list[Path]]:
-    """Load the data dir and the registered bundle, score everyone active, write the outputs."""
+    """Score everyone active at the cutoff with the registered bundle; write the list and the
+    report. Everything is computed before anything is written, and each file is replaced
+    atomically, so a failed run leaves the previous outputs as they were."""
+    from cxml.jobs.score_report import archive, report_html
     from cxml.jobs.train import load_inputs
 
     at = utc_timestamp(cutoff)
@@ -156,7 +172,13 @@ def run_score(
     scorer = load_scorer(config.tracking.model_name, ref)
     events, customers = loaded.tables["events"], loaded.tables["customers"]
     population = scoring_population(events, customers, at)
-    scored = scorer.score(events, population, at, explain_top, loaded.tables.get("actions"))
+    features = scorer.bundle.features(events, population, at)
+    log = loaded.tables.get("actions")
+    scored = scorer.score_features(features, at, explain_top, log)
     scored = scored.sort_values("churn_rank", kind="stable").reset_index(drop=True)
     scored["scored_at"] = pd.Timestamp.now(tz="UTC")
-    return scored, write_scored(scored, out)
+    html = report_html(scored, scorer, features, loaded, out)
+    written = write_scored(scored, out)
+    written.append(write_atomic(out / "report.html", lambda tmp: tmp.write_text(html)))
+    written.append(archive(scored, out))
+    return scored, written

@@ -24,6 +24,7 @@ from cxml.features.labels import LabelConfig
 from cxml.jobs.ingest import run_import
 from cxml.models.backtest import Backtest, cross_validated, out_of_time
 from cxml.models.bundle import ScoringBundle, synthetic_example
+from cxml.models.drift import reference_profile
 from cxml.models.report import evaluation_report
 
 if TYPE_CHECKING:
@@ -182,7 +183,14 @@ def train(config: PipelineConfig) -> Trained:
         encoder=result.encoder,
         models=result.models,
         horizon_days=config.labels.horizon_days,
-        info={"summary": summary, "metrics": metrics},
+        info={
+            "summary": summary,
+            "metrics": metrics,
+            "reference_profile": reference_profile(_training_rows(features, split)),
+            "nba_policies": tables["nba_policies"].to_dict("records")
+            if "nba_policies" in tables
+            else [],
+        },
         uplift=uplift,
         actions=config.actions,
     )
@@ -249,6 +257,14 @@ def write_metrics(trained: Trained, out: Path) -> Path:
     payload = {"summary": trained.summary, "metrics": trained.metrics}
     text = json.dumps(payload, indent=2, default=str) + "\n"
     return write_atomic(out, lambda tmp: tmp.write_text(text))
+
+
+def _training_rows(features: pd.DataFrame, split: Split | None) -> pd.DataFrame:
+    """The rows the models learned from: the reference that scoring-time drift is measured
+    against."""
+    if split is None:
+        return features
+    return features[features.index.get_level_values("cutoff").isin(split.train)]
 
 
 def _catalog_table(trained: Trained) -> pd.DataFrame:

@@ -1,0 +1,107 @@
+"""Wiring for the scoring report: gathers what `render_report` shows from the run, the bundle
+and the data dir, and keeps an archive of scored lists so later runs can say how earlier scores
+turned out once their outcome window has closed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cxml.data.io import write_parquet
+from cxml.data.load import LoadedData
+from cxml.jobs.report import ReportContext, render_report
+from cxml.jobs.report_kpis import nps_trend, retention_rate
+from cxml.jobs.score import Scorer
+from cxml.models.drift import psi
+from cxml.models.evaluate import binary_metrics
+
+ARCHIVE = "history"
+KEPT = ["customer_id", "cutoff", "churn_probability"]
+
+
+def archive(scored: pd.DataFrame, out: Path) -> Path:
+    """Keep (customer, cutoff, probability) of this run: what 'earlier scorings' reads later."""
+    cutoff = pd.Timestamp(scored["cutoff"].iloc[0]).strftime("%Y-%m-%d")
+    return write_parquet(scored[KEPT], out / ARCHIVE / f"scored-{cutoff}.parquet")
+
+
+def earlier_outcomes(out: Path, loaded: LoadedData, horizon_days: int) -> pd.DataFrame | None:
+    """For each archived scoring whose outcome window has closed in the data: realised AUC,
+    calibration and lift against who actually cancelled."""
+    from cxml.features.labels import LabelConfig, churn_labels
+
+    events, customers = loaded.tables["events"], loaded.tables["customers"]
+    if events.empty:
+        return None
+    last_seen = events["event_time"].max()
+    rows = []
+    for path in sorted((out / ARCHIVE).glob("scored-*.parquet")):
+        old = pd.read_parquet(path)
+        cutoff = pd.Timestamp(old["cutoff"].iloc[0])
+        if cutoff + pd.Timedelta(days=horizon_days) > last_seen:
+            continue
+        labels = churn_labels(events, customers, cutoff, LabelConfig(horizon_days=horizon_days))
+        joined = old.set_index("customer_id").join(labels["churn"], how="inner")
+        if joined["churn"].nunique() < 2:
+            continue
+        m = binary_metrics(joined["churn"].to_numpy(int), joined["churn_probability"].to_numpy())
+        rows.append(
+            {
+                "cutoff": cutoff.date(),
+                "customers": len(joined),
+                "realised_auc": m["roc_auc"],
+                "expected_churners": float(joined["churn_probability"].sum()),
+                "realised_churners": int(joined["churn"].sum()),
+                "ece": m["ece"],
+                "lift_top10": m["lift_top10"],
+            }
+        )
+    return pd.DataFrame(rows) if rows else None
+
+
+def _policy_values(scorer: Scorer) -> pd.DataFrame | None:
+    """The backtest at training time: each policy's value at the test cutoff, same budget."""
+    table = scorer.bundle.info.get("nba_policies")
+    if not isinstance(table, list) or not table:
+        return None
+    frame = pd.DataFrame(table)
+    column = "true_value" if "true_value" in frame else "estimated_value"
+    return frame.rename(columns={column: "expected_value"})[["policy", "expected_value"]]
+
+
+def report_html(
+    scored: pd.DataFrame, scorer: Scorer, features: pd.DataFrame, loaded: LoadedData, out: Path
+) -> str:
+    bundle = scorer.bundle
+    at = pd.Timestamp(scored["cutoff"].iloc[0])
+    profile = bundle.info.get("reference_profile")
+    value = None
+    if "customer_value" in scored:
+        value = scored.set_index("customer_id")["customer_value"]
+    metrics = bundle.info.get("metrics")
+    context = ReportContext(
+        model_name=scorer.model_name,
+        model_version=scorer.model_version,
+        cutoff=at,
+        horizon_days=bundle.horizon_days,
+        customer_value=value,
+        budget=None if bundle.actions is None else bundle.actions.budget,
+        policy_values=_policy_values(scorer),
+        touchpoints=scored.attrs.get("touchpoints"),
+        drift=psi(profile, features) if isinstance(profile, dict) else None,
+        nps=nps_trend(loaded.tables["events"], at),
+        retention_rate=retention_rate(loaded.tables["events"], loaded.tables["customers"], at),
+        earlier=earlier_outcomes(out, loaded, bundle.horizon_days),
+        training_metrics=_finite(metrics) if isinstance(metrics, dict) else None,
+    )
+    return render_report(scored, context)
+
+
+def _finite(metrics: dict[str, object]) -> dict[str, float]:
+    return {
+        k: float(v)
+        for k, v in metrics.items()
+        if isinstance(v, int | float) and np.isfinite(v)
+    }
