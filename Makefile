@@ -27,7 +27,9 @@ demo: $(STAMP) ## Run the main job end to end on simulated data (DEMO_CUSTOMERS=
 	$(VENV)/bin/cxml simulate --out $(DEMO_DIR)/data --customers $(DEMO_CUSTOMERS) --seed 7
 	$(VENV)/bin/cxml validate $(DEMO_DIR)/data
 	$(VENV)/bin/cxml train --config pipelines/demo.yaml --data $(DEMO_DIR)/data --metrics-out $(DEMO_DIR)/metrics.json
+	$(VENV)/bin/cxml score --config pipelines/demo.yaml --data $(DEMO_DIR)/data --cutoff 2025-06-30 --model-ref challenger --out $(DEMO_DIR)/scored
 	@echo "demo data dir: $(DEMO_DIR)/data; metrics: $(DEMO_DIR)/metrics.json"
+	@echo "scored list: $(DEMO_DIR)/scored/scored.csv; report: $(DEMO_DIR)/scored/report.html"
 	@echo "MLflow store: mlflow.db (browse: $(VENV)/bin/mlflow ui --backend-store-uri sqlite:///mlflow.db)"
 
 test: $(STAMP) ## Run the test suite

@@ -1,0 +1,120 @@
+"""Batch scoring end to end on small simulated data: train and register a bundle with actions,
+score every active customer, and check the list, the rules and the report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from cxml.config import PipelineConfig, load_config
+from cxml.jobs.ingest import run_simulate
+from cxml.jobs.score import run_score
+from cxml.jobs.train import record, train
+
+PIPELINES = Path(__file__).resolve().parents[2] / "pipelines"
+CUTOFF = "2025-06-30"
+BUDGET, CALLBACK_CAPACITY = 400.0, 5
+
+
+def small_config(data_dir: Path) -> PipelineConfig:
+    raw = load_config(PIPELINES / "demo.yaml", data_dir=data_dir).model_dump()
+    raw["model"] |= {"max_rounds": 120, "early_stopping_rounds": 20, "threads": 1}
+    raw["cutoffs"]["first"] = "2024-07-01"
+    raw["actions"]["budget"] = BUDGET
+    for action in raw["actions"]["catalog"]:
+        if action["name"] == "support_callback":
+            action["capacity"] = CALLBACK_CAPACITY
+    return PipelineConfig.model_validate(raw)
+
+
+@pytest.fixture(scope="module")
+def scored_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("scoring")
+    data = root / "data"
+    run_simulate(data, customers=2000, seed=21)
+    config = small_config(data)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root}/mlflow.db")
+        mp.chdir(root)
+        record(train(config), config)
+        out = root / "out"
+        first, _ = run_score(config, CUTOFF, out)
+        again, _ = run_score(config, CUTOFF, out)
+        yield config, data, out, first, again
+
+
+def test_list_has_the_columns_and_no_pii(scored_run):
+    _, _, out, first, _ = scored_run
+    required = {
+        "customer_id", "cutoff", "churn_probability", "churn_risk_band", "churn_rank",
+        "satisfaction_drop_probability", "reason_1", "reason_2", "reason_3", "action",
+        "action_expected_gain", "action_cost", "action_reason", "runner_up_action",
+        "model_name", "model_version", "scored_at",
+    }  # fmt: skip
+    assert required <= set(first.columns)
+    assert not {"name", "email"} & set(first.columns)
+    on_disk = pd.read_csv(out / "scored.csv")
+    assert len(on_disk) == len(first) and set(required) <= set(on_disk.columns)
+
+
+def test_ranked_by_risk_and_only_active_customers(scored_run):
+    _, data, _, first, _ = scored_run
+    assert list(first["churn_rank"]) == list(range(1, len(first) + 1))
+    assert first["churn_probability"].is_monotonic_decreasing
+    truth = pd.read_parquet(data / "truth.parquet")  # the simulator's active customers
+    assert set(first["customer_id"]) == set(truth["customer_id"])
+    assert (first["reason_1"] != "").sum() == first["explained"].sum() > 0
+
+
+def test_budget_capacity_cooldown_and_contact_rules_hold(scored_run):
+    config, data, _, first, _ = scored_run
+    treated = first[first["action"] != "none"]
+    assert len(treated) > 0
+    assert treated["action_cost"].sum() <= BUDGET + 1e-9
+    assert (treated["action"] == "support_callback").sum() <= CALLBACK_CAPACITY
+    assert (treated["action_expected_gain"] > 0).all()
+    log = pd.read_parquet(data / "actions.parquet")
+    at = pd.Timestamp(CUTOFF, tz="UTC")
+    past = log[log["action_time"] < at]
+    by_name = {a.name: a for a in config.actions.catalog}
+    contact = config.actions.contact
+    for row in treated.itertuples():
+        mine = past[past["customer_id"] == row.customer_id]
+        spec = by_name[row.action]
+        recent_same = mine[
+            (mine["action"] == row.action)
+            & (mine["action_time"] >= at - pd.Timedelta(days=spec.cooldown_days))
+        ]
+        assert recent_same.empty, row.customer_id
+        same_channel = mine[
+            (mine["channel"] == spec.channel)
+            & (mine["action_time"] >= at - pd.Timedelta(days=contact.period_days))
+        ]
+        assert len(same_channel) < contact.max_contacts, row.customer_id
+
+
+def test_rerun_gives_the_same_list_except_scored_at(scored_run):
+    *_, first, again = scored_run
+    pd.testing.assert_frame_equal(first.drop(columns="scored_at"), again.drop(columns="scored_at"))
+
+
+def test_report_has_its_sections_and_no_external_fetches(scored_run):
+    _, _, out, _, _ = scored_run
+    html = (out / "report.html").read_text()
+    for section in ("kpis", "risk", "top-customers", "actions", "policy-value", "touchpoints"):
+        assert f'id="{section}"' in html, section
+    for section in ("drift", "earlier", "model-card"):
+        assert f'id="{section}"' in html, section
+    assert "http://" not in html and "https://" not in html and "<script src" not in html
+
+
+def test_a_failed_run_leaves_the_previous_outputs(scored_run, tmp_path, monkeypatch):
+    config, _, out, _, _ = scored_run
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{out.parent}/mlflow.db")
+    with pytest.raises(ValueError, match="no version with alias"):
+        run_score(config, CUTOFF, out, ref="no-such-alias")
+    after = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    assert after == before
