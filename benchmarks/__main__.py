@@ -11,6 +11,7 @@ from benchmarks import (
     bench_allocation,
     bench_explain,
     bench_features,
+    bench_scoring,
     bench_simulator,
     bench_training,
 )
@@ -23,6 +24,7 @@ def main() -> None:
     bench_features.run(sim)
     bench_explain.run(sim)
     bench_allocation.run(customers)
+    bench_scoring.run(sim)
     bench_training.run(sim)
 
 

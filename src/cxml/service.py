@@ -6,7 +6,7 @@ and in the `X-Model-Name` / `X-Model-Version` headers):
 - `POST /predict`        one customer's profile and events -> risk, band, reasons, action
 - `POST /predict_batch`  up to CXML_MAX_BATCH such customers at one `as_of`, scored in one call
 - `POST /predict_by_id`  a customer of the configured data dir, from the history loaded at start
-- `GET /livez`, `/readyz`, `/metrics` (BentoML's own; open without a key), `/docs.json` (OpenAPI)
+- `GET /livez`, `/healthz`, `/readyz`, `/metrics` (BentoML's; no key needed), `/docs.json`
 
 Configured by environment: CXML_CONFIG (pipeline yaml, default pipelines/demo.yaml),
 CXML_MODEL_REF (alias or version, default champion), MLFLOW_TRACKING_URI, CXML_API_KEY (when set,
@@ -203,6 +203,21 @@ def _time_problem(value: datetime | None, loc: Sequence[str | int]) -> Problem |
     return None
 
 
+def _show(value: object, limit: int = 60) -> str:
+    """A value quoted back to the client, cut short (it may be long)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _finite_number(value: object) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False  # JSON true/false is not a number here
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:  # an integer beyond float range
+        return False
+
+
 @dataclass(frozen=True)
 class Profile:
     """What the model knows about customer attributes: names, and the levels of text ones."""
@@ -230,20 +245,23 @@ class Profile:
         for name, value in attributes.items():
             at = [*loc, name]
             if name.strip().lower() in self.pii:
-                msg = f"{name!r} is personal data: do not send PII; the model does not use it"
+                msg = f"{_show(name)} is personal data: do not send PII; the model does not use it"
                 found.append(_problem(at, msg, "pii_refused"))
             elif name in self.levels:
                 allowed = self.levels[name]
                 if value is not None and (not isinstance(value, str) or value not in allowed):
-                    msg = f"{value!r} is not a known {name}; allowed: {', '.join(allowed)} or null"
+                    known = ", ".join(allowed)
+                    msg = f"{_show(value)} is not a known {name}; allowed: {known} or null"
                     found.append(_problem(at, msg, "unknown_category"))
             elif name in self.numeric:
-                if isinstance(value, bool) or not isinstance(value, int | float | type(None)):
-                    msg = f"{name} must be a number or null (send 0/1 for flags), not {value!r}"
+                if value is not None and not _finite_number(value):
+                    msg = (
+                        f"{name}: send a finite number or null (0/1 for flags), not {_show(value)}"
+                    )
                     found.append(_problem(at, msg, "number_expected"))
             else:
                 expected = ", ".join(self.names) or "none"
-                msg = f"unknown attribute {name!r}: this model expects {expected}"
+                msg = f"unknown attribute {_show(name)}: this model expects {expected}"
                 found.append(_problem(at, msg, "unknown_attribute"))
         return found
 

@@ -69,7 +69,7 @@ def test_predict_answers_with_scores_reasons_and_the_model_version(api, good, se
     assert answer["model_name"] == served.prepared.model_name
     assert answer["model_version"] == served.prepared.version
     assert response.headers["x-model-version"] == served.prepared.version
-    assert isinstance(answer.get("reasons", []), list | None)
+    assert all(isinstance(reason, str) and reason for reason in answer.get("reasons") or [])
     assert "churn_rank" not in answer and "cutoff" not in answer
 
 
@@ -188,6 +188,10 @@ BAD: list[tuple[str, str, Any, int, str]] = [
      "allowed: basic"),
     ("true for a number attribute", "/predict", _set(["customer", "attributes", "age"], True),
      422, "number"),
+    ("infinite attribute", "/predict", b'{"customer": {"customer_id": "a", "attributes": '
+     b'{"age": 1e400}}, "events": []}', 422, "finite"),
+    ("integer beyond float", "/predict", b'{"customer": {"customer_id": "a", "attributes": '
+     b'{"age": 1' + b"0" * 400 + b'}}, "events": []}', 422, "finite"),
     ("unknown attribute", "/predict", _set(["customer", "attributes", "colour"], "red"), 422,
      "expects"),
     ("PII attribute", "/predict", _set(["customer", "attributes", "email"], "a@b.example"), 422,
@@ -224,6 +228,11 @@ def test_bad_requests_get_a_4xx_with_a_field_level_message(
     if status == 422:
         assert all(item["loc"] and item["msg"] for item in answer["detail"]), answer
         assert answer["model_version"]
+
+
+def test_wrong_method_or_path_is_a_4xx(api):
+    assert api.get("/predict").status_code == 405
+    assert api.post("/no_such_route", json={}).status_code == 404
 
 
 @pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
