@@ -582,10 +582,10 @@ class CxmlService:
         config = load_config(self.settings.config)
         self.scorer: Scorer = load_scorer(config.tracking.model_name, self.settings.model_ref)
         self.profile = Profile.of(self.scorer.bundle, config.features.pii_columns)
-        self.data_dir = config.data.dir
+        data_dir = config.data.dir
         self.history: History | None = None
-        if any(self.data_dir.glob("customers.*")):
-            self.history = History.load(self.data_dir, config.features.pii_columns)
+        if any(data_dir.glob("customers.*")):
+            self.history = History.load(data_dir, config.features.pii_columns)
         name, version = self.scorer.model_name, self.scorer.model_version
         _MODEL_HEADERS[:] = [
             (b"x-model-name", name.encode()),
@@ -649,7 +649,7 @@ class CxmlService:
         if (bad := _time_problem(as_of, ["as_of"])) is not None:
             return self._reject([bad])
         if self.history is None:
-            msg = f"no customer history here (no tables in {self.data_dir}): use /predict"
+            msg = "this server loaded no customer history (no data dir): use /predict"
             return self._reject([_problem(["customer_id"], msg, "no_history")], 404)
         found = self.history.get(customer_id)
         if found is None:

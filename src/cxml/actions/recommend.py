@@ -62,16 +62,24 @@ def attributes(features: pd.DataFrame, value: pd.Series) -> pd.DataFrame:
     return frame.assign(customer_value=value.to_numpy())
 
 
-def _why(action: str, uplift: float, reasons: pd.Series | None) -> str:
+def _why(action: str, uplift: float, families: list[str], texts: list[str]) -> str:
     words = action.replace("_", " ")
     if action == "none":
         return "no action is worth its cost for this customer"
-    if reasons is not None:
-        for i in (1, 2, 3):
-            family, text = reasons.get(f"reason_family_{i}", ""), reasons.get(f"reason_{i}", "")
-            if text and action in DRIVER_ACTIONS.get(str(family), ()):
-                return f"{words} addresses: {text}"
+    for family, text in zip(families, texts, strict=True):
+        if text and action in DRIVER_ACTIONS.get(str(family), ()):
+            return f"{words} addresses: {text}"
     return f"{words} is expected to cut the churn risk by {100 * uplift:.1f} points"
+
+
+def _reason_arrays(reasons: pd.DataFrame | None, index: pd.Index) -> tuple[list, list]:
+    """(families, texts) per row of `index`: plain lists, so the loop stays cheap."""
+    if reasons is None:
+        return [[]] * len(index), [[]] * len(index)
+    rows = reasons.reindex(index)
+    families = rows[[f"reason_family_{i}" for i in (1, 2, 3)]].fillna("").to_numpy().tolist()
+    texts = rows[[f"reason_{i}" for i in (1, 2, 3)]].fillna("").to_numpy().tolist()
+    return families, texts
 
 
 def recommend(
@@ -93,17 +101,17 @@ def recommend(
     values = expected_values(uplift[names], value, catalog)
     chosen = allocate(values, allowed, catalog, config.budget, config.allocation)
     picked = chosen["action"].to_numpy()
-    gain_uplift = np.array(
-        [uplift.at[i, a] if a != "none" else 0.0 for i, a in zip(chosen.index, picked, strict=True)]
-    )
+    columns = uplift.columns.get_indexer(picked)
+    rows = uplift.index.get_indexer(chosen.index)
+    gain_uplift = np.where(columns >= 0, uplift.to_numpy()[rows, np.maximum(columns, 0)], 0.0)
     out = pd.DataFrame(index=chosen.index)
     out["action"] = picked
     out["action_expected_gain"] = chosen["expected_gain"].to_numpy()
     out["action_cost"] = chosen["cost"].to_numpy()
     out["action_uplift"] = gain_uplift
+    families, texts = _reason_arrays(reasons, chosen.index)
     out["action_reason"] = [
-        _why(a, u, None if reasons is None else reasons.loc[i])
-        for i, a, u in zip(chosen.index, picked, gain_uplift, strict=True)
+        _why(a, u, f, t) for a, u, f, t in zip(picked, gain_uplift, families, texts, strict=True)
     ]
     out["runner_up_action"] = chosen["runner_up"].to_numpy()
     out["customer_value"] = value.reindex(out.index).to_numpy()

@@ -101,7 +101,5 @@ def report_html(
 
 def _finite(metrics: dict[str, object]) -> dict[str, float]:
     return {
-        k: float(v)
-        for k, v in metrics.items()
-        if isinstance(v, int | float) and np.isfinite(v)
+        k: float(v) for k, v in metrics.items() if isinstance(v, int | float) and np.isfinite(v)
     }
