@@ -9,7 +9,7 @@ DEMO_CUSTOMERS ?= 20000
 export PYTHONHASHSEED := 0
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test bench lint clean
+.PHONY: help install demo test bench lint clean serve
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -34,6 +34,9 @@ demo: $(STAMP) ## Run the main job end to end on simulated data (DEMO_CUSTOMERS=
 
 test: $(STAMP) ## Run the test suite
 	$(PY) -m pytest -q
+
+serve: $(STAMP) ## Serve the champion over HTTP on 127.0.0.1:3000 (set CXML_API_KEY to require a key)
+	$(VENV)/bin/cxml serve --config pipelines/demo.yaml --model-ref champion --host 127.0.0.1 --port 3000
 
 bench: $(STAMP) ## Run the benchmarks and print numbers against same-process baselines
 	$(PY) -m benchmarks

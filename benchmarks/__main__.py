@@ -12,6 +12,7 @@ from benchmarks import (
     bench_explain,
     bench_features,
     bench_scoring,
+    bench_service,
     bench_simulator,
     bench_training,
 )
@@ -26,6 +27,7 @@ def main() -> None:
     bench_allocation.run(customers)
     bench_scoring.run(sim)
     bench_training.run(sim)
+    bench_service.run()
 
 
 if __name__ == "__main__":
