@@ -89,8 +89,11 @@ def recommend(
     config: ActionsConfig,
     as_of: pd.Timestamp,
     reasons: pd.DataFrame | None = None,
+    per_customer: bool = False,
 ) -> pd.DataFrame:
-    """One row per customer (index of `features`): the allocated action and why."""
+    """One row per customer (index of `features`): the allocated action and why. With
+    `per_customer`, each customer's best eligible action, ignoring the run's budget and
+    capacities (which only mean something across a whole scoring run)."""
     catalog = catalog_of(config)
     names = [a.name for a in catalog]
     missing = [n for n in names if n not in uplift.columns]
@@ -99,7 +102,10 @@ def recommend(
     value = customer_value(features, config)
     allowed = eligible(attributes(features, value), catalog, log, contact_of(config), as_of)
     values = expected_values(uplift[names], value, catalog)
-    chosen = allocate(values, allowed, catalog, config.budget, config.allocation)
+    if per_customer:
+        chosen = allocate(values, allowed, catalog, None, "greedy")
+    else:
+        chosen = allocate(values, allowed, catalog, config.budget, config.allocation)
     picked = chosen["action"].to_numpy()
     columns = uplift.columns.get_indexer(picked)
     rows = uplift.index.get_indexer(chosen.index)

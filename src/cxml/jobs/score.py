@@ -63,12 +63,15 @@ class Scorer:
         cutoff: str | pd.Timestamp,
         explain_top: float | None = None,
         actions_log: pd.DataFrame | None = None,
+        per_customer: bool = True,
     ) -> pd.DataFrame:
         """One row per customer: probabilities, band, rank, reasons and action columns (the
-        actions log, when given, enforces cooldowns and contact caps)."""
+        actions log, when given, enforces cooldowns and contact caps). `per_customer`: each
+        gets their best eligible action, as an application asking about one customer expects;
+        batch scoring instead allocates under the run's budget and capacities."""
         at = utc_timestamp(cutoff)
         features = self.bundle.features(events, customers, at)
-        return self.score_features(features, at, explain_top, actions_log)
+        return self.score_features(features, at, explain_top, actions_log, per_customer)
 
     def score_features(
         self,
@@ -76,11 +79,15 @@ class Scorer:
         at: pd.Timestamp,
         explain_top: float | None = None,
         actions_log: pd.DataFrame | None = None,
+        per_customer: bool = False,
+        touchpoints: bool = False,
     ) -> pd.DataFrame:
-        """`score` on features already built at `at` (batch scoring reuses them for drift)."""
-        scores = self.bundle.predict(features)
+        """`score` on features already built at `at` (batch scoring reuses them for drift);
+        `touchpoints` adds the touchpoint impact of the explained rows as `attrs`."""
+        matrix = self.bundle.encoder.transform(features)  # encoded once for every model
+        scores = self.bundle.predict_matrix(matrix, features.index)
         churn = scores["churn_probability"]
-        raw = self.bundle.models["churn"].predict_raw(features)
+        raw = self.bundle.models["churn"].predict_matrix_raw(matrix)
         frame = pd.DataFrame(index=features.index)
         frame["cutoff"] = at
         frame["churn_probability"] = churn
@@ -88,17 +95,23 @@ class Scorer:
         frame["churn_rank"] = ranks(churn, raw)
         for column in scores.columns.drop("churn_probability"):
             frame[column] = scores[column]
-        reasons = self.reasons(features, churn.to_numpy(), explain_top)
+        reasons = self.reasons(features, churn.to_numpy(), explain_top, touchpoints)
         frame = frame.join(reasons)
-        frame.attrs["touchpoints"] = reasons.attrs["touchpoints"]
+        if touchpoints:
+            frame.attrs["touchpoints"] = reasons.attrs["touchpoints"]
         if self.bundle.uplift is not None and self.bundle.actions is not None:
-            frame = frame.join(self.actions(features, frame, actions_log, at))
+            actions = self.actions(features, frame, actions_log, at, per_customer)
+            frame = frame.join(actions)
         frame["model_name"] = self.model_name
         frame["model_version"] = self.model_version
         return frame.reset_index()
 
     def reasons(
-        self, features: pd.DataFrame, churn: np.ndarray, explain_top: float | None
+        self,
+        features: pd.DataFrame,
+        churn: np.ndarray,
+        explain_top: float | None,
+        touchpoints: bool = False,
     ) -> pd.DataFrame:
         """reason_1..3 (what raises churn risk, in words) for the riskiest `explain_top` share
         (None = everyone); `explained` says who has them (explaining costs ~100 predictions)."""
@@ -110,7 +123,8 @@ class Scorer:
         columns = [f"reason_{i}" for i in (1, 2, 3)] + [f"reason_family_{i}" for i in (1, 2, 3)]
         reasons = codes[columns].reindex(features.index).fillna("")
         reasons["explained"] = explained
-        reasons.attrs["touchpoints"] = touchpoint_impact(contrib, self.bundle.catalog)
+        if touchpoints:
+            reasons.attrs["touchpoints"] = touchpoint_impact(contrib, self.bundle.catalog)
         return reasons
 
     def actions(
@@ -119,13 +133,14 @@ class Scorer:
         scored: pd.DataFrame,
         log: pd.DataFrame | None,
         at: pd.Timestamp,
+        per_customer: bool = False,
     ) -> pd.DataFrame:
         """The next best action per customer under the bundle's catalog, budget and rules."""
         from cxml.actions.recommend import recommend
 
         assert self.bundle.actions is not None
         uplift = self.bundle.uplift.predict_uplift(features)  # type: ignore[attr-defined]
-        return recommend(uplift, features, log, self.bundle.actions, at, scored)
+        return recommend(uplift, features, log, self.bundle.actions, at, scored, per_customer)
 
 
 def load_scorer(model_name: str, ref: str = "champion") -> Scorer:
@@ -174,7 +189,7 @@ def run_score(
     population = scoring_population(events, customers, at)
     features = scorer.bundle.features(events, population, at)
     log = loaded.tables.get("actions")
-    scored = scorer.score_features(features, at, explain_top, log)
+    scored = scorer.score_features(features, at, explain_top, log, touchpoints=True)
     scored = scored.sort_values("churn_rank", kind="stable").reset_index(drop=True)
     scored["scored_at"] = pd.Timestamp.now(tz="UTC")
     html = report_html(scored, scorer, features, loaded, out)

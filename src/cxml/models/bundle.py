@@ -41,10 +41,13 @@ class ScoringBundle:
 
     def predict(self, features: pd.DataFrame) -> pd.DataFrame:
         """`<target>_probability` per row: calibrated, within the label horizon."""
-        matrix = self.encoder.transform(features)
+        return self.predict_matrix(self.encoder.transform(features), features.index)
+
+    def predict_matrix(self, matrix: np.ndarray, index: pd.Index) -> pd.DataFrame:
+        """`predict` on rows already encoded with `encoder` (encode once, use many times)."""
         return pd.DataFrame(
             {f"{t}_probability": m.predict_matrix(matrix) for t, m in self.models.items()},
-            index=features.index,
+            index=index,
         )
 
     def unknown_levels(self, features: pd.DataFrame) -> dict[str, list[str]]:

@@ -38,6 +38,12 @@ class FrameEncoder(TransformerMixin, BaseEstimator):
         }
         return self
 
+    def _level_indexes(self) -> dict[str, pd.Index]:
+        """The levels as indexes, built once (a lookup per call costs more than one row)."""
+        if getattr(self, "_indexes", None) is None:
+            self._indexes = {c: pd.Index(levels) for c, levels in self.levels_.items()}
+        return self._indexes
+
     @property
     def categorical_(self) -> list[int]:
         return [self.columns_.index(c) for c in self.levels_]
@@ -53,9 +59,9 @@ class FrameEncoder(TransformerMixin, BaseEstimator):
         numeric = [j for j, c in enumerate(self.columns_) if c not in self.levels_]
         names = [self.columns_[j] for j in numeric]
         matrix[:, numeric] = frame[names].to_numpy(dtype=float, na_value=np.nan)
-        for column, levels in self.levels_.items():
+        for column, levels in self._level_indexes().items():
             values = frame[column]
-            codes = pd.Index(levels).get_indexer(values.astype(str))
+            codes = levels.get_indexer(values.astype(str))
             missing = (codes < 0) | values.isna().to_numpy()
             matrix[:, self.columns_.index(column)] = np.where(missing, np.nan, codes)
         return matrix

@@ -422,10 +422,11 @@ class OffsetLearner(_MetaLearner):
         return self
 
     def _uplift(self, matrix: np.ndarray) -> np.ndarray:
-        base = np.asarray(self.base_.predict(matrix, raw_score=True), dtype=float)
+        base = np.asarray(self.base_.booster_.predict(matrix, raw_score=True), dtype=float)
         columns = []
         for action in self.actions_:
-            shift = np.asarray(self.offsets_[action].predict(matrix, raw_score=True), dtype=float)
+            booster = self.offsets_[action].booster_  # the booster itself: no sklearn checks
+            shift = np.asarray(booster.predict(matrix, raw_score=True), dtype=float)
             columns.append(_sigmoid(base + shift) - _sigmoid(base))
         return np.column_stack(columns)
 
