@@ -95,3 +95,13 @@ def _test_features(trained, data_dir: Path) -> pd.DataFrame:
     events = pd.read_parquet(data_dir / "events.parquet")
     customers = pd.read_parquet(data_dir / "customers.parquet")
     return trained.bundle.features(events, customers, "2025-06-30")
+
+
+def test_global_shap_plots_and_touchpoints_go_with_the_run(trained):
+    for target in ("churn", "satisfaction_drop"):
+        assert {f"{target}_shap_beeswarm", f"{target}_shap_bar", f"{target}_touchpoints"} <= set(
+            trained.figures
+        )
+        table = trained.tables[f"{target}_touchpoints"]
+        assert set(table["kind"]) == {"channel", "event_type"}
+    assert any(name.startswith("churn_shap_dependence_") for name in trained.figures)

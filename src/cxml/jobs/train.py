@@ -194,6 +194,9 @@ def train(config: PipelineConfig) -> Trained:
         uplift=uplift,
         actions=config.actions,
     )
+    explained_tables, explained_figures = _explanations(bundle, features, result)
+    tables |= explained_tables
+    figures |= explained_figures
     example = synthetic_example(features)
     return Trained(bundle, result, metrics, tables, figures, summary, example)
 
@@ -257,6 +260,36 @@ def write_metrics(trained: Trained, out: Path) -> Path:
     payload = {"summary": trained.summary, "metrics": trained.metrics}
     text = json.dumps(payload, indent=2, default=str) + "\n"
     return write_atomic(out, lambda tmp: tmp.write_text(text))
+
+
+EXPLAIN_ROWS = 5_000
+
+
+def _explanations(
+    bundle: ScoringBundle, features: pd.DataFrame, result: Backtest
+) -> tuple[dict[str, pd.DataFrame], dict[str, object]]:
+    """Global SHAP plots and touchpoint impact per target, on (a fixed sample of) the rows the
+    model was judged on, for the run's record."""
+    from cxml.models.explain import (
+        contributions,
+        global_figures,
+        touchpoint_figure,
+        touchpoint_impact,
+    )
+
+    tables: dict[str, pd.DataFrame] = {}
+    figures: dict[str, object] = {}
+    for target, judged in result.results.items():
+        rows = features.loc[judged.index]
+        if len(rows) > EXPLAIN_ROWS:
+            rows = rows.sample(EXPLAIN_ROWS, random_state=0)
+        contrib, _ = contributions(bundle, rows, target)
+        impact = touchpoint_impact(contrib, bundle.catalog)
+        tables[f"{target}_touchpoints"] = impact
+        figures[f"{target}_touchpoints"] = touchpoint_figure(impact, f"{target}: touchpoint impact")
+        for name, figure in global_figures(contrib, rows).items():
+            figures[f"{target}_{name}"] = figure
+    return tables, figures
 
 
 def _training_rows(features: pd.DataFrame, split: Split | None) -> pd.DataFrame:
