@@ -182,18 +182,30 @@ def run_score(
     from cxml.jobs.score_report import archive, report_html
     from cxml.jobs.train import load_inputs
 
+    from tqdm import tqdm
+
     at = utc_timestamp(cutoff)
+    steps = ["load data", "load model", "features", "score, explain, allocate", "report", "write"]
+    progress = tqdm(steps, desc="scoring", unit="step", leave=False)
+    step = iter(progress)
+    next(step)
     loaded = load_inputs(config)
+    next(step)
     scorer = load_scorer(config.tracking.model_name, ref)
     events, customers = loaded.tables["events"], loaded.tables["customers"]
+    next(step)
     population = scoring_population(events, customers, at)
     features = scorer.bundle.features(events, population, at)
     log = loaded.tables.get("actions")
+    next(step)
     scored = scorer.score_features(features, at, explain_top, log, touchpoints=True)
     scored = scored.sort_values("churn_rank", kind="stable").reset_index(drop=True)
     scored["scored_at"] = pd.Timestamp.now(tz="UTC")
+    next(step)
     html = report_html(scored, scorer, features, loaded, out)
+    next(step)
     written = write_scored(scored, out)
     written.append(write_atomic(out / "report.html", lambda tmp: tmp.write_text(html)))
     written.append(archive(scored, out))
+    progress.close()
     return scored, written

@@ -27,10 +27,18 @@ def archive(scored: pd.DataFrame, out: Path) -> Path:
     return write_parquet(scored[KEPT], out / ARCHIVE / f"scored-{cutoff}.parquet")
 
 
-def earlier_outcomes(out: Path, loaded: LoadedData, horizon_days: int) -> pd.DataFrame | None:
+def earlier_outcomes(
+    out: Path, loaded: LoadedData, horizon_days: int, labels: dict[str, object] | None = None
+) -> pd.DataFrame | None:
     """For each archived scoring whose outcome window has closed in the data: realised AUC,
-    calibration and lift against who actually cancelled."""
+    calibration and lift against who actually churned (by the label definition trained on)."""
     from cxml.features.labels import LabelConfig, churn_labels
+
+    known = {k: v for k, v in (labels or {}).items() if k in LabelConfig.__dataclass_fields__}
+    known["horizon_days"] = horizon_days
+    if "activity_types" in known:
+        known["activity_types"] = tuple(known["activity_types"])  # type: ignore[arg-type]
+    definition = LabelConfig(**known)  # type: ignore[arg-type]
 
     events, customers = loaded.tables["events"], loaded.tables["customers"]
     if events.empty:
@@ -42,8 +50,8 @@ def earlier_outcomes(out: Path, loaded: LoadedData, horizon_days: int) -> pd.Dat
         cutoff = pd.Timestamp(old["cutoff"].iloc[0])
         if cutoff + pd.Timedelta(days=horizon_days) > last_seen:
             continue
-        labels = churn_labels(events, customers, cutoff, LabelConfig(horizon_days=horizon_days))
-        joined = old.set_index("customer_id").join(labels["churn"], how="inner")
+        churn = churn_labels(events, customers, cutoff, definition)
+        joined = old.set_index("customer_id").join(churn, how="inner")
         if joined["churn"].nunique() < 2:
             continue
         m = binary_metrics(joined["churn"].to_numpy(int), joined["churn_probability"].to_numpy())
@@ -93,10 +101,15 @@ def report_html(
         drift=psi(profile, features) if isinstance(profile, dict) else None,
         nps=nps_trend(loaded.tables["events"], at),
         retention_rate=retention_rate(loaded.tables["events"], loaded.tables["customers"], at),
-        earlier=earlier_outcomes(out, loaded, bundle.horizon_days),
+        earlier=earlier_outcomes(out, loaded, bundle.horizon_days, _labels(bundle.info)),
         training_metrics=_finite(metrics) if isinstance(metrics, dict) else None,
     )
     return render_report(scored, context)
+
+
+def _labels(info: dict[str, object]) -> dict[str, object] | None:
+    labels = info.get("labels")
+    return labels if isinstance(labels, dict) else None
 
 
 def _finite(metrics: dict[str, object]) -> dict[str, float]:

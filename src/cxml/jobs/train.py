@@ -186,6 +186,7 @@ def train(config: PipelineConfig) -> Trained:
         info={
             "summary": summary,
             "metrics": metrics,
+            "labels": config.labels.model_dump(),
             "reference_profile": reference_profile(_training_rows(features, split)),
             "nba_policies": tables["nba_policies"].to_dict("records")
             if "nba_policies" in tables
