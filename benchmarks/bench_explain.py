@@ -8,10 +8,10 @@ only the top decile (`explain_top`) saves. Reason-code rendering is timed on the
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 
 import numpy as np
 
+from benchmarks.bench_features import timed
 from cxml.config import ModelConfig
 from cxml.data.simulate import Simulation
 from cxml.features.build import build_features, feature_catalog
@@ -23,15 +23,6 @@ from cxml.models.bundle import ScoringBundle
 from cxml.models.train import BoostedClassifier
 
 TOP = 0.10
-
-
-def timed(fn: Callable[[], object], repeat: int = 1) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def quick_bundle(sim: Simulation) -> ScoringBundle:
