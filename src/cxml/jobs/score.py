@@ -179,10 +179,10 @@ def run_score(
     """Score everyone active at the cutoff with the registered bundle; write the list and the
     report. Everything is computed before anything is written, and each file is replaced
     atomically, so a failed run leaves the previous outputs as they were."""
+    from tqdm import tqdm
+
     from cxml.jobs.score_report import archive, report_html
     from cxml.jobs.train import load_inputs
-
-    from tqdm import tqdm
 
     at = utc_timestamp(cutoff)
     steps = ["load data", "load model", "features", "score, explain, allocate", "report", "write"]
