@@ -105,3 +105,13 @@ def test_global_shap_plots_and_touchpoints_go_with_the_run(trained):
         table = trained.tables[f"{target}_touchpoints"]
         assert set(table["kind"]) == {"channel", "event_type"}
     assert any(name.startswith("churn_shap_dependence_") for name in trained.figures)
+
+
+def test_policy_is_judged_against_truth_and_its_dr_estimate_covers_it(trained):
+    m = trained.metrics
+    table = trained.tables["nba_policies"].set_index("policy")
+    assert {"cxml", "no_action", "top_risk_best_average", "random", "oracle"} <= set(table.index)
+    budget = 20_000  # the demo pipeline's
+    assert (table["spend"] <= budget + 1e-6).all()
+    assert table.at["oracle", "true_value"] >= table.at["cxml", "true_value"]
+    assert m["nba_cxml_dr_low"] <= m["nba_cxml_true_value"] <= m["nba_cxml_dr_high"]

@@ -184,7 +184,7 @@ class _Journeys:
     def _campaign(self, week: int, idx: np.ndarray) -> None:
         action, propensity = self._policy(week, idx)
         if week == self.cfg.history_weeks:
-            self.truth = self._truth(week, idx, action)
+            self.truth = self._truth(week, idx, action, propensity)
         treated = action != "none"
         when = self.start_ns + week * WEEK.value
         self.action_parts.append(
@@ -199,7 +199,9 @@ class _Journeys:
         for name in State.__dataclass_fields__:
             getattr(self.state, name)[idx] = getattr(sub, name)
 
-    def _truth(self, week: int, idx: np.ndarray, logged: np.ndarray) -> pd.DataFrame:
+    def _truth(
+        self, week: int, idx: np.ndarray, logged: np.ndarray, propensity: np.ndarray
+    ) -> pd.DataFrame:
         p = simulate_truth(
             self.state,
             self.pop,
@@ -224,6 +226,10 @@ class _Journeys:
         observed = np.select([logged == a for a in ACTIONS], [p[a] for a in ACTIONS], p["none"])
         frame["p_churn_observed"] = observed
         frame["logged_action"] = logged
+        # P(the logged decision | state), "none" included: what off-policy estimates need
+        frame["logged_propensity"] = np.where(
+            logged == "none", 1 - len(ACTIONS) * propensity, propensity
+        )
         drop = np.select(
             [logged == a for a in ACTIONS], [p[f"drop_{a}"] for a in ACTIONS], p["drop_none"]
         )

@@ -5,7 +5,9 @@ closed before the test cutoff, then judge the policy at the test cutoff beside t
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from cxml.actions.baselines import (
@@ -15,6 +17,7 @@ from cxml.actions.baselines import (
     true_policy_value,
     true_values,
 )
+from cxml.actions.offpolicy import dr_terms
 from cxml.actions.policy import allocate, eligible, expected_values
 from cxml.actions.recommend import attributes, catalog_of, contact_of, customer_value
 from cxml.config import ActionsConfig, PipelineConfig
@@ -94,6 +97,7 @@ def policy_report(
     log: pd.DataFrame | None,
     at: pd.Timestamp,
     truth: pd.DataFrame | None,
+    realised: pd.Series | None = None,
 ) -> tuple[dict[str, float], pd.DataFrame]:
     """Each policy's spend and actions at the test cutoff; its true value where truth exists,
     with the oracle (the same allocation on the true values) for reference."""
@@ -119,7 +123,44 @@ def policy_report(
             row["true_value"] = true_policy_value(policy, truth_values)
         rows.append(row)
     table = pd.DataFrame(rows)
-    return _metrics(table), table
+    metrics = _metrics(table)
+    if truth is not None and realised is not None and "logged_propensity" in truth:
+        metrics |= _doubly_robust(
+            learner, features, truth.loc[features.index], realised, value, cost, policies["cxml"]
+        )
+    return metrics, table
+
+
+def _doubly_robust(
+    learner: Any,  # a fitted uplift learner with predict_outcomes (T- and offset learners)
+    features: pd.DataFrame,
+    truth: pd.DataFrame,
+    churned: pd.Series,
+    value: pd.Series,
+    cost: dict[str, float],
+    policy: pd.Series,
+    n_boot: int = 500,
+) -> dict[str, float]:
+    """DR estimate (with a 95% bootstrap interval) of the policy's value over no action, from
+    the campaign logged at the test cutoff and the outcomes that followed; beside its truth."""
+    if not hasattr(learner, "predict_outcomes"):
+        return {}
+    control = truth["logged_action"].where(truth["logged_action"].isin(list(cost)), "none")
+    prices = {**cost, "none": 0.0}
+    worth = value.to_numpy()
+    reward = (1 - churned.reindex(features.index).to_numpy()) * worth - control.map(prices)
+    outcomes = learner.predict_outcomes(features)
+    good = outcomes.rename(columns={learner.control: "none"})
+    predicted = good.mul(worth, axis=0) - pd.Series(prices)[good.columns]
+    args = (reward.to_numpy(), control.to_numpy(), truth["logged_propensity"].to_numpy())
+    gain = dr_terms(*args, policy.to_numpy(), predicted) - dr_terms(*args, "none", predicted)
+    draws = np.random.default_rng(0).integers(0, len(gain), size=(n_boot, len(gain)))
+    low, high = np.quantile(gain[draws].sum(axis=1), [0.025, 0.975])
+    return {
+        "nba_cxml_dr_value": float(gain.sum()),
+        "nba_cxml_dr_low": float(low),
+        "nba_cxml_dr_high": float(high),
+    }
 
 
 def _estimated(policy: pd.Series, values: pd.DataFrame) -> float:

@@ -220,8 +220,9 @@ def _actions(
     ids = churn.index[at_test].get_level_values("customer_id")
     risk = pd.Series(churn.model[at_test], index=ids)
     test_features = features.loc[churn.index[at_test]].set_axis(ids)
+    realised = pd.Series(churn.y[at_test], index=ids)
     metrics, table = policy_report(
-        config, learner, test_features, risk, loaded.tables.get("actions"), at, truth
+        config, learner, test_features, risk, loaded.tables.get("actions"), at, truth, realised
     )
     metrics |= {k: float(v) for k, v in summary.items() if isinstance(v, int | float)}
     return learner, metrics, table

@@ -421,6 +421,17 @@ class OffsetLearner(_MetaLearner):
             self.offsets_[action] = model.fit(matrix[rows], target[rows], init_score=start)
         return self
 
+    def predict_outcomes(self, X: Features) -> pd.DataFrame:
+        """P(y=1 | x, arm) for every arm including control: rows × arms."""
+        matrix = self._matrix(X)
+        index = X.index if isinstance(X, pd.DataFrame) else pd.RangeIndex(len(matrix))
+        base = np.asarray(self.base_.booster_.predict(matrix, raw_score=True), dtype=float)
+        arms = {self.control: _sigmoid(base)}
+        for action in self.actions_:
+            booster = self.offsets_[action].booster_
+            arms[action] = _sigmoid(base + booster.predict(matrix, raw_score=True))
+        return pd.DataFrame(arms, index=index)
+
     def _uplift(self, matrix: np.ndarray) -> np.ndarray:
         base = np.asarray(self.base_.booster_.predict(matrix, raw_score=True), dtype=float)
         columns = []
