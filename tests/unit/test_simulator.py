@@ -74,9 +74,13 @@ def test_truth_has_the_stated_columns_and_valid_probabilities():
         *[f"p_churn_{a}" for a in ACTIONS],
         "p_churn_observed",
         "logged_action",
+        "logged_propensity",
         "p_satisfaction_drop",
     ]
     assert list(truth.columns) == expected
+    assert ((truth["logged_propensity"] > 0) & (truth["logged_propensity"] <= 1)).all()
+    untreated = truth["logged_action"] == "none"
+    assert (truth.loc[untreated, "logged_propensity"] >= 0.5).all()  # treating is the exception
     probs = truth.filter(like="p_churn_")
     assert ((probs >= 0) & (probs <= 1)).all().all()
     assert truth["customer_id"].is_unique
