@@ -167,9 +167,6 @@ def eligible(
         ok = np.ones(len(customers), dtype=bool)
         for rule in action.rules:
             ok &= rule.holds(customers)
-        if past.empty:  # nothing logged in the window: no cooldown or contact cap can bite
-            out[action.name] = ok
-            continue
         if action.cooldown_days > 0:
             since = at - pd.Timedelta(days=action.cooldown_days)
             same = past[(past["action"] == action.name) & (past["action_time"] >= since)]
