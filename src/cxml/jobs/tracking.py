@@ -285,10 +285,7 @@ def load_pyfunc(model_name: str, alias: str = CHAMPION) -> Any:
 
 def load_model(model_name: str, alias: str = CHAMPION) -> object:
     """The original Python object that was logged, for callers that need more than predict."""
-    wrapper = load_pyfunc(model_name, alias).unwrap_python_model()
-    if not isinstance(wrapper, _CxmlPyfunc):
-        raise ValueError(f"{model_name!r}@{alias} was not logged by cxml: use load_pyfunc instead")
-    return wrapper.model
+    return load_reference(model_name, alias)[1]
 
 
 def _existing_version(client: MlflowClient, model_name: str, version: str) -> str:

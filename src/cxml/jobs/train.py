@@ -7,7 +7,7 @@ Reads and writes; the logic lives in features/ and models/. MLflow is reached on
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -42,8 +42,6 @@ class Trained:
     figures: dict[str, object]
     summary: dict[str, object]
     example: pd.DataFrame
-    record: object = None
-    messages: list[str] = field(default_factory=list)
 
 
 def feature_config(config: PipelineConfig) -> FeatureConfig:
