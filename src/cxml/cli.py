@@ -76,26 +76,54 @@ def validate(
     typer.echo("valid: the data dir meets the contract")
 
 
+ENGINE_HELP = "local (pandas, one machine) or spark (the same functions per customer bucket)"
+MASTER_HELP = "Spark master, e.g. local[8] or spark://host:7077 (default: $SPARK_MASTER or local[2])"
+
+
 @app.command()
 def features(
-    data_dir: Annotated[Path, typer.Argument(help="Data dir holding customers.*, events.*")],
+    data_dir: Annotated[str, typer.Argument(help="Data dir holding customers.*, events.*")],
     cutoff: Annotated[str, typer.Option(help="Features use events strictly before this time")],
-    out: Annotated[Path, typer.Option(help="Parquet file to write, one row per customer")],
+    out: Annotated[str, typer.Option(help="Parquet to write (spark: a folder of parts)")],
     chunk_customers: Annotated[int, typer.Option(min=1, help="Customers per chunk")] = 50_000,
+    engine: Annotated[str, typer.Option(help=ENGINE_HELP)] = "local",
+    master: Annotated[str | None, typer.Option(help=MASTER_HELP)] = None,
+    buckets: Annotated[int | None, typer.Option(min=1, help="Spark: customer buckets")] = None,
 ) -> None:
     """Point-in-time features at a cutoff for every customer of a data dir."""
-    from cxml.data.schema import ContractError
-    from cxml.jobs.features import run_features
+    from cxml.data.schema import ContractError, utc_timestamp
 
     try:
-        frame = run_features(data_dir, cutoff, out, chunk_customers)
+        utc_timestamp(cutoff)
+    except ValueError as exc:
+        _fail(f"--cutoff {cutoff!r} is not a timestamp ({exc}); use e.g. 2025-06-30")
+    if engine not in ("local", "spark"):
+        _fail(f"--engine must be local or spark, got {engine!r}")
+    try:
+        if engine == "spark":
+            rows, bad = _spark_features(data_dir, cutoff, out, master, buckets)
+        else:
+            from cxml.jobs.features import run_features
+
+            rows = len(run_features(Path(data_dir), cutoff, Path(out), chunk_customers))
+            bad = 0
     except ContractError as exc:
         _fail(str(exc))
         return
-    except ValueError as exc:
-        _fail(f"--cutoff {cutoff!r} is not a timestamp ({exc}); use e.g. 2025-06-30")
-        return
-    typer.echo(f"{len(frame):,} customers x {frame.shape[1]} features at {cutoff} -> {out}")
+    typer.echo(f"{rows:,} customers' features at {cutoff} -> {out}")
+    if bad:
+        typer.echo(f"{bad:,} faulty row(s) quarantined with reasons -> {out}.quarantine", err=True)
+
+
+def _spark_features(
+    data_dir: str, cutoff: str, out: str, master: str | None, buckets: int | None
+) -> tuple[int, int]:
+    from cxml.jobs.spark import run_spark_features, spark_problem
+
+    problem = spark_problem()
+    if problem:
+        _fail(f"--engine spark: {problem}")
+    return run_spark_features(data_dir, cutoff, out, master, buckets)
 
 
 def _import(kind: str, source: Path, out: Path, **kwargs: object) -> None:
