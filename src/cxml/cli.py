@@ -77,7 +77,7 @@ def validate(
 
 
 ENGINE_HELP = "local (pandas, one machine) or spark (the same functions per customer bucket)"
-MASTER_HELP = "Spark master, e.g. local[8] or spark://host:7077 (default: $SPARK_MASTER or local[2])"
+MASTER_HELP = "Spark master, e.g. local[8] or spark://host:7077 (default $SPARK_MASTER, local[2])"
 
 
 @app.command()

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pandas as pd
 
 from cxml.data.schema import TABLES, ContractError
@@ -158,11 +157,14 @@ class FeatureJob:
 
     def __call__(self, events: pd.DataFrame, customers: pd.DataFrame) -> pd.DataFrame:
         customers = clean_table(
-            "customers", to_pandas_times(customers.drop(columns=[BUCKET]), "customers"),
+            "customers",
+            to_pandas_times(customers.drop(columns=[BUCKET]), "customers"),
             "customers.parquet",
         )
         events = clean_table(
-            "events", to_pandas_times(events.drop(columns=[BUCKET]), "events"), "events.parquet",
+            "events",
+            to_pandas_times(events.drop(columns=[BUCKET]), "events"),
+            "events.parquet",
             pd.Index(customers.clean["customer_id"].astype(object)),
         )
         features = build_features(events.clean, customers.clean, self.cutoff, self.config)
@@ -249,7 +251,8 @@ def spark_features(
     job, schema = feature_job(customers, cutoff, cfg)
     longest = cutoff.value - max(cfg.windows) * 86_400 * 10**9
     seen = events.filter((F.col("event_time") < cutoff.value) & (F.col("event_time") >= longest))
-    grouped = with_bucket(seen, n).groupBy(BUCKET).cogroup(with_bucket(customers, n).groupBy(BUCKET))
+    by_customer = with_bucket(customers, n).groupBy(BUCKET)
+    grouped = with_bucket(seen, n).groupBy(BUCKET).cogroup(by_customer)
     rows = grouped.applyInPandas(lambda e, c: job(e, c), schema).cache()  # Spark reads the arity
     kept = rows.filter(F.col(REASON).isNull()).drop(REASON, TABLE)
     bad = rows.filter(F.col(REASON).isNotNull()).select(
@@ -309,6 +312,5 @@ def run_spark_features(
 
 def collect_sorted(frame: DataFrame, key: str = "customer_id") -> pd.DataFrame:
     """A small Spark frame as pandas, in `key` order (for tests and the bench)."""
-    out = frame.toPandas().sort_values(key, kind="stable").reset_index(drop=True)
-    return out
-
+    out: pd.DataFrame = frame.toPandas()
+    return out.sort_values(key, kind="stable").reset_index(drop=True)
