@@ -90,9 +90,17 @@ def _parse_id(series: pd.Series, faults: _Faults, column: str) -> pd.Series:
             faults.add(column, "empty", series.isna())
             return series
         series = series.astype(object)
-    text = series.where(series.isna(), series.astype(str).str.strip())
+    text = _stripped(series)
     faults.add(column, "empty", text.isna() | (text == ""))
     return text
+
+
+def _stripped(series: pd.Series) -> pd.Series:
+    """Each value as text without surrounding spaces, missing kept missing. Each distinct value
+    is converted once: ids, types and channels repeat, so millions of rows cost a gather."""
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    texts = np.append(pd.Index(uniques).astype(str).str.strip().to_numpy(dtype=object), None)
+    return pd.Series(texts[codes], index=series.index, dtype=object)  # code -1 reads None
 
 
 def _parse_timestamp(series: pd.Series, faults: _Faults, spec: ColumnSpec) -> pd.Series:
@@ -133,10 +141,7 @@ def _parse_number(series: pd.Series, faults: _Faults, spec: ColumnSpec) -> pd.Se
 
 
 def _parse_string(series: pd.Series, faults: _Faults, spec: ColumnSpec) -> pd.Series:
-    if isinstance(series.dtype, pd.CategoricalDtype):
-        out = series
-    else:
-        out = series.where(series.isna(), series.astype(str).str.strip())
+    out = series if isinstance(series.dtype, pd.CategoricalDtype) else _stripped(series)
     if spec.required:
         faults.add(spec.name, "empty", out.isna() | (out.astype(object) == ""))
     return out
