@@ -99,7 +99,8 @@ def _stripped(series: pd.Series) -> pd.Series:
     """Each value as text without surrounding spaces, missing kept missing. Each distinct value
     is converted once: ids, types and channels repeat, so millions of rows cost a gather."""
     codes, uniques = pd.factorize(series, use_na_sentinel=True)
-    texts = np.append(pd.Index(uniques).astype(str).str.strip().to_numpy(dtype=object), None)
+    texts = np.empty(len(uniques) + 1, dtype=object)  # the last slot, None, for code -1
+    texts[:-1] = pd.Index(uniques).astype(str).str.strip().to_numpy(dtype=object)
     return pd.Series(texts[codes], index=series.index, dtype=object)  # code -1 reads None
 
 
