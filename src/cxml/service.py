@@ -358,12 +358,6 @@ _DROPPED = {"cutoff", "churn_rank"}  # as_of says the cutoff; a rank needs a who
 _TEXT = {"customer_id", "model_name", "model_version"}
 
 
-def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Rows as dicts, column-wise (10x faster than DataFrame.to_dict for a few rows)."""
-    columns = [values.to_numpy() for _, values in frame.items()]
-    return [dict(zip(frame.columns, row, strict=True)) for row in zip(*columns, strict=True)]
-
-
 def answer(row: dict[str, Any], as_of: datetime) -> Prediction:
     """One scored row as the response: numbered reason columns as lists (blanks dropped), the
     action columns as one object, any other column passed through JSON-safe."""
@@ -656,14 +650,14 @@ class CxmlService:
             msg = "unknown customer_id: not in the data dir this server loaded"
             return self._reject([_problem(["customer_id"], msg, "unknown_customer")], 404)
         at = self._at(as_of)
-        scored = self.scorer.score(
+        scored = self.scorer.score_rows(
             found.events,
             found.customers,
             pd.Timestamp(at),
             explain_top=EXPLAIN_TOP,
             actions_log=found.actions,
         )
-        return answer(records(scored)[0], at)
+        return answer(scored[0], at)
 
     def _problems(
         self,
@@ -683,8 +677,8 @@ class CxmlService:
         self, items: Sequence[tuple[Customer, Sequence[Event]]], at: datetime
     ) -> list[Prediction]:
         events, customers = frames(items, self.profile)
-        scored = self.scorer.score(events, customers, pd.Timestamp(at), explain_top=EXPLAIN_TOP)
-        rows = {str(row["customer_id"]): row for row in records(scored)}
+        scored = self.scorer.score_rows(events, customers, pd.Timestamp(at), EXPLAIN_TOP)
+        rows = {str(row["customer_id"]): row for row in scored}
         return [answer(rows[customer.customer_id], at) for customer, _ in items]
 
     @staticmethod

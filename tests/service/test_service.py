@@ -128,6 +128,23 @@ def test_predict_by_id_answers_from_the_loaded_history(api, parity_ids, served):
 
 
 # ---------------------------------------------------------------------------------- parity
+def test_score_rows_are_the_rows_of_score(served, parity_ids):
+    """What the endpoint answers from (Scorer.score_rows) is Scorer.score's frame, row by row,
+    key by key, value for value (NaN where NaN), for one customer and for several."""
+    tables = served.tables
+    ids = tables["customers"]["customer_id"].astype(str)
+    for chosen in ([parity_ids[0]], parity_ids):
+        customers = tables["customers"][ids.isin(chosen).to_numpy()]
+        args = (tables["events"], customers, CUTOFF, None, tables.get("actions"))
+        frame = served.scorer.score(*args)
+        rows = served.scorer.score_rows(*args)
+        assert [list(row) for row in rows] == [list(frame.columns)] * len(frame)
+        for row, (_, want) in zip(rows, frame.iterrows(), strict=True):
+            for key, value in row.items():
+                same = pd.isna(value) if pd.isna(want[key]) else value == want[key]
+                assert same, (key, value, want[key])
+
+
 def test_http_answers_equal_in_process_scoring(api, served, parity_ids, expected):
     """/predict_by_id, /predict (the customer's own profile and events) and /predict_batch give
     exactly the probabilities of Scorer.score on the whole data dir."""

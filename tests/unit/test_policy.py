@@ -357,6 +357,26 @@ def _check(s: dict[str, Any], got: pd.DataFrame) -> None:
     assert (got.loc[got["action"] == "none", ["expected_gain", "cost"]] == 0).all().all()
 
 
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenarios(), st.sampled_from(["as drawn", "empty", "none"]))
+def test_eligibility_matches_the_rules_cell_by_cell(s: dict[str, Any], log_kind: str) -> None:
+    """Every (customer, action) cell, whatever the log: an empty or absent log still applies
+    max_contacts (0 blocks every contact)."""
+    if log_kind != "as drawn":
+        s = {**s, "log": s["log"].iloc[:0]}
+    log = None if log_kind == "none" else s["log"]
+    got = eligible(s["customers"], s["catalog"], log, s["contact"], AS_OF)
+    for cid in s["customers"].index:
+        for action in s["catalog"]:
+            assert got.loc[cid, action.name] == _allowed_by_hand(s, cid, action), (cid, action)
+
+
+def test_no_contacts_allowed_blocks_everyone_even_with_no_log() -> None:
+    for log in (None, _log([])):
+        got = eligible(CUSTOMERS, CATALOG, log, ContactPolicy(max_contacts=0, period_days=7), AS_OF)
+        assert not got.to_numpy().any()
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenarios())
 def test_allocation_respects_every_constraint(s: dict[str, Any]) -> None:

@@ -121,26 +121,46 @@ def _utc(stamp: pd.Timestamp | str) -> pd.Timestamp:
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
+@dataclass(frozen=True)
+class _Past:
+    """The log rows in the look-back window as arrays, one entry per logged contact; `who` is
+    the position of each row's customer id in `ids` (-1: no id), so counting is a bincount."""
+
+    action: np.ndarray  # object: the logged action names
+    channel: np.ndarray  # object: the row's channel, else the catalog's for its action
+    time: pd.DatetimeIndex  # UTC
+    who: np.ndarray  # int64
+    ids: pd.Index  # the distinct customer ids logged
+
+    def per_customer(self, rows: np.ndarray, index: pd.Index) -> np.ndarray:
+        """How many of the selected rows (a boolean mask) fall on each customer of `index`."""
+        if len(self.ids) == 0:
+            return np.zeros(len(index), dtype=np.int64)
+        counts = np.bincount(self.who[rows & (self.who >= 0)], minlength=len(self.ids))
+        at = self.ids.get_indexer(index)  # -1: a customer with no logged row
+        return np.where(at >= 0, counts[np.maximum(at, 0)], 0)
+
+
 def _past_log(
     log: pd.DataFrame | None, catalog: list[Action], as_of: pd.Timestamp, days: int
-) -> pd.DataFrame:
+) -> _Past:
     """Log rows in [as_of − days, as_of): only the past can block an offer."""
     if log is None or len(log) == 0 or days <= 0:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in LOG_COLUMNS})
+        none = np.empty(0, dtype=object)
+        empty = pd.DatetimeIndex([], tz="UTC")
+        return _Past(none, none, empty, np.empty(0, dtype=np.int64), pd.Index([]))
     missing = [c for c in LOG_COLUMNS if c not in log.columns]
     if missing:
         raise ValueError(f"The actions log lacks columns {missing}; it needs {list(LOG_COLUMNS)}.")
-    time = pd.to_datetime(log["action_time"], utc=True)
-    keep = ((time < as_of) & (time >= as_of - pd.Timedelta(days=days))).to_numpy(dtype=bool)
-    past = log.loc[keep, list(LOG_COLUMNS)].astype(object).assign(action_time=time[keep])
+    time = pd.DatetimeIndex(pd.to_datetime(log["action_time"], utc=True))
+    keep = np.asarray((time < as_of) & (time >= as_of - pd.Timedelta(days=days)), dtype=bool)
+    action = log["action"].to_numpy(dtype=object)[keep]
+    channel = log["channel"].to_numpy(dtype=object)[keep]
     by_name = {a.name: a.channel for a in catalog}  # a row without a channel: the catalog's
-    return past.assign(channel=past["channel"].fillna(past["action"].map(by_name)))
-
-
-def _per_customer(ids: pd.Series, index: pd.Index) -> np.ndarray:
-    """How many of `ids` fall on each customer of `index`."""
-    counts = ids.value_counts()
-    return counts.reindex(index, fill_value=0).to_numpy(dtype=np.int64)
+    unknown = pd.isna(channel)
+    channel[unknown] = [by_name.get(a, np.nan) for a in action[unknown]]
+    who, ids = pd.factorize(log["customer_id"].to_numpy(dtype=object)[keep])  # NaN id: -1
+    return _Past(action, channel, time[keep], who.astype(np.int64), pd.Index(ids))
 
 
 def eligible(
@@ -155,13 +175,15 @@ def eligible(
     An action is allowed when all its rules hold, the same action was not logged within its
     cooldown_days before `as_of`, and the customer had fewer than `max_contacts` logged contacts
     on the action's channel within `period_days` before `as_of`. Only log rows strictly before
-    `as_of` count; a logged action missing from the catalog still counts as a contact.
+    `as_of` count; a logged action missing from the catalog still counts as a contact. Every
+    check runs whatever the log holds (max_contacts 0 blocks even with an empty log); the log
+    is read into arrays once, as a request for one customer is mostly overhead otherwise.
     """
     names, at = _names(catalog), _utc(as_of)
     window = max([a.cooldown_days for a in catalog] + [contact.period_days if contact else 0])
     past = _past_log(log, catalog, at, window)
     if contact is not None:
-        recent = past[past["action_time"] >= at - pd.Timedelta(days=contact.period_days)]
+        recent = np.asarray(past.time >= at - pd.Timedelta(days=contact.period_days), dtype=bool)
     out: dict[str, np.ndarray] = {}
     for action in catalog:
         ok = np.ones(len(customers), dtype=bool)
@@ -169,13 +191,19 @@ def eligible(
             ok &= rule.holds(customers)
         if action.cooldown_days > 0:
             since = at - pd.Timedelta(days=action.cooldown_days)
-            same = past[(past["action"] == action.name) & (past["action_time"] >= since)]
-            ok &= _per_customer(same["customer_id"], customers.index) == 0
+            same = (past.action == action.name) & np.asarray(past.time >= since, dtype=bool)
+            ok &= past.per_customer(same, customers.index) == 0
         if contact is not None:
-            on_channel = recent.loc[recent["channel"] == action.channel, "customer_id"]
-            ok &= _per_customer(on_channel, customers.index) < contact.max_contacts
+            on_channel = recent & (past.channel == action.channel)
+            ok &= past.per_customer(on_channel, customers.index) < contact.max_contacts
         out[action.name] = ok
-    return pd.DataFrame(out, index=customers.index, columns=names)
+    allowed = np.column_stack([out[name] for name in names])  # one block: framed at once
+    return pd.DataFrame(allowed, index=customers.index, columns=names)
+
+
+def _columns(frame: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+    """frame[names], without the copy when the frame already has exactly those columns."""
+    return frame if list(frame.columns) == names else frame[names]
 
 
 def expected_values(
@@ -191,15 +219,27 @@ def expected_values(
     missing = [n for n in names if n not in uplift.columns]
     if missing:
         raise ValueError(f"uplift has no column for actions {missing}; estimate them first.")
-    worth = customer_value.reindex(uplift.index)
+    same = customer_value.index.equals(uplift.index)
+    worth = customer_value if same else customer_value.reindex(uplift.index)
     if worth.isna().any():
         lost = list(worth.index[worth.isna()][:3])
         raise ValueError(
             f"customer_value is missing for {int(worth.isna().sum())} customers, e.g. {lost}."
         )
     costs = np.array([a.cost for a in catalog], dtype=float)
-    vals = uplift[names].to_numpy(dtype=float) * worth.to_numpy(dtype=float)[:, None] - costs
+    vals = _columns(uplift, names).to_numpy(dtype=float) * worth.to_numpy(dtype=float)[:, None]
+    vals = vals - costs
     return pd.DataFrame(vals, index=uplift.index, columns=names)
+
+
+def _allowed(allowed: pd.DataFrame, index: pd.Index, names: list[str]) -> np.ndarray:
+    """`allowed` as a bool matrix over (index, names); absent or missing cells are False.
+    A frame already in that shape is read as is (reindexing costs more than one row's work)."""
+    shaped = allowed.index.equals(index) and list(allowed.columns) == names
+    if shaped and all(isinstance(t, np.dtype) and t.kind == "b" for t in allowed.dtypes):
+        return allowed.to_numpy(dtype=bool)
+    elig = allowed.reindex(index=index, columns=names).astype("boolean").fillna(False)
+    return elig.to_numpy(dtype=bool)
 
 
 def _problem(
@@ -213,10 +253,9 @@ def _problem(
         raise ValueError(f"values has no column for actions {missing}; see expected_values().")
     if budget is not None and (math.isnan(budget) or budget < 0):
         raise ValueError(f"budget must be >= 0 or None (unlimited), got {budget}.")
-    value = values[names].to_numpy(dtype=float, na_value=np.nan)
+    value = _columns(values, names).to_numpy(dtype=float, na_value=np.nan)
     value = np.where(np.isnan(value), -np.inf, value)
-    elig = allowed.reindex(index=values.index, columns=names).astype("boolean").fillna(False)
-    positive = elig.to_numpy(dtype=bool) & (value > 0) & np.isfinite(value)
+    positive = _allowed(allowed, values.index, names) & (value > 0) & np.isfinite(value)
     n = len(values)
     cost = np.array([a.cost for a in catalog], dtype=float)
     cap = np.array([n + 1 if a.capacity is None else a.capacity for a in catalog], dtype=np.int64)

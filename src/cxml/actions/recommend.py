@@ -54,12 +54,28 @@ def customer_value(features: pd.DataFrame, config: ActionsConfig) -> pd.Series:
     return (values * config.value.multiplier).rename("customer_value")
 
 
-def attributes(features: pd.DataFrame, value: pd.Series) -> pd.DataFrame:
+def attributes(
+    features: pd.DataFrame, value: pd.Series, only: set[str] | None = None
+) -> pd.DataFrame:
     """What eligibility rules may read: profile attributes by their own names, every feature,
-    and customer_value."""
+    and customer_value. `only`: just these names, when every one of them exists (copying
+    every feature costs more than scoring one customer); else all, so a rule naming a missing
+    column is told what there is."""
     profile = {c: c.removeprefix("profile_") for c in features.columns if c.startswith("profile_")}
+    named = [profile.get(c, c) for c in features.columns]
+    if only is not None and only <= {*named, "customer_value"}:
+        picked = {n: c for n, c in zip(named, features.columns, strict=True) if n in only}
+        if len(picked) == sum(n in only for n in named):  # no two columns share a name
+            columns = {name: features[column].array for name, column in picked.items()}
+            columns["customer_value"] = value.to_numpy()
+            return pd.DataFrame(columns, index=features.index)
     frame = features.rename(columns=profile)
     return frame.assign(customer_value=value.to_numpy())
+
+
+def rule_columns(catalog: list[Action]) -> set[str]:
+    """The attribute names the catalog's eligibility rules read."""
+    return {rule.column for action in catalog for rule in action.rules}
 
 
 def _why(action: str, uplift: float, families: list[str], texts: list[str]) -> str:
@@ -72,14 +88,19 @@ def _why(action: str, uplift: float, families: list[str], texts: list[str]) -> s
     return f"{words} is expected to cut the churn risk by {100 * uplift:.1f} points"
 
 
+def _text_column(frame: pd.DataFrame, name: str) -> np.ndarray:
+    values = frame[name].to_numpy(dtype=object)
+    return np.where(pd.isna(values), "", values)
+
+
 def _reason_arrays(reasons: pd.DataFrame | None, index: pd.Index) -> tuple[list, list]:
     """(families, texts) per row of `index`: plain lists, so the loop stays cheap."""
     if reasons is None:
         return [[]] * len(index), [[]] * len(index)
-    rows = reasons.reindex(index)
-    families = rows[[f"reason_family_{i}" for i in (1, 2, 3)]].fillna("").to_numpy().tolist()
-    texts = rows[[f"reason_{i}" for i in (1, 2, 3)]].fillna("").to_numpy().tolist()
-    return families, texts
+    rows = reasons if reasons.index.equals(index) else reasons.reindex(index)
+    families = [_text_column(rows, f"reason_family_{i}") for i in (1, 2, 3)]
+    texts = [_text_column(rows, f"reason_{i}") for i in (1, 2, 3)]
+    return np.column_stack(families).tolist(), np.column_stack(texts).tolist()
 
 
 def recommend(
@@ -93,32 +114,39 @@ def recommend(
 ) -> pd.DataFrame:
     """One row per customer (index of `features`): the allocated action and why. With
     `per_customer`, each customer's best eligible action, ignoring the run's budget and
-    capacities (which only mean something across a whole scoring run)."""
+    capacities (which only mean something across a whole scoring run). The answer is framed
+    once from arrays: for one customer, pandas' per-column cost was most of the work."""
     catalog = catalog_of(config)
     names = [a.name for a in catalog]
     missing = [n for n in names if n not in uplift.columns]
     if missing:
         raise ValueError(f"the uplift model has no estimate for action(s) {missing}: retrain")
     value = customer_value(features, config)
-    allowed = eligible(attributes(features, value), catalog, log, contact_of(config), as_of)
-    values = expected_values(uplift[names], value, catalog)
+    customers = attributes(features, value, rule_columns(catalog))
+    allowed = eligible(customers, catalog, log, contact_of(config), as_of)
+    values = expected_values(uplift, value, catalog)
     if per_customer:
         chosen = allocate(values, allowed, catalog, None, "greedy")
     else:
         chosen = allocate(values, allowed, catalog, config.budget, config.allocation)
     picked = chosen["action"].to_numpy()
     columns = uplift.columns.get_indexer(picked)
-    rows = uplift.index.get_indexer(chosen.index)
+    same = uplift.index.equals(chosen.index)
+    rows = np.arange(len(uplift)) if same else uplift.index.get_indexer(chosen.index)
     gain_uplift = np.where(columns >= 0, uplift.to_numpy()[rows, np.maximum(columns, 0)], 0.0)
-    out = pd.DataFrame(index=chosen.index)
-    out["action"] = picked
-    out["action_expected_gain"] = chosen["expected_gain"].to_numpy()
-    out["action_cost"] = chosen["cost"].to_numpy()
-    out["action_uplift"] = gain_uplift
     families, texts = _reason_arrays(reasons, chosen.index)
-    out["action_reason"] = [
-        _why(a, u, f, t) for a, u, f, t in zip(picked, gain_uplift, families, texts, strict=True)
-    ]
-    out["runner_up_action"] = chosen["runner_up"].to_numpy()
-    out["customer_value"] = value.reindex(out.index).to_numpy()
-    return out
+    steps = zip(picked, gain_uplift, families, texts, strict=True)
+    why = [_why(action, gain, family, text) for action, gain, family, text in steps]
+    worth = value if value.index.equals(chosen.index) else value.reindex(chosen.index)
+    return pd.DataFrame(
+        {
+            "action": picked,
+            "action_expected_gain": chosen["expected_gain"].to_numpy(),
+            "action_cost": chosen["cost"].to_numpy(),
+            "action_uplift": gain_uplift,
+            "action_reason": why,
+            "runner_up_action": chosen["runner_up"].to_numpy(),
+            "customer_value": worth.to_numpy(),
+        },
+        index=chosen.index,
+    )

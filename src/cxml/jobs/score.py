@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -30,13 +31,12 @@ def risk_bands(probability: np.ndarray, base_rate: float) -> np.ndarray:
     )
 
 
-def ranks(probability: pd.Series, raw: np.ndarray) -> np.ndarray:
+def ranks(probability: np.ndarray, raw: np.ndarray, ids: pd.Index) -> np.ndarray:
     """1 = most at risk. Calibration maps many scores to one probability, so ties are broken
-    by the model's raw score, then by customer id: reruns give the same order."""
-    order = pd.DataFrame(
-        {"p": -probability.to_numpy(), "raw": -raw, "id": probability.index.astype(str)}
-    )
-    position = order.sort_values(["p", "raw", "id"], kind="stable").index.to_numpy()
+    by the model's raw score, then by customer id: reruns give the same order. A stable
+    lexsort on (-probability, -raw, id), NaN last: what sort_values does, without a frame."""
+    _, id_order = np.unique(ids.astype(str).to_numpy(dtype=object), return_inverse=True)
+    position = np.lexsort((id_order, -np.asarray(raw, dtype=float), -probability))
     rank = np.empty(len(position), dtype=np.int64)
     rank[position] = np.arange(1, len(position) + 1)
     return rank
@@ -84,27 +84,66 @@ class Scorer:
     ) -> pd.DataFrame:
         """`score` on features already built at `at` (batch scoring reuses them for drift);
         `touchpoints` adds the touchpoint impact of the explained rows as `attrs`."""
-        matrix = self.bundle.encoder.transform(features)  # encoded once for every model
-        scores = self.bundle.predict_matrix(matrix, features.index)
-        churn = scores["churn_probability"]
-        raw = self.bundle.models["churn"].predict_matrix_raw(matrix)
-        frame = pd.DataFrame(index=features.index)
-        frame["cutoff"] = at
-        frame["churn_probability"] = churn
-        frame["churn_risk_band"] = risk_bands(churn.to_numpy(), self.base_rate)
-        frame["churn_rank"] = ranks(churn, raw)
-        for column in scores.columns.drop("churn_probability"):
-            frame[column] = scores[column]
-        reasons = self.reasons(features, churn.to_numpy(), explain_top, touchpoints)
-        frame = frame.join(reasons)
+        columns, reasons = self._columns(
+            features, at, explain_top, actions_log, per_customer, touchpoints
+        )
+        frame = pd.DataFrame(columns, index=features.index)
         if touchpoints:
             frame.attrs["touchpoints"] = reasons.attrs["touchpoints"]
-        if self.bundle.uplift is not None and self.bundle.actions is not None:
-            actions = self.actions(features, frame, actions_log, at, per_customer)
-            frame = frame.join(actions)
-        frame["model_name"] = self.model_name
-        frame["model_version"] = self.model_version
         return frame.reset_index()
+
+    def score_rows(
+        self,
+        events: pd.DataFrame,
+        customers: pd.DataFrame,
+        cutoff: str | pd.Timestamp,
+        explain_top: float | None = None,
+        actions_log: pd.DataFrame | None = None,
+        per_customer: bool = True,
+    ) -> list[dict[str, Any]]:
+        """`score` as one dict per row, keyed by its columns in order, without building the
+        frame: what an endpoint answers from (for one customer the frame cost more than a
+        prediction)."""
+        at = utc_timestamp(cutoff)
+        features = self.bundle.features(events, customers, at)
+        columns, _ = self._columns(features, at, explain_top, actions_log, per_customer)
+        key = features.index.name if features.index.name is not None else "index"
+        columns = {key: features.index.to_numpy()} | columns  # as reset_index puts it
+        return [
+            {k: v[i] if isinstance(v, np.ndarray) else v for k, v in columns.items()}
+            for i in range(len(features))
+        ]
+
+    def _columns(
+        self,
+        features: pd.DataFrame,
+        at: pd.Timestamp,
+        explain_top: float | None,
+        actions_log: pd.DataFrame | None,
+        per_customer: bool,
+        touchpoints: bool = False,
+    ) -> tuple[dict[str, Any], pd.DataFrame]:
+        """The scored columns as arrays (a scalar where every row has the same value), and
+        the reasons frame. Gathered as arrays and framed once by the caller: for one
+        customer, pandas' per-column overhead was most of the cost."""
+        matrix = self.bundle.encoder.transform(features)  # encoded once for every model
+        scores = self.bundle.probabilities(matrix)
+        churn = scores["churn_probability"]
+        raw = self.bundle.models["churn"].predict_matrix_raw(matrix)
+        columns: dict[str, Any] = {
+            "cutoff": at,
+            "churn_probability": churn,
+            "churn_risk_band": risk_bands(churn, self.base_rate),
+            "churn_rank": ranks(churn, raw, features.index),
+        }
+        columns |= {name: values for name, values in scores.items() if name not in columns}
+        reasons = self.reasons(features, churn, explain_top, touchpoints, matrix)
+        columns |= {name: reasons[name].to_numpy() for name in reasons.columns}
+        if self.bundle.uplift is not None and self.bundle.actions is not None:
+            actions = self.actions(features, reasons, actions_log, at, per_customer, matrix)
+            columns |= {name: actions[name].to_numpy() for name in actions.columns}
+        columns |= {"model_name": self.model_name, "model_version": self.model_version}
+        return columns, reasons
 
     def reasons(
         self,
@@ -112,17 +151,26 @@ class Scorer:
         churn: np.ndarray,
         explain_top: float | None,
         touchpoints: bool = False,
+        matrix: np.ndarray | None = None,
     ) -> pd.DataFrame:
         """reason_1..3 (what raises churn risk, in words) for the riskiest `explain_top` share
-        (None = everyone); `explained` says who has them (explaining costs ~100 predictions)."""
+        (None = everyone); `explained` says who has them (explaining costs ~100 predictions).
+        `matrix`: the features already encoded, so they are not encoded again."""
         from cxml.models.explain import explain_top as contributions_for
         from cxml.models.explain import reason_codes, touchpoint_impact
 
-        contrib, explained = contributions_for(self.bundle, features, "churn", churn, explain_top)
-        codes = reason_codes(contrib, features.loc[contrib.index], self.bundle.catalog, k=3)
-        columns = [f"reason_{i}" for i in (1, 2, 3)] + [f"reason_family_{i}" for i in (1, 2, 3)]
-        reasons = codes[columns].reindex(features.index).fillna("")
-        reasons["explained"] = explained
+        contrib, explained = contributions_for(
+            self.bundle, features, "churn", churn, explain_top, matrix
+        )
+        mask = explained.to_numpy()
+        rows = features if mask.all() else features.iloc[np.flatnonzero(mask)]
+        codes = reason_codes(contrib, rows, self.bundle.catalog, k=3, protective=False)
+        names = [f"reason_{i}" for i in (1, 2, 3)] + [f"reason_family_{i}" for i in (1, 2, 3)]
+        columns: dict[str, np.ndarray] = {}
+        for name in names:  # the unexplained rows get empty strings
+            columns[name] = np.full(len(features), "", dtype=object)
+            columns[name][mask] = codes[name].to_numpy(dtype=object)
+        reasons = pd.DataFrame(columns | {"explained": mask}, index=features.index)
         if touchpoints:
             reasons.attrs["touchpoints"] = touchpoint_impact(contrib, self.bundle.catalog)
         return reasons
@@ -130,17 +178,26 @@ class Scorer:
     def actions(
         self,
         features: pd.DataFrame,
-        scored: pd.DataFrame,
+        reasons: pd.DataFrame,
         log: pd.DataFrame | None,
         at: pd.Timestamp,
         per_customer: bool = False,
+        matrix: np.ndarray | None = None,
     ) -> pd.DataFrame:
-        """The next best action per customer under the bundle's catalog, budget and rules."""
+        """The next best action per customer under the bundle's catalog, budget and rules;
+        `reasons` (reason_<i>, reason_family_<i>) say which risk drivers an action addresses."""
         from cxml.actions.recommend import recommend
 
-        assert self.bundle.actions is not None
-        uplift = self.bundle.uplift.predict_uplift(features)  # type: ignore[attr-defined]
-        return recommend(uplift, features, log, self.bundle.actions, at, scored, per_customer)
+        assert self.bundle.actions is not None and self.bundle.uplift is not None
+        if matrix is None:
+            matrix = self.bundle.encoder.transform(features)
+        learner: Any = self.bundle.uplift
+        uplift = pd.DataFrame(
+            self.bundle.predict_uplift(features, matrix),
+            index=features.index,
+            columns=pd.Index(learner.actions_, name="action"),
+        )
+        return recommend(uplift, features, log, self.bundle.actions, at, reasons, per_customer)
 
 
 def load_scorer(model_name: str, ref: str = "champion") -> Scorer:
@@ -203,6 +260,7 @@ def run_score(
     scored["scored_at"] = pd.Timestamp.now(tz="UTC")
     next(step)
     html = report_html(scored, scorer, features, loaded, out)
+    scored.attrs.clear()  # the touchpoint table is the report's; parquet metadata cannot hold it
     next(step)
     written = write_scored(scored, out)
     written.append(write_atomic(out / "report.html", lambda tmp: tmp.write_text(html)))

@@ -7,6 +7,7 @@ trained for travel together, so a version can never pair a model with the wrong 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -36,8 +37,11 @@ class ScoringBundle:
     def features(
         self, events: pd.DataFrame, customers: pd.DataFrame, cutoff: str | pd.Timestamp
     ) -> pd.DataFrame:
-        """Model inputs at `cutoff`, built exactly as in training."""
-        return build_features(events, customers, cutoff, self.feature_config)[self.feature_names]
+        """Model inputs at `cutoff`, built exactly as in training (selected in the model's
+        column order; not copied when already in it, a third of a millisecond for one row)."""
+        built = build_features(events, customers, cutoff, self.feature_config)
+        names = self.feature_names
+        return built if list(built.columns) == names else built[names]
 
     def predict(self, features: pd.DataFrame) -> pd.DataFrame:
         """`<target>_probability` per row: calibrated, within the label horizon."""
@@ -45,10 +49,22 @@ class ScoringBundle:
 
     def predict_matrix(self, matrix: np.ndarray, index: pd.Index) -> pd.DataFrame:
         """`predict` on rows already encoded with `encoder` (encode once, use many times)."""
-        return pd.DataFrame(
-            {f"{t}_probability": m.predict_matrix(matrix) for t, m in self.models.items()},
-            index=index,
-        )
+        return pd.DataFrame(self.probabilities(matrix), index=index)
+
+    def probabilities(self, matrix: np.ndarray) -> dict[str, np.ndarray]:
+        """`predict_matrix` as plain arrays: no frame to build when scoring one customer."""
+        return {f"{t}_probability": m.predict_matrix(matrix) for t, m in self.models.items()}
+
+    def predict_uplift(self, features: pd.DataFrame, matrix: np.ndarray) -> np.ndarray:
+        """The uplift learner's estimates (rows x its `actions_`) for `features`, already
+        encoded as `matrix`: reused when the learner encodes exactly as the bundle does (the
+        same columns and levels), otherwise the learner encodes the frame itself."""
+        learner: Any = self.uplift
+        if learner is None:
+            raise ValueError("this bundle has no uplift model: retrain with an actions log")
+        if not learner.encodes_like(self.encoder):
+            matrix = learner.encode(features)
+        return np.asarray(learner.predict_uplift_matrix(matrix), dtype=float)
 
     def unknown_levels(self, features: pd.DataFrame) -> dict[str, list[str]]:
         return self.encoder.unknown_levels(features)

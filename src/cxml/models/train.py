@@ -26,6 +26,14 @@ from cxml.config import ModelConfig
 RFM_PREFIXES = ("days_since_last_purchase", "n_purchase_", "amount_purchase_")
 
 
+SMALL = 64  # rows: FrameEncoder looks a few rows' levels up one by one
+
+
+def _text(value: object) -> str:
+    """A value as text, as pandas' astype(str) writes it (bytes are decoded)."""
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 class FrameEncoder(TransformerMixin, BaseEstimator):
     """Feature frame -> float matrix; text columns become codes of the levels seen in fit."""
 
@@ -44,12 +52,27 @@ class FrameEncoder(TransformerMixin, BaseEstimator):
             self._indexes = {c: pd.Index(levels) for c, levels in self.levels_.items()}
         return self._indexes
 
+    def _level_codes(self) -> dict[str, dict[str, int]]:
+        """The levels as {level: code} dicts, built once: the lookup for a few rows."""
+        if getattr(self, "_codes", None) is None:
+            self._codes = {c: {v: i for i, v in enumerate(ls)} for c, ls in self.levels_.items()}
+        return self._codes
+
+    def _encode(self, column: str, values: pd.Series) -> np.ndarray:
+        """Codes of a text column's values as text (-1: not a level). A few rows go through a
+        dict, since pandas' per-call overhead is most of the cost there; both map str(value)."""
+        if len(values) > SMALL:
+            return self._level_indexes()[column].get_indexer(values.astype(str))
+        codes = self._level_codes()[column]
+        return np.array([codes.get(_text(v), -1) for v in values.to_numpy(dtype=object)], int)
+
     @property
     def categorical_(self) -> list[int]:
         return [self.columns_.index(c) for c in self.levels_]
 
     def transform(self, frame: pd.DataFrame) -> np.ndarray:
-        missing = [c for c in self.columns_ if c not in frame.columns]
+        present = set(frame.columns)
+        missing = [c for c in self.columns_ if c not in present]
         if missing:
             raise ValueError(
                 f"feature columns missing: {', '.join(missing[:5])}"
@@ -59,9 +82,9 @@ class FrameEncoder(TransformerMixin, BaseEstimator):
         numeric = [j for j, c in enumerate(self.columns_) if c not in self.levels_]
         names = [self.columns_[j] for j in numeric]
         matrix[:, numeric] = frame[names].to_numpy(dtype=float, na_value=np.nan)
-        for column, levels in self._level_indexes().items():
+        for column in self.levels_:
             values = frame[column]
-            codes = levels.get_indexer(values.astype(str))
+            codes = self._encode(column, values)
             missing = (codes < 0) | values.isna().to_numpy()
             matrix[:, self.columns_.index(column)] = np.where(missing, np.nan, codes)
         return matrix

@@ -143,6 +143,23 @@ class _MetaLearner(BaseEstimator):
         values = self._uplift(self._matrix(X))
         return pd.DataFrame(values, index=index, columns=pd.Index(self.actions_, name="action"))
 
+    def encode(self, X: Features) -> np.ndarray:
+        """X as the float matrix the models take (`predict_uplift_matrix`'s input)."""
+        return self._matrix(X)
+
+    def encodes_like(self, encoder: FrameEncoder) -> bool:
+        """True when `encoder` turns a frame into the very matrix this learner would: a
+        scorer that encoded the features once can hand that matrix over."""
+        own = self.encoder_
+        return own is not None and (own.columns_, own.levels_) == (
+            encoder.columns_,
+            encoder.levels_,
+        )
+
+    def predict_uplift_matrix(self, matrix: np.ndarray) -> np.ndarray:
+        """`predict_uplift` on an encoded matrix, as an array (columns: `actions_`)."""
+        return self._uplift(np.asarray(matrix, dtype=float))
+
     def _uplift(self, matrix: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 

@@ -1,0 +1,45 @@
+"""FrameEncoder: a few rows (looked up one by one) encode exactly as many rows (pandas' lookup),
+for every kind of value a text column can hold."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from cxml.models.train import SMALL, FrameEncoder
+
+TRAIN = pd.DataFrame(
+    {
+        "plan": ["basic", "premium", None, "basic"],
+        "region": pd.Categorical(["north", "south", "south", None]),
+        "mixed": ["1", "2.5", "True", "x"],  # levels that read like other types
+        "spend": [1.0, np.nan, 3.0, 4.0],
+    }
+)
+ODD = pd.DataFrame(
+    {
+        "plan": ["premium", "gold", None, np.nan, "basic"],  # gold: never seen
+        "region": pd.Categorical(["south", None, "west", "north", "north"]),
+        "mixed": [1, 2.5, True, b"x", "y"],  # not text: each read as its text
+        "spend": [np.nan, 2.0, 0.0, -1.0, 5.5],
+    },
+    index=["a", "b", "c", "d", "e"],
+)
+
+
+def test_few_rows_encode_exactly_as_many() -> None:
+    encoder = FrameEncoder().fit(TRAIN)
+    many = pd.concat([ODD] * (SMALL // len(ODD) + 1))
+    assert len(many) > SMALL
+    expected = encoder.transform(many)[: len(ODD)]
+    np.testing.assert_array_equal(encoder.transform(ODD), expected)
+    for i in range(len(ODD)):  # one row at a time, as the endpoint encodes
+        np.testing.assert_array_equal(encoder.transform(ODD.iloc[[i]]), expected[[i]])
+
+
+def test_unseen_or_missing_levels_are_missing_and_known_ones_are_codes() -> None:
+    matrix = FrameEncoder().fit(TRAIN).transform(ODD)
+    plan = matrix[:, 0]
+    np.testing.assert_array_equal(plan, [1.0, np.nan, np.nan, np.nan, 0.0])
+    mixed = matrix[:, 2]  # levels sorted: "1", "2.5", "True", "x"
+    np.testing.assert_array_equal(mixed, [0.0, 1.0, 2.0, 3.0, np.nan])
