@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from cxml.config import PipelineConfig
 
 app = typer.Typer(
     help="cxml: churn, satisfaction-drop and next-best-action for CX teams.",
@@ -234,14 +237,22 @@ def score(
     explain_top: Annotated[
         float, typer.Option(min=0.0, max=1.0, help="Explain the top share by risk (1 = everyone)")
     ] = 0.1,
+    engine: Annotated[str, typer.Option(help=ENGINE_HELP)] = "local",
+    master: Annotated[str | None, typer.Option(help=MASTER_HELP)] = None,
+    buckets: Annotated[int | None, typer.Option(min=1, help="Spark: customer buckets")] = None,
 ) -> None:
     """Score every active customer with the registered model: a ranked, explained list."""
     from cxml.config import ConfigError, load_config
     from cxml.data.schema import ContractError
     from cxml.jobs.score import run_score
 
+    if engine not in ("local", "spark"):
+        _fail(f"--engine must be local or spark, got {engine!r}")
     try:
         pipeline = load_config(config, data)
+        if engine == "spark":
+            _spark_score(pipeline, cutoff, str(out), model_ref, explain_top, master, buckets)
+            return
         scored, written = run_score(pipeline, cutoff, out, model_ref, explain_top)
     except (ConfigError, ContractError, FileNotFoundError, ValueError) as exc:
         _fail(str(exc))
@@ -254,6 +265,33 @@ def score(
     )
     for path in written:
         typer.echo(f"  -> {path}")
+
+
+def _spark_score(
+    pipeline: PipelineConfig,
+    cutoff: str,
+    out: str,
+    model_ref: str,
+    explain_top: float,
+    master: str | None,
+    buckets: int | None,
+) -> None:
+    from cxml.jobs.spark import run_spark_score, spark_problem
+
+    problem = spark_problem()
+    if problem:
+        _fail(f"--engine spark: {problem}")
+    done = run_spark_score(pipeline, cutoff, out, model_ref, explain_top, master, buckets)
+    typer.echo(
+        f"scored {done.customers:,} customers at {cutoff} on Spark: {done.high_risk:,} high "
+        f"risk, expected churners {done.expected_churners:,.0f}; {done.treated:,} actions "
+        f"costing {done.spent:,.0f}"
+    )
+    if done.quarantined:
+        typer.echo(f"{done.quarantined:,} faulty row(s) quarantined with reasons", err=True)
+    for path in done.written:
+        typer.echo(f"  -> {path}")
+    typer.echo("  (report.html comes with --engine local: it reads the whole list in one process)")
 
 
 @app.command()

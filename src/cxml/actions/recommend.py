@@ -9,10 +9,21 @@ expected to change.
 
 from __future__ import annotations
 
+from contextlib import suppress
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
-from cxml.actions.policy import Action, ContactPolicy, Rule, allocate, eligible, expected_values
+from cxml.actions.policy import (
+    NONE,
+    Action,
+    ContactPolicy,
+    Rule,
+    allocate,
+    eligible,
+    expected_values,
+)
 from cxml.config import ActionsConfig
 from cxml.models.explain import DRIVER_ACTIONS
 
@@ -103,19 +114,24 @@ def _reason_arrays(reasons: pd.DataFrame | None, index: pd.Index) -> tuple[list,
     return np.column_stack(families).tolist(), np.column_stack(texts).tolist()
 
 
-def recommend(
+@dataclass
+class Options:
+    """Per customer and action, what an allocation chooses from."""
+
+    uplift: pd.DataFrame  # fall in the outcome's probability the action causes
+    values: pd.DataFrame  # uplift x customer value - cost
+    allowed: pd.DataFrame  # eligibility, contact rules and cooldowns
+    value: pd.Series  # customer value
+
+
+def options(
     uplift: pd.DataFrame,
     features: pd.DataFrame,
     log: pd.DataFrame | None,
     config: ActionsConfig,
     as_of: pd.Timestamp,
-    reasons: pd.DataFrame | None = None,
-    per_customer: bool = False,
-) -> pd.DataFrame:
-    """One row per customer (index of `features`): the allocated action and why. With
-    `per_customer`, each customer's best eligible action, ignoring the run's budget and
-    capacities (which only mean something across a whole scoring run). The answer is framed
-    once from arrays: for one customer, pandas' per-column cost was most of the work."""
+) -> Options:
+    """Each customer's options from their own rows alone (no other customer is needed)."""
     catalog = catalog_of(config)
     names = [a.name for a in catalog]
     missing = [n for n in names if n not in uplift.columns]
@@ -124,11 +140,45 @@ def recommend(
     value = customer_value(features, config)
     customers = attributes(features, value, rule_columns(catalog))
     allowed = eligible(customers, catalog, log, contact_of(config), as_of)
-    values = expected_values(uplift, value, catalog)
+    return Options(uplift, expected_values(uplift, value, catalog), allowed, value)
+
+
+def choose(
+    values: pd.DataFrame, allowed: pd.DataFrame, config: ActionsConfig, per_customer: bool = False
+) -> pd.DataFrame:
+    """`allocate` under the config's budget and capacities (`per_customer`: each customer's
+    best eligible action, ignoring them). Only customers with an eligible action worth more
+    than its cost can get one, so only they reach the solver, in id order; the rest get
+    "none". The solver then sees the same problem however the base is split or ordered (on
+    Spark only those customers travel to the driver)."""
+    catalog = catalog_of(config)
+    names = [a.name for a in catalog]
+    ok = allowed.reindex(index=values.index, columns=names).to_numpy(dtype=bool, na_value=False)
+    worth = values[names].to_numpy(dtype=float, na_value=np.nan) > 0
+    some = values.index[(ok & worth).any(axis=1)]
+    with suppress(TypeError):  # ids of mixed types: keep the given order
+        some = some.sort_values()
     if per_customer:
-        chosen = allocate(values, allowed, catalog, None, "greedy")
+        picked = allocate(values.loc[some], allowed.loc[some], catalog, None, "greedy")
     else:
-        chosen = allocate(values, allowed, catalog, config.budget, config.allocation)
+        picked = allocate(
+            values.loc[some], allowed.loc[some], catalog, config.budget, config.allocation
+        )
+    chosen = pd.DataFrame(
+        {"action": NONE, "expected_gain": 0.0, "cost": 0.0, "runner_up": NONE,
+         "runner_up_gain": 0.0},
+        index=values.index,
+    )  # fmt: skip
+    if len(some):
+        chosen.loc[some, picked.columns] = picked
+    chosen.attrs["status"] = picked.attrs.get("status", "")
+    return chosen
+
+
+def describe(found: Options, chosen: pd.DataFrame, reasons: pd.DataFrame | None) -> pd.DataFrame:
+    """The chosen action per customer with its gain, cost, uplift, runner-up and why in words
+    (from the reason codes: which of the customer's risk drivers it addresses)."""
+    uplift, value = found.uplift, found.value
     picked = chosen["action"].to_numpy()
     columns = uplift.columns.get_indexer(picked)
     same = uplift.index.equals(chosen.index)
@@ -141,8 +191,8 @@ def recommend(
     return pd.DataFrame(
         {
             "action": picked,
-            "action_expected_gain": chosen["expected_gain"].to_numpy(),
-            "action_cost": chosen["cost"].to_numpy(),
+            "action_expected_gain": chosen["expected_gain"].to_numpy(dtype=float),
+            "action_cost": chosen["cost"].to_numpy(dtype=float),
             "action_uplift": gain_uplift,
             "action_reason": why,
             "runner_up_action": chosen["runner_up"].to_numpy(),
@@ -150,3 +200,19 @@ def recommend(
         },
         index=chosen.index,
     )
+
+
+def recommend(
+    uplift: pd.DataFrame,
+    features: pd.DataFrame,
+    log: pd.DataFrame | None,
+    config: ActionsConfig,
+    as_of: pd.Timestamp,
+    reasons: pd.DataFrame | None = None,
+    per_customer: bool = False,
+) -> pd.DataFrame:
+    """One row per customer (index of `features`): the allocated action and why. With
+    `per_customer`, each customer's best eligible action, ignoring the run's budget and
+    capacities (which only mean something across a whole scoring run)."""
+    found = options(uplift, features, log, config, as_of)
+    return describe(found, choose(found.values, found.allowed, config, per_customer), reasons)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -18,6 +18,9 @@ from cxml.config import PipelineConfig
 from cxml.data.io import write_atomic, write_csv, write_parquet
 from cxml.data.schema import utc_timestamp
 from cxml.models.bundle import ScoringBundle
+
+if TYPE_CHECKING:
+    from cxml.actions.recommend import Options
 
 BAND_HIGH, BAND_MEDIUM = 3.0, 1.5  # multiples of the training churn rate
 
@@ -40,6 +43,25 @@ def ranks(probability: np.ndarray, raw: np.ndarray, ids: pd.Index) -> np.ndarray
     rank = np.empty(len(position), dtype=np.int64)
     rank[position] = np.arange(1, len(position) + 1)
     return rank
+
+
+def explain_mask(rank: np.ndarray, top_fraction: float | None) -> np.ndarray:
+    """The rows ranked 1..ceil(fraction x rows) (None = all): the top of the list is exactly
+    what is explained, however the probabilities tie."""
+    from cxml.models.explain import top_mask
+
+    return top_mask(-np.asarray(rank, dtype=float), top_fraction)  # ranks are distinct
+
+
+@dataclass
+class CustomerPart:
+    """What scoring learns about customers from their own rows alone, so a base can be split
+    into pieces (Spark buckets) and the pieces scored apart."""
+
+    matrix: np.ndarray  # the features encoded for the models
+    probabilities: dict[str, np.ndarray]  # <target>_probability
+    raw: np.ndarray  # the churn model's raw score: breaks ties between equal probabilities
+    options: Options | None  # per action: uplift, net value, eligibility (None: no actions)
 
 
 @dataclass
@@ -126,21 +148,71 @@ class Scorer:
         """The scored columns as arrays (a scalar where every row has the same value), and
         the reasons frame. Gathered as arrays and framed once by the caller: for one
         customer, pandas' per-column overhead was most of the cost."""
+        part = self.customer_part(features, at, actions_log)
+        rank = ranks(part.probabilities["churn_probability"], part.raw, features.index)
+        explained = explain_mask(rank, explain_top)
+        chosen = None
+        if part.options is not None:
+            chosen = self.choose(part.options.values, part.options.allowed, per_customer)
+        return self.assemble(features, part, at, rank, explained, chosen, touchpoints)
+
+    def customer_part(
+        self, features: pd.DataFrame, at: pd.Timestamp, actions_log: pd.DataFrame | None
+    ) -> CustomerPart:
+        """Everything that needs only the customer's own rows; the rank, who is explained and
+        the allocation need the whole base (see `_columns`; on Spark, jobs/spark.py)."""
+        from cxml.actions.recommend import options
+
         matrix = self.bundle.encoder.transform(features)  # encoded once for every model
-        scores = self.bundle.probabilities(matrix)
-        churn = scores["churn_probability"]
+        probabilities = self.bundle.probabilities(matrix)
         raw = self.bundle.models["churn"].predict_matrix_raw(matrix)
+        found = None
+        if self.bundle.uplift is not None and self.bundle.actions is not None:
+            learner: Any = self.bundle.uplift
+            uplift = pd.DataFrame(
+                self.bundle.predict_uplift(features, matrix),
+                index=features.index,
+                columns=pd.Index(learner.actions_, name="action"),
+            )
+            found = options(uplift, features, actions_log, self.bundle.actions, at)
+        return CustomerPart(matrix, probabilities, raw, found)
+
+    def choose(
+        self, values: pd.DataFrame, allowed: pd.DataFrame, per_customer: bool
+    ) -> pd.DataFrame:
+        """The allocation under the bundle's budget and capacities (`per_customer`: each
+        customer's best eligible action instead)."""
+        from cxml.actions.recommend import choose
+
+        assert self.bundle.actions is not None
+        return choose(values, allowed, self.bundle.actions, per_customer)
+
+    def assemble(
+        self,
+        features: pd.DataFrame,
+        part: CustomerPart,
+        at: pd.Timestamp,
+        rank: np.ndarray,
+        explained: np.ndarray,
+        chosen: pd.DataFrame | None,
+        touchpoints: bool = False,
+    ) -> tuple[dict[str, Any], pd.DataFrame]:
+        """The scored columns of these rows, given their rank, who is explained and the chosen
+        actions (indexed by customer, as `choose` gives them)."""
+        from cxml.actions.recommend import describe
+
+        churn = part.probabilities["churn_probability"]
         columns: dict[str, Any] = {
             "cutoff": at,
             "churn_probability": churn,
             "churn_risk_band": risk_bands(churn, self.base_rate),
-            "churn_rank": ranks(churn, raw, features.index),
+            "churn_rank": rank,
         }
-        columns |= {name: values for name, values in scores.items() if name not in columns}
-        reasons = self.reasons(features, churn, explain_top, touchpoints, matrix)
+        columns |= {k: v for k, v in part.probabilities.items() if k not in columns}
+        reasons = self.reasons(features, explained, part.matrix, touchpoints)
         columns |= {name: reasons[name].to_numpy() for name in reasons.columns}
-        if self.bundle.uplift is not None and self.bundle.actions is not None:
-            actions = self.actions(features, reasons, actions_log, at, per_customer, matrix)
+        if part.options is not None and chosen is not None:
+            actions = describe(part.options, chosen, reasons)
             columns |= {name: actions[name].to_numpy() for name in actions.columns}
         columns |= {"model_name": self.model_name, "model_version": self.model_version}
         return columns, reasons
@@ -148,23 +220,19 @@ class Scorer:
     def reasons(
         self,
         features: pd.DataFrame,
-        churn: np.ndarray,
-        explain_top: float | None,
+        explained: np.ndarray,
+        matrix: np.ndarray,
         touchpoints: bool = False,
-        matrix: np.ndarray | None = None,
     ) -> pd.DataFrame:
-        """reason_1..3 (what raises churn risk, in words) for the riskiest `explain_top` share
-        (None = everyone); `explained` says who has them (explaining costs ~100 predictions).
-        `matrix`: the features already encoded, so they are not encoded again."""
-        from cxml.models.explain import explain_top as contributions_for
-        from cxml.models.explain import reason_codes, touchpoint_impact
+        """reason_1..3 (what raises churn risk, in words) for the `explained` rows; the others
+        get empty texts (explaining costs ~100 predictions). `matrix`: the features encoded."""
+        from cxml.models.explain import contributions_of, reason_codes, touchpoint_impact
 
-        contrib, explained = contributions_for(
-            self.bundle, features, "churn", churn, explain_top, matrix
-        )
-        mask = explained.to_numpy()
-        rows = features if mask.all() else features.iloc[np.flatnonzero(mask)]
-        codes = reason_codes(contrib, rows, self.bundle.catalog, k=3, protective=False)
+        mask = np.asarray(explained, dtype=bool)
+        picked = np.flatnonzero(mask)
+        rows = features if mask.all() else features.iloc[picked]
+        contrib, _ = contributions_of(self.bundle, rows, "churn", matrix[picked])
+        codes = reason_codes(contrib, rows, self.bundle.catalog, k=3)
         names = [f"reason_{i}" for i in (1, 2, 3)] + [f"reason_family_{i}" for i in (1, 2, 3)]
         columns: dict[str, np.ndarray] = {}
         for name in names:  # the unexplained rows get empty strings
@@ -174,30 +242,6 @@ class Scorer:
         if touchpoints:
             reasons.attrs["touchpoints"] = touchpoint_impact(contrib, self.bundle.catalog)
         return reasons
-
-    def actions(
-        self,
-        features: pd.DataFrame,
-        reasons: pd.DataFrame,
-        log: pd.DataFrame | None,
-        at: pd.Timestamp,
-        per_customer: bool = False,
-        matrix: np.ndarray | None = None,
-    ) -> pd.DataFrame:
-        """The next best action per customer under the bundle's catalog, budget and rules;
-        `reasons` (reason_<i>, reason_family_<i>) say which risk drivers an action addresses."""
-        from cxml.actions.recommend import recommend
-
-        assert self.bundle.actions is not None and self.bundle.uplift is not None
-        if matrix is None:
-            matrix = self.bundle.encoder.transform(features)
-        learner: Any = self.bundle.uplift
-        uplift = pd.DataFrame(
-            self.bundle.predict_uplift(features, matrix),
-            index=features.index,
-            columns=pd.Index(learner.actions_, name="action"),
-        )
-        return recommend(uplift, features, log, self.bundle.actions, at, reasons, per_customer)
 
 
 def load_scorer(model_name: str, ref: str = "champion") -> Scorer:

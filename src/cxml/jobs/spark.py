@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from cxml.data.schema import TABLES, ContractError
@@ -31,6 +32,8 @@ from cxml.features.config import FeatureConfig
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
+
+    from cxml.config import PipelineConfig
 
 DEFAULT_MASTER = "local[2]"
 MIN_JAVA = 17
@@ -154,20 +157,28 @@ class FeatureJob:
     config: FeatureConfig
     columns: list[str]  # output order: customer_id, the features, the quarantine columns
     numeric: frozenset[str]
+    active_only: bool = False  # scoring: only the customers still with us at the cutoff
 
     def __call__(self, events: pd.DataFrame, customers: pd.DataFrame) -> pd.DataFrame:
         customers = clean_table(
             "customers",
             to_pandas_times(customers.drop(columns=[BUCKET]), "customers"),
             "customers.parquet",
+            pii_columns=self.config.pii_columns,
         )
         events = clean_table(
             "events",
             to_pandas_times(events.drop(columns=[BUCKET]), "events"),
             "events.parquet",
             pd.Index(customers.clean["customer_id"].astype(object)),
+            self.config.pii_columns,
         )
-        features = build_features(events.clean, customers.clean, self.cutoff, self.config)
+        people = customers.clean
+        if self.active_only:
+            from cxml.jobs.score import scoring_population
+
+            people = scoring_population(events.clean, people, self.cutoff)
+        features = build_features(events.clean, people, self.cutoff, self.config)
         out = features.reset_index()
         out[REASON] = None
         out[TABLE] = None
@@ -203,7 +214,7 @@ def _spark_type(numeric: bool) -> Any:
 
 
 def feature_job(
-    customers: DataFrame, cutoff: pd.Timestamp, config: FeatureConfig
+    customers: DataFrame, cutoff: pd.Timestamp, config: FeatureConfig, active_only: bool = False
 ) -> tuple[FeatureJob, Any]:
     """The bucket function and its Spark schema, read off the features of a few customers (a
     profile column is numeric in every bucket exactly when it is in this sample)."""
@@ -222,7 +233,7 @@ def feature_job(
     numeric = frozenset(c for c in shape.columns if pd.api.types.is_float_dtype(shape[c].dtype))
     columns = [*shape.columns, REASON, TABLE]
     schema = StructType([StructField(c, _spark_type(c in numeric), True) for c in columns])
-    return FeatureJob(cutoff, config, columns, numeric), schema
+    return FeatureJob(cutoff, config, columns, numeric, active_only), schema
 
 
 @dataclass
@@ -239,8 +250,11 @@ def spark_features(
     cutoff: pd.Timestamp,
     config: FeatureConfig | None = None,
     buckets: int | None = None,
+    active_only: bool = False,
 ) -> SparkFeatures:
-    """`build_features` at `cutoff` for every customer in `data_dir`, bucket by bucket."""
+    """`build_features` at `cutoff` for every customer in `data_dir` (`active_only`: those
+    still with us at the cutoff, as scoring takes), bucket by bucket. Every event row is
+    cleaned, so faulty rows are quarantined as the local reader does, whatever their time."""
     from pyspark.sql import functions as F
 
     cfg = config or FeatureConfig()
@@ -248,11 +262,9 @@ def spark_features(
     events = read_table(spark, data_dir, "events")
     assert customers is not None and events is not None  # required tables raise when absent
     n = buckets or default_buckets(spark)
-    job, schema = feature_job(customers, cutoff, cfg)
-    longest = cutoff.value - max(cfg.windows) * 86_400 * 10**9
-    seen = events.filter((F.col("event_time") < cutoff.value) & (F.col("event_time") >= longest))
+    job, schema = feature_job(customers, cutoff, cfg, active_only)
     by_customer = with_bucket(customers, n).groupBy(BUCKET)
-    grouped = with_bucket(seen, n).groupBy(BUCKET).cogroup(by_customer)
+    grouped = with_bucket(events, n).groupBy(BUCKET).cogroup(by_customer)
     rows = grouped.applyInPandas(lambda e, c: job(e, c), schema).cache()  # Spark reads the arity
     kept = rows.filter(F.col(REASON).isNull()).drop(REASON, TABLE)
     bad = rows.filter(F.col(REASON).isNotNull()).select(
@@ -314,3 +326,220 @@ def collect_sorted(frame: DataFrame, key: str = "customer_id") -> pd.DataFrame:
     """A small Spark frame as pandas, in `key` order (for tests and the bench)."""
     out: pd.DataFrame = frame.toPandas()
     return out.sort_values(key, kind="stable").reset_index(drop=True)
+
+
+# --- scoring ---------------------------------------------------------------------------------
+
+RANK, EXPLAINED = "_rank", "_explained"
+CHOSEN = ["action", "expected_gain", "cost", "runner_up", "runner_up_gain"]
+
+
+def _pandas_schema(frame: pd.DataFrame) -> Any:
+    """The Spark schema of a pandas frame's columns, by dtype."""
+    from pyspark.sql.types import (
+        BooleanType,
+        DoubleType,
+        LongType,
+        StringType,
+        StructField,
+        StructType,
+        TimestampType,
+    )
+
+    def kind(dtype: Any) -> Any:
+        if pd.api.types.is_bool_dtype(dtype):
+            return BooleanType()
+        if pd.api.types.is_integer_dtype(dtype):
+            return LongType()
+        if pd.api.types.is_float_dtype(dtype):
+            return DoubleType()
+        if isinstance(dtype, pd.DatetimeTZDtype):
+            return TimestampType()
+        return StringType()
+
+    return StructType([StructField(c, kind(frame[c].dtype), True) for c in frame.columns])
+
+
+@dataclass(frozen=True)
+class ScoreJob:
+    """The per-bucket halves of `Scorer.score_features` (what needs no other customer)."""
+
+    scorer: Any  # a Spark broadcast of the Scorer: shipped to each worker once
+    at: pd.Timestamp
+    feature_columns: list[str]
+
+    def inputs(self, rows: pd.DataFrame, log: pd.DataFrame) -> tuple[pd.DataFrame, Any]:
+        features = rows.set_index("customer_id")[self.feature_columns]
+        features.index.name = "customer_id"
+        actions = None if log.empty else to_pandas_times(log.drop(columns=[BUCKET]), "actions")
+        return features, actions
+
+    def candidates(self, rows: pd.DataFrame, log: pd.DataFrame) -> pd.DataFrame:
+        """Per customer: churn probability and raw score (for the global rank) and, per action,
+        value and eligibility (for the global allocation)."""
+        scorer = self.scorer.value
+        features, actions = self.inputs(rows, log)
+        part = scorer.customer_part(features, self.at, actions)
+        out = pd.DataFrame(
+            {"churn_probability": part.probabilities["churn_probability"], "raw": part.raw},
+            index=features.index,
+        )
+        if part.options is not None:
+            for name in part.options.values.columns:
+                out[f"value__{name}"] = part.options.values[name].to_numpy(dtype=float)
+                out[f"allowed__{name}"] = part.options.allowed[name].to_numpy(dtype=bool)
+        return out.reset_index()
+
+    def scored(self, rows: pd.DataFrame, log: pd.DataFrame) -> pd.DataFrame:
+        """The scored rows, given each customer's global rank, explanation flag and action."""
+        scorer = self.scorer.value
+        features, actions = self.inputs(rows, log)
+        part = scorer.customer_part(features, self.at, actions)
+        chosen = rows.set_index("customer_id")[CHOSEN]
+        chosen.index.name = "customer_id"
+        chosen = chosen.fillna({"action": "none", "runner_up": "none"}).fillna(0.0)
+        rank = rows[RANK].to_numpy(dtype=np.int64)
+        explained = rows[EXPLAINED].to_numpy(dtype=bool)
+        columns, _ = scorer.assemble(features, part, self.at, rank, explained, chosen)
+        return pd.DataFrame(columns, index=features.index).reset_index()
+
+
+def _ranks(candidates: DataFrame) -> DataFrame:
+    """1 = most at risk, ordered as `score.ranks` orders: probability, raw score, then id
+    (a distributed sort; the index comes from the sorted partitions' sizes)."""
+    from pyspark.sql import functions as F
+
+    ordered = candidates.select("customer_id", "churn_probability", "raw").orderBy(
+        F.col("churn_probability").desc(), F.col("raw").desc(), F.col("customer_id").asc()
+    )
+    indexed = ordered.rdd.map(lambda row: row["customer_id"]).zipWithIndex()
+    return indexed.map(lambda pair: (pair[0], pair[1] + 1)).toDF(["customer_id", RANK])
+
+
+def _chosen(spark: SparkSession, scorer: Any, candidates: DataFrame) -> DataFrame:
+    """The budget allocation over the whole base. Only customers with at least one eligible
+    action worth more than its cost can receive one, so only they travel to the driver, as a
+    values matrix; everyone else gets "none" (as the local allocation gives them)."""
+    from pyspark.sql import functions as F
+
+    names = [c.removeprefix("value__") for c in candidates.columns if c.startswith("value__")]
+    worth = [F.col(f"allowed__{a}") & (F.col(f"value__{a}") > 0) for a in names]
+    if not names:
+        return spark.createDataFrame([], "customer_id string")
+    any_worth = worth[0]
+    for more in worth[1:]:
+        any_worth = any_worth | more
+    worthwhile: pd.DataFrame = candidates.filter(any_worth).toPandas()
+    local = worthwhile.set_index("customer_id")
+    values = local[[f"value__{a}" for a in names]].set_axis(names, axis=1)
+    allowed = local[[f"allowed__{a}" for a in names]].set_axis(names, axis=1)
+    chosen = scorer.choose(values, allowed, per_customer=False).reset_index()
+    schema = "customer_id string, action string, expected_gain double, cost double, " + (
+        "runner_up string, runner_up_gain double"
+    )
+    return spark.createDataFrame(chosen[["customer_id", *CHOSEN]], schema)
+
+
+def spark_score(
+    spark: SparkSession,
+    scorer: Any,
+    data_dir: str,
+    at: pd.Timestamp,
+    explain_top: float | None = 0.1,
+    buckets: int | None = None,
+) -> tuple[DataFrame, DataFrame]:
+    """`Scorer.score_features` for everyone active at `at`: (scored rows, quarantined rows)."""
+    import math
+
+    from pyspark.sql import functions as F
+
+    n = buckets or default_buckets(spark)
+    built = spark_features(spark, data_dir, at, scorer.bundle.feature_config, n, active_only=True)
+    features = with_bucket(built.features, n).cache()
+    log = read_table(spark, data_dir, "actions")
+    if log is None:
+        log = spark.createDataFrame([], "customer_id string, action_time long, action string")
+    logs = with_bucket(log, n).groupBy(BUCKET)
+    job = ScoreJob(spark.sparkContext.broadcast(scorer), at, scorer.bundle.feature_names)
+
+    sample: pd.DataFrame = features.limit(
+        20
+    ).toPandas()  # the output schemas, from the same functions
+    empty_log = pd.DataFrame({BUCKET: pd.Series([], dtype=int)})
+    first = job.candidates(sample, empty_log)
+    candidates = (
+        features.groupBy(BUCKET)
+        .cogroup(logs)
+        .applyInPandas(lambda f, a: job.candidates(f, a), _pandas_schema(first))
+        .cache()
+    )
+    total = candidates.count()
+    top = total if explain_top is None else math.ceil(round(explain_top * total, 9))
+    ranked = _ranks(candidates).withColumn(EXPLAINED, F.col(RANK) <= F.lit(top))
+    chosen = _chosen(spark, scorer, candidates)
+    rows = features.join(ranked, "customer_id").join(chosen, "customer_id", "left")
+
+    probe = sample.assign(**{RANK: 1, EXPLAINED: True}).assign(
+        action="none", expected_gain=0.0, cost=0.0, runner_up="none", runner_up_gain=0.0
+    )
+    shape = _pandas_schema(job.scored(probe, empty_log))
+    scored = rows.groupBy(BUCKET).cogroup(logs).applyInPandas(lambda f, a: job.scored(f, a), shape)
+    return scored, built.quarantine
+
+
+@dataclass(frozen=True)
+class SparkScoreSummary:
+    customers: int
+    high_risk: int
+    expected_churners: float
+    treated: int
+    spent: float
+    quarantined: int
+    written: list[str]
+
+
+def run_spark_score(
+    config: PipelineConfig,
+    cutoff: str,
+    out: str,
+    ref: str = "champion",
+    explain_top: float | None = 0.1,
+    master: str | None = None,
+    buckets: int | None = None,
+) -> SparkScoreSummary:
+    """`cxml score --engine spark`: the scored list as Parquet partitioned by risk band, under
+    `out`/scored (and faulty input rows under `out`/quarantine). The HTML report reads the whole
+    list into one process, so it stays with the local engine."""
+    from pyspark.sql import functions as F
+
+    from cxml.data.schema import utc_timestamp
+    from cxml.jobs.score import load_scorer
+
+    at = utc_timestamp(cutoff)
+    scorer = load_scorer(config.tracking.model_name, ref)
+    spark = session(master)
+    scored, bad = spark_score(spark, scorer, str(config.data.dir), at, explain_top, buckets)
+    scored = scored.withColumn("scored_at", F.lit(pd.Timestamp.now(tz="UTC").to_pydatetime()))
+    root = out.rstrip("/")
+    written = [write_parquet_dir(scored, f"{root}/scored", ["churn_risk_band"])]
+    quarantined = bad.count()
+    if quarantined:
+        written.append(write_parquet_dir(bad, f"{root}/quarantine"))
+    kept = spark.read.parquet(f"{root}/scored")
+    totals = kept.agg(
+        F.count("*").alias("n"),
+        F.sum((F.col("churn_risk_band") == "high").cast("int")).alias("high"),
+        F.sum("churn_probability").alias("churners"),
+        F.sum((F.col("action") != "none").cast("int")).alias("treated"),
+        F.sum("action_cost").alias("spent"),
+    ).first()
+    assert totals is not None
+    return SparkScoreSummary(
+        int(totals["n"]),
+        int(totals["high"] or 0),
+        float(totals["churners"] or 0.0),
+        int(totals["treated"] or 0),
+        float(totals["spent"] or 0.0),
+        quarantined,
+        written,
+    )
