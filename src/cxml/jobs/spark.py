@@ -261,7 +261,7 @@ def spark_features(
     customers = read_table(spark, data_dir, "customers")
     events = read_table(spark, data_dir, "events")
     assert customers is not None and events is not None  # required tables raise when absent
-    n = buckets or default_buckets(spark)
+    n = use_buckets(spark, buckets or default_buckets(spark, customers.count()))
     job, schema = feature_job(customers, cutoff, cfg, active_only)
     by_customer = with_bucket(customers, n).groupBy(BUCKET)
     grouped = with_bucket(events, n).groupBy(BUCKET).cogroup(by_customer)
@@ -273,9 +273,21 @@ def spark_features(
     return SparkFeatures(kept, bad)
 
 
-def default_buckets(spark: SparkSession) -> int:
-    """A few buckets per core, so one slow bucket does not hold up the rest."""
-    return max(4, 4 * int(spark.sparkContext.defaultParallelism))
+CUSTOMERS_PER_BUCKET = 50_000  # a bucket's pandas frames stay around a GB at ~60 events each
+
+
+def default_buckets(spark: SparkSession, customers: int) -> int:
+    """A few buckets per core, so one slow bucket does not hold up the rest, and enough that
+    each stays small in memory."""
+    cores = int(spark.sparkContext.defaultParallelism)
+    return max(4, 4 * cores, -(-customers // CUSTOMERS_PER_BUCKET))
+
+
+def use_buckets(spark: SparkSession, buckets: int) -> int:
+    """One shuffle partition per bucket: each bucket is one task (Spark's default of 200
+    partitions would start 200 Python tasks, most of them empty)."""
+    spark.conf.set("spark.sql.shuffle.partitions", str(buckets))
+    return buckets
 
 
 def replace_dir(target: Path, write: Any) -> Path:
@@ -453,7 +465,9 @@ def spark_score(
 
     from pyspark.sql import functions as F
 
-    n = buckets or default_buckets(spark)
+    customers = read_table(spark, data_dir, "customers")
+    assert customers is not None  # a required table: absent raises
+    n = use_buckets(spark, buckets or default_buckets(spark, customers.count()))
     built = spark_features(spark, data_dir, at, scorer.bundle.feature_config, n, active_only=True)
     features = with_bucket(built.features, n).cache()
     log = read_table(spark, data_dir, "actions")
