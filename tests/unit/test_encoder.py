@@ -43,3 +43,26 @@ def test_unseen_or_missing_levels_are_missing_and_known_ones_are_codes() -> None
     np.testing.assert_array_equal(plan, [1.0, np.nan, np.nan, np.nan, 0.0])
     mixed = matrix[:, 2]  # levels sorted: "1", "2.5", "True", "x"
     np.testing.assert_array_equal(mixed, [0.0, 1.0, 2.0, 3.0, np.nan])
+
+
+def test_few_rows_read_numbers_exactly_as_many() -> None:
+    numbers = pd.DataFrame(
+        {
+            "float": [0.1, np.nan, -0.0, 1e300, 2.5],
+            "int": np.array([1, 2**53 + 1, -3, 0, 7], dtype=np.int64),  # beyond float precision
+            "flag": [True, False, True, True, False],
+            "nullable": pd.array([1, None, 3, 4, 5], dtype="Int64"),
+            "single": np.array([0.1, 0.2, np.nan, 4.0, 5.0], dtype=np.float32),
+            "plan": ["basic", "premium", None, "basic", "gold"],
+        },
+        index=["a", "b", "c", "d", "e"],
+    )
+    encoder = FrameEncoder().fit(numbers)
+    assert list(encoder.levels_) == ["plan"]
+    shuffled = numbers[["plan", *reversed(numbers.columns[:-1])]]  # columns in another order
+    many = pd.concat([shuffled] * (SMALL // len(numbers) + 1))
+    expected = encoder.transform(many)[: len(numbers)]
+    np.testing.assert_array_equal(encoder.transform(shuffled), expected)
+    for i in range(len(numbers)):
+        np.testing.assert_array_equal(encoder.transform(shuffled.iloc[[i]]), expected[[i]])
+    assert expected[1, 1] == float(2**53 + 1) and np.isnan(expected[1, 3])

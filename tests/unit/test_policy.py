@@ -104,6 +104,31 @@ def test_cooldown_window_starts_exactly_d_days_back() -> None:
     assert got["call"].tolist() == [False, True]
 
 
+def test_windows_read_the_same_whatever_the_log_times_resolution_or_zone() -> None:
+    catalog = [Action("call", "phone", 1.0, cooldown_days=30)]
+    customers = pd.DataFrame(index=pd.Index(["x", "y", "z"], name="customer_id"))
+    micro = pd.Timedelta(microseconds=1)
+    log = _log(
+        [
+            ("x", AS_OF - 30 * DAY, "call", "phone"),  # exactly D days back: blocks
+            ("y", AS_OF - 30 * DAY - micro, "call", "phone"),  # a microsecond earlier: not
+            ("z", AS_OF - micro, "call", "phone"),  # just before as_of: blocks
+        ]
+    )
+    expected = [False, True, False]
+    for unit in ("ns", "us"):
+        times = log.assign(action_time=log["action_time"].dt.as_unit(unit))
+        assert eligible(customers, catalog, times, None, AS_OF)["call"].tolist() == expected
+    zoned = log.assign(action_time=log["action_time"].dt.tz_convert("Asia/Kolkata"))
+    assert eligible(customers, catalog, zoned, None, AS_OF)["call"].tolist() == expected
+    as_of = AS_OF.tz_convert("America/New_York").as_unit("us")
+    assert eligible(customers, catalog, log, ContactPolicy(1, 1), as_of)["call"].tolist() == [
+        False,
+        True,
+        False,
+    ]
+
+
 def test_empty_log_and_missing_channel_taken_from_catalog() -> None:
     empty = _log([])
     assert eligible(CUSTOMERS, CATALOG, empty, ContactPolicy(1, 7), AS_OF)["email"].all()

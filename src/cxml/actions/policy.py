@@ -128,17 +128,27 @@ class _Past:
 
     action: np.ndarray  # object: the logged action names
     channel: np.ndarray  # object: the row's channel, else the catalog's for its action
-    time: pd.DatetimeIndex  # UTC
+    time: np.ndarray  # datetime64, UTC: numpy compares it ~50x faster than a DatetimeIndex
     who: np.ndarray  # int64
     ids: pd.Index  # the distinct customer ids logged
 
-    def per_customer(self, rows: np.ndarray, index: pd.Index) -> np.ndarray:
-        """How many of the selected rows (a boolean mask) fall on each customer of `index`."""
+    def since(self, start: pd.Timestamp) -> np.ndarray:
+        """Which rows are at or after `start` (a UTC time)."""
+        return self.time >= start.to_datetime64()
+
+    def per_customer(self, rows: np.ndarray, where: np.ndarray) -> np.ndarray:
+        """How many of the selected rows (a boolean mask) fall on each customer, given each
+        customer's position in `ids` (-1: none logged; see `where`)."""
         if len(self.ids) == 0:
-            return np.zeros(len(index), dtype=np.int64)
+            return np.zeros(len(where), dtype=np.int64)
         counts = np.bincount(self.who[rows & (self.who >= 0)], minlength=len(self.ids))
-        at = self.ids.get_indexer(index)  # -1: a customer with no logged row
-        return np.where(at >= 0, counts[np.maximum(at, 0)], 0)
+        return np.where(where >= 0, counts[np.maximum(where, 0)], 0)
+
+    def where(self, index: pd.Index) -> np.ndarray:
+        """Each customer's position in `ids`, -1 for one with no logged row."""
+        if len(self.ids) == 0:
+            return np.full(len(index), -1, dtype=np.int64)
+        return self.ids.get_indexer(index)
 
 
 def _past_log(
@@ -147,7 +157,7 @@ def _past_log(
     """Log rows in [as_of − days, as_of): only the past can block an offer."""
     if log is None or len(log) == 0 or days <= 0:
         none = np.empty(0, dtype=object)
-        empty = pd.DatetimeIndex([], tz="UTC")
+        empty = np.empty(0, dtype="datetime64[ns]")
         return _Past(none, none, empty, np.empty(0, dtype=np.int64), pd.Index([]))
     missing = [c for c in LOG_COLUMNS if c not in log.columns]
     if missing:
@@ -160,7 +170,8 @@ def _past_log(
     unknown = pd.isna(channel)
     channel[unknown] = [by_name.get(a, np.nan) for a in action[unknown]]
     who, ids = pd.factorize(log["customer_id"].to_numpy(dtype=object)[keep])  # NaN id: -1
-    return _Past(action, channel, time[keep], who.astype(np.int64), pd.Index(ids))
+    utc = time[keep].tz_convert(None).to_numpy()  # naive UTC datetime64, in its own unit
+    return _Past(action, channel, utc, who.astype(np.int64), pd.Index(ids))
 
 
 def eligible(
@@ -182,28 +193,32 @@ def eligible(
     names, at = _names(catalog), _utc(as_of)
     window = max([a.cooldown_days for a in catalog] + [contact.period_days if contact else 0])
     past = _past_log(log, catalog, at, window)
+    where = past.where(customers.index)
     if contact is not None:
-        recent = np.asarray(past.time >= at - pd.Timedelta(days=contact.period_days), dtype=bool)
+        recent = past.since(at - pd.Timedelta(days=contact.period_days))
     out: dict[str, np.ndarray] = {}
     for action in catalog:
         ok = np.ones(len(customers), dtype=bool)
         for rule in action.rules:
             ok &= rule.holds(customers)
         if action.cooldown_days > 0:
-            since = at - pd.Timedelta(days=action.cooldown_days)
-            same = (past.action == action.name) & np.asarray(past.time >= since, dtype=bool)
-            ok &= past.per_customer(same, customers.index) == 0
+            since = past.since(at - pd.Timedelta(days=action.cooldown_days))
+            ok &= past.per_customer((past.action == action.name) & since, where) == 0
         if contact is not None:
             on_channel = recent & (past.channel == action.channel)
-            ok &= past.per_customer(on_channel, customers.index) < contact.max_contacts
+            ok &= past.per_customer(on_channel, where) < contact.max_contacts
         out[action.name] = ok
     allowed = np.column_stack([out[name] for name in names])  # one block: framed at once
     return pd.DataFrame(allowed, index=customers.index, columns=names)
 
 
-def _columns(frame: pd.DataFrame, names: list[str]) -> pd.DataFrame:
-    """frame[names], without the copy when the frame already has exactly those columns."""
-    return frame if list(frame.columns) == names else frame[names]
+def _matrix(frame: pd.DataFrame, names: list[str]) -> np.ndarray:
+    """frame[names] as floats, missing values NaN. A frame of just those columns in any order
+    (the uplift learner sorts them) is read whole and reordered by position: selecting the
+    columns in pandas cost more than one customer's values."""
+    if len(frame.columns) == len(names) and frame.columns.is_unique:  # names are all in it
+        return frame.to_numpy(dtype=float, na_value=np.nan)[:, frame.columns.get_indexer(names)]
+    return frame[names].to_numpy(dtype=float, na_value=np.nan)
 
 
 def expected_values(
@@ -221,13 +236,14 @@ def expected_values(
         raise ValueError(f"uplift has no column for actions {missing}; estimate them first.")
     same = customer_value.index.equals(uplift.index)
     worth = customer_value if same else customer_value.reindex(uplift.index)
-    if worth.isna().any():
-        lost = list(worth.index[worth.isna()][:3])
+    money = worth.to_numpy(dtype=float, na_value=np.nan)
+    if np.isnan(money).any():
+        lost = list(worth.index[np.isnan(money)][:3])
         raise ValueError(
-            f"customer_value is missing for {int(worth.isna().sum())} customers, e.g. {lost}."
+            f"customer_value is missing for {int(np.isnan(money).sum())} customers, e.g. {lost}."
         )
     costs = np.array([a.cost for a in catalog], dtype=float)
-    vals = _columns(uplift, names).to_numpy(dtype=float) * worth.to_numpy(dtype=float)[:, None]
+    vals = _matrix(uplift, names) * money[:, None]
     vals = vals - costs
     return pd.DataFrame(vals, index=uplift.index, columns=names)
 
@@ -235,9 +251,10 @@ def expected_values(
 def _allowed(allowed: pd.DataFrame, index: pd.Index, names: list[str]) -> np.ndarray:
     """`allowed` as a bool matrix over (index, names); absent or missing cells are False.
     A frame already in that shape is read as is (reindexing costs more than one row's work)."""
-    shaped = allowed.index.equals(index) and list(allowed.columns) == names
-    if shaped and all(isinstance(t, np.dtype) and t.kind == "b" for t in allowed.dtypes):
-        return allowed.to_numpy(dtype=bool)
+    if allowed.index.equals(index) and list(allowed.columns) == names:
+        cells = allowed.to_numpy()
+        if cells.dtype == np.bool_:  # every column numpy bool: no missing cell to fill
+            return cells
     elig = allowed.reindex(index=index, columns=names).astype("boolean").fillna(False)
     return elig.to_numpy(dtype=bool)
 
@@ -253,7 +270,7 @@ def _problem(
         raise ValueError(f"values has no column for actions {missing}; see expected_values().")
     if budget is not None and (math.isnan(budget) or budget < 0):
         raise ValueError(f"budget must be >= 0 or None (unlimited), got {budget}.")
-    value = _columns(values, names).to_numpy(dtype=float, na_value=np.nan)
+    value = _matrix(values, names)
     value = np.where(np.isnan(value), -np.inf, value)
     positive = _allowed(allowed, values.index, names) & (value > 0) & np.isfinite(value)
     n = len(values)
@@ -287,6 +304,7 @@ def _frame(p: Problem, index: pd.Index, names: list[str], chosen: np.ndarray) ->
             "runner_up_gain": np.where(found, second_gain, 0.0),
         },
         index=index,
+        copy=False,  # fresh arrays: copying them into one block cost more than a row's work
     )
 
 

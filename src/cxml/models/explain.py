@@ -189,8 +189,9 @@ def _render(
     return texts
 
 
-def _families(catalog: pd.DataFrame, names: list[str]) -> np.ndarray:
-    """Each feature's family, read by position (a `.loc` per call cost more than one row)."""
+def _families(catalog: pd.DataFrame, names: pd.Index) -> np.ndarray:
+    """Each feature's family, read by position (a `.loc` per call cost more than one row;
+    `names` an index, as a list would be made one on every call)."""
     where = catalog.index.get_indexer(names)
     if (where < 0).any():
         unknown = [n for n, w in zip(names, where, strict=True) if w < 0]
@@ -217,13 +218,13 @@ def reason_codes(
     values = contrib.to_numpy(dtype=float)
     top = _ranked(values, k)
     texts = _render(top, rows, names, catalog)
-    family = _families(catalog, names)
+    family = _families(catalog, contrib.columns)
     out = {f"reason_{s + 1}": texts[:, s] for s in range(k)}
     named = np.where(top >= 0, family[top], "")
     out |= {f"reason_family_{s + 1}": named[:, s] for s in range(k)}
     if protective:
         out["protective_reason"] = _render(_ranked(-values, 1), rows, names, catalog)[:, 0]
-    return pd.DataFrame(out, index=contrib.index)
+    return pd.DataFrame(out, index=contrib.index, copy=False)  # fresh arrays: no copy needed
 
 
 def _actions(families: Iterable[object]) -> tuple[str, ...]:

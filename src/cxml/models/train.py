@@ -13,6 +13,7 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
@@ -34,8 +35,22 @@ def _text(value: object) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+def _numbers(frame: pd.DataFrame, names: pd.Index) -> np.ndarray:
+    """frame[names] as floats, missing values NaN. A few rows go through one object array:
+    selecting the columns in pandas costs more there than converting each value (float())."""
+    if len(frame) > SMALL or not frame.columns.is_unique:
+        return frame[names].to_numpy(dtype=float, na_value=np.nan)
+    values = frame.to_numpy(dtype=object)[:, frame.columns.get_indexer(names)]
+    return np.where(pd.isna(values), np.nan, values).astype(float)
+
+
 class FrameEncoder(TransformerMixin, BaseEstimator):
     """Feature frame -> float matrix; text columns become codes of the levels seen in fit."""
+
+    # lookups derived from the fitted columns and levels, built on first use
+    _indexes: dict[str, pd.Index] | None = None
+    _codes: dict[str, dict[str, int]] | None = None
+    _numeric: tuple[list[int], pd.Index] | None = None
 
     def fit(self, frame: pd.DataFrame, y: object = None) -> FrameEncoder:
         self.columns_ = list(frame.columns)
@@ -44,17 +59,25 @@ class FrameEncoder(TransformerMixin, BaseEstimator):
             for c in frame.columns
             if not pd.api.types.is_numeric_dtype(frame[c])
         }
+        self._indexes, self._codes, self._numeric = None, None, None  # stale after a refit
         return self
+
+    def _numeric_columns(self) -> tuple[list[int], pd.Index]:
+        """Positions and names of the numeric columns, found once (per call: a row's cost)."""
+        if self._numeric is None:
+            at = [j for j, c in enumerate(self.columns_) if c not in self.levels_]
+            self._numeric = (at, pd.Index([self.columns_[j] for j in at], dtype=object))
+        return self._numeric
 
     def _level_indexes(self) -> dict[str, pd.Index]:
         """The levels as indexes, built once (a lookup per call costs more than one row)."""
-        if getattr(self, "_indexes", None) is None:
+        if self._indexes is None:
             self._indexes = {c: pd.Index(levels) for c, levels in self.levels_.items()}
         return self._indexes
 
     def _level_codes(self) -> dict[str, dict[str, int]]:
         """The levels as {level: code} dicts, built once: the lookup for a few rows."""
-        if getattr(self, "_codes", None) is None:
+        if self._codes is None:
             self._codes = {c: {v: i for i, v in enumerate(ls)} for c, ls in self.levels_.items()}
         return self._codes
 
@@ -79,13 +102,12 @@ class FrameEncoder(TransformerMixin, BaseEstimator):
                 f"{' …' if len(missing) > 5 else ''}; build features with the model's config"
             )
         matrix = np.empty((len(frame), len(self.columns_)))
-        numeric = [j for j, c in enumerate(self.columns_) if c not in self.levels_]
-        names = [self.columns_[j] for j in numeric]
-        matrix[:, numeric] = frame[names].to_numpy(dtype=float, na_value=np.nan)
+        numeric, names = self._numeric_columns()
+        matrix[:, numeric] = _numbers(frame, names)
         for column in self.levels_:
             values = frame[column]
             codes = self._encode(column, values)
-            missing = (codes < 0) | values.isna().to_numpy()
+            missing = (codes < 0) | pd.isna(values.array)  # no Series built for the mask
             matrix[:, self.columns_.index(column)] = np.where(missing, np.nan, codes)
         return matrix
 
@@ -115,9 +137,15 @@ class Calibrator(BaseEstimator):
         return self
 
     def predict(self, raw: np.ndarray) -> np.ndarray:
-        if self.method == "isotonic":
-            return np.asarray(self.model_.predict(raw), dtype=float)
-        return self.model_.predict_proba(_logit(raw)[:, None])[:, 1]
+        """The fitted curve applied as scikit-learn's `predict` applies it, bit for bit, without
+        its input checks (for one customer they cost more than the curve; the raw scores here
+        are LightGBM's, always finite floats)."""
+        raw = np.asarray(raw, dtype=float).reshape(-1)
+        model = self.model_
+        if self.method == "isotonic":  # IsotonicRegression: clip, then its interpolation
+            return np.asarray(model.f_(np.clip(raw, model.X_min_, model.X_max_)), dtype=float)
+        score = (_logit(raw)[:, None] @ model.coef_.T + model.intercept_).reshape(-1)
+        return np.asarray(expit(score), dtype=float)  # LogisticRegression: class 1 of 2
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
