@@ -147,23 +147,22 @@ def choose(
     values: pd.DataFrame, allowed: pd.DataFrame, config: ActionsConfig, per_customer: bool = False
 ) -> pd.DataFrame:
     """`allocate` under the config's budget and capacities (`per_customer`: each customer's
-    best eligible action, ignoring them). Only customers with an eligible action worth more
-    than its cost can get one, so only they reach the solver, in id order; the rest get
-    "none". The solver then sees the same problem however the base is split or ordered (on
-    Spark only those customers travel to the driver)."""
+    best eligible action, ignoring the budget; what one customer's request needs). For a run,
+    only customers with an eligible action worth more than its cost can get one, so only they
+    reach the solver, in id order; the rest get "none". The solver then sees the same problem
+    however the base is split or ordered (on Spark only those customers reach the driver)."""
     catalog = catalog_of(config)
+    if per_customer:
+        return allocate(values, allowed, catalog, None, "greedy")
     names = [a.name for a in catalog]
     ok = allowed.reindex(index=values.index, columns=names).to_numpy(dtype=bool, na_value=False)
     worth = values[names].to_numpy(dtype=float, na_value=np.nan) > 0
     some = values.index[(ok & worth).any(axis=1)]
     with suppress(TypeError):  # ids of mixed types: keep the given order
         some = some.sort_values()
-    if per_customer:
-        picked = allocate(values.loc[some], allowed.loc[some], catalog, None, "greedy")
-    else:
-        picked = allocate(
-            values.loc[some], allowed.loc[some], catalog, config.budget, config.allocation
-        )
+    picked = allocate(
+        values.loc[some], allowed.loc[some], catalog, config.budget, config.allocation
+    )
     chosen = pd.DataFrame(
         {"action": NONE, "expected_gain": 0.0, "cost": 0.0, "runner_up": NONE,
          "runner_up_gain": 0.0},

@@ -232,7 +232,7 @@ class Scorer:
         picked = np.flatnonzero(mask)
         rows = features if mask.all() else features.iloc[picked]
         contrib, _ = contributions_of(self.bundle, rows, "churn", matrix[picked])
-        codes = reason_codes(contrib, rows, self.bundle.catalog, k=3)
+        codes = reason_codes(contrib, rows, self.bundle.catalog, k=3, protective=False)
         names = [f"reason_{i}" for i in (1, 2, 3)] + [f"reason_family_{i}" for i in (1, 2, 3)]
         columns: dict[str, np.ndarray] = {}
         for name in names:  # the unexplained rows get empty strings
