@@ -64,8 +64,10 @@ def tracking_env(workdir: Path, tracking_uri: str) -> Iterator[None]:
             os.environ["MLFLOW_TRACKING_URI"] = before_env
 
 
-def prepare(workdir: Path, customers: int = 1500, seed: int = 11) -> Prepared:
-    """Simulate, train a small model (as tests/model/test_training.py does) and register it."""
+def prepare(workdir: Path, customers: int = 2000, seed: int = 21) -> Prepared:
+    """Simulate, train a small model (as tests/model/test_training.py does) and register it.
+    This data (as tests/model/test_scoring.py's) gives uplift estimates that make some offers
+    pay, so answers carry real actions, not only "none"."""
     from cxml.config import PipelineConfig, load_config
     from cxml.jobs.ingest import run_simulate
     from cxml.jobs.train import record, train

@@ -60,6 +60,16 @@ def expected(served: Served) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
+def expected_actions(served: Served) -> pd.DataFrame:
+    """Scorer.score with the actions log, each customer's best eligible action (what
+    /predict_by_id answers from the data dir)."""
+    tables = served.tables
+    args = (tables["events"], tables["customers"], CUTOFF, None, tables.get("actions"))
+    scored = served.scorer.score(*args)
+    return scored.set_index(scored["customer_id"].astype(str))
+
+
+@pytest.fixture(scope="module")
 def good(served: Served) -> dict[str, Any]:
     return _body(served, pick_customer(served.tables["events"], CUTOFF, 30))
 
@@ -163,6 +173,20 @@ def test_http_answers_equal_in_process_scoring(api, served, parity_ids, expected
             for how, got in (("by_id", by_id), ("predict", sent), ("batch", by_batch[cid])):
                 assert got[target] == pytest.approx(want, abs=1e-9), (cid, target, how)
         assert by_id["churn_risk_band"] == expected.loc[cid, "churn_risk_band"]
+
+
+def test_http_recommends_the_in_process_action(api, expected_actions):
+    """/predict_by_id recommends what Scorer.score recommends with the same actions log, for
+    customers who get an offer and customers who do not."""
+    offered = expected_actions[expected_actions["action"] != "none"]
+    assert len(offered) > 0  # the model makes some offers pay: the check says something
+    chosen = [*offered.index[:5], *expected_actions.index[expected_actions["action"] == "none"][:3]]
+    for cid in chosen:
+        got = api.post("/predict_by_id", json={"customer_id": cid, "as_of": CUTOFF}).json()
+        want = expected_actions.loc[cid]
+        assert got["action"]["name"] == want["action"], cid
+        assert got["action"]["runner_up"] == want["runner_up_action"], cid
+        assert got["action"]["expected_gain"] == pytest.approx(want["action_expected_gain"])
 
 
 # ---------------------------------------------------------------------------- bad requests
