@@ -207,10 +207,30 @@ def _quarantined(rows: pd.DataFrame, table: str) -> pd.DataFrame:
     return pd.DataFrame({"customer_id": ids, REASON: rows["reason"], TABLE: table})
 
 
-def _spark_type(numeric: bool) -> Any:
-    from pyspark.sql.types import DoubleType, StringType
+def _pandas_schema(frame: pd.DataFrame) -> Any:
+    """The Spark schema of a pandas frame's columns, by dtype."""
+    from pyspark.sql.types import (
+        BooleanType,
+        DoubleType,
+        LongType,
+        StringType,
+        StructField,
+        StructType,
+        TimestampType,
+    )
 
-    return DoubleType() if numeric else StringType()
+    def kind(dtype: Any) -> Any:
+        if pd.api.types.is_bool_dtype(dtype):
+            return BooleanType()
+        if pd.api.types.is_integer_dtype(dtype):
+            return LongType()
+        if pd.api.types.is_float_dtype(dtype):
+            return DoubleType()
+        if isinstance(dtype, pd.DatetimeTZDtype):
+            return TimestampType()
+        return StringType()
+
+    return StructType([StructField(c, kind(frame[c].dtype), True) for c in frame.columns])
 
 
 def feature_job(
@@ -218,8 +238,6 @@ def feature_job(
 ) -> tuple[FeatureJob, Any]:
     """The bucket function and its Spark schema, read off the features of a few customers (a
     profile column is numeric in every bucket exactly when it is in this sample)."""
-    from pyspark.sql.types import StructField, StructType
-
     sample = to_pandas_times(customers.limit(100).toPandas(), "customers")
     clean = clean_table("customers", sample, "customers.parquet").clean
     empty = pd.DataFrame(
@@ -231,9 +249,9 @@ def feature_job(
     )
     shape = build_features(empty, clean, cutoff, config).reset_index()
     numeric = frozenset(c for c in shape.columns if pd.api.types.is_float_dtype(shape[c].dtype))
-    columns = [*shape.columns, REASON, TABLE]
-    schema = StructType([StructField(c, _spark_type(c in numeric), True) for c in columns])
-    return FeatureJob(cutoff, config, columns, numeric, active_only), schema
+    shape = shape.assign(**{REASON: None, TABLE: None})  # texts, set on quarantined rows only
+    job = FeatureJob(cutoff, config, list(shape.columns), numeric, active_only)
+    return job, _pandas_schema(shape)
 
 
 @dataclass
@@ -335,7 +353,7 @@ def run_spark_features(
 
 
 def collect_sorted(frame: DataFrame, key: str = "customer_id") -> pd.DataFrame:
-    """A small Spark frame as pandas, in `key` order (for tests and the bench)."""
+    """A small Spark frame as pandas, in `key` order (for tests and notebooks)."""
     out: pd.DataFrame = frame.toPandas()
     return out.sort_values(key, kind="stable").reset_index(drop=True)
 
@@ -344,32 +362,6 @@ def collect_sorted(frame: DataFrame, key: str = "customer_id") -> pd.DataFrame:
 
 RANK, EXPLAINED = "_rank", "_explained"
 CHOSEN = ["action", "expected_gain", "cost", "runner_up", "runner_up_gain"]
-
-
-def _pandas_schema(frame: pd.DataFrame) -> Any:
-    """The Spark schema of a pandas frame's columns, by dtype."""
-    from pyspark.sql.types import (
-        BooleanType,
-        DoubleType,
-        LongType,
-        StringType,
-        StructField,
-        StructType,
-        TimestampType,
-    )
-
-    def kind(dtype: Any) -> Any:
-        if pd.api.types.is_bool_dtype(dtype):
-            return BooleanType()
-        if pd.api.types.is_integer_dtype(dtype):
-            return LongType()
-        if pd.api.types.is_float_dtype(dtype):
-            return DoubleType()
-        if isinstance(dtype, pd.DatetimeTZDtype):
-            return TimestampType()
-        return StringType()
-
-    return StructType([StructField(c, kind(frame[c].dtype), True) for c in frame.columns])
 
 
 @dataclass(frozen=True)
