@@ -56,6 +56,25 @@ def test_window_edges():
     assert row["n_channel_store_30d"] == 1 and row["share_channel_web_90d"] == pytest.approx(3 / 5)
     assert row["tenure_days"] == 366  # 2024 is a leap year
     assert np.isnan(build_features(BOUNDARY, CUSTOMERS, CUTOFF).loc["b", "tenure_days"])
+    assert row["rate_login_per_week_365d"] == pytest.approx(4 / (365 / 7))  # here all year
+
+
+def test_rates_count_only_the_weeks_a_customer_was_there():
+    customers = pd.DataFrame(
+        {
+            "customer_id": ["new", "unknown"],
+            "signup_time": pd.to_datetime(["2024-05-18", None], utc=True),  # 14 days; unknown
+        }
+    )
+    logins = [
+        (c, f"2024-05-{d} 12:00", "login", "app", None)
+        for c in customers.customer_id
+        for d in (20, 24, 28, 30)
+    ]
+    features = build_features(events(logins), customers, CUTOFF)
+    assert features.loc["new", "rate_login_per_week_365d"] == pytest.approx(2.0)  # 4 in 2 weeks
+    assert features.loc["unknown", "rate_login_per_week_365d"] == pytest.approx(4 / (365 / 7))
+    assert features.loc["new", "rate_purchase_per_week_365d"] == 0
 
 
 def test_ticket_resolved_after_the_cutoff_was_still_open_at_the_cutoff():
@@ -90,6 +109,8 @@ def test_voice_of_the_customer():
     row = build_features(rows, CUSTOMERS, CUTOFF).loc["a"]
     assert row["nps_last_365d"] == 4 and row["nps_change_365d"] == -5
     assert row["nps_band_365d"] == 0  # detractor
+    assert row["nps_mean_365d"] == 6.5  # 9 and 4; the answer after the cutoff is unseen
+    assert np.isnan(row["csat_mean_365d"])  # never answered
     assert row["comment_sentiment_90d"] < 0
 
 

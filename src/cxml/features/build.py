@@ -139,8 +139,9 @@ def _youngest(ev: _Events, rows: np.ndarray, n: int) -> np.ndarray:
     return age
 
 
-def _activity(out: Features, ev: _Events, cfg: FeatureConfig) -> None:
-    """Counts per event type and window, purchase amounts, recency, and 30d-vs-prior-60d trends."""
+def _activity(out: Features, ev: _Events, cfg: FeatureConfig, seen_days: np.ndarray) -> None:
+    """Counts per event type and window, purchase amounts, recency, per-week rates, and
+    30d-vs-prior-60d trends."""
     n, w = len(out.index), len(cfg.windows)
     kinds = [*cfg.event_types, "other"]
     counts = _windowed(ev, n, w, group=ev.kind, groups=len(kinds))
@@ -184,6 +185,7 @@ def _activity(out: Features, ev: _Events, cfg: FeatureConfig) -> None:
             ),
             np.where(np.isinf(recency[:, k]), np.nan, recency[:, k]),
         )
+    _rates(out, counts[:, :, -1], kinds, longest, seen_days)
     i30, i90 = cfg.windows.index(30), cfg.windows.index(90)
     for kind in cfg.trend_types:
         k = kinds.index(kind)
@@ -198,6 +200,26 @@ def _activity(out: Features, ev: _Events, cfg: FeatureConfig) -> None:
                 event_type=kind,
             ),
             (recent + 1) / (before + 1),
+        )
+
+
+def _rates(
+    out: Features, counts: np.ndarray, kinds: list[str], window: int, seen_days: np.ndarray
+) -> None:
+    """Events per week of the longest window the customer was there for: a habit's level (how
+    often someone logs in) that raw counts blur with tenure, so a new customer's 12 logins in
+    a month read as the frequent user they are."""
+    weeks = np.clip(seen_days, 7, window) / 7
+    for k, kind in enumerate(kinds):
+        out.add(
+            _info(
+                f"rate_{kind}_per_week_{window}d",
+                family_of(kind),
+                window,
+                f"{{value:.1f}} {event_words(kind)} a week (last {window} days)",
+                event_type=kind,
+            ),
+            counts[:, k] / weeks,
         )
 
 
@@ -270,13 +292,26 @@ def _support(out: Features, ev: _Events, cfg: FeatureConfig, cutoff: pd.Timestam
 
 
 def _voice(out: Features, ev: _Events, cfg: FeatureConfig) -> None:
-    """Last NPS and CSAT, change since the previous survey, band, and comment sentiment."""
+    """Last and average NPS and CSAT, change since the previous survey, band, and comment
+    sentiment."""
     n, longest = len(out.index), max(cfg.windows)
     for survey, label in ((cfg.nps_type, "nps"), (cfg.csat_type, "csat")):
         if survey not in cfg.event_types:
             continue
         rows = np.flatnonzero((ev.kind == cfg.event_types.index(survey)) & ~np.isnan(ev.value))
         last, prev, _ = _last_two(ev, rows, n)
+        answers = np.bincount(ev.cust[rows], minlength=n)
+        total = np.bincount(ev.cust[rows], weights=ev.value[rows], minlength=n)
+        out.add(
+            _info(
+                f"{label}_mean_{longest}d",
+                "voice",
+                longest,
+                f"average {label.upper()} score {{value:.1f}} over the last {longest} days",
+                event_type=survey,
+            ),
+            np.where(answers > 0, total / np.maximum(answers, 1), np.nan),
+        )
         out.add(
             _info(
                 f"{label}_last_{longest}d",
@@ -329,20 +364,25 @@ def _voice(out: Features, ev: _Events, cfg: FeatureConfig) -> None:
     )
 
 
+def _tenure_days(customers: pd.DataFrame, cutoff: pd.Timestamp) -> np.ndarray | None:
+    """Days from signup to the cutoff (NaN when unknown or not yet signed up); None without
+    a signup_time column."""
+    if "signup_time" not in customers:
+        return None
+    signup = customers["signup_time"]
+    if not isinstance(signup.dtype, pd.DatetimeTZDtype):
+        signup = pd.to_datetime(signup, utc=True)
+    signup_ns = signup.array.asi8.astype(float)  # tz-aware times are stored as UTC ns
+    signup_ns[signup.isna().to_numpy()] = np.nan
+    days = (cutoff.value - signup_ns) / NS_PER_DAY
+    return np.where(days > 0, days, np.nan)
+
+
 def _profile(
-    out: Features, customers: pd.DataFrame, cutoff: pd.Timestamp, cfg: FeatureConfig
+    out: Features, customers: pd.DataFrame, tenure: np.ndarray | None, cfg: FeatureConfig
 ) -> None:
-    if "signup_time" in customers:
-        signup = customers["signup_time"]
-        if not isinstance(signup.dtype, pd.DatetimeTZDtype):
-            signup = pd.to_datetime(signup, utc=True)
-        signup_ns = signup.array.asi8.astype(float)  # tz-aware times are stored as UTC ns
-        signup_ns[signup.isna().to_numpy()] = np.nan
-        days = (cutoff.value - signup_ns) / NS_PER_DAY
-        out.add(
-            _info("tenure_days", "tenure", None, "customer for {value:.0f} days"),
-            np.where(days > 0, days, np.nan),
-        )
+    if tenure is not None:
+        out.add(_info("tenure_days", "tenure", None, "customer for {value:.0f} days"), tenure)
     skip = {"customer_id", "signup_time", *cfg.pii_columns}
     for column, series in customers.items():
         if column in skip:
@@ -393,11 +433,16 @@ def _build(
     ids = pd.Index(_as_strings(customers["customer_id"]), name="customer_id")
     ev = _visible(events, ids, cut, cfg)
     out = Features(ids)
-    _activity(out, ev, cfg)
+    tenure = _tenure_days(customers, cut)
+    longest = max(cfg.windows)
+    seen_days = (
+        np.full(len(ids), float(longest)) if tenure is None else np.nan_to_num(tenure, nan=longest)
+    )
+    _activity(out, ev, cfg, seen_days)
     _support(out, ev, cfg, cut)
     _voice(out, ev, cfg)
     _channels(out, ev, cfg)
-    _profile(out, customers, cut, cfg)
+    _profile(out, customers, tenure, cfg)
     return out
 
 
