@@ -23,6 +23,7 @@ from cxml.actions.recommend import attributes, catalog_of, contact_of, customer_
 from cxml.config import ActionsConfig, PipelineConfig
 from cxml.data.load import LoadedData
 from cxml.features.build import build_features
+from cxml.features.dataset import FeaturesFn
 from cxml.features.treatments import campaign_times, treatment_set
 from cxml.models.uplift import DRLearner, OffsetLearner, TLearner, XLearner
 
@@ -31,9 +32,13 @@ TREATMENT_COLUMNS = ["treatment", "propensity", "good"]
 
 
 def fit_uplift(
-    config: PipelineConfig, loaded: LoadedData, before: pd.Timestamp
+    config: PipelineConfig,
+    loaded: LoadedData,
+    before: pd.Timestamp,
+    features_fn: FeaturesFn | None = None,
 ) -> tuple[object, dict[str, object]]:
-    """The configured meta-learner, fitted on every campaign whose window closed by `before`."""
+    """The configured meta-learner, fitted on every campaign whose window closed by `before`
+    (on the pipeline's features unless `features_fn` gives others)."""
     from cxml.jobs.train import feature_config, label_config
 
     actions = config.actions
@@ -55,7 +60,7 @@ def fit_uplift(
         customers,
         log,
         times,
-        lambda e, c, t: build_features(e, c, t, fcfg),
+        features_fn or (lambda e, c, t: build_features(e, c, t, fcfg)),
         labels,
         actions.outcome,
         actions.control,

@@ -1,0 +1,115 @@
+"""How much of the gap to the simulator's oracle is missing information, not a weak model.
+
+The oracle scores each customer from the simulator's hidden state. Two of its hidden inputs are
+traits no event shows directly: long-run satisfaction (`mu`, seen only through a few noisy
+surveys) and, for next-best-action, price sensitivity and the habitual login rate. This script
+trains exactly as `cxml train --config pipelines/demo.yaml` does, once on the features and once
+on the features plus the true traits, and prints both next to the oracle. A large jump means the
+gap is in what the data shows; no model of the same features can close it.
+
+Run: `make oracle-gap` (after `make demo`, which writes demo/data); or pass a data dir.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import roc_auc_score
+
+from cxml.config import PipelineConfig, load_config
+from cxml.data.load import LoadedData
+from cxml.data.simulate_dynamics import make_population
+from cxml.features.build import build_features
+from cxml.features.dataset import Split, out_of_time_split
+from cxml.jobs import nba
+from cxml.jobs import train as job
+from cxml.models.backtest import out_of_time
+
+CHURN_TRAITS = ("true_mu",)
+ACTION_TRAITS = ("true_mu", "true_price_sensitivity", "true_login_rate")
+
+
+def _traits(data_dir: Path) -> pd.DataFrame:
+    """The population the simulator drew first from its seed (see `_Journeys.__init__`)."""
+    sim = json.loads((data_dir / "simulation.json").read_text())
+    pop, _ = make_population(sim["customers"], np.random.default_rng(sim["seed"]))
+    ids = [f"C{i:07d}" for i in range(sim["customers"])]
+    return pd.DataFrame(
+        {
+            "true_mu": pop.mu,
+            "true_price_sensitivity": pop.price_sensitivity,
+            "true_login_rate": pop.login_rate,
+        },
+        index=pd.Index(ids, name="customer_id"),
+    )
+
+
+def _with(frame: pd.DataFrame, traits: pd.DataFrame, names: tuple[str, ...]) -> pd.DataFrame:
+    ids = frame.index.get_level_values("customer_id")
+    return frame.assign(**{n: traits[n].reindex(ids).to_numpy() for n in names})
+
+
+def _churn_auc(config: PipelineConfig, frame: pd.DataFrame) -> tuple[float, float]:
+    at = sorted(set(frame.index.get_level_values("cutoff")))
+    split = out_of_time_split(at, config.labels.horizon_days, 1, config.cutoffs.n_validation)
+    churn = out_of_time(frame, split, ("churn",), config.model).results["churn"]
+    truth = job.read_truth(config, split)
+    assert truth is not None, "no truth.parquet: run on a simulated data dir"
+    best = truth.loc[churn.index.get_level_values("customer_id"), "p_churn_observed"]
+    return roc_auc_score(churn.y, churn.model), roc_auc_score(churn.y, best.to_numpy())
+
+
+def _nba_share(
+    config: PipelineConfig,
+    loaded: LoadedData,
+    frame: pd.DataFrame,
+    traits: pd.DataFrame,
+    names: tuple[str, ...],
+) -> float:
+    """Uplift learned as in training (optionally also told the traits), judged on the truth."""
+    fcfg = job.feature_config(config)
+
+    def features(events: pd.DataFrame, customers: pd.DataFrame, cutoff: pd.Timestamp):
+        built = build_features(events, customers, cutoff, fcfg)
+        return built.assign(**{n: traits[n].reindex(built.index).to_numpy() for n in names})
+
+    at = max(frame.index.get_level_values("cutoff"))
+    learner, _ = nba.fit_uplift(config, loaded, at, features)
+    test = frame[frame.index.get_level_values("cutoff") == at].droplevel("cutoff")
+    test = test.drop(columns=["churn", "satisfaction_drop"])
+    test = test.assign(**{n: traits[n].reindex(test.index).to_numpy() for n in names})
+    risk = 1 - learner.predict_outcomes(test)[config.actions.control]  # type: ignore[attr-defined,union-attr]
+    truth = job.read_truth(config, Split([], [], [at]))
+    metrics, _ = nba.policy_report(
+        config, learner, test, risk, loaded.tables.get("actions"), at, truth
+    )
+    return metrics["nba_share_of_oracle"]
+
+
+def main(data_dir: str = "demo/data") -> None:
+    warnings.simplefilter("ignore")
+    config = load_config("pipelines/demo.yaml", data_dir=data_dir)
+    loaded = job.load_inputs(config)
+    traits = _traits(config.data.dir)
+    frame = job.training_frame(config, loaded, job.cutoffs(config))
+    ours, oracle = _churn_auc(config, frame)
+    told, _ = _churn_auc(config, _with(frame, traits, CHURN_TRAITS))
+    print("churn, out of time at the test cutoff (ROC-AUC)")
+    print(f"  {'oracle (hidden state)':<52} {oracle:.4f}")
+    print(f"  {'cxml features':<52} {ours:.4f}   gap {oracle - ours:.4f}")
+    print(f"  {'+ true long-run satisfaction':<52} {told:.4f}   gap {oracle - told:.4f}\n")
+    print("next-best-action, share of the oracle's true incremental value at the same budget")
+    for label, names in (
+        ("cxml features", ()),
+        ("+ true satisfaction, price sensitivity, login rate", ACTION_TRAITS),
+    ):
+        print(f"  {label:<52} {_nba_share(config, loaded, frame, traits, names):.3f}")
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])
