@@ -92,6 +92,11 @@ def _nba_share(
 
 
 def main(data_dir: str = "demo/data") -> None:
+    if not (Path(data_dir) / "simulation.json").is_file():
+        sys.exit(
+            f"{data_dir} holds no simulation.json: run `make demo` first (or pass a dir "
+            "written by `cxml simulate`)"
+        )
     warnings.simplefilter("ignore")
     config = load_config("pipelines/demo.yaml", data_dir=data_dir)
     loaded = job.load_inputs(config)
