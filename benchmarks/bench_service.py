@@ -78,6 +78,7 @@ def prepare(workdir: Path, customers: int = 2000, seed: int = 21) -> Prepared:
     raw = config.model_dump()
     raw["model"] |= {"max_rounds": 150, "early_stopping_rounds": 20, "threads": 1}
     raw["cutoffs"]["first"] = "2024-07-01"
+    raw["actions"]["drop_retreated"] = False  # 2,000 customers: keep every row, so offers pay
     small = PipelineConfig.model_validate(raw)
     trained = train(small)
     uri = f"sqlite:///{workdir / 'mlflow.db'}"

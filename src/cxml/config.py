@@ -120,6 +120,10 @@ class ActionsConfig(_Strict):
     outcome: Literal["churn"] | tuple[str, ...] = "churn"  # or event types, e.g. [visit]
     horizon_days: int = Field(90, ge=1)
     learner: Literal["t", "x", "dr", "offset"] = "offset"
+    # Learn uplift only from campaign rows whose outcome window holds no other logged action for
+    # the customer: elsewhere the outcome mixes two actions' effects, and untreated customers,
+    # free to be picked by the next campaign, would lend the control arm part of an effect.
+    drop_retreated: bool = True
     value: ValueConfig
     budget: float | None = Field(None, ge=0)
     allocation: Literal["greedy", "exact"] = "exact"

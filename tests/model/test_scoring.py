@@ -23,6 +23,7 @@ def small_config(data_dir: Path) -> PipelineConfig:
     raw["model"] |= {"max_rounds": 120, "early_stopping_rounds": 20, "threads": 1}
     raw["cutoffs"]["first"] = "2024-07-01"
     raw["actions"]["budget"] = BUDGET
+    raw["actions"]["drop_retreated"] = False  # 2,000 customers: keep every row, so offers pay
     for action in raw["actions"]["catalog"]:
         if action["name"] == "support_callback":
             action["capacity"] = CALLBACK_CAPACITY

@@ -115,3 +115,16 @@ def test_policy_is_judged_against_truth_and_its_dr_estimate_covers_it(trained):
     assert (table["spend"] <= budget + 1e-6).all()
     assert table.at["oracle", "true_value"] >= table.at["cxml", "true_value"]
     assert m["nba_cxml_dr_low"] <= m["nba_cxml_true_value"] <= m["nba_cxml_dr_high"]
+
+
+def test_uplift_leaves_out_the_windows_a_later_campaign_reached(trained, data_dir):
+    from cxml.jobs.nba import fit_uplift
+    from cxml.jobs.train import load_inputs
+
+    m = trained.metrics  # the simulator's campaigns run every 4 weeks inside a 13-week window
+    assert m["uplift_rows_retreated"] > 0
+    raw = small_config(data_dir).model_dump()
+    raw["actions"]["drop_retreated"] = False
+    keep = PipelineConfig.model_validate(raw)
+    _, kept = fit_uplift(keep, load_inputs(keep), pd.Timestamp("2025-06-30", tz="UTC"))
+    assert kept["uplift_rows"] == m["uplift_rows"] + m["uplift_rows_retreated"]

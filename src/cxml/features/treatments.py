@@ -55,6 +55,13 @@ def _logged(actions: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFrame:
     ]
 
 
+def _retreated(actions: pd.DataFrame, cutoff: pd.Timestamp, horizon_days: int) -> pd.Index:
+    """Customers with another logged action after `cutoff` but inside its outcome window."""
+    times = pd.to_datetime(actions["action_time"], utc=True)
+    inside = (times > cutoff) & (times < cutoff + pd.Timedelta(days=horizon_days))
+    return pd.Index(actions.loc[inside.to_numpy(), "customer_id"].astype(str).unique())
+
+
 def treatment_set(
     events: pd.DataFrame,
     customers: pd.DataFrame,
@@ -65,7 +72,9 @@ def treatment_set(
     outcome: str | tuple[str, ...] = "churn",
     control: str = "none",
 ) -> pd.DataFrame:
-    """Features + treatment + propensity + good, one row per active customer and campaign."""
+    """Features + treatment + propensity + good + retreated, one row per active customer and
+    campaign. `retreated` marks a row whose outcome window holds another logged action for the
+    customer: its outcome mixes two actions' effects (see `ActionsConfig.drop_retreated`)."""
     parts = []
     for value in cutoffs:
         cutoff = utc_timestamp(value)
@@ -77,6 +86,7 @@ def treatment_set(
             treatment=logged["action"].fillna(control).to_numpy(),
             propensity=logged.get("propensity", pd.Series(np.nan, index=logged.index)).to_numpy(),
             good=good.to_numpy(),
+            retreated=features.index.isin(_retreated(actions, cutoff, labels.horizon_days)),
         )
         frame.index = pd.MultiIndex.from_product(
             [frame.index, [cutoff]], names=["customer_id", "cutoff"]

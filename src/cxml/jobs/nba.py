@@ -28,7 +28,7 @@ from cxml.features.treatments import campaign_times, treatment_set
 from cxml.models.uplift import DRLearner, OffsetLearner, TLearner, XLearner
 
 LEARNERS = {"t": TLearner, "x": XLearner, "dr": DRLearner, "offset": OffsetLearner}
-TREATMENT_COLUMNS = ["treatment", "propensity", "good"]
+TREATMENT_COLUMNS = ["treatment", "propensity", "good", "retreated"]
 
 
 def fit_uplift(
@@ -65,11 +65,18 @@ def fit_uplift(
         actions.outcome,
         actions.control,
     )
+    retreated = int(rows["retreated"].sum())
+    if actions.drop_retreated:
+        rows = rows[~rows["retreated"].to_numpy()]
     learner = LEARNERS[actions.learner](control=actions.control, seed=config.model.seed)
     features = rows.drop(columns=TREATMENT_COLUMNS)
     learner.fit(features, rows["treatment"].to_numpy(), rows["good"].to_numpy())
     counts = rows["treatment"].value_counts()
-    summary: dict[str, object] = {"uplift_rows": len(rows), "uplift_campaigns": len(times)}
+    summary: dict[str, object] = {
+        "uplift_rows": len(rows),
+        "uplift_campaigns": len(times),
+        "uplift_rows_retreated": retreated,
+    }
     summary |= {f"uplift_rows_{name}": int(n) for name, n in counts.items()}
     return learner, summary
 
