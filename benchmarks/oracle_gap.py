@@ -30,6 +30,7 @@ from cxml.jobs import nba
 from cxml.jobs import train as job
 from cxml.models.backtest import out_of_time
 
+PIPELINE = Path(__file__).resolve().parents[1] / "pipelines" / "demo.yaml"
 CHURN_TRAITS = ("true_mu",)
 ACTION_TRAITS = ("true_mu", "true_price_sensitivity", "true_login_rate")
 
@@ -91,29 +92,41 @@ def _nba_share(
     return metrics["nba_share_of_oracle"]
 
 
+def measure(data_dir: str | Path) -> dict[str, float]:
+    """Churn AUC and NBA share with the features alone and with the hidden traits added."""
+    config = load_config(PIPELINE, data_dir=data_dir)
+    loaded = job.load_inputs(config)
+    traits = _traits(config.data.dir)
+    frame = job.training_frame(config, loaded, job.cutoffs(config))
+    auc, oracle_auc = _churn_auc(config, frame)
+    return {
+        "oracle_auc": oracle_auc,
+        "auc": auc,
+        "auc_with_traits": _churn_auc(config, _with(frame, traits, CHURN_TRAITS))[0],
+        "nba_share": _nba_share(config, loaded, frame, traits, ()),
+        "nba_share_with_traits": _nba_share(config, loaded, frame, traits, ACTION_TRAITS),
+    }
+
+
 def main(data_dir: str = "demo/data") -> None:
     if not (Path(data_dir) / "simulation.json").is_file():
         sys.exit(
             f"{data_dir} holds no simulation.json: run `make demo` first (or pass a dir "
             "written by `cxml simulate`)"
         )
-    warnings.simplefilter("ignore")
-    config = load_config("pipelines/demo.yaml", data_dir=data_dir)
-    loaded = job.load_inputs(config)
-    traits = _traits(config.data.dir)
-    frame = job.training_frame(config, loaded, job.cutoffs(config))
-    ours, oracle = _churn_auc(config, frame)
-    told, _ = _churn_auc(config, _with(frame, traits, CHURN_TRAITS))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m = measure(data_dir)
+    oracle = m["oracle_auc"]
     print("churn, out of time at the test cutoff (ROC-AUC)")
     print(f"  {'oracle (hidden state)':<52} {oracle:.4f}")
-    print(f"  {'cxml features':<52} {ours:.4f}   gap {oracle - ours:.4f}")
+    print(f"  {'cxml features':<52} {m['auc']:.4f}   gap {oracle - m['auc']:.4f}")
+    told = m["auc_with_traits"]
     print(f"  {'+ true long-run satisfaction':<52} {told:.4f}   gap {oracle - told:.4f}\n")
     print("next-best-action, share of the oracle's true incremental value at the same budget")
-    for label, names in (
-        ("cxml features", ()),
-        ("+ true satisfaction, price sensitivity, login rate", ACTION_TRAITS),
-    ):
-        print(f"  {label:<52} {_nba_share(config, loaded, frame, traits, names):.3f}")
+    print(f"  {'cxml features':<52} {m['nba_share']:.3f}")
+    label = "+ true satisfaction, price sensitivity, login rate"
+    print(f"  {label:<52} {m['nba_share_with_traits']:.3f}")
 
 
 if __name__ == "__main__":
