@@ -28,7 +28,7 @@ from cxml.features.build import build_features
 from cxml.features.dataset import Split, out_of_time_split
 from cxml.jobs import nba
 from cxml.jobs import train as job
-from cxml.models.backtest import out_of_time
+from cxml.models.backtest import feature_part, out_of_time
 
 PIPELINE = Path(__file__).resolve().parents[1] / "pipelines" / "demo.yaml"
 CHURN_TRAITS = ("true_mu",)
@@ -51,13 +51,15 @@ def _traits(data_dir: Path) -> pd.DataFrame:
 
 
 def _with(frame: pd.DataFrame, traits: pd.DataFrame, names: tuple[str, ...]) -> pd.DataFrame:
+    """`frame` (indexed by customer_id, alone or with the cutoff) plus the named traits."""
     ids = frame.index.get_level_values("customer_id")
     return frame.assign(**{n: traits[n].reindex(ids).to_numpy() for n in names})
 
 
 def _churn_auc(config: PipelineConfig, frame: pd.DataFrame) -> tuple[float, float]:
     at = sorted(set(frame.index.get_level_values("cutoff")))
-    split = out_of_time_split(at, config.labels.horizon_days, 1, config.cutoffs.n_validation)
+    cuts = config.cutoffs
+    split = out_of_time_split(at, config.labels.horizon_days, cuts.n_test, cuts.n_validation)
     churn = out_of_time(frame, split, ("churn",), config.model).results["churn"]
     truth = job.read_truth(config, split)
     assert truth is not None, "no truth.parquet: run on a simulated data dir"
@@ -76,14 +78,12 @@ def _nba_share(
     fcfg = job.feature_config(config)
 
     def features(events: pd.DataFrame, customers: pd.DataFrame, cutoff: pd.Timestamp):
-        built = build_features(events, customers, cutoff, fcfg)
-        return built.assign(**{n: traits[n].reindex(built.index).to_numpy() for n in names})
+        return _with(build_features(events, customers, cutoff, fcfg), traits, names)
 
     at = max(frame.index.get_level_values("cutoff"))
     learner, _ = nba.fit_uplift(config, loaded, at, features)
-    test = frame[frame.index.get_level_values("cutoff") == at].droplevel("cutoff")
-    test = test.drop(columns=["churn", "satisfaction_drop"])
-    test = test.assign(**{n: traits[n].reindex(test.index).to_numpy() for n in names})
+    test = feature_part(frame[frame.index.get_level_values("cutoff") == at].droplevel("cutoff"))
+    test = _with(test, traits, names)
     risk = 1 - learner.predict_outcomes(test)[config.actions.control]  # type: ignore[attr-defined,union-attr]
     truth = job.read_truth(config, Split([], [], [at]))
     metrics, _ = nba.policy_report(

@@ -11,7 +11,8 @@ import pytest
 
 from cxml.config import PipelineConfig, load_config
 from cxml.jobs.ingest import run_simulate
-from cxml.jobs.train import record, train
+from cxml.jobs.nba import fit_uplift
+from cxml.jobs.train import load_inputs, record, train
 
 PIPELINES = Path(__file__).resolve().parents[2] / "pipelines"
 
@@ -118,9 +119,6 @@ def test_policy_is_judged_against_truth_and_its_dr_estimate_covers_it(trained):
 
 
 def test_uplift_leaves_out_the_windows_a_later_campaign_reached(trained, data_dir):
-    from cxml.jobs.nba import fit_uplift
-    from cxml.jobs.train import load_inputs
-
     m = trained.metrics  # the simulator's campaigns run every 4 weeks inside a 13-week window
     assert m["uplift_rows_retreated"] > 0
     raw = small_config(data_dir).model_dump()
