@@ -4,6 +4,7 @@ and the bento build."""
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import importlib.util
 import json
@@ -397,3 +398,50 @@ def test_profile_reports_the_models_attributes(served):
     assert {"plan", "region"} <= set(profile.levels)
     assert "age" in profile.numeric
     assert np.all([name not in profile.names for name in ("name", "email", "customer_id")])
+
+
+# ------------------------------------------------------------------------------ coalescing
+def _call_sizes(served: Served) -> tuple[float, float]:
+    """(model calls for /predict, of which with one request) from the Prometheus text."""
+    text = httpx.get(f"{served.url}/metrics", timeout=10.0).text
+    total = alone = 0.0
+    for line in text.splitlines():
+        if line.startswith("cxml_predict_call_size_count"):
+            total += float(line.split()[-1])
+        elif line.startswith('cxml_predict_call_size_bucket{le="1.0"'):
+            alone += float(line.split()[-1])
+    return total, alone
+
+
+def test_concurrent_requests_share_calls_and_each_gets_its_own_answer(served, parity_ids):
+    """Eight clients at once, two of them sending the same customer id with different
+    histories, one with no as_of: answers equal those of each request sent alone, and the
+    metrics show that requests were scored together."""
+    bodies = [_body(served, cid) for cid in parity_ids[:6]]
+    cut = copy.deepcopy(bodies[0])
+    cut["events"] = cut["events"][: len(cut["events"]) // 2]
+    bodies.append(cut)  # same customer_id as bodies[0], another history
+    bodies.append({k: v for k, v in bodies[1].items() if k != "as_of"})  # now: its own call
+    keys = ("churn_probability", "satisfaction_drop_probability", "reasons", "action")
+
+    def essentials(answer: dict[str, Any]) -> tuple[Any, ...]:
+        return (answer["customer_id"], *(answer.get(key) for key in keys))
+
+    with served.client() as http:
+        alone = [essentials(http.post("/predict", json=body).json()) for body in bodies]
+    assert alone[0] != alone[6], "the cut history should change the answer"
+    total_before, alone_before = _call_sizes(served)
+
+    async def together() -> list[httpx.Response]:
+        headers = {"Authorization": f"Bearer {API_KEY}"}
+        async with httpx.AsyncClient(base_url=served.url, headers=headers, timeout=30) as http:
+            rounds = [[http.post("/predict", json=body) for body in bodies] for _ in range(5)]
+            return [r for calls in rounds for r in await asyncio.gather(*calls)]
+
+    responses = asyncio.run(together())
+    assert all(r.status_code == 200 for r in responses), [r.text for r in responses][:2]
+    for i, response in enumerate(responses):
+        assert essentials(response.json()) == alone[i % len(bodies)]
+    total, single = _call_sizes(served)
+    assert total - total_before < len(responses), "no two requests shared a model call"
+    assert total - single > total_before - alone_before
