@@ -14,7 +14,15 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from cxml.actions import _assign
-from cxml.actions.policy import Action, ContactPolicy, Rule, allocate, eligible, expected_values
+from cxml.actions.policy import (
+    Action,
+    ContactPolicy,
+    Rule,
+    allocate,
+    best_each,
+    eligible,
+    expected_values,
+)
 
 AS_OF = pd.Timestamp("2024-04-01", tz="UTC")
 DAY = pd.Timedelta(days=1)
@@ -251,6 +259,33 @@ def test_greedy_ties_go_to_smaller_customer_id_then_earlier_action() -> None:
     values = _values({"b": {"x": 5.0, "y": 5.0}, "a": {"x": 5.0, "y": 5.0}})
     got = allocate(values, _all_eligible(values), catalog, 1.0, method="greedy")
     assert got["action"].to_dict() == {"b": "none", "a": "x"}
+
+
+def test_best_each_takes_the_highest_value_whatever_others_get() -> None:
+    # a: the e-mail has the better density (7/1 against 9/6) but the call is worth more;
+    # b and c both get the call though it has room for one: capacity means something only
+    # across a run; a closed action (capacity 0) and an ineligible one are never picked
+    catalog = [
+        Action("call", "phone", 6.0, capacity=1),
+        Action("email", "e", 1.0),
+        Action("sms", "s", 1.0, capacity=0),
+    ]
+    values = _values(
+        {
+            "a": {"call": 9.0, "email": 7.0, "sms": -1.0},
+            "b": {"call": 8.0, "email": 2.0, "sms": -1.0},
+            "c": {"call": 8.0, "email": 9.0, "sms": -1.0},
+            "d": {"call": -1.0, "email": 0.0, "sms": 50.0},
+        }
+    )
+    allowed = _all_eligible(values)
+    allowed.loc["c", "email"] = False
+    got = best_each(values, allowed, catalog)
+    assert got["action"].tolist() == ["call", "call", "call", "none"]
+    assert got["expected_gain"].tolist() == [9.0, 8.0, 8.0, 0.0]
+    assert got["runner_up"].tolist()[:3] == ["email", "email", "none"]
+    assert list(got.columns) == list(allocate(values, allowed, catalog, None).columns)
+    assert allocate(values, allowed, catalog, None, "greedy")["action"]["a"] == "email"
 
 
 def test_allocation_errors() -> None:

@@ -308,6 +308,20 @@ def _frame(p: Problem, index: pd.Index, names: list[str], chosen: np.ndarray) ->
     )
 
 
+def best_each(values: pd.DataFrame, eligible: pd.DataFrame, catalog: list[Action]) -> pd.DataFrame:
+    """Each customer's own best: the eligible action of highest positive value, else "none".
+    No budget, and a capacity only closes an action when 0: what one customer's request needs,
+    whoever else is scored in the same call. Ties go to the earlier catalog action. Same
+    columns as `allocate`."""
+    p = _problem(values, eligible, catalog, None)
+    worth = np.where(p.ok, p.value, -np.inf)
+    best = np.argmax(worth, axis=1)
+    found = np.isfinite(worth[np.arange(len(worth)), best])
+    out = _frame(p, values.index, _names(catalog), np.where(found, best, -1))
+    out.attrs["status"] = "each customer's best eligible action"
+    return out
+
+
 def allocate(
     values: pd.DataFrame,
     eligible: pd.DataFrame,

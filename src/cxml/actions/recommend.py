@@ -21,6 +21,7 @@ from cxml.actions.policy import (
     ContactPolicy,
     Rule,
     allocate,
+    best_each,
     eligible,
     expected_values,
 )
@@ -147,13 +148,13 @@ def choose(
     values: pd.DataFrame, allowed: pd.DataFrame, config: ActionsConfig, per_customer: bool = False
 ) -> pd.DataFrame:
     """`allocate` under the config's budget and capacities (`per_customer`: each customer's
-    best eligible action, ignoring the budget; what one customer's request needs). For a run,
+    best eligible action, `best_each`; what one customer's request needs). For a run,
     only customers with an eligible action worth more than its cost can get one, so only they
     reach the solver, in id order; the rest get "none". The solver then sees the same problem
     however the base is split or ordered (on Spark only those customers reach the driver)."""
     catalog = catalog_of(config)
     if per_customer:
-        return allocate(values, allowed, catalog, None, "greedy")
+        return best_each(values, allowed, catalog)
     names = [a.name for a in catalog]
     ok = allowed.reindex(index=values.index, columns=names).to_numpy(dtype=bool, na_value=False)
     worth = values[names].to_numpy(dtype=float, na_value=np.nan) > 0
