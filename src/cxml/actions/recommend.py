@@ -9,6 +9,7 @@ expected to change.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from contextlib import suppress
 from dataclasses import dataclass
 
@@ -100,18 +101,17 @@ def _why(action: str, uplift: float, families: list[str], texts: list[str]) -> s
     return f"{words} is expected to cut the churn risk by {100 * uplift:.1f} points"
 
 
-def _text_column(frame: pd.DataFrame, name: str) -> np.ndarray:
-    values = frame[name].to_numpy(dtype=object)
-    return np.where(pd.isna(values), "", values)
-
-
-def _reason_arrays(reasons: pd.DataFrame | None, index: pd.Index) -> tuple[list, list]:
-    """(families, texts) per row of `index`: plain lists, so the loop stays cheap."""
+def _reason_lists(reasons: Mapping[str, np.ndarray] | None, rows: np.ndarray) -> tuple[list, list]:
+    """(families, texts) at `rows` of the reason arrays: plain lists, so the loop stays cheap."""
     if reasons is None:
-        return [[]] * len(index), [[]] * len(index)
-    rows = reasons if reasons.index.equals(index) else reasons.reindex(index)
-    families = [_text_column(rows, f"reason_family_{i}") for i in (1, 2, 3)]
-    texts = [_text_column(rows, f"reason_{i}") for i in (1, 2, 3)]
+        return [[]] * len(rows), [[]] * len(rows)
+
+    def column(name: str) -> np.ndarray:
+        values = np.asarray(reasons[name], dtype=object)[rows]
+        return np.where(pd.isna(values), "", values)
+
+    families = [column(f"reason_family_{i}") for i in (1, 2, 3)]
+    texts = [column(f"reason_{i}") for i in (1, 2, 3)]
     return np.column_stack(families).tolist(), np.column_stack(texts).tolist()
 
 
@@ -175,31 +175,31 @@ def choose(
     return chosen
 
 
-def describe(found: Options, chosen: pd.DataFrame, reasons: pd.DataFrame | None) -> pd.DataFrame:
-    """The chosen action per customer with its gain, cost, uplift, runner-up and why in words
-    (from the reason codes: which of the customer's risk drivers it addresses)."""
+def describe(
+    found: Options, chosen: pd.DataFrame, reasons: Mapping[str, np.ndarray] | None
+) -> dict[str, np.ndarray]:
+    """The chosen action per customer (the rows of `chosen`) with its gain, cost, uplift,
+    runner-up and why in words (from the reason codes: which of the customer's risk drivers it
+    addresses). `reasons`: the reason_<i> and reason_family_<i> arrays, aligned with the
+    options' rows. Arrays, not a frame: for one customer the frame cost more than the rest."""
     uplift, value = found.uplift, found.value
     picked = chosen["action"].to_numpy()
     columns = uplift.columns.get_indexer(picked)
     same = uplift.index.equals(chosen.index)
     rows = np.arange(len(uplift)) if same else uplift.index.get_indexer(chosen.index)
     gain_uplift = np.where(columns >= 0, uplift.to_numpy()[rows, np.maximum(columns, 0)], 0.0)
-    families, texts = _reason_arrays(reasons, chosen.index)
+    families, texts = _reason_lists(reasons, rows)
     steps = zip(picked, gain_uplift, families, texts, strict=True)
     why = [_why(action, gain, family, text) for action, gain, family, text in steps]
-    worth = value if value.index.equals(chosen.index) else value.reindex(chosen.index)
-    return pd.DataFrame(
-        {
-            "action": picked,
-            "action_expected_gain": chosen["expected_gain"].to_numpy(dtype=float),
-            "action_cost": chosen["cost"].to_numpy(dtype=float),
-            "action_uplift": gain_uplift,
-            "action_reason": why,
-            "runner_up_action": chosen["runner_up"].to_numpy(),
-            "customer_value": worth.to_numpy(),
-        },
-        index=chosen.index,
-    )
+    return {
+        "action": picked,
+        "action_expected_gain": chosen["expected_gain"].to_numpy(dtype=float),
+        "action_cost": chosen["cost"].to_numpy(dtype=float),
+        "action_uplift": gain_uplift,
+        "action_reason": np.array(why, dtype=object),
+        "runner_up_action": chosen["runner_up"].to_numpy(),
+        "customer_value": value.to_numpy()[rows],
+    }
 
 
 def recommend(
@@ -215,4 +215,9 @@ def recommend(
     `per_customer`, each customer's best eligible action, ignoring the run's budget and
     capacities (which only mean something across a whole scoring run)."""
     found = options(uplift, features, log, config, as_of)
-    return describe(found, choose(found.values, found.allowed, config, per_customer), reasons)
+    chosen = choose(found.values, found.allowed, config, per_customer)
+    arrays = None
+    if reasons is not None:
+        aligned = reasons.reindex(found.uplift.index)
+        arrays = {str(c): aligned[c].to_numpy(dtype=object) for c in aligned.columns}
+    return pd.DataFrame(describe(found, chosen, arrays), index=chosen.index)

@@ -106,12 +106,12 @@ class Scorer:
     ) -> pd.DataFrame:
         """`score` on features already built at `at` (batch scoring reuses them for drift);
         `touchpoints` adds the touchpoint impact of the explained rows as `attrs`."""
-        columns, reasons = self._columns(
+        columns, table = self._columns(
             features, at, explain_top, actions_log, per_customer, touchpoints
         )
         frame = pd.DataFrame(columns, index=features.index)
-        if touchpoints:
-            frame.attrs["touchpoints"] = reasons.attrs["touchpoints"]
+        if table is not None:
+            frame.attrs["touchpoints"] = table
         return frame.reset_index()
 
     def score_rows(
@@ -144,10 +144,10 @@ class Scorer:
         actions_log: pd.DataFrame | None,
         per_customer: bool,
         touchpoints: bool = False,
-    ) -> tuple[dict[str, Any], pd.DataFrame]:
+    ) -> tuple[dict[str, Any], pd.DataFrame | None]:
         """The scored columns as arrays (a scalar where every row has the same value), and
-        the reasons frame. Gathered as arrays and framed once by the caller: for one
-        customer, pandas' per-column overhead was most of the cost."""
+        the touchpoint table when asked for. Gathered as arrays and framed once by the caller:
+        for one customer, pandas' per-column overhead was most of the cost."""
         part = self.customer_part(features, at, actions_log)
         rank = ranks(part.probabilities["churn_probability"], part.raw, features.index)
         explained = explain_mask(rank, explain_top)
@@ -196,9 +196,10 @@ class Scorer:
         explained: np.ndarray,
         chosen: pd.DataFrame | None,
         touchpoints: bool = False,
-    ) -> tuple[dict[str, Any], pd.DataFrame]:
+    ) -> tuple[dict[str, Any], pd.DataFrame | None]:
         """The scored columns of these rows, given their rank, who is explained and the chosen
-        actions (indexed by customer, as `choose` gives them)."""
+        actions (indexed by customer, as `choose` gives them), and the touchpoint table of the
+        explained rows when `touchpoints`."""
         from cxml.actions.recommend import describe
 
         churn = part.probabilities["churn_probability"]
@@ -209,13 +210,12 @@ class Scorer:
             "churn_rank": rank,
         }
         columns |= {k: v for k, v in part.probabilities.items() if k not in columns}
-        reasons = self.reasons(features, explained, part.matrix, touchpoints)
-        columns |= {name: reasons[name].to_numpy() for name in reasons.columns}
+        reasons, table = self.reasons(features, explained, part.matrix, touchpoints)
+        columns |= reasons
         if part.options is not None and chosen is not None:
-            actions = describe(part.options, chosen, reasons)
-            columns |= {name: actions[name].to_numpy() for name in actions.columns}
+            columns |= describe(part.options, chosen, reasons)
         columns |= {"model_name": self.model_name, "model_version": self.model_version}
-        return columns, reasons
+        return columns, table
 
     def reasons(
         self,
@@ -223,25 +223,30 @@ class Scorer:
         explained: np.ndarray,
         matrix: np.ndarray,
         touchpoints: bool = False,
-    ) -> pd.DataFrame:
-        """reason_1..3 (what raises churn risk, in words) for the `explained` rows; the others
-        get empty texts (explaining costs ~100 predictions). `matrix`: the features encoded."""
-        from cxml.models.explain import contributions_of, reason_codes, touchpoint_impact
+    ) -> tuple[dict[str, np.ndarray], pd.DataFrame | None]:
+        """reason_1..3 (what raises churn risk, in words), their families and `explained`, as
+        arrays over all rows; the rows not `explained` get empty texts (explaining costs ~100
+        predictions). With `touchpoints`, also the touchpoint table of the explained rows.
+        `matrix`: the features encoded."""
+        from cxml.models.explain import contribution_matrix, reason_arrays, touchpoint_impact
 
         mask = np.asarray(explained, dtype=bool)
         picked = np.flatnonzero(mask)
         rows = features if mask.all() else features.iloc[picked]
-        contrib, _ = contributions_of(self.bundle, rows, "churn", matrix[picked])
-        codes = reason_codes(contrib, rows, self.bundle.catalog, k=3, protective=False)
-        names = [f"reason_{i}" for i in (1, 2, 3)] + [f"reason_family_{i}" for i in (1, 2, 3)]
+        names = self.bundle.feature_names
+        encoded = matrix if mask.all() else matrix[picked]
+        contrib = contribution_matrix(self.bundle, "churn", encoded)[:, :-1]
+        codes = reason_arrays(contrib, names, rows, self.bundle.catalog, k=3)
         columns: dict[str, np.ndarray] = {}
-        for name in names:  # the unexplained rows get empty strings
+        for name, texts in codes.items():  # the unexplained rows get empty strings
             columns[name] = np.full(len(features), "", dtype=object)
-            columns[name][mask] = codes[name].to_numpy(dtype=object)
-        reasons = pd.DataFrame(columns | {"explained": mask}, index=features.index)
+            columns[name][mask] = texts
+        columns["explained"] = mask
+        table = None
         if touchpoints:
-            reasons.attrs["touchpoints"] = touchpoint_impact(contrib, self.bundle.catalog)
-        return reasons
+            frame = pd.DataFrame(contrib, index=rows.index, columns=names)
+            table = touchpoint_impact(frame, self.bundle.catalog)
+        return columns, table
 
 
 def load_scorer(model_name: str, ref: str = "champion") -> Scorer:

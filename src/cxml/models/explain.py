@@ -66,12 +66,19 @@ def contributions_of(
     bundle: ScoringBundle, features: pd.DataFrame, target: str, matrix: np.ndarray
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """`contributions` of `features` already encoded as `matrix` (encode once, use often)."""
+    raw = contribution_matrix(bundle, target, matrix)
+    contrib = pd.DataFrame(raw[:, :-1], index=features.index, columns=bundle.feature_names)
+    return contrib, raw[:, -1].copy()
+
+
+def contribution_matrix(bundle: ScoringBundle, target: str, matrix: np.ndarray) -> np.ndarray:
+    """`contributions_of` as one array, the base value in its last column: no frame to build
+    when explaining one customer."""
     model = _model(bundle, target)
-    names = bundle.feature_names
-    raw: Any = np.empty((0, len(names) + 1))
-    if len(features):
-        raw = model.booster_.predict(matrix, pred_contrib=True, num_iteration=model.best_iteration_)
-    return pd.DataFrame(raw[:, :-1], index=features.index, columns=names), raw[:, -1].copy()
+    if not len(matrix):
+        return np.empty((0, len(bundle.feature_names) + 1))
+    raw = model.booster_.predict(matrix, pred_contrib=True, num_iteration=model.best_iteration_)
+    return np.asarray(raw)
 
 
 def top_mask(probability: np.ndarray, top_fraction: float | None) -> np.ndarray:
@@ -211,20 +218,28 @@ def reason_codes(
     strongest protective factor; empty strings where there are fewer."""
     rows = features if features.index.equals(contrib.index) else features.loc[contrib.index]
     names = list(contrib.columns)
+    values = contrib.to_numpy(dtype=float)
+    out = reason_arrays(values, names, rows, catalog, k)
+    if protective:
+        out["protective_reason"] = _render(_ranked(-values, 1), rows, names, catalog)[:, 0]
+    return pd.DataFrame(out, index=contrib.index, copy=False)  # fresh arrays: no copy needed
+
+
+def reason_arrays(
+    values: np.ndarray, names: list[str], rows: pd.DataFrame, catalog: pd.DataFrame, k: int = 3
+) -> dict[str, np.ndarray]:
+    """`reason_codes` without the protective factor, as arrays: `values` the contributions
+    (rows x `names`), `rows` the features they explain, in the same order."""
     present = set(rows.columns)
     absent = [n for n in names if n not in present]
     if absent:
         raise KeyError(f"features lack the explained columns {absent[:5]}: pass the model's")
-    values = contrib.to_numpy(dtype=float)
     top = _ranked(values, k)
     texts = _render(top, rows, names, catalog)
-    family = _families(catalog, contrib.columns)
+    family = _families(catalog, pd.Index(names))
     out = {f"reason_{s + 1}": texts[:, s] for s in range(k)}
     named = np.where(top >= 0, family[top], "")
-    out |= {f"reason_family_{s + 1}": named[:, s] for s in range(k)}
-    if protective:
-        out["protective_reason"] = _render(_ranked(-values, 1), rows, names, catalog)[:, 0]
-    return pd.DataFrame(out, index=contrib.index, copy=False)  # fresh arrays: no copy needed
+    return out | {f"reason_family_{s + 1}": named[:, s] for s in range(k)}
 
 
 def _actions(families: Iterable[object]) -> tuple[str, ...]:
