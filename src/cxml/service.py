@@ -321,23 +321,16 @@ def frames(
         customers[name] = np.array([np.nan if v is None else v for v in values], dtype=float)
     for name in profile.levels:
         customers[name] = np.array([c.attributes.get(name) for c, _ in items], dtype=object)
-    owner, when, kind, channel, value, text = [], [], [], [], [], []
-    for cid, (_, history) in zip(ids, items, strict=True):
-        for e in history:
-            owner.append(cid)
-            when.append(_ns(e.event_time))
-            kind.append(e.event_type)
-            channel.append(e.channel)
-            value.append(np.nan if e.value is None else e.value)
-            text.append(e.text)
+    history = [event for _, events in items for event in events]
+    owner = np.repeat(np.array(ids, dtype=object), [len(events) for _, events in items])
     events = pd.DataFrame(
         {
-            "customer_id": np.array(owner, dtype=object),
-            "event_time": _utc(when),
-            "event_type": np.array(kind, dtype=object),
-            "channel": np.array(channel, dtype=object),
-            "value": np.array(value, dtype=float),
-            "text": np.array(text, dtype=object),
+            "customer_id": owner,
+            "event_time": _utc([_ns(e.event_time) for e in history]),
+            "event_type": np.array([e.event_type for e in history], dtype=object),
+            "channel": np.array([e.channel for e in history], dtype=object),
+            "value": np.array([np.nan if e.value is None else e.value for e in history]),
+            "text": np.array([e.text for e in history], dtype=object),
         },
         copy=False,
     )
