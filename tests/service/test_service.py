@@ -23,6 +23,7 @@ import pytest
 import yaml
 from benchmarks.bench_service import (
     CUTOFF,
+    call_sizes,
     check_load,
     load_run,
     pick_customer,
@@ -401,18 +402,6 @@ def test_profile_reports_the_models_attributes(served):
 
 
 # ------------------------------------------------------------------------------ coalescing
-def _call_sizes(served: Served) -> tuple[float, float]:
-    """(model calls for /predict, of which with one request) from the Prometheus text."""
-    text = httpx.get(f"{served.url}/metrics", timeout=10.0).text
-    total = alone = 0.0
-    for line in text.splitlines():
-        if line.startswith("cxml_predict_call_size_count"):
-            total += float(line.split()[-1])
-        elif line.startswith('cxml_predict_call_size_bucket{le="1.0"'):
-            alone += float(line.split()[-1])
-    return total, alone
-
-
 def test_concurrent_requests_share_calls_and_each_gets_its_own_answer(served, parity_ids):
     """Eight clients at once, two of them sending the same customer id with different
     histories, one with no as_of: answers equal those of each request sent alone, and the
@@ -430,7 +419,7 @@ def test_concurrent_requests_share_calls_and_each_gets_its_own_answer(served, pa
     with served.client() as http:
         alone = [essentials(http.post("/predict", json=body).json()) for body in bodies]
     assert alone[0] != alone[6], "the cut history should change the answer"
-    total_before, alone_before = _call_sizes(served)
+    total_before, alone_before = call_sizes(served.url)
 
     async def together() -> list[httpx.Response]:
         headers = {"Authorization": f"Bearer {API_KEY}"}
@@ -442,6 +431,6 @@ def test_concurrent_requests_share_calls_and_each_gets_its_own_answer(served, pa
     assert all(r.status_code == 200 for r in responses), [r.text for r in responses][:2]
     for i, response in enumerate(responses):
         assert essentials(response.json()) == alone[i % len(bodies)]
-    total, single = _call_sizes(served)
+    total, single = call_sizes(served.url)
     assert total - total_before < len(responses), "no two requests shared a model call"
     assert total - single > total_before - alone_before
