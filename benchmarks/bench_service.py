@@ -10,6 +10,7 @@ helpers (prepare, Server, load_run) for its own server and short load test.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -248,14 +249,16 @@ class LoadResult:
 def load_run(
     url: str,
     headers: dict[str, str],
-    body: bytes,
+    body: bytes | list[bytes],
     seconds: float,
     concurrency: int,
     rss: Callable[[], int] | None = None,
     path: str = "/predict",
 ) -> LoadResult:
-    """`concurrency` clients posting `body` back to back for `seconds`; memory sampled at the
-    half-way point and at the end when `rss` is given."""
+    """`concurrency` clients posting `body` back to back for `seconds` (a list: each client
+    takes them in turn, from its own starting place); memory sampled at the half-way point and
+    at the end when `rss` is given."""
+    bodies = body if isinstance(body, list) else [body]
     latencies: list[float] = []
     errors: list[str] = []
     lock = threading.Lock()
@@ -263,11 +266,12 @@ def load_run(
     stop_at = started + seconds
     send = {**headers, "Content-Type": "application/json"}
 
-    def client() -> None:
+    def client(start: int) -> None:
+        turn = itertools.count(start)
         with httpx.Client(base_url=url, headers=send, timeout=30.0) as http:
             while (now := time.perf_counter()) < stop_at:
                 try:
-                    response = http.post(path, content=body)
+                    response = http.post(path, content=bodies[next(turn) % len(bodies)])
                     problem = None if response.status_code == 200 else response.text[:200]
                     problem = problem and f"{response.status_code}: {problem}"
                 except httpx.HTTPError as exc:
@@ -278,7 +282,10 @@ def load_run(
                     else:
                         latencies.append((time.perf_counter() - now) * 1e3)
 
-    threads = [threading.Thread(target=client, daemon=True) for _ in range(concurrency)]
+    threads = [
+        threading.Thread(target=client, args=(i * len(bodies) // concurrency,), daemon=True)
+        for i in range(concurrency)
+    ]
     for thread in threads:
         thread.start()
     result = LoadResult(seconds, np.empty(0), errors)
@@ -303,14 +310,17 @@ def check_load(result: LoadResult) -> None:
         raise RuntimeError(f"server RSS grew {growth:.1f} MiB in the second half of the run")
 
 
-def call_sizes(url: str) -> tuple[float, float]:
-    """(model calls for /predict so far, of which with one request alone), from /metrics."""
+def call_sizes(url: str, endpoint: str = "/predict") -> tuple[float, float]:
+    """(model calls for `endpoint` so far, of which with one request alone), from /metrics."""
     text = httpx.get(f"{url}/metrics", timeout=10.0).text
+    labelled = f'endpoint="{endpoint}"'
     total = alone = 0.0
     for line in text.splitlines():
+        if not line.startswith("cxml_predict_call_size") or labelled not in line:
+            continue
         if line.startswith("cxml_predict_call_size_count"):
             total += float(line.split()[-1])
-        elif line.startswith('cxml_predict_call_size_bucket{le="1.0"'):
+        elif line.startswith("cxml_predict_call_size_bucket") and 'le="1.0"' in line:
             alone += float(line.split()[-1])
     return total, alone
 
@@ -388,6 +398,14 @@ def run() -> None:
                 calls = call_sizes(server.url)[0] - calls_before
                 print(f"  concurrency {concurrency}        {result.describe()}")
                 print(f"    {result.requests / max(calls, 1):.1f} requests per model call")
+            ids = customers["customer_id"].astype(str).sample(64, random_state=0)
+            by_id = [json.dumps({"customer_id": c, "as_of": CUTOFF}).encode() for c in ids]
+            for concurrency in (1, 8):
+                result = load_run(
+                    server.url, server.headers, by_id, 10.0, concurrency, path="/predict_by_id"
+                )
+                print(f"  /predict_by_id, 64 customers in turn, concurrency {concurrency}")
+                print(f"                        {result.describe()}")
             sustained = load_run(server.url, server.headers, raw, 20.0, 8, server.rss)
             growth = (sustained.rss_end - sustained.rss_mid) / 2**20
             print(

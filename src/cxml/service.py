@@ -63,7 +63,8 @@ NAT = np.iinfo(np.int64).min  # numpy's NaT as int64
 MAX_PROBLEMS = 20  # field messages per answer; the rest are counted
 CALL_SIZE = bentoml.metrics.Histogram(
     name="cxml_predict_call_size",
-    documentation="/predict requests scored together in one model call (see jobs/coalesce.py)",
+    documentation="requests scored together in one model call (see jobs/coalesce.py)",
+    labelnames=["endpoint"],
     buckets=(1, 2, 4, 8, 16, 32, 64, 128),
 )
 
@@ -436,11 +437,18 @@ class History:
         return cls(tables, frozenset(str(c).strip().lower() for c in pii_columns))
 
     def get(self, customer_id: str) -> Found | None:
-        row = self.rows.get(customer_id)
-        if row is None:
-            return None
-        actions = None if self.actions is None else self.actions.rows(customer_id)
-        return Found(self.events.rows(customer_id), self.customers.iloc[[row]], actions)
+        return self.find([customer_id]) if customer_id in self.rows else None
+
+    def find(self, customer_ids: Sequence[str]) -> Found:
+        """The rows of these customers (all known), one frame per table."""
+        rows = [self.rows[cid] for cid in customer_ids]
+        actions = None if self.actions is None else _joined(self.actions, customer_ids)
+        return Found(_joined(self.events, customer_ids), self.customers.iloc[rows], actions)
+
+
+def _joined(table: _ByCustomer, customer_ids: Sequence[str]) -> pd.DataFrame:
+    parts = [table.rows(cid) for cid in customer_ids]
+    return parts[0] if len(parts) == 1 else pd.concat(parts)
 
 
 # ------------------------------------------------------------------------- middleware, logging
@@ -589,6 +597,7 @@ class CxmlService:
             (b"x-model-version", version.encode()),
         ]
         self.coalescer = Coalescer(self._score_at, self.settings.max_batch)
+        self.known = Coalescer(self._score_known_at, self.settings.max_batch)
         known = "no data dir" if self.history is None else f"{len(self.history.rows):,} customers"
         log.info("serving %s v%s (%s for /predict_by_id)", name, version, known)
         gc.collect()
@@ -600,9 +609,9 @@ class CxmlService:
 
     # The methods are `async` though they compute: BentoML runs a plain `def` in a thread, and
     # handing the GIL between that thread and the event loop cost ~10% in latency and req/s
-    # here. /predict requests that queue while the model is busy share its next call (a
-    # Coalescer): ~1.3 ms each in a call of 8 against ~8 ms alone. BentoML's adaptive batching
-    # (batchable=True) made this model slower (DESIGN §6).
+    # here. /predict and /predict_by_id requests that queue while the model is busy share its
+    # next call (a Coalescer): ~1.3 ms each in a call of 8 against ~8 ms alone. BentoML's
+    # adaptive batching (batchable=True) made this model slower (DESIGN §6).
     @bentoml.api(route="/predict", input_spec=PredictRequest, output_spec=Prediction)
     async def predict(
         self, customer: Customer, events: list[Event], as_of: datetime | None = None
@@ -653,19 +662,11 @@ class CxmlService:
         if self.history is None:
             msg = "this server loaded no customer history (no data dir): use /predict"
             return self._reject([_problem(["customer_id"], msg, "no_history")], 404)
-        found = self.history.get(customer_id)
-        if found is None:
+        if customer_id not in self.history.rows:
             msg = "unknown customer_id: not in the data dir this server loaded"
             return self._reject([_problem(["customer_id"], msg, "unknown_customer")], 404)
-        at = self._at(as_of)
-        scored = self.scorer.score_rows(
-            found.events,
-            found.customers,
-            pd.Timestamp(at),
-            explain_top=EXPLAIN_TOP,
-            actions_log=found.actions,
-        )
-        return answer(scored[0], at)
+        key = None if as_of is None else as_of.astimezone(UTC)  # None: now, when scored
+        return await self.known.submit(key, customer_id)
 
     def _problems(
         self,
@@ -684,8 +685,25 @@ class CxmlService:
     def _score_at(
         self, as_of: datetime | None, items: list[tuple[Customer, list[Event]]]
     ) -> list[Prediction]:
-        CALL_SIZE.observe(len(items))
+        CALL_SIZE.labels(endpoint="/predict").observe(len(items))
         return self._score(items, self._at(as_of))
+
+    def _score_known_at(self, as_of: datetime | None, customer_ids: list[str]) -> list[Prediction]:
+        """Customers of the loaded history, each once (one asked for twice at once shares an
+        answer: same history, same time)."""
+        CALL_SIZE.labels(endpoint="/predict_by_id").observe(len(customer_ids))
+        assert self.history is not None
+        at = self._at(as_of)
+        found = self.history.find(list(dict.fromkeys(customer_ids)))
+        scored = self.scorer.score_rows(
+            found.events,
+            found.customers,
+            pd.Timestamp(at),
+            explain_top=EXPLAIN_TOP,
+            actions_log=found.actions,
+        )
+        rows = {str(row["customer_id"]): row for row in scored}
+        return [answer(rows[cid], at) for cid in customer_ids]
 
     def _score(
         self, items: Sequence[tuple[Customer, Sequence[Event]]], at: datetime

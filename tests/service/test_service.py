@@ -434,3 +434,34 @@ def test_concurrent_requests_share_calls_and_each_gets_its_own_answer(served, pa
     total, single = call_sizes(served.url)
     assert total - total_before < len(responses), "no two requests shared a model call"
     assert total - single > total_before - alone_before
+
+
+def test_concurrent_by_id_requests_share_calls_and_match_each_alone(served, parity_ids):
+    """/predict_by_id for several customers at once, some asked for twice in the same round:
+    each answer equals the one given alone, and calls were shared."""
+    ids = [*parity_ids[:6], parity_ids[0], parity_ids[1]]
+    keys = ("churn_probability", "satisfaction_drop_probability", "reasons", "action")
+
+    def essentials(answer: dict[str, Any]) -> tuple[Any, ...]:
+        return (answer["customer_id"], *(answer.get(key) for key in keys))
+
+    def body(cid: str) -> dict[str, str]:
+        return {"customer_id": cid, "as_of": CUTOFF}
+
+    with served.client() as http:
+        alone = {cid: essentials(http.post("/predict_by_id", json=body(cid)).json()) for cid in ids}
+    total_before, alone_before = call_sizes(served.url, "/predict_by_id")
+
+    async def together() -> list[httpx.Response]:
+        headers = {"Authorization": f"Bearer {API_KEY}"}
+        async with httpx.AsyncClient(base_url=served.url, headers=headers, timeout=30) as http:
+            rounds = [[http.post("/predict_by_id", json=body(c)) for c in ids] for _ in range(5)]
+            return [r for calls in rounds for r in await asyncio.gather(*calls)]
+
+    responses = asyncio.run(together())
+    assert all(r.status_code == 200 for r in responses), [r.text for r in responses][:2]
+    for i, response in enumerate(responses):
+        assert essentials(response.json()) == alone[ids[i % len(ids)]]
+    total, single = call_sizes(served.url, "/predict_by_id")
+    assert total - total_before < len(responses), "no two requests shared a model call"
+    assert total - single > total_before - alone_before
