@@ -402,66 +402,52 @@ def test_profile_reports_the_models_attributes(served):
 
 
 # ------------------------------------------------------------------------------ coalescing
-def test_concurrent_requests_share_calls_and_each_gets_its_own_answer(served, parity_ids):
-    """Eight clients at once, two of them sending the same customer id with different
-    histories, one with no as_of: answers equal those of each request sent alone, and the
-    metrics show that requests were scored together."""
-    bodies = [_body(served, cid) for cid in parity_ids[:6]]
-    cut = copy.deepcopy(bodies[0])
-    cut["events"] = cut["events"][: len(cut["events"]) // 2]
-    bodies.append(cut)  # same customer_id as bodies[0], another history
-    bodies.append({k: v for k, v in bodies[1].items() if k != "as_of"})  # now: its own call
-    keys = ("churn_probability", "satisfaction_drop_probability", "reasons", "action")
+ESSENTIALS = ("churn_probability", "satisfaction_drop_probability", "reasons", "action")
+
+
+def _shared_calls_answer_as_alone(
+    served: Served, path: str, bodies: list[dict[str, Any]]
+) -> list[tuple[Any, ...]]:
+    """Each body sent alone, then all of them at once for 5 rounds: every answer must equal
+    its answer alone, and /metrics must show calls shared by more than one request."""
 
     def essentials(answer: dict[str, Any]) -> tuple[Any, ...]:
-        return (answer["customer_id"], *(answer.get(key) for key in keys))
+        return (answer["customer_id"], *(answer.get(key) for key in ESSENTIALS))
 
     with served.client() as http:
-        alone = [essentials(http.post("/predict", json=body).json()) for body in bodies]
-    assert alone[0] != alone[6], "the cut history should change the answer"
-    total_before, alone_before = call_sizes(served.url)
+        alone = [essentials(http.post(path, json=body).json()) for body in bodies]
+    total_before, alone_before = call_sizes(served.url, path)
 
     async def together() -> list[httpx.Response]:
         headers = {"Authorization": f"Bearer {API_KEY}"}
         async with httpx.AsyncClient(base_url=served.url, headers=headers, timeout=30) as http:
-            rounds = [[http.post("/predict", json=body) for body in bodies] for _ in range(5)]
+            rounds = [[http.post(path, json=body) for body in bodies] for _ in range(5)]
             return [r for calls in rounds for r in await asyncio.gather(*calls)]
 
     responses = asyncio.run(together())
     assert all(r.status_code == 200 for r in responses), [r.text for r in responses][:2]
     for i, response in enumerate(responses):
         assert essentials(response.json()) == alone[i % len(bodies)]
-    total, single = call_sizes(served.url)
+    total, single = call_sizes(served.url, path)
     assert total - total_before < len(responses), "no two requests shared a model call"
     assert total - single > total_before - alone_before
+    return alone
+
+
+def test_concurrent_requests_share_calls_and_each_gets_its_own_answer(served, parity_ids):
+    """Eight clients at once, two of them sending the same customer id with different
+    histories, one with no as_of (now: a call of its own)."""
+    bodies = [_body(served, cid) for cid in parity_ids[:6]]
+    cut = copy.deepcopy(bodies[0])
+    cut["events"] = cut["events"][: len(cut["events"]) // 2]
+    bodies.append(cut)  # same customer_id as bodies[0], another history
+    bodies.append({k: v for k, v in bodies[1].items() if k != "as_of"})
+    alone = _shared_calls_answer_as_alone(served, "/predict", bodies)
+    assert alone[0] != alone[6], "the cut history should change the answer"
 
 
 def test_concurrent_by_id_requests_share_calls_and_match_each_alone(served, parity_ids):
-    """/predict_by_id for several customers at once, some asked for twice in the same round:
-    each answer equals the one given alone, and calls were shared."""
+    """/predict_by_id for several customers at once, two of them asked for twice a round."""
     ids = [*parity_ids[:6], parity_ids[0], parity_ids[1]]
-    keys = ("churn_probability", "satisfaction_drop_probability", "reasons", "action")
-
-    def essentials(answer: dict[str, Any]) -> tuple[Any, ...]:
-        return (answer["customer_id"], *(answer.get(key) for key in keys))
-
-    def body(cid: str) -> dict[str, str]:
-        return {"customer_id": cid, "as_of": CUTOFF}
-
-    with served.client() as http:
-        alone = {cid: essentials(http.post("/predict_by_id", json=body(cid)).json()) for cid in ids}
-    total_before, alone_before = call_sizes(served.url, "/predict_by_id")
-
-    async def together() -> list[httpx.Response]:
-        headers = {"Authorization": f"Bearer {API_KEY}"}
-        async with httpx.AsyncClient(base_url=served.url, headers=headers, timeout=30) as http:
-            rounds = [[http.post("/predict_by_id", json=body(c)) for c in ids] for _ in range(5)]
-            return [r for calls in rounds for r in await asyncio.gather(*calls)]
-
-    responses = asyncio.run(together())
-    assert all(r.status_code == 200 for r in responses), [r.text for r in responses][:2]
-    for i, response in enumerate(responses):
-        assert essentials(response.json()) == alone[ids[i % len(ids)]]
-    total, single = call_sizes(served.url, "/predict_by_id")
-    assert total - total_before < len(responses), "no two requests shared a model call"
-    assert total - single > total_before - alone_before
+    bodies = [{"customer_id": cid, "as_of": CUTOFF} for cid in ids]
+    _shared_calls_answer_as_alone(served, "/predict_by_id", bodies)
