@@ -436,9 +436,6 @@ class History:
         tables = load_data_dir(data_dir, tuple(pii_columns)).tables
         return cls(tables, frozenset(str(c).strip().lower() for c in pii_columns))
 
-    def get(self, customer_id: str) -> Found | None:
-        return self.find([customer_id]) if customer_id in self.rows else None
-
     def find(self, customer_ids: Sequence[str]) -> Found:
         """The rows of these customers (all known), one frame per table."""
         rows = [self.rows[cid] for cid in customer_ids]
@@ -621,8 +618,7 @@ class CxmlService:
         problems = self._problems([(customer, events)], as_of, [[]])
         if problems:
             return self._reject(problems)
-        key = None if as_of is None else as_of.astimezone(UTC)  # None: now, when scored
-        return await self.coalescer.submit(key, (customer, events))
+        return await self.coalescer.submit(as_of, (customer, events))  # None: now, when scored
 
     @bentoml.api(
         route="/predict_batch", input_spec=PredictBatchRequest, output_spec=PredictBatchResponse
@@ -665,8 +661,7 @@ class CxmlService:
         if customer_id not in self.history.rows:
             msg = "unknown customer_id: not in the data dir this server loaded"
             return self._reject([_problem(["customer_id"], msg, "unknown_customer")], 404)
-        key = None if as_of is None else as_of.astimezone(UTC)  # None: now, when scored
-        return await self.known.submit(key, customer_id)
+        return await self.known.submit(as_of, customer_id)  # None: now, when scored
 
     def _problems(
         self,

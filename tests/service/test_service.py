@@ -385,13 +385,17 @@ def test_bentoml_build_makes_a_bento_offline(tmp_path):
 def test_history_drops_pii_and_finds_each_customers_rows(served):
     history = History(served.tables, frozenset({"name", "email"}))
     assert not {"name", "email"} & set(history.customers.columns)
-    assert history.get("nobody") is None
+    assert "nobody" not in history.rows
     events = served.tables["events"]
     cid = str(events["customer_id"].iloc[-1])
-    found = history.get(cid)
-    assert found is not None and list(found.customers["customer_id"]) == [cid]
+    found = history.find([cid])
+    assert list(found.customers["customer_id"]) == [cid]
     assert len(found.events) == int((events["customer_id"].astype(str) == cid).sum())
     assert set(found.events["customer_id"]) == {cid}
+    other = str(events["customer_id"].iloc[0])
+    both = history.find([other, cid])  # one frame per table, in the order asked
+    assert list(both.customers["customer_id"]) == [other, cid]
+    assert len(both.events) == int(events["customer_id"].astype(str).isin([cid, other]).sum())
 
 
 def test_profile_reports_the_models_attributes(served):

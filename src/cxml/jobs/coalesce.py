@@ -4,7 +4,8 @@ Scoring one customer alone costs ~8 ms, nearly all of it per-call overhead (pand
 LightGBM calls); in a call of 8 each costs ~1.3 ms (`make bench`). So an endpoint under
 concurrent load hands each request to a `Coalescer`, and the requests that queued while the
 previous call ran share the next one, grouped by key (customers scored at different times
-cannot share a call). A request that finds nothing else queued waits for nobody.
+cannot share a call; aware datetimes of the same instant are equal keys). A request that finds
+nothing else queued waits for nobody.
 
 The calls run on the event loop itself, not in a thread: on these machines handing the GIL back
 and forth between a scoring thread and the loop that reads requests cost more than it saved.
@@ -45,9 +46,12 @@ class Coalescer(Generic[Key, Item, Result]):
         while self._pending:
             await self._settle()
             key = self._pending[0][0]
-            group = [entry for entry in self._pending if entry[0] == key][: self._max_items]
-            taken = {id(entry) for entry in group}
-            self._pending = [entry for entry in self._pending if id(entry) not in taken]
+            group: list[tuple[Key, Item, asyncio.Future[Result]]] = []
+            rest: list[tuple[Key, Item, asyncio.Future[Result]]] = []
+            for entry in self._pending:
+                joins = entry[0] == key and len(group) < self._max_items
+                (group if joins else rest).append(entry)
+            self._pending = rest
             live = [entry for entry in group if not entry[2].done()]  # a client may have left
             if live:
                 self._answer(key, live)
