@@ -8,6 +8,7 @@ endpoint both call it, so the two can never disagree.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +18,7 @@ import pandas as pd
 from cxml.config import PipelineConfig
 from cxml.data.io import write_atomic, write_csv, write_parquet
 from cxml.data.schema import utc_timestamp
+from cxml.features.catalog import FeatureInfo
 from cxml.models.bundle import ScoringBundle
 
 if TYPE_CHECKING:
@@ -71,6 +73,13 @@ class Scorer:
     bundle: ScoringBundle
     model_name: str
     model_version: str
+
+    @cached_property
+    def infos(self) -> dict[str, FeatureInfo]:
+        """The bundle's catalog read once, for the reasons' texts."""
+        from cxml.models.explain import feature_infos
+
+        return feature_infos(self.bundle.catalog)
 
     @property
     def base_rate(self) -> float:
@@ -236,7 +245,7 @@ class Scorer:
         names = self.bundle.feature_names
         encoded = matrix if mask.all() else matrix[picked]
         contrib = contribution_matrix(self.bundle, "churn", encoded)[:, :-1]
-        codes = reason_arrays(contrib, names, rows, self.bundle.catalog, k=3)
+        codes = reason_arrays(contrib, names, rows, self.infos, k=3)
         columns: dict[str, np.ndarray] = {}
         for name, texts in codes.items():  # the unexplained rows get empty strings
             columns[name] = np.full(len(features), "", dtype=object)

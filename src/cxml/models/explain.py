@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -137,23 +137,22 @@ def _ranked(values: np.ndarray, k: int) -> np.ndarray:
     return top
 
 
-def _info(catalog: pd.DataFrame, name: str) -> FeatureInfo:
-    if name not in catalog.index:
-        raise KeyError(f"feature '{name}' is not in the catalog: use the bundle's own catalog")
-    at = catalog.index.get_loc(name)  # read column by column: a `.loc` row costs 3x more
-    row: dict[str, Any] = {}
-    for key in catalog.columns:
-        value = catalog[key].to_numpy()[at]
-        row[key] = None if pd.isna(value) else value
-    window = row.get("window_days")
-    return FeatureInfo(
-        name=name,
-        family=str(row["family"]),
-        window_days=None if window is None else int(window),
-        template=str(row["template"]),
-        event_type=None if row.get("event_type") is None else str(row["event_type"]),
-        channel=None if row.get("channel") is None else str(row["channel"]),
-    )
+def feature_infos(catalog: pd.DataFrame) -> dict[str, FeatureInfo]:
+    """The catalog's rows as FeatureInfos by name, read once: looking a row up in the frame
+    for every reason cost more than explaining one customer."""
+    infos = {}
+    for name, row in zip(catalog.index, catalog.to_dict("records"), strict=True):
+        row = {k: None if pd.isna(v) else v for k, v in row.items()}
+        window = row.get("window_days")
+        infos[str(name)] = FeatureInfo(
+            name=str(name),
+            family=str(row["family"]),
+            window_days=None if window is None else int(window),
+            template=str(row["template"]),
+            event_type=None if row.get("event_type") is None else str(row["event_type"]),
+            channel=None if row.get("channel") is None else str(row["channel"]),
+        )
+    return infos
 
 
 def _missing(info: FeatureInfo) -> str:
@@ -179,7 +178,7 @@ def _describe(info: FeatureInfo, value: object) -> str:
 
 
 def _render(
-    chosen: np.ndarray, features: pd.DataFrame, names: list[str], catalog: pd.DataFrame
+    chosen: np.ndarray, features: pd.DataFrame, names: list[str], infos: Mapping[str, FeatureInfo]
 ) -> np.ndarray:
     """Text for each chosen (row, feature) cell, `chosen` holding positions in `names`; each
     distinct (feature, value) rendered once. Underscores become spaces ('call centre',
@@ -189,21 +188,11 @@ def _render(
         at = chosen == j
         values = features[names[j]].to_numpy()[np.nonzero(at)[0]]
         codes, uniques = pd.factorize(values, use_na_sentinel=True)
-        info = _info(catalog, names[j])
+        info = infos[names[j]]
         rendered = [_describe(info, v) for v in uniques] + [_missing(info)]  # code -1: missing
         rendered = [text.replace("_", " ") for text in rendered]
         texts[at] = np.asarray(rendered, dtype=object)[codes]
     return texts
-
-
-def _families(catalog: pd.DataFrame, names: pd.Index) -> np.ndarray:
-    """Each feature's family, read by position (a `.loc` per call cost more than one row;
-    `names` an index, as a list would be made one on every call)."""
-    where = catalog.index.get_indexer(names)
-    if (where < 0).any():
-        unknown = [n for n, w in zip(names, where, strict=True) if w < 0]
-        raise KeyError(f"features {unknown[:3]} are not in the catalog: use the bundle's own")
-    return catalog["family"].to_numpy(dtype=object)[where]
 
 
 def reason_codes(
@@ -219,26 +208,35 @@ def reason_codes(
     rows = features if features.index.equals(contrib.index) else features.loc[contrib.index]
     names = list(contrib.columns)
     values = contrib.to_numpy(dtype=float)
-    out = reason_arrays(values, names, rows, catalog, k)
+    infos = feature_infos(catalog)
+    out = reason_arrays(values, names, rows, infos, k)
     if protective:
-        out["protective_reason"] = _render(_ranked(-values, 1), rows, names, catalog)[:, 0]
+        out["protective_reason"] = _render(_ranked(-values, 1), rows, names, infos)[:, 0]
     return pd.DataFrame(out, index=contrib.index, copy=False)  # fresh arrays: no copy needed
 
 
 def reason_arrays(
-    values: np.ndarray, names: list[str], rows: pd.DataFrame, catalog: pd.DataFrame, k: int = 3
+    values: np.ndarray,
+    names: list[str],
+    rows: pd.DataFrame,
+    infos: Mapping[str, FeatureInfo],
+    k: int = 3,
 ) -> dict[str, np.ndarray]:
     """`reason_codes` without the protective factor, as arrays: `values` the contributions
-    (rows x `names`), `rows` the features they explain, in the same order."""
+    (rows x `names`), `rows` the features they explain, in the same order, `infos` the
+    catalog read by `feature_infos`."""
+    unknown = [n for n in names if n not in infos]
+    if unknown:
+        raise KeyError(f"features {unknown[:3]} are not in the catalog: use the bundle's own")
     present = set(rows.columns)
     absent = [n for n in names if n not in present]
     if absent:
         raise KeyError(f"features lack the explained columns {absent[:5]}: pass the model's")
     top = _ranked(values, k)
-    texts = _render(top, rows, names, catalog)
-    family = _families(catalog, pd.Index(names))
+    texts = _render(top, rows, names, infos)
+    family = np.array([infos[n].family for n in names] + [""], dtype=object)  # -1: none
     out = {f"reason_{s + 1}": texts[:, s] for s in range(k)}
-    named = np.where(top >= 0, family[top], "")
+    named = family[top]
     return out | {f"reason_family_{s + 1}": named[:, s] for s in range(k)}
 
 
