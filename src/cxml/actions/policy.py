@@ -132,9 +132,10 @@ class _Past:
     who: np.ndarray  # int64
     ids: pd.Index  # the distinct customer ids logged
 
-    def since(self, start: pd.Timestamp) -> np.ndarray:
-        """Which rows are at or after `start` (a UTC time)."""
-        return self.time >= start.to_datetime64()
+    def since(self, at: np.datetime64, days: int) -> np.ndarray:
+        """Which rows are at or after `days` before `at` (UTC; numpy: a pandas Timedelta per
+        check cost more than one customer's checks)."""
+        return self.time >= at - np.timedelta64(days, "D")
 
     def per_customer(self, rows: np.ndarray, where: np.ndarray) -> np.ndarray:
         """How many of the selected rows (a boolean mask) fall on each customer, given each
@@ -151,6 +152,9 @@ class _Past:
         return self.ids.get_indexer(index)
 
 
+_NO_IDS = pd.Index([], dtype=object)  # an empty log's ids, made once
+
+
 def _past_log(
     log: pd.DataFrame | None, catalog: list[Action], as_of: pd.Timestamp, days: int
 ) -> _Past:
@@ -158,7 +162,7 @@ def _past_log(
     if log is None or len(log) == 0 or days <= 0:
         none = np.empty(0, dtype=object)
         empty = np.empty(0, dtype="datetime64[ns]")
-        return _Past(none, none, empty, np.empty(0, dtype=np.int64), pd.Index([]))
+        return _Past(none, none, empty, np.empty(0, dtype=np.int64), _NO_IDS)
     missing = [c for c in LOG_COLUMNS if c not in log.columns]
     if missing:
         raise ValueError(f"The actions log lacks columns {missing}; it needs {list(LOG_COLUMNS)}.")
@@ -193,16 +197,17 @@ def eligible(
     names, at = _names(catalog), _utc(as_of)
     window = max([a.cooldown_days for a in catalog] + [contact.period_days if contact else 0])
     past = _past_log(log, catalog, at, window)
+    at64 = at.tz_convert(None).to_datetime64()  # naive UTC, as the log's times
     where = past.where(customers.index)
     if contact is not None:
-        recent = past.since(at - pd.Timedelta(days=contact.period_days))
+        recent = past.since(at64, contact.period_days)
     out: dict[str, np.ndarray] = {}
     for action in catalog:
         ok = np.ones(len(customers), dtype=bool)
         for rule in action.rules:
             ok &= rule.holds(customers)
         if action.cooldown_days > 0:
-            since = past.since(at - pd.Timedelta(days=action.cooldown_days))
+            since = past.since(at64, action.cooldown_days)
             ok &= past.per_customer((past.action == action.name) & since, where) == 0
         if contact is not None:
             on_channel = recent & (past.channel == action.channel)
@@ -216,6 +221,8 @@ def _matrix(frame: pd.DataFrame, names: list[str]) -> np.ndarray:
     """frame[names] as floats, missing values NaN. A frame of just those columns in any order
     (the uplift learner sorts them) is read whole and reordered by position: selecting the
     columns in pandas cost more than one customer's values."""
+    if list(frame.columns) == names:
+        return frame.to_numpy(dtype=float, na_value=np.nan)
     if len(frame.columns) == len(names) and frame.columns.is_unique:  # names are all in it
         return frame.to_numpy(dtype=float, na_value=np.nan)[:, frame.columns.get_indexer(names)]
     return frame[names].to_numpy(dtype=float, na_value=np.nan)

@@ -63,8 +63,12 @@ def customer_value(features: pd.DataFrame, config: ActionsConfig) -> pd.Series:
     name = config.value.feature
     if name not in features:
         raise ValueError(f"actions.value.feature: no feature column '{name}' to value customers")
-    values = pd.to_numeric(features[name], errors="coerce").fillna(0.0)
-    return (values * config.value.multiplier).rename("customer_value")
+    column = features[name]
+    if not pd.api.types.is_numeric_dtype(column):
+        column = pd.to_numeric(column, errors="coerce")
+    values = column.to_numpy(dtype=float, na_value=np.nan)  # numpy: a Series op per step cost
+    values = np.where(np.isnan(values), 0.0, values) * config.value.multiplier  # more than a row
+    return pd.Series(values, index=features.index, name="customer_value")
 
 
 def attributes(
@@ -184,7 +188,8 @@ def describe(
     options' rows. Arrays, not a frame: for one customer the frame cost more than the rest."""
     uplift, value = found.uplift, found.value
     picked = chosen["action"].to_numpy()
-    columns = uplift.columns.get_indexer(picked)
+    position = {name: j for j, name in enumerate(uplift.columns)}  # "none" has no column: -1
+    columns = np.array([position.get(action, -1) for action in picked], dtype=np.int64)
     same = uplift.index.equals(chosen.index)
     rows = np.arange(len(uplift)) if same else uplift.index.get_indexer(chosen.index)
     gain_uplift = np.where(columns >= 0, uplift.to_numpy()[rows, np.maximum(columns, 0)], 0.0)
