@@ -66,3 +66,24 @@ def test_few_rows_read_numbers_exactly_as_many() -> None:
     for i in range(len(numbers)):
         np.testing.assert_array_equal(encoder.transform(shuffled.iloc[[i]]), expected[[i]])
     assert expected[1, 1] == float(2**53 + 1) and np.isnan(expected[1, 3])
+
+
+def test_column_arrays_encode_exactly_as_their_frame() -> None:
+    """transform_columns (what a request's features give) against transform (a frame)."""
+    encoder = FrameEncoder().fit(TRAIN)
+    for frame in (ODD, pd.concat([ODD] * (SMALL // len(ODD) + 1))):
+        columns = {c: frame[c].to_numpy() for c in frame.columns}
+        matrix = encoder.transform_columns(columns, len(frame))
+        np.testing.assert_array_equal(matrix, encoder.transform(frame))
+    numbers = pd.DataFrame(
+        {
+            "int": np.array([1, 2**53 + 1], dtype=np.int64),
+            "nullable": pd.array([None, 3], dtype="Int64"),  # an object array with pd.NA
+            "flag": [True, False],
+        }
+    )
+    encoder = FrameEncoder().fit(numbers)
+    columns = {c: numbers[c].to_numpy() for c in numbers.columns}
+    matrix = encoder.transform_columns(columns, 2)
+    np.testing.assert_array_equal(matrix, encoder.transform(numbers))
+    assert matrix[1, 0] == float(2**53 + 1) and np.isnan(matrix[0, 1])

@@ -415,6 +415,17 @@ def build_features(
     return _build(events, customers, cutoff, config).frame()
 
 
+def build_columns(
+    events: pd.DataFrame,
+    customers: pd.DataFrame,
+    cutoff: str | pd.Timestamp,
+    config: FeatureConfig | None = None,
+) -> Features:
+    """`build_features` before it is framed: the column arrays, for a caller that can use them
+    directly (`Features.frame()` gives the very frame `build_features` returns)."""
+    return _build(events, customers, cutoff, config)
+
+
 def build_features_with_catalog(
     events: pd.DataFrame,
     customers: pd.DataFrame,

@@ -116,7 +116,7 @@ class Scorer:
         """`score` on features already built at `at` (batch scoring reuses them for drift);
         `touchpoints` adds the touchpoint impact of the explained rows as `attrs`."""
         columns, table = self._columns(
-            features, at, explain_top, actions_log, per_customer, touchpoints
+            features, at, explain_top, actions_log, per_customer, touchpoints=touchpoints
         )
         frame = pd.DataFrame(columns, index=features.index)
         if table is not None:
@@ -136,8 +136,8 @@ class Scorer:
         frame: what an endpoint answers from (for one customer the frame cost more than a
         prediction)."""
         at = utc_timestamp(cutoff)
-        features = self.bundle.features(events, customers, at)
-        columns, _ = self._columns(features, at, explain_top, actions_log, per_customer)
+        features, matrix = self.bundle.features_encoded(events, customers, at)
+        columns, _ = self._columns(features, at, explain_top, actions_log, per_customer, matrix)
         key = features.index.name if features.index.name is not None else "index"
         columns = {key: features.index.to_numpy()} | columns  # as reset_index puts it
         return [
@@ -152,12 +152,14 @@ class Scorer:
         explain_top: float | None,
         actions_log: pd.DataFrame | None,
         per_customer: bool,
+        matrix: np.ndarray | None = None,
         touchpoints: bool = False,
     ) -> tuple[dict[str, Any], pd.DataFrame | None]:
         """The scored columns as arrays (a scalar where every row has the same value), and
         the touchpoint table when asked for. Gathered as arrays and framed once by the caller:
-        for one customer, pandas' per-column overhead was most of the cost."""
-        part = self.customer_part(features, at, actions_log)
+        for one customer, pandas' per-column overhead was most of the cost. `matrix`: the
+        features already encoded, if at hand."""
+        part = self.customer_part(features, at, actions_log, matrix)
         rank = ranks(part.probabilities["churn_probability"], part.raw, features.index)
         explained = explain_mask(rank, explain_top)
         chosen = None
@@ -166,13 +168,19 @@ class Scorer:
         return self.assemble(features, part, at, rank, explained, chosen, touchpoints)
 
     def customer_part(
-        self, features: pd.DataFrame, at: pd.Timestamp, actions_log: pd.DataFrame | None
+        self,
+        features: pd.DataFrame,
+        at: pd.Timestamp,
+        actions_log: pd.DataFrame | None,
+        matrix: np.ndarray | None = None,
     ) -> CustomerPart:
         """Everything that needs only the customer's own rows; the rank, who is explained and
-        the allocation need the whole base (see `_columns`; on Spark, jobs/spark.py)."""
+        the allocation need the whole base (see `_columns`; on Spark, jobs/spark.py). `matrix`:
+        the features already encoded, if at hand."""
         from cxml.actions.recommend import options
 
-        matrix = self.bundle.encoder.transform(features)  # encoded once for every model
+        if matrix is None:  # encoded once for every model
+            matrix = self.bundle.encoder.transform(features)
         probabilities = self.bundle.probabilities(matrix)
         raw = self.bundle.models["churn"].predict_matrix_raw(matrix)
         found = None

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from cxml.config import ActionsConfig
-from cxml.features.build import build_features
+from cxml.features.build import build_columns, build_features
 from cxml.features.config import FeatureConfig
 from cxml.models.train import BoostedClassifier, FrameEncoder
 
@@ -37,9 +37,21 @@ class ScoringBundle:
     def features(
         self, events: pd.DataFrame, customers: pd.DataFrame, cutoff: str | pd.Timestamp
     ) -> pd.DataFrame:
-        """Model inputs at `cutoff`, built exactly as in training (selected in the model's
-        column order; not copied when already in it, a third of a millisecond for one row)."""
-        built = build_features(events, customers, cutoff, self.feature_config)
+        """Model inputs at `cutoff`, built exactly as in training, in the model's column order."""
+        return self._in_order(build_features(events, customers, cutoff, self.feature_config))
+
+    def features_encoded(
+        self, events: pd.DataFrame, customers: pd.DataFrame, cutoff: str | pd.Timestamp
+    ) -> tuple[pd.DataFrame, np.ndarray]:
+        """`features` and the same rows encoded for the models, from the built columns (as
+        `encoder.transform(features)` gives, without reading the frame back: ~0.4 ms of one
+        customer's request)."""
+        built = build_columns(events, customers, cutoff, self.feature_config)
+        frame = self._in_order(built.frame())
+        return frame, self.encoder.transform_columns(built.columns, len(frame))
+
+    def _in_order(self, built: pd.DataFrame) -> pd.DataFrame:
+        """The model's columns in its order (not copied when already so: 0.3 ms for one row)."""
         names = self.feature_names
         return built if list(built.columns) == names else built[names]
 

@@ -8,6 +8,7 @@ reaches a signature.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import lightgbm as lgb
@@ -81,35 +82,58 @@ class FrameEncoder(TransformerMixin, BaseEstimator):
             self._codes = {c: {v: i for i, v in enumerate(ls)} for c, ls in self.levels_.items()}
         return self._codes
 
-    def _encode(self, column: str, values: pd.Series) -> np.ndarray:
-        """Codes of a text column's values as text (-1: not a level). A few rows go through a
-        dict, since pandas' per-call overhead is most of the cost there; both map str(value)."""
+    def _encode(self, column: str, values: np.ndarray) -> np.ndarray:
+        """Codes of a text column's values (an object array) as text (-1: not a level). A few
+        rows go through a dict, since pandas' per-call overhead is most of the cost there;
+        both map str(value)."""
         if len(values) > SMALL:
-            return self._level_indexes()[column].get_indexer(values.astype(str))
+            text = pd.Series(values, copy=False).astype(str)
+            return self._level_indexes()[column].get_indexer(text)
         codes = self._level_codes()[column]
-        return np.array([codes.get(_text(v), -1) for v in values.to_numpy(dtype=object)], int)
+        return np.array([codes.get(_text(v), -1) for v in values], dtype=int)
 
     @property
     def categorical_(self) -> list[int]:
         return [self.columns_.index(c) for c in self.levels_]
 
     def transform(self, frame: pd.DataFrame) -> np.ndarray:
-        present = set(frame.columns)
+        self._require(set(frame.columns))
+        matrix = np.empty((len(frame), len(self.columns_)))
+        numeric, names = self._numeric_columns()
+        matrix[:, numeric] = _numbers(frame, names)
+        self._fill_levels(matrix, {c: frame[c].to_numpy(dtype=object) for c in self.levels_})
+        return matrix
+
+    def transform_columns(self, columns: Mapping[str, object], rows: int) -> np.ndarray:
+        """`transform` of the frame these column arrays (`rows` long) would make, read without
+        making it: for one customer, building and reading that frame cost more than scoring."""
+        self._require(set(columns))
+        numeric, names = self._numeric_columns()
+        block = np.empty((len(names), rows))  # numbers column by column, as Features.frame
+        for k, name in enumerate(names):
+            values = np.asarray(columns[name])
+            if values.dtype == object:  # as _numbers reads it: None is NaN
+                values = np.where(pd.isna(values), np.nan, values)
+            block[k] = values
+        matrix = np.empty((rows, len(self.columns_)))
+        matrix[:, numeric] = block.T
+        self._fill_levels(matrix, {c: np.asarray(columns[c], dtype=object) for c in self.levels_})
+        return matrix
+
+    def _require(self, present: set[str]) -> None:
         missing = [c for c in self.columns_ if c not in present]
         if missing:
             raise ValueError(
                 f"feature columns missing: {', '.join(missing[:5])}"
                 f"{' …' if len(missing) > 5 else ''}; build features with the model's config"
             )
-        matrix = np.empty((len(frame), len(self.columns_)))
-        numeric, names = self._numeric_columns()
-        matrix[:, numeric] = _numbers(frame, names)
-        for column in self.levels_:
-            values = frame[column]
+
+    def _fill_levels(self, matrix: np.ndarray, texts: Mapping[str, np.ndarray]) -> None:
+        """The text columns' codes into their places in `matrix`; missing or unknown: NaN."""
+        for column, values in texts.items():
             codes = self._encode(column, values)
-            missing = (codes < 0) | pd.isna(values.array)  # no Series built for the mask
+            missing = (codes < 0) | pd.isna(values)
             matrix[:, self.columns_.index(column)] = np.where(missing, np.nan, codes)
-        return matrix
 
     def unknown_levels(self, frame: pd.DataFrame) -> dict[str, list[str]]:
         """Values of text columns never seen in training (the endpoint refuses them)."""
