@@ -194,6 +194,18 @@ def eligible(
     check runs whatever the log holds (max_contacts 0 blocks even with an empty log); the log
     is read into arrays once, as a request for one customer is mostly overhead otherwise.
     """
+    allowed = eligible_matrix(customers, catalog, log, contact, as_of)
+    return pd.DataFrame(allowed, index=customers.index, columns=_names(catalog))
+
+
+def eligible_matrix(
+    customers: pd.DataFrame,
+    catalog: list[Action],
+    log: pd.DataFrame | None,
+    contact: ContactPolicy | None,
+    as_of: pd.Timestamp,
+) -> np.ndarray:
+    """`eligible` as a bool matrix: customers' rows × the catalog's actions, in order."""
     names, at = _names(catalog), _utc(as_of)
     window = max([a.cooldown_days for a in catalog] + [contact.period_days if contact else 0])
     past = _past_log(log, catalog, at, window)
@@ -213,8 +225,7 @@ def eligible(
             on_channel = recent & (past.channel == action.channel)
             ok &= past.per_customer(on_channel, where) < contact.max_contacts
         out[action.name] = ok
-    allowed = np.column_stack([out[name] for name in names])  # one block: framed at once
-    return pd.DataFrame(allowed, index=customers.index, columns=names)
+    return np.column_stack([out[name] for name in names])
 
 
 def _matrix(frame: pd.DataFrame, names: list[str]) -> np.ndarray:
@@ -244,15 +255,22 @@ def expected_values(
     same = customer_value.index.equals(uplift.index)
     worth = customer_value if same else customer_value.reindex(uplift.index)
     money = worth.to_numpy(dtype=float, na_value=np.nan)
+    values = net_values(_matrix(uplift, names), money, catalog, uplift.index)
+    return pd.DataFrame(values, index=uplift.index, columns=names)
+
+
+def net_values(
+    uplift: np.ndarray, money: np.ndarray, catalog: list[Action], ids: pd.Index
+) -> np.ndarray:
+    """`expected_values` on arrays: `uplift` rows × the catalog's actions, `money` each row's
+    customer value; `ids` name the rows in errors."""
     if np.isnan(money).any():
-        lost = list(worth.index[np.isnan(money)][:3])
+        lost = list(ids[np.isnan(money)][:3])
         raise ValueError(
             f"customer_value is missing for {int(np.isnan(money).sum())} customers, e.g. {lost}."
         )
     costs = np.array([a.cost for a in catalog], dtype=float)
-    vals = _matrix(uplift, names) * money[:, None]
-    vals = vals - costs
-    return pd.DataFrame(vals, index=uplift.index, columns=names)
+    return uplift * money[:, None] - costs
 
 
 def _allowed(allowed: pd.DataFrame, index: pd.Index, names: list[str]) -> np.ndarray:
@@ -275,26 +293,38 @@ def _problem(
     missing = [n for n in names if n not in values.columns]
     if missing:
         raise ValueError(f"values has no column for actions {missing}; see expected_values().")
+    value, ok = _matrix(values, names), _allowed(allowed, values.index, names)
+    return _problem_of(value, ok, catalog, budget, values.index)
+
+
+def _problem_of(
+    value: np.ndarray,
+    allowed: np.ndarray,
+    catalog: list[Action],
+    budget: float | None,
+    ids: pd.Index,
+) -> Problem:
+    """The problem on arrays: `value` and `allowed` are rows × the catalog's actions."""
     if budget is not None and (math.isnan(budget) or budget < 0):
         raise ValueError(f"budget must be >= 0 or None (unlimited), got {budget}.")
-    value = _matrix(values, names)
     value = np.where(np.isnan(value), -np.inf, value)
-    positive = _allowed(allowed, values.index, names) & (value > 0) & np.isfinite(value)
-    n = len(values)
+    positive = allowed & (value > 0) & np.isfinite(value)
+    n = len(value)
     cost = np.array([a.cost for a in catalog], dtype=float)
     cap = np.array([n + 1 if a.capacity is None else a.capacity for a in catalog], dtype=np.int64)
     limit = math.inf if budget is None else float(budget)
     ok = positive & (cost <= limit + TOL) & (cap > 0)
     rank = np.empty(n, dtype=np.int64)
     try:
-        rank[np.argsort(values.index.to_numpy(), kind="stable")] = np.arange(n)
+        rank[np.argsort(ids.to_numpy(), kind="stable")] = np.arange(n)
     except TypeError:  # ids of mixed types: fall back to row order
         rank = np.arange(n)
     return Problem(value, positive, ok, cost, cap, limit, rank)
 
 
-def _frame(p: Problem, index: pd.Index, names: list[str], chosen: np.ndarray) -> pd.DataFrame:
-    rows, has = np.arange(len(index)), chosen >= 0
+def _picked(p: Problem, names: list[str], chosen: np.ndarray) -> dict[str, np.ndarray]:
+    """The allocation's columns (ALLOCATION_COLUMNS) as arrays over the problem's rows."""
+    rows, has = np.arange(len(chosen)), chosen >= 0
     labels = np.array([*names, NONE], dtype=object)  # index -1 reads NONE
     at = np.where(has, chosen, 0)
     rest = np.where(p.positive, p.value, -np.inf)
@@ -302,17 +332,18 @@ def _frame(p: Problem, index: pd.Index, names: list[str], chosen: np.ndarray) ->
     second = np.argmax(rest, axis=1)
     second_gain = rest[rows, second]
     found = np.isfinite(second_gain)
-    return pd.DataFrame(
-        {
-            "action": labels[chosen],
-            "expected_gain": np.where(has, p.value[rows, at], 0.0),
-            "cost": np.where(has, p.cost[at], 0.0),
-            "runner_up": labels[np.where(found, second, -1)],
-            "runner_up_gain": np.where(found, second_gain, 0.0),
-        },
-        index=index,
-        copy=False,  # fresh arrays: copying them into one block cost more than a row's work
-    )
+    return {
+        "action": labels[chosen],
+        "expected_gain": np.where(has, p.value[rows, at], 0.0),
+        "cost": np.where(has, p.cost[at], 0.0),
+        "runner_up": labels[np.where(found, second, -1)],
+        "runner_up_gain": np.where(found, second_gain, 0.0),
+    }
+
+
+def _frame(p: Problem, index: pd.Index, names: list[str], chosen: np.ndarray) -> pd.DataFrame:
+    # fresh arrays: copying them into one block cost more than a row's work
+    return pd.DataFrame(_picked(p, names, chosen), index=index, copy=False)
 
 
 def best_each(values: pd.DataFrame, eligible: pd.DataFrame, catalog: list[Action]) -> pd.DataFrame:
@@ -321,12 +352,24 @@ def best_each(values: pd.DataFrame, eligible: pd.DataFrame, catalog: list[Action
     whoever else is scored in the same call. Ties go to the earlier catalog action. Same
     columns as `allocate`."""
     p = _problem(values, eligible, catalog, None)
+    out = pd.DataFrame(_best_each(p, _names(catalog)), index=values.index, copy=False)
+    out.attrs["status"] = "each customer's best eligible action"
+    return out
+
+
+def best_each_arrays(
+    values: np.ndarray, allowed: np.ndarray, catalog: list[Action], ids: pd.Index
+) -> dict[str, np.ndarray]:
+    """`best_each` on arrays (rows × the catalog's actions), its columns as arrays: what a
+    request's few customers need, without the frames."""
+    return _best_each(_problem_of(values, allowed, catalog, None, ids), _names(catalog))
+
+
+def _best_each(p: Problem, names: list[str]) -> dict[str, np.ndarray]:
     worth = np.where(p.ok, p.value, -np.inf)
     best = np.argmax(worth, axis=1)
     found = np.isfinite(worth[np.arange(len(worth)), best])
-    out = _frame(p, values.index, _names(catalog), np.where(found, best, -1))
-    out.attrs["status"] = "each customer's best eligible action"
-    return out
+    return _picked(p, names, np.where(found, best, -1))
 
 
 def allocate(

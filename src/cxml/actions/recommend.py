@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from contextlib import suppress
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -23,8 +24,8 @@ from cxml.actions.policy import (
     Rule,
     allocate,
     best_each,
-    eligible,
-    expected_values,
+    eligible_matrix,
+    net_values,
 )
 from cxml.config import ActionsConfig
 from cxml.models.explain import DRIVER_ACTIONS
@@ -60,19 +61,23 @@ def contact_of(config: ActionsConfig) -> ContactPolicy | None:
 
 def customer_value(features: pd.DataFrame, config: ActionsConfig) -> pd.Series:
     """multiplier x the configured feature (e.g. 12 x monthly charge); 0 when unknown."""
+    return pd.Series(_money(features, config), index=features.index, name="customer_value")
+
+
+def _money(features: pd.DataFrame, config: ActionsConfig) -> np.ndarray:
+    """`customer_value` as an array (numpy: a Series operation per step cost more than a row)."""
     name = config.value.feature
     if name not in features:
         raise ValueError(f"actions.value.feature: no feature column '{name}' to value customers")
     column = features[name]
     if not pd.api.types.is_numeric_dtype(column):
         column = pd.to_numeric(column, errors="coerce")
-    values = column.to_numpy(dtype=float, na_value=np.nan)  # numpy: a Series op per step cost
-    values = np.where(np.isnan(values), 0.0, values) * config.value.multiplier  # more than a row
-    return pd.Series(values, index=features.index, name="customer_value")
+    values = column.to_numpy(dtype=float, na_value=np.nan)
+    return np.where(np.isnan(values), 0.0, values) * config.value.multiplier
 
 
 def attributes(
-    features: pd.DataFrame, value: pd.Series, only: set[str] | None = None
+    features: pd.DataFrame, value: pd.Series | np.ndarray, only: set[str] | None = None
 ) -> pd.DataFrame:
     """What eligibility rules may read: profile attributes by their own names, every feature,
     and customer_value. `only`: just these names, when every one of them exists (copying
@@ -84,10 +89,10 @@ def attributes(
         picked = {n: c for n, c in zip(named, features.columns, strict=True) if n in only}
         if len(picked) == sum(n in only for n in named):  # no two columns share a name
             columns = {name: features[column].array for name, column in picked.items()}
-            columns["customer_value"] = value.to_numpy()
+            columns["customer_value"] = np.asarray(value)
             return pd.DataFrame(columns, index=features.index)
     frame = features.rename(columns=profile)
-    return frame.assign(customer_value=value.to_numpy())
+    return frame.assign(customer_value=np.asarray(value))
 
 
 def rule_columns(catalog: list[Action]) -> set[str]:
@@ -121,12 +126,32 @@ def _reason_lists(reasons: Mapping[str, np.ndarray] | None, rows: np.ndarray) ->
 
 @dataclass
 class Options:
-    """Per customer and action, what an allocation chooses from."""
+    """Per customer and action, what an allocation chooses from: arrays over the customers'
+    rows × the catalog's actions, framed only when asked (for one customer, the frames cost
+    more than the rest)."""
 
-    uplift: pd.DataFrame  # fall in the outcome's probability the action causes
-    values: pd.DataFrame  # uplift x customer value - cost
-    allowed: pd.DataFrame  # eligibility, contact rules and cooldowns
-    value: pd.Series  # customer value
+    index: pd.Index  # the customers
+    names: list[str]  # the catalog's actions, in order
+    uplift_matrix: np.ndarray  # fall in the outcome's probability the action causes
+    value_matrix: np.ndarray  # uplift x customer value - cost
+    allowed_matrix: np.ndarray  # eligibility, contact rules and cooldowns
+    customer_values: np.ndarray
+
+    @property
+    def uplift(self) -> pd.DataFrame:
+        return pd.DataFrame(self.uplift_matrix, index=self.index, columns=self.names)
+
+    @property
+    def values(self) -> pd.DataFrame:
+        return pd.DataFrame(self.value_matrix, index=self.index, columns=self.names)
+
+    @property
+    def allowed(self) -> pd.DataFrame:
+        return pd.DataFrame(self.allowed_matrix, index=self.index, columns=self.names)
+
+    @property
+    def value(self) -> pd.Series:
+        return pd.Series(self.customer_values, index=self.index, name="customer_value")
 
 
 def options(
@@ -136,16 +161,40 @@ def options(
     config: ActionsConfig,
     as_of: pd.Timestamp,
 ) -> Options:
-    """Each customer's options from their own rows alone (no other customer is needed)."""
+    """Each customer's options from their own rows alone (no other customer is needed), for
+    the customers of `uplift` (each must be in `features`)."""
+    absent = ~uplift.index.isin(features.index)
+    if absent.any():
+        lost = list(uplift.index[absent][:3])
+        raise ValueError(
+            f"customer_value is missing for {int(absent.sum())} customers, e.g. {lost}."
+        )
+    rows = features if features.index.equals(uplift.index) else features.loc[uplift.index]
+    estimates = uplift.to_numpy(dtype=float, na_value=np.nan)
+    return options_of(estimates, list(uplift.columns), rows, log, config, as_of)
+
+
+def options_of(
+    estimates: np.ndarray,
+    actions: list[str],
+    features: pd.DataFrame,
+    log: pd.DataFrame | None,
+    config: ActionsConfig,
+    as_of: pd.Timestamp,
+) -> Options:
+    """`options` from the uplift model's estimates (rows of `features` × its `actions`)."""
     catalog = catalog_of(config)
     names = [a.name for a in catalog]
-    missing = [n for n in names if n not in uplift.columns]
+    position = {action: j for j, action in enumerate(actions)}
+    missing = [n for n in names if n not in position]
     if missing:
         raise ValueError(f"the uplift model has no estimate for action(s) {missing}: retrain")
-    value = customer_value(features, config)
-    customers = attributes(features, value, rule_columns(catalog))
-    allowed = eligible(customers, catalog, log, contact_of(config), as_of)
-    return Options(uplift, expected_values(uplift, value, catalog), allowed, value)
+    uplift = estimates[:, [position[n] for n in names]]
+    money = _money(features, config)
+    customers = attributes(features, money, rule_columns(catalog))
+    allowed = eligible_matrix(customers, catalog, log, contact_of(config), as_of)
+    values = net_values(uplift, money, catalog, features.index)
+    return Options(features.index, names, uplift, values, allowed, money)
 
 
 def choose(
@@ -180,30 +229,29 @@ def choose(
 
 
 def describe(
-    found: Options, chosen: pd.DataFrame, reasons: Mapping[str, np.ndarray] | None
+    found: Options, chosen: Mapping[str, Any], reasons: Mapping[str, np.ndarray] | None
 ) -> dict[str, np.ndarray]:
-    """The chosen action per customer (the rows of `chosen`) with its gain, cost, uplift,
-    runner-up and why in words (from the reason codes: which of the customer's risk drivers it
-    addresses). `reasons`: the reason_<i> and reason_family_<i> arrays, aligned with the
-    options' rows. Arrays, not a frame: for one customer the frame cost more than the rest."""
-    uplift, value = found.uplift, found.value
-    picked = chosen["action"].to_numpy()
-    position = {name: j for j, name in enumerate(uplift.columns)}  # "none" has no column: -1
+    """The chosen action per customer with its gain, cost, uplift, runner-up and why in words
+    (from the reason codes: which of the customer's risk drivers it addresses). `chosen`: the
+    allocation's columns (a frame from `choose`, or arrays) and `reasons` the reason_<i> and
+    reason_family_<i> arrays, both aligned with the options' rows. Arrays, not a frame: for one
+    customer the frame cost more than the rest."""
+    picked = np.asarray(chosen["action"], dtype=object)
+    position = {name: j for j, name in enumerate(found.names)}  # "none" has no column: -1
     columns = np.array([position.get(action, -1) for action in picked], dtype=np.int64)
-    same = uplift.index.equals(chosen.index)
-    rows = np.arange(len(uplift)) if same else uplift.index.get_indexer(chosen.index)
-    gain_uplift = np.where(columns >= 0, uplift.to_numpy()[rows, np.maximum(columns, 0)], 0.0)
+    rows = np.arange(len(picked))
+    gain_uplift = np.where(columns >= 0, found.uplift_matrix[rows, np.maximum(columns, 0)], 0.0)
     families, texts = _reason_lists(reasons, rows)
     steps = zip(picked, gain_uplift, families, texts, strict=True)
     why = [_why(action, gain, family, text) for action, gain, family, text in steps]
     return {
         "action": picked,
-        "action_expected_gain": chosen["expected_gain"].to_numpy(dtype=float),
-        "action_cost": chosen["cost"].to_numpy(dtype=float),
+        "action_expected_gain": np.asarray(chosen["expected_gain"], dtype=float),
+        "action_cost": np.asarray(chosen["cost"], dtype=float),
         "action_uplift": gain_uplift,
         "action_reason": np.array(why, dtype=object),
-        "runner_up_action": chosen["runner_up"].to_numpy(),
-        "customer_value": value.to_numpy()[rows],
+        "runner_up_action": np.asarray(chosen["runner_up"], dtype=object),
+        "customer_value": found.customer_values,
     }
 
 
@@ -220,9 +268,9 @@ def recommend(
     `per_customer`, each customer's best eligible action, ignoring the run's budget and
     capacities (which only mean something across a whole scoring run)."""
     found = options(uplift, features, log, config, as_of)
-    chosen = choose(found.values, found.allowed, config, per_customer)
+    chosen = choose(found.values, found.allowed, config, per_customer)  # indexed as found
     arrays = None
     if reasons is not None:
-        aligned = reasons.reindex(found.uplift.index)
+        aligned = reasons.reindex(found.index)
         arrays = {str(c): aligned[c].to_numpy(dtype=object) for c in aligned.columns}
-    return pd.DataFrame(describe(found, chosen, arrays), index=chosen.index)
+    return pd.DataFrame(describe(found, chosen, arrays), index=found.index)

@@ -7,6 +7,7 @@ endpoint both call it, so the two can never disagree.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -164,7 +165,7 @@ class Scorer:
         explained = explain_mask(rank, explain_top)
         chosen = None
         if part.options is not None:
-            chosen = self.choose(part.options.values, part.options.allowed, per_customer)
+            chosen = self.picked(part.options, per_customer)
         return self.assemble(features, part, at, rank, explained, chosen, touchpoints)
 
     def customer_part(
@@ -177,7 +178,7 @@ class Scorer:
         """Everything that needs only the customer's own rows; the rank, who is explained and
         the allocation need the whole base (see `_columns`; on Spark, jobs/spark.py). `matrix`:
         the features already encoded, if at hand."""
-        from cxml.actions.recommend import options
+        from cxml.actions.recommend import options_of
 
         if matrix is None:  # encoded once for every model
             matrix = self.bundle.encoder.transform(features)
@@ -186,13 +187,24 @@ class Scorer:
         found = None
         if self.bundle.uplift is not None and self.bundle.actions is not None:
             learner: Any = self.bundle.uplift
-            uplift = pd.DataFrame(
-                self.bundle.predict_uplift(features, matrix),
-                index=features.index,
-                columns=pd.Index(learner.actions_, name="action"),
+            estimates = self.bundle.predict_uplift(features, matrix)
+            found = options_of(
+                estimates, list(learner.actions_), features, actions_log, self.bundle.actions, at
             )
-            found = options(uplift, features, actions_log, self.bundle.actions, at)
         return CustomerPart(matrix, probabilities, raw, found)
+
+    def picked(self, found: Options, per_customer: bool) -> dict[str, np.ndarray]:
+        """`choose` on the options, as arrays over their rows (for one customer, the frames
+        in and out cost more than choosing)."""
+        from cxml.actions.policy import best_each_arrays
+        from cxml.actions.recommend import catalog_of
+
+        assert self.bundle.actions is not None
+        if per_customer:
+            catalog = catalog_of(self.bundle.actions)
+            return best_each_arrays(found.value_matrix, found.allowed_matrix, catalog, found.index)
+        chosen = self.choose(found.values, found.allowed, per_customer)  # indexed as found
+        return {str(c): chosen[c].to_numpy() for c in chosen.columns}
 
     def choose(
         self, values: pd.DataFrame, allowed: pd.DataFrame, per_customer: bool
@@ -211,12 +223,12 @@ class Scorer:
         at: pd.Timestamp,
         rank: np.ndarray,
         explained: np.ndarray,
-        chosen: pd.DataFrame | None,
+        chosen: Mapping[str, Any] | None,
         touchpoints: bool = False,
     ) -> tuple[dict[str, Any], pd.DataFrame | None]:
         """The scored columns of these rows, given their rank, who is explained and the chosen
-        actions (indexed by customer, as `choose` gives them), and the touchpoint table of the
-        explained rows when `touchpoints`."""
+        actions (the allocation's columns, aligned with the rows), and the touchpoint table of
+        the explained rows when `touchpoints`."""
         from cxml.actions.recommend import describe
 
         churn = part.probabilities["churn_probability"]

@@ -388,10 +388,11 @@ class ScoreJob:
             {"churn_probability": part.probabilities["churn_probability"], "raw": part.raw},
             index=features.index,
         )
-        if part.options is not None:
-            for name in part.options.values.columns:
-                out[f"value__{name}"] = part.options.values[name].to_numpy(dtype=float)
-                out[f"allowed__{name}"] = part.options.allowed[name].to_numpy(dtype=bool)
+        found = part.options
+        if found is not None:
+            for j, name in enumerate(found.names):
+                out[f"value__{name}"] = found.value_matrix[:, j]
+                out[f"allowed__{name}"] = found.allowed_matrix[:, j]
         return out.reset_index()
 
     def scored(self, rows: pd.DataFrame, log: pd.DataFrame) -> pd.DataFrame:
@@ -402,6 +403,7 @@ class ScoreJob:
         chosen = rows.set_index("customer_id")[CHOSEN]
         chosen.index.name = "customer_id"
         chosen = chosen.fillna({"action": "none", "runner_up": "none"}).fillna(0.0)
+        chosen = chosen.reindex(features.index)  # aligned with the rows, as assemble takes it
         rank = rows[RANK].to_numpy(dtype=np.int64)
         explained = rows[EXPLAINED].to_numpy(dtype=bool)
         columns, _ = scorer.assemble(features, part, self.at, rank, explained, chosen)
