@@ -80,19 +80,30 @@ def attributes(
     features: pd.DataFrame, value: pd.Series | np.ndarray, only: set[str] | None = None
 ) -> pd.DataFrame:
     """What eligibility rules may read: profile attributes by their own names, every feature,
-    and customer_value. `only`: just these names, when every one of them exists (copying
+    and customer_value. `only`: just these names, when each names exactly one column (copying
     every feature costs more than scoring one customer); else all, so a rule naming a missing
     column is told what there is."""
+    picked = None if only is None else _named(features.columns, only - {"customer_value"})
+    if picked is not None:
+        columns = {name: features[column].array for name, column in picked.items()}
+        columns["customer_value"] = np.asarray(value)
+        return pd.DataFrame(columns, index=features.index)
     profile = {c: c.removeprefix("profile_") for c in features.columns if c.startswith("profile_")}
-    named = [profile.get(c, c) for c in features.columns]
-    if only is not None and only <= {*named, "customer_value"}:
-        picked = {n: c for n, c in zip(named, features.columns, strict=True) if n in only}
-        if len(picked) == sum(n in only for n in named):  # no two columns share a name
-            columns = {name: features[column].array for name, column in picked.items()}
-            columns["customer_value"] = np.asarray(value)
-            return pd.DataFrame(columns, index=features.index)
     frame = features.rename(columns=profile)
     return frame.assign(customer_value=np.asarray(value))
+
+
+def _named(columns: pd.Index, names: set[str]) -> dict[str, str] | None:
+    """The column each name reads (profile_<name> for a profile attribute), or None when a
+    name has no column or two."""
+    picked = {}
+    for name in names:
+        direct = name in columns and not name.startswith("profile_")
+        prefixed = f"profile_{name}" in columns
+        if direct == prefixed:
+            return None
+        picked[name] = name if direct else f"profile_{name}"
+    return picked
 
 
 def rule_columns(catalog: list[Action]) -> set[str]:

@@ -182,8 +182,8 @@ class Scorer:
 
         if matrix is None:  # encoded once for every model
             matrix = self.bundle.encoder.transform(features)
-        probabilities = self.bundle.probabilities(matrix)
         raw = self.bundle.models["churn"].predict_matrix_raw(matrix)
+        probabilities = self.bundle.probabilities(matrix, {"churn": raw})
         found = None
         if self.bundle.uplift is not None and self.bundle.actions is not None:
             learner: Any = self.bundle.uplift

@@ -6,6 +6,7 @@ trained for travel together, so a version can never pair a model with the wrong 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,9 +64,16 @@ class ScoringBundle:
         """`predict` on rows already encoded with `encoder` (encode once, use many times)."""
         return pd.DataFrame(self.probabilities(matrix), index=index)
 
-    def probabilities(self, matrix: np.ndarray) -> dict[str, np.ndarray]:
-        """`predict_matrix` as plain arrays: no frame to build when scoring one customer."""
-        return {f"{t}_probability": m.predict_matrix(matrix) for t, m in self.models.items()}
+    def probabilities(
+        self, matrix: np.ndarray, raw: Mapping[str, np.ndarray] | None = None
+    ) -> dict[str, np.ndarray]:
+        """`predict_matrix` as plain arrays: no frame to build when scoring one customer.
+        `raw`: the raw scores of some targets, already computed for these rows."""
+        known = raw or {}
+        return {
+            f"{t}_probability": m.calibrated(known[t]) if t in known else m.predict_matrix(matrix)
+            for t, m in self.models.items()
+        }
 
     def predict_uplift(self, features: pd.DataFrame, matrix: np.ndarray) -> np.ndarray:
         """The uplift learner's estimates (rows x its `actions_`) for `features`, already

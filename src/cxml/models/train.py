@@ -247,7 +247,11 @@ class BoostedClassifier(BaseEstimator):
         return self.predict_matrix(self.encoder_.transform(frame))
 
     def predict_matrix(self, matrix: np.ndarray) -> np.ndarray:
-        return self.calibrator_.predict(self.predict_matrix_raw(matrix))
+        return self.calibrated(self.predict_matrix_raw(matrix))
+
+    def calibrated(self, raw: np.ndarray) -> np.ndarray:
+        """Probabilities from raw scores (`predict_matrix_raw`'s)."""
+        return self.calibrator_.predict(raw)
 
 
 def rfm_columns(columns: list[str]) -> list[str]:
