@@ -334,10 +334,10 @@ def pick_customer(events: pd.DataFrame, cutoff: str, n_events: int = 100) -> str
 
 def _in_process(scorer: Any, body: dict[str, Any], repeat: int) -> dict[str, np.ndarray]:
     """Milliseconds per call, without HTTP: the service's own work on this body (parse, checks,
-    frames, answer), the scoring it runs (`Scorer.score_rows`), the same for 8 such requests
+    tables, answer), the scoring it runs (`Scorer.score_rows`), the same for 8 such requests
     coalesced into one call (per request), and `Scorer.score` (the same numbers as a frame, as
     batch scoring and notebooks get them)."""
-    from cxml.service import PredictRequest, Profile, answer, frames
+    from cxml.service import PredictRequest, Profile, answer, tables
 
     raw = json.dumps(body).encode()
     profile = Profile.of(scorer.bundle, ())
@@ -353,7 +353,7 @@ def _in_process(scorer: Any, body: dict[str, Any], repeat: int) -> dict[str, np.
         start = time.perf_counter()
         request = PredictRequest.model_validate_json(raw)
         profile.problems(request.customer.attributes, [])
-        events, customers = frames([(request.customer, request.events)], profile)
+        events, customers = tables([(request.customer, request.events)], profile)
         middle = time.perf_counter()
         rows = scorer.score_rows(events, customers, at, explain_top=None)
         end = time.perf_counter()
@@ -364,7 +364,7 @@ def _in_process(scorer: Any, body: dict[str, Any], repeat: int) -> dict[str, np.
         scorer.score(events, customers, at, explain_top=None)
         times["Scorer.score"].append((time.perf_counter() - start) * 1e3)
         eight = [(request.customer, request.events)] * 8
-        events, customers = frames(eight, profile, [str(i) for i in range(8)])
+        events, customers = tables(eight, profile, [str(i) for i in range(8)])
         start = time.perf_counter()
         scorer.score_rows(events, customers, at, explain_top=None)
         times[shared].append((time.perf_counter() - start) * 1e3 / 8)

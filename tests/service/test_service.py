@@ -31,7 +31,7 @@ from benchmarks.bench_service import (
 )
 
 from cxml.features.build import build_features
-from cxml.service import History, PredictRequest, Profile, frames
+from cxml.service import History, PredictRequest, Profile, tables
 from tests.service.conftest import API_KEY, Served
 
 REPO = Path(__file__).resolve().parents[2]
@@ -406,7 +406,7 @@ def test_profile_reports_the_models_attributes(served):
     assert np.all([name not in profile.names for name in ("name", "email", "customer_id")])
 
 
-def test_request_frames_give_features_in_the_models_order(served):
+def test_request_tables_give_features_in_the_models_order(served):
     """Then the features need no reordering (0.3 ms of a request): the order comes from the
     model, not from how a set of attribute names happens to iterate."""
     bundle = served.scorer.bundle
@@ -414,7 +414,7 @@ def test_request_frames_give_features_in_the_models_order(served):
     row = served.tables["customers"].iloc[0]
     body = request_body(row, served.tables["events"].head(3), profile.names)
     request = PredictRequest.model_validate_json(json.dumps(body))
-    events, customers = frames([(request.customer, request.events)], profile)
+    events, customers = tables([(request.customer, request.events)], profile)
     built = build_features(events, customers, CUTOFF, bundle.feature_config)
     assert list(built.columns) == bundle.feature_names
 

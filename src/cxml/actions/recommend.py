@@ -94,8 +94,8 @@ def attributes(
 
 
 def _named(columns: pd.Index, names: set[str]) -> dict[str, str] | None:
-    """The column each name reads (profile_<name> for a profile attribute), or None when a
-    name has no column or two."""
+    """The column each name reads (profile_<name> for a profile attribute), in the columns'
+    order, or None when a name has no column or two."""
     picked = {}
     for name in names:
         direct = name in columns and not name.startswith("profile_")
@@ -103,7 +103,7 @@ def _named(columns: pd.Index, names: set[str]) -> dict[str, str] | None:
         if direct == prefixed:
             return None
         picked[name] = name if direct else f"profile_{name}"
-    return picked
+    return dict(sorted(picked.items(), key=lambda item: columns.get_loc(item[1])))
 
 
 def rule_columns(catalog: list[Action]) -> set[str]:

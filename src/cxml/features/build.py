@@ -8,8 +8,10 @@ whole base in batch and one customer's history online.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -21,6 +23,10 @@ from cxml.features.sentiment import sentiment
 
 NS_PER_DAY = 86_400 * 10**9
 NS_PER_HOUR = 3_600 * 10**9
+
+# A table as a frame, or as its columns' arrays (numpy or pandas): a request's few rows come as
+# arrays, and framing them only to read them back cost more than its features.
+Table: TypeAlias = pd.DataFrame | Mapping[str, Any]
 
 
 @dataclass
@@ -38,14 +44,21 @@ class _Events:
     time_ns: np.ndarray
 
 
-def _codes(series: pd.Series, vocabulary: pd.Index, rows: np.ndarray) -> np.ndarray:
+def _columns_of(table: Table) -> Mapping[str, Any]:
+    """A table's columns as arrays (a frame's are read once, without copying)."""
+    if isinstance(table, pd.DataFrame):
+        return {name: table[name].array for name in table.columns}
+    return table
+
+
+def _codes(values: Any, vocabulary: pd.Index, rows: np.ndarray) -> np.ndarray:
     """Position in `vocabulary` of the value at each of `rows`, -1 when absent or missing."""
-    if isinstance(series.dtype, pd.CategoricalDtype):
-        if series.cat.categories.equals(vocabulary):
-            return series.cat.codes.to_numpy()[rows].astype(np.int64)
-        lookup = np.append(vocabulary.get_indexer(series.cat.categories.astype(str)), -1)
-        return lookup[series.cat.codes.to_numpy()[rows]]  # code -1 (missing) reads the last slot
-    return _positions(series.to_numpy(dtype=object)[rows], vocabulary)
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        if values.categories.equals(vocabulary):
+            return values.codes[rows].astype(np.int64)
+        lookup = np.append(vocabulary.get_indexer(values.categories.astype(str)), -1)
+        return lookup[values.codes[rows]]  # code -1 (missing) reads the last slot
+    return _positions(np.asarray(values, dtype=object)[rows], vocabulary)
 
 
 def _positions(values: np.ndarray, vocabulary: pd.Index) -> np.ndarray:
@@ -67,9 +80,8 @@ def _vocabulary(values: tuple[str, ...]) -> pd.Index:
     return pd.Index(values)
 
 
-def _visible(events: pd.DataFrame, ids: pd.Index, cutoff: pd.Timestamp, cfg: FeatureConfig):
-    columns = {name: events[name] for name in events.columns}  # one lookup each: cheap online
-    time_ns = columns["event_time"].array.asi8  # UTC nanoseconds, no per-row objects
+def _visible(columns: Mapping[str, Any], ids: pd.Index, cutoff: pd.Timestamp, cfg: FeatureConfig):
+    time_ns = columns["event_time"].asi8  # UTC nanoseconds, no per-row objects
     longest_ns = max(cfg.windows) * NS_PER_DAY
     rows = np.flatnonzero((time_ns < cutoff.value) & (time_ns >= cutoff.value - longest_ns))
     cust = _codes(columns["customer_id"], ids, rows)
@@ -84,11 +96,11 @@ def _visible(events: pd.DataFrame, ids: pd.Index, cutoff: pd.Timestamp, cfg: Fea
         chan = _codes(columns["channel"], _vocabulary(cfg.channels), rows)
         unknown = chan < 0
         if unknown.any():
-            chan[unknown & columns["channel"].notna().to_numpy()[rows]] = len(cfg.channels)
+            chan[unknown & pd.notna(np.asarray(columns["channel"]))[rows]] = len(cfg.channels)
     else:
         chan = np.full(len(rows), -1)
     value = (
-        columns["value"].to_numpy(dtype=float)[rows]
+        np.asarray(columns["value"], dtype=float)[rows]
         if "value" in columns
         else np.full(len(rows), np.nan)
     )
@@ -100,12 +112,12 @@ def _visible(events: pd.DataFrame, ids: pd.Index, cutoff: pd.Timestamp, cfg: Fea
     return _Events(cust, age, slot, kinds, chan, value, text_at, text, time_ns)
 
 
-def _recent_text(column: pd.Series | None, rows: np.ndarray, age: np.ndarray, window: int):
+def _recent_text(column: Any, rows: np.ndarray, age: np.ndarray, window: int):
     """Positions (into the visible events) and texts of the comments within `window` days."""
     if column is None:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=object)
     recent = np.flatnonzero(age <= window)
-    text = column.to_numpy(dtype=object)[rows[recent]]
+    text = np.asarray(column, dtype=object)[rows[recent]]
     present = pd.notna(text)
     return recent[present], text[present]
 
@@ -375,7 +387,7 @@ def _voice(out: Features, ev: _Events, cfg: FeatureConfig) -> None:
     )
 
 
-def _tenure_days(customers: pd.DataFrame, cutoff: pd.Timestamp) -> np.ndarray | None:
+def _tenure_days(customers: Mapping[str, Any], cutoff: pd.Timestamp) -> np.ndarray | None:
     """Days from signup to the cutoff (NaN when unknown or not yet signed up); None without
     a signup_time column."""
     if "signup_time" not in customers:
@@ -383,22 +395,22 @@ def _tenure_days(customers: pd.DataFrame, cutoff: pd.Timestamp) -> np.ndarray | 
     signup = customers["signup_time"]
     if not isinstance(signup.dtype, pd.DatetimeTZDtype):
         signup = pd.to_datetime(signup, utc=True)
-    signup_ns = signup.array.asi8.astype(float)  # tz-aware times are stored as UTC ns
-    signup_ns[signup.isna().to_numpy()] = np.nan
+    signup_ns = signup.asi8.astype(float)  # tz-aware times are stored as UTC ns
+    signup_ns[pd.isna(signup)] = np.nan
     days = (cutoff.value - signup_ns) / NS_PER_DAY
     return np.where(days > 0, days, np.nan)
 
 
 def _profile(
-    out: Features, customers: pd.DataFrame, tenure: np.ndarray | None, cfg: FeatureConfig
+    out: Features, customers: Mapping[str, Any], tenure: np.ndarray | None, cfg: FeatureConfig
 ) -> None:
     if tenure is not None:
         out.add(_info("tenure_days", "tenure", None, "customer for {value:.0f} days"), tenure)
     skip = {"customer_id", "signup_time", *cfg.pii_columns}
-    for column, series in customers.items():
+    for column, array in customers.items():
         if column in skip:
             continue
-        values = series.to_numpy()
+        values = np.asarray(array)
         out.add(
             _info(f"profile_{column}", "profile", None, f"{column.replace('_', ' ')}: {{value}}"),
             values,
@@ -406,8 +418,8 @@ def _profile(
 
 
 def build_features(
-    events: pd.DataFrame,
-    customers: pd.DataFrame,
+    events: Table,
+    customers: Table,
     cutoff: str | pd.Timestamp,
     config: FeatureConfig | None = None,
 ) -> pd.DataFrame:
@@ -416,13 +428,14 @@ def build_features(
 
 
 def build_columns(
-    events: pd.DataFrame,
-    customers: pd.DataFrame,
+    events: Table,
+    customers: Table,
     cutoff: str | pd.Timestamp,
     config: FeatureConfig | None = None,
 ) -> Features:
     """`build_features` before it is framed: the column arrays, for a caller that can use them
-    directly (`Features.frame()` gives the very frame `build_features` returns)."""
+    directly (`Features.frame()` gives the very frame `build_features` returns). `events` and
+    `customers` may be given as their columns' arrays, as a request's few rows come."""
     return _build(events, customers, cutoff, config)
 
 
@@ -437,23 +450,24 @@ def build_features_with_catalog(
     return out.frame(), out.catalog()
 
 
-def _as_strings(ids: pd.Series) -> np.ndarray:
-    values = ids.to_numpy(dtype=object)
+def _as_strings(ids: Any) -> np.ndarray:
+    values = np.asarray(ids, dtype=object)
     if pd.api.types.infer_dtype(values, skipna=False) != "string":
         values = values.astype(str).astype(object)
     return values
 
 
 def _build(
-    events: pd.DataFrame,
-    customers: pd.DataFrame,
+    events: Table,
+    customers: Table,
     cutoff: str | pd.Timestamp,
     config: FeatureConfig | None,
 ) -> Features:
     cfg = config or FeatureConfig()
     cut = utc_timestamp(cutoff)
+    customers = _columns_of(customers)
     ids = pd.Index(_as_strings(customers["customer_id"]), name="customer_id")
-    ev = _visible(events, ids, cut, cfg)
+    ev = _visible(_columns_of(events), ids, cut, cfg)
     out = Features(ids)
     tenure = _tenure_days(customers, cut)
     longest = max(cfg.windows)

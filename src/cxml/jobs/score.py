@@ -19,6 +19,7 @@ import pandas as pd
 from cxml.config import PipelineConfig
 from cxml.data.io import write_atomic, write_csv, write_parquet
 from cxml.data.schema import utc_timestamp
+from cxml.features.build import Table
 from cxml.features.catalog import FeatureInfo
 from cxml.models.bundle import ScoringBundle
 
@@ -90,8 +91,8 @@ class Scorer:
 
     def score(
         self,
-        events: pd.DataFrame,
-        customers: pd.DataFrame,
+        events: Table,
+        customers: Table,
         cutoff: str | pd.Timestamp,
         explain_top: float | None = None,
         actions_log: pd.DataFrame | None = None,
@@ -126,8 +127,8 @@ class Scorer:
 
     def score_rows(
         self,
-        events: pd.DataFrame,
-        customers: pd.DataFrame,
+        events: Table,
+        customers: Table,
         cutoff: str | pd.Timestamp,
         explain_top: float | None = None,
         actions_log: pd.DataFrame | None = None,
