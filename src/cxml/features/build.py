@@ -170,16 +170,7 @@ def _activity(out: Features, ev: _Events, cfg: FeatureConfig, seen_days: np.ndar
     counts = _windowed(ev, n, w, group=ev.kind, groups=len(kinds))
     for k, kind in enumerate(kinds):
         for j, window in enumerate(cfg.windows):
-            out.add(
-                _info(
-                    f"n_{kind}_{window}d",
-                    family_of(kind),
-                    window,
-                    f"{{value:.0f}} {event_words(kind)} in the last {window} days",
-                    event_type=kind,
-                ),
-                counts[:, k, j],
-            )
+            out.add(_count_info(kind, window), counts[:, k, j])
     is_amount = np.flatnonzero(ev.kind == cfg.event_types.index(cfg.amount_type))
     amount = _windowed(ev, n, w, is_amount, weights=np.nan_to_num(ev.value[is_amount]))[:, 0, :]
     for j, window in enumerate(cfg.windows):
@@ -197,17 +188,9 @@ def _activity(out: Features, ev: _Events, cfg: FeatureConfig, seen_days: np.ndar
     youngest = np.full(n * len(kinds), np.inf)
     np.minimum.at(youngest, ev.cust * len(kinds) + ev.kind, ev.age)  # flat index: numpy's fast path
     recency = youngest.reshape(n, len(kinds))
+    recency[np.isinf(recency)] = np.nan  # never seen
     for k, kind in enumerate(kinds):
-        out.add(
-            _info(
-                f"days_since_last_{kind}_{longest}d",
-                "recency",
-                longest,
-                f"{{value:.0f}} days since the last of the {event_words(kind)}",
-                event_type=kind,
-            ),
-            np.where(np.isinf(recency[:, k]), np.nan, recency[:, k]),
-        )
+        out.add(_recency_info(kind, longest), recency[:, k])
     _rates(out, counts[:, :, -1], kinds, longest, seen_days)
     i30, i90 = cfg.windows.index(30), cfg.windows.index(90)
     for kind in cfg.trend_types:
@@ -226,6 +209,61 @@ def _activity(out: Features, ev: _Events, cfg: FeatureConfig, seen_days: np.ndar
         )
 
 
+# A feature's catalog entry, made once per name: formatting its name and words on every call
+# cost as much as computing one customer's value.
+@lru_cache(maxsize=1024)
+def _count_info(kind: str, window: int) -> FeatureInfo:
+    return FeatureInfo(
+        f"n_{kind}_{window}d",
+        family_of(kind),
+        window,
+        f"{{value:.0f}} {event_words(kind)} in the last {window} days",
+        event_type=kind,
+    )
+
+
+@lru_cache(maxsize=1024)
+def _recency_info(kind: str, window: int) -> FeatureInfo:
+    return FeatureInfo(
+        f"days_since_last_{kind}_{window}d",
+        "recency",
+        window,
+        f"{{value:.0f}} days since the last of the {event_words(kind)}",
+        event_type=kind,
+    )
+
+
+@lru_cache(maxsize=1024)
+def _rate_info(kind: str, window: int) -> FeatureInfo:
+    return FeatureInfo(
+        f"rate_{kind}_per_week_{window}d",
+        family_of(kind),
+        window,
+        f"{{value:.1f}} {event_words(kind)} a week (last {window} days)",
+        event_type=kind,
+    )
+
+
+@lru_cache(maxsize=1024)
+def _channel_infos(channel: str, window: int) -> tuple[FeatureInfo, FeatureInfo]:
+    """The entries of a channel's count and share."""
+    count = FeatureInfo(
+        f"n_channel_{channel}_{window}d",
+        "channel",
+        window,
+        f"{{value:.0f}} interactions via {channel} in the last {window} days",
+        channel=channel,
+    )
+    share = FeatureInfo(
+        f"share_channel_{channel}_{window}d",
+        "channel",
+        window,
+        f"{{value:.0%}} of interactions via {channel} in the last {window} days",
+        channel=channel,
+    )
+    return count, share
+
+
 def _rates(
     out: Features, counts: np.ndarray, kinds: list[str], window: int, seen_days: np.ndarray
 ) -> None:
@@ -233,16 +271,11 @@ def _rates(
     often someone logs in) that raw counts blur with tenure, so a new customer's 12 logins in
     a month read as the frequent user they are."""
     weeks = np.clip(seen_days, 7, window) / 7
+    rates = counts / weeks[:, None]
     for k, kind in enumerate(kinds):
         out.add(
-            _info(
-                f"rate_{kind}_per_week_{window}d",
-                family_of(kind),
-                window,
-                f"{{value:.1f}} {event_words(kind)} a week (last {window} days)",
-                event_type=kind,
-            ),
-            counts[:, k] / weeks,
+            _rate_info(kind, window),
+            rates[:, k],
         )
 
 
@@ -256,28 +289,12 @@ def _channels(out: Features, ev: _Events, cfg: FeatureConfig) -> None:
     )
     for window in cfg.channel_windows:
         j = cfg.windows.index(window)
-        total = counts[:, :, j].sum(axis=1)
+        total = counts[:, :, j].sum(axis=1)[:, None]
+        shares = np.where(total > 0, counts[:, :, j] / np.maximum(total, 1), np.nan)
         for c, channel in enumerate(names):
-            out.add(
-                _info(
-                    f"n_channel_{channel}_{window}d",
-                    "channel",
-                    window,
-                    f"{{value:.0f}} interactions via {channel} in the last {window} days",
-                    channel=channel,
-                ),
-                counts[:, c, j],
-            )
-            out.add(
-                _info(
-                    f"share_channel_{channel}_{window}d",
-                    "channel",
-                    window,
-                    f"{{value:.0%}} of interactions via {channel} in the last {window} days",
-                    channel=channel,
-                ),
-                np.where(total > 0, counts[:, c, j] / np.maximum(total, 1), np.nan),
-            )
+            count, share = _channel_infos(channel, window)
+            out.add(count, counts[:, c, j])
+            out.add(share, shares[:, c])
 
 
 def _support(out: Features, ev: _Events, cfg: FeatureConfig, cutoff: pd.Timestamp) -> None:
