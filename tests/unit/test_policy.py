@@ -254,6 +254,23 @@ def test_runner_up_is_next_best_eligible_positive() -> None:
     assert allocate(values, allowed, catalog, None).loc["a", "runner_up"] == "email"
 
 
+def test_an_action_this_run_cannot_give_is_never_the_runner_up() -> None:
+    """Closed (capacity 0) or dearer than the whole budget: naming it would promise what the
+    retention team cannot do."""
+    closed = [
+        Action("call", "p", 1.0, capacity=0),
+        Action("email", "e", 1.0),
+        Action("sms", "s", 1.0),
+    ]
+    values = _values({"a": {"call": 9.0, "email": 7.0, "sms": 8.0}})
+    allowed = _all_eligible(values)
+    for got in (allocate(values, allowed, closed, None), best_each(values, allowed, closed)):
+        assert (got.loc["a", "action"], got.loc["a", "runner_up"]) == ("sms", "email")
+    dear = [Action("call", "p", 5.0), Action("email", "e", 1.0), Action("sms", "s", 1.0)]
+    got = allocate(values, allowed, dear, budget=2.0)
+    assert (got.loc["a", "action"], got.loc["a", "runner_up"]) == ("sms", "email")
+
+
 def test_greedy_ties_go_to_smaller_customer_id_then_earlier_action() -> None:
     catalog = [Action("x", "e", 1.0), Action("y", "e", 1.0)]
     values = _values({"b": {"x": 5.0, "y": 5.0}, "a": {"x": 5.0, "y": 5.0}})

@@ -27,8 +27,7 @@ class Problem:
     """One action per customer; `ok` marks the (customer, action) pairs worth assigning."""
 
     value: np.ndarray  # customers × actions, NaN already → -inf
-    positive: np.ndarray  # eligible and value > 0 (runner-up candidates)
-    ok: np.ndarray  # positive, affordable on its own, capacity > 0
+    ok: np.ndarray  # eligible, value > 0, affordable on its own, capacity > 0
     cost: np.ndarray  # per action, >= 0
     cap: np.ndarray  # per action, int; > number of customers when unlimited
     budget: float  # inf when unlimited

@@ -308,18 +308,17 @@ def _problem_of(
     if budget is not None and (math.isnan(budget) or budget < 0):
         raise ValueError(f"budget must be >= 0 or None (unlimited), got {budget}.")
     value = np.where(np.isnan(value), -np.inf, value)
-    positive = allowed & (value > 0) & np.isfinite(value)
     n = len(value)
     cost = np.array([a.cost for a in catalog], dtype=float)
     cap = np.array([n + 1 if a.capacity is None else a.capacity for a in catalog], dtype=np.int64)
     limit = math.inf if budget is None else float(budget)
-    ok = positive & (cost <= limit + TOL) & (cap > 0)
+    ok = allowed & (value > 0) & np.isfinite(value) & (cost <= limit + TOL) & (cap > 0)
     rank = np.empty(n, dtype=np.int64)
     try:
         rank[np.argsort(ids.to_numpy(), kind="stable")] = np.arange(n)
     except TypeError:  # ids of mixed types: fall back to row order
         rank = np.arange(n)
-    return Problem(value, positive, ok, cost, cap, limit, rank)
+    return Problem(value, ok, cost, cap, limit, rank)
 
 
 def _picked(p: Problem, names: list[str], chosen: np.ndarray) -> dict[str, np.ndarray]:
@@ -327,7 +326,7 @@ def _picked(p: Problem, names: list[str], chosen: np.ndarray) -> dict[str, np.nd
     rows, has = np.arange(len(chosen)), chosen >= 0
     labels = np.array([*names, NONE], dtype=object)  # index -1 reads NONE
     at = np.where(has, chosen, 0)
-    rest = np.where(p.positive, p.value, -np.inf)
+    rest = np.where(p.ok, p.value, -np.inf)  # an action closed (capacity 0) is no runner-up
     rest[rows[has], chosen[has]] = -np.inf
     second = np.argmax(rest, axis=1)
     second_gain = rest[rows, second]
@@ -393,7 +392,8 @@ def allocate(
     `eligible` are ineligible for everything.
 
     Returns a frame indexed like `values` with columns action, expected_gain, cost, runner_up
-    (the best other eligible action with positive value, or "none") and runner_up_gain;
+    (the best other eligible action with positive value that this run could give: open and
+    affordable on its own; else "none") and runner_up_gain;
     `.attrs["status"]` says how the answer was found.
     """
     if gap < 0 or time_limit < 0:
