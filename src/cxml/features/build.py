@@ -170,7 +170,7 @@ def _activity(out: Features, ev: _Events, cfg: FeatureConfig, seen_days: np.ndar
     counts = _windowed(ev, n, w, group=ev.kind, groups=len(kinds))
     for k, kind in enumerate(kinds):
         for j, window in enumerate(cfg.windows):
-            out.add(_count_info(kind, window), counts[:, k, j])
+            out.add(_event_info("count", kind, window), counts[:, k, j])
     is_amount = np.flatnonzero(ev.kind == cfg.event_types.index(cfg.amount_type))
     amount = _windowed(ev, n, w, is_amount, weights=np.nan_to_num(ev.value[is_amount]))[:, 0, :]
     for j, window in enumerate(cfg.windows):
@@ -190,7 +190,7 @@ def _activity(out: Features, ev: _Events, cfg: FeatureConfig, seen_days: np.ndar
     recency = youngest.reshape(n, len(kinds))
     recency[np.isinf(recency)] = np.nan  # never seen
     for k, kind in enumerate(kinds):
-        out.add(_recency_info(kind, longest), recency[:, k])
+        out.add(_event_info("recency", kind, longest), recency[:, k])
     _rates(out, counts[:, :, -1], kinds, longest, seen_days)
     i30, i90 = cfg.windows.index(30), cfg.windows.index(90)
     for kind in cfg.trend_types:
@@ -209,37 +209,32 @@ def _activity(out: Features, ev: _Events, cfg: FeatureConfig, seen_days: np.ndar
         )
 
 
-# A feature's catalog entry, made once per name: formatting its name and words on every call
-# cost as much as computing one customer's value.
-@lru_cache(maxsize=1024)
-def _count_info(kind: str, window: int) -> FeatureInfo:
-    return FeatureInfo(
-        f"n_{kind}_{window}d",
-        family_of(kind),
-        window,
-        f"{{value:.0f}} {event_words(kind)} in the last {window} days",
-        event_type=kind,
-    )
-
-
-@lru_cache(maxsize=1024)
-def _recency_info(kind: str, window: int) -> FeatureInfo:
-    return FeatureInfo(
-        f"days_since_last_{kind}_{window}d",
+# Per-event-type measures: name, family (None: the event type's own) and template, where
+# {words} names the events. Entries are made once per name (`_event_info`): formatting a name
+# and its words on every call cost as much as computing one customer's value.
+_EVENT_MEASURES = {
+    "count": ("n_{kind}_{window}d", None, "{{value:.0f}} {words} in the last {window} days"),
+    "recency": (
+        "days_since_last_{kind}_{window}d",
         "recency",
-        window,
-        f"{{value:.0f}} days since the last of the {event_words(kind)}",
-        event_type=kind,
-    )
+        "{{value:.0f}} days since the last of the {words}",
+    ),
+    "rate": (
+        "rate_{kind}_per_week_{window}d",
+        None,
+        "{{value:.1f}} {words} a week (last {window} days)",
+    ),
+}
 
 
 @lru_cache(maxsize=1024)
-def _rate_info(kind: str, window: int) -> FeatureInfo:
+def _event_info(measure: str, kind: str, window: int) -> FeatureInfo:
+    name, family, template = _EVENT_MEASURES[measure]
     return FeatureInfo(
-        f"rate_{kind}_per_week_{window}d",
-        family_of(kind),
+        name.format(kind=kind, window=window),
+        family or family_of(kind),
         window,
-        f"{{value:.1f}} {event_words(kind)} a week (last {window} days)",
+        template.format(words=event_words(kind), window=window),
         event_type=kind,
     )
 
@@ -274,7 +269,7 @@ def _rates(
     rates = counts / weeks[:, None]
     for k, kind in enumerate(kinds):
         out.add(
-            _rate_info(kind, window),
+            _event_info("rate", kind, window),
             rates[:, k],
         )
 
