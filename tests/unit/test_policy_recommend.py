@@ -71,3 +71,23 @@ def test_a_rule_on_a_missing_column_lists_the_columns_there_are() -> None:
     assert "n_support_ticket_30d" in few.columns  # not cut down: "tier" does not exist
     with pytest.raises(ValueError, match="no such column"):
         eligible(few.drop(columns="segment"), catalog, None, None, AS_OF)
+
+
+@pytest.mark.parametrize("per_customer", [True, False])
+def test_uplift_in_another_row_and_column_order_recommends_the_same(per_customer: bool) -> None:
+    uplift = pd.DataFrame(
+        {"gift": [0.2, 0.1, 0.3, 0.1], "call": [0.3] * 4, "mail": [0.05, 0.2, 0.1, 0.4]},
+        index=FEATURES.index,
+    )
+    expected = recommend(uplift, FEATURES, LOG, CONFIG, AS_OF, per_customer=per_customer)
+    shuffled = uplift.iloc[::-1][["mail", "gift", "call"]]
+    got = recommend(shuffled, FEATURES, LOG, CONFIG, AS_OF, per_customer=per_customer)
+    assert list(got.index) == list(shuffled.index)
+    pd.testing.assert_frame_equal(got.loc[expected.index], expected)
+    assert (expected["action"] != "none").any()  # something to compare
+
+
+def test_uplift_for_a_customer_without_features_is_refused() -> None:
+    uplift = pd.DataFrame(0.1, index=["a", "zz"], columns=["call", "mail", "gift"])
+    with pytest.raises(ValueError, match="customer_value is missing for 1 customers"):
+        recommend(uplift, FEATURES, LOG, CONFIG, AS_OF)
