@@ -59,6 +59,30 @@ def test_window_edges():
     assert row["rate_login_per_week_365d"] == pytest.approx(4 / (365 / 7))  # here all year
 
 
+def test_unknown_channels_count_as_other_whatever_form_the_tables_take():
+    """A channel outside the config is "other", a missing one is no channel; the same from
+    object columns, categorical columns, or the columns' arrays (as the endpoint sends)."""
+    rows = events(
+        [
+            ("a", "2024-05-30", "login", "fax", None),
+            ("a", "2024-05-29", "login", None, None),
+            ("a", "2024-05-28", "login", "web", None),
+        ]
+    )
+    categorical = rows.astype({"channel": "category", "event_type": "category"})
+    arrays = {c: rows[c].to_numpy() for c in rows.columns}
+    arrays["event_time"] = pd.DatetimeIndex(rows["event_time"])
+    profile = {c: CUSTOMERS[c].to_numpy() for c in CUSTOMERS.columns}
+    profile["signup_time"] = pd.DatetimeIndex(CUSTOMERS["signup_time"])
+    expected = build_features(rows, CUSTOMERS, CUTOFF)
+    assert expected.loc["a", "n_channel_other_30d"] == 1
+    assert expected.loc["a", "n_channel_web_30d"] == 1
+    assert expected.loc["a", "share_channel_other_30d"] == pytest.approx(1 / 2)
+    for events_in, customers_in in ((categorical, CUSTOMERS), (arrays, profile)):
+        got = build_features(events_in, customers_in, CUTOFF)
+        pd.testing.assert_frame_equal(got, expected)
+
+
 def test_rates_count_only_the_weeks_a_customer_was_there():
     customers = pd.DataFrame(
         {

@@ -149,20 +149,12 @@ class Options:
     customer_values: np.ndarray
 
     @property
-    def uplift(self) -> pd.DataFrame:
-        return pd.DataFrame(self.uplift_matrix, index=self.index, columns=self.names)
-
-    @property
     def values(self) -> pd.DataFrame:
         return pd.DataFrame(self.value_matrix, index=self.index, columns=self.names)
 
     @property
     def allowed(self) -> pd.DataFrame:
         return pd.DataFrame(self.allowed_matrix, index=self.index, columns=self.names)
-
-    @property
-    def value(self) -> pd.Series:
-        return pd.Series(self.customer_values, index=self.index, name="customer_value")
 
 
 def options(

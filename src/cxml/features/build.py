@@ -96,7 +96,7 @@ def _visible(columns: Mapping[str, Any], ids: pd.Index, cutoff: pd.Timestamp, cf
         chan = _codes(columns["channel"], _vocabulary(cfg.channels), rows)
         unknown = chan < 0
         if unknown.any():
-            chan[unknown & pd.notna(np.asarray(columns["channel"]))[rows]] = len(cfg.channels)
+            chan[unknown & pd.notna(columns["channel"])[rows]] = len(cfg.channels)
     else:
         chan = np.full(len(rows), -1)
     value = (
