@@ -356,6 +356,20 @@ def test_a_short_load_run_has_no_errors_and_flat_memory(served, good):
     assert result.rss_mid > 0 and result.rss_end > 0, "server memory was not sampled"
 
 
+def _excluded_from_tracing(env: dict[str, str]) -> list[str]:
+    code = "import json; from cxml.service import CxmlService as S; print(json.dumps(S.config))"
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])["tracing"]["excluded_urls"]
+
+
+def test_scoring_routes_build_no_tracing_spans_unless_asked():
+    env = {k: v for k, v in os.environ.items() if k != "CXML_TRACING"}
+    assert _excluded_from_tracing(env) == ["/predict", "/predict_batch", "/predict_by_id"]
+    assert _excluded_from_tracing({**env, "CXML_TRACING": "1"}) == []
+
+
 # ------------------------------------------------------------------------------- the bento
 def test_bentofile_lists_the_packages_of_pyproject():
     bentofile = yaml.safe_load((REPO / "bentofile.yaml").read_text(encoding="utf-8"))
