@@ -143,12 +143,13 @@ def test_predict_by_id_answers_from_the_loaded_history(api, parity_ids, served):
 # ---------------------------------------------------------------------------------- parity
 def test_score_rows_are_the_rows_of_score(served, parity_ids):
     """What the endpoint answers from (Scorer.score_rows) is Scorer.score's frame, row by row,
-    key by key, value for value (NaN where NaN), for one customer and for several."""
+    key by key, value for value (NaN where NaN), for one customer and for several, with every
+    customer explained or only the riskier half."""
     tables = served.tables
     ids = tables["customers"]["customer_id"].astype(str)
-    for chosen in ([parity_ids[0]], parity_ids):
+    for chosen, top in [([parity_ids[0]], None), (parity_ids, None), (parity_ids, 0.5)]:
         customers = tables["customers"][ids.isin(chosen).to_numpy()]
-        args = (tables["events"], customers, CUTOFF, None, tables.get("actions"))
+        args = (tables["events"], customers, CUTOFF, top, tables.get("actions"))
         frame = served.scorer.score(*args)
         rows = served.scorer.score_rows(*args)
         assert [list(row) for row in rows] == [list(frame.columns)] * len(frame)

@@ -48,7 +48,7 @@ def test_only_the_rules_columns_give_the_same_eligibility() -> None:
     value = FEATURES["profile_monthly_charge"].fillna(0.0) * 12
     assert rule_columns(catalog) == {"segment", "n_support_ticket_30d", "customer_value"}
     few = attributes(FEATURES, value, rule_columns(catalog))
-    assert list(few.columns) == ["segment", "n_support_ticket_30d", "customer_value"]
+    assert list(few.columns) == ["n_support_ticket_30d", "segment", "customer_value"]  # by name
     for log in (None, LOG):
         expected = eligible(attributes(FEATURES, value), catalog, log, contact_of(CONFIG), AS_OF)
         got = eligible(few, catalog, log, contact_of(CONFIG), AS_OF)

@@ -28,6 +28,7 @@ from cxml.actions.policy import (
     net_values,
 )
 from cxml.config import ActionsConfig
+from cxml.features.catalog import FeatureTable
 from cxml.models.explain import DRIVER_ACTIONS
 
 RECOMMENDATION_COLUMNS = [
@@ -64,12 +65,12 @@ def customer_value(features: pd.DataFrame, config: ActionsConfig) -> pd.Series:
     return pd.Series(_money(features, config), index=features.index, name="customer_value")
 
 
-def _money(features: pd.DataFrame, config: ActionsConfig) -> np.ndarray:
+def _money(features: FeatureTable, config: ActionsConfig) -> np.ndarray:
     """`customer_value` as an array (numpy: a Series operation per step cost more than a row)."""
     name = config.value.feature
     if name not in features:
         raise ValueError(f"actions.value.feature: no feature column '{name}' to value customers")
-    column = features[name]
+    column = pd.Series(features[name], copy=False)
     if not pd.api.types.is_numeric_dtype(column):
         column = pd.to_numeric(column, errors="coerce")
     values = column.to_numpy(dtype=float, na_value=np.nan)
@@ -77,33 +78,38 @@ def _money(features: pd.DataFrame, config: ActionsConfig) -> np.ndarray:
 
 
 def attributes(
-    features: pd.DataFrame, value: pd.Series | np.ndarray, only: set[str] | None = None
+    features: FeatureTable, value: pd.Series | np.ndarray, only: set[str] | None = None
 ) -> pd.DataFrame:
     """What eligibility rules may read: profile attributes by their own names, every feature,
     and customer_value. `only`: just these names, when each names exactly one column (copying
     every feature costs more than scoring one customer); else all, so a rule naming a missing
     column is told what there is."""
-    picked = None if only is None else _named(features.columns, only - {"customer_value"})
+    picked = None if only is None else _named(features, only - {"customer_value"})
     if picked is not None:
-        columns = {name: features[column].array for name, column in picked.items()}
+        columns = {name: _array(features[column]) for name, column in picked.items()}
         columns["customer_value"] = np.asarray(value)
         return pd.DataFrame(columns, index=features.index)
-    profile = {c: c.removeprefix("profile_") for c in features.columns if c.startswith("profile_")}
-    frame = features.rename(columns=profile)
-    return frame.assign(customer_value=np.asarray(value))
+    frame = features if isinstance(features, pd.DataFrame) else features.frame()
+    profile = {c: c.removeprefix("profile_") for c in frame.columns if c.startswith("profile_")}
+    return frame.rename(columns=profile).assign(customer_value=np.asarray(value))
 
 
-def _named(columns: pd.Index, names: set[str]) -> dict[str, str] | None:
-    """The column each name reads (profile_<name> for a profile attribute), in the columns'
+def _array(column: pd.Series | np.ndarray) -> Any:
+    """A frame's column as its array (a categorical stays one), or the built array itself."""
+    return column.array if isinstance(column, pd.Series) else column
+
+
+def _named(features: FeatureTable, names: set[str]) -> dict[str, str] | None:
+    """The column each name reads (profile_<name> for a profile attribute), in alphabetical
     order, or None when a name has no column or two."""
     picked = {}
-    for name in names:
-        direct = name in columns and not name.startswith("profile_")
-        prefixed = f"profile_{name}" in columns
+    for name in sorted(names):
+        direct = name in features and not name.startswith("profile_")
+        prefixed = f"profile_{name}" in features
         if direct == prefixed:
             return None
         picked[name] = name if direct else f"profile_{name}"
-    return dict(sorted(picked.items(), key=lambda item: columns.get_loc(item[1])))
+    return picked
 
 
 def rule_columns(catalog: list[Action]) -> set[str]:
@@ -180,7 +186,7 @@ def options(
 def options_of(
     estimates: np.ndarray,
     actions: list[str],
-    features: pd.DataFrame,
+    features: FeatureTable,
     log: pd.DataFrame | None,
     config: ActionsConfig,
     as_of: pd.Timestamp,

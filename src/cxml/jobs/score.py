@@ -20,7 +20,7 @@ from cxml.config import PipelineConfig
 from cxml.data.io import write_atomic, write_csv, write_parquet
 from cxml.data.schema import utc_timestamp
 from cxml.features.build import Table
-from cxml.features.catalog import FeatureInfo
+from cxml.features.catalog import FeatureInfo, FeatureTable, rows_of
 from cxml.models.bundle import ScoringBundle
 
 if TYPE_CHECKING:
@@ -149,7 +149,7 @@ class Scorer:
 
     def _columns(
         self,
-        features: pd.DataFrame,
+        features: FeatureTable,
         at: pd.Timestamp,
         explain_top: float | None,
         actions_log: pd.DataFrame | None,
@@ -171,7 +171,7 @@ class Scorer:
 
     def customer_part(
         self,
-        features: pd.DataFrame,
+        features: FeatureTable,
         at: pd.Timestamp,
         actions_log: pd.DataFrame | None,
         matrix: np.ndarray | None = None,
@@ -182,7 +182,7 @@ class Scorer:
         from cxml.actions.recommend import options_of
 
         if matrix is None:  # encoded once for every model
-            matrix = self.bundle.encoder.transform(features)
+            matrix = self.bundle.encode(features)
         raw = self.bundle.models["churn"].predict_matrix_raw(matrix)
         probabilities = self.bundle.probabilities(matrix, {"churn": raw})
         found = None
@@ -219,7 +219,7 @@ class Scorer:
 
     def assemble(
         self,
-        features: pd.DataFrame,
+        features: FeatureTable,
         part: CustomerPart,
         at: pd.Timestamp,
         rank: np.ndarray,
@@ -249,7 +249,7 @@ class Scorer:
 
     def reasons(
         self,
-        features: pd.DataFrame,
+        features: FeatureTable,
         explained: np.ndarray,
         matrix: np.ndarray,
         touchpoints: bool = False,
@@ -262,7 +262,7 @@ class Scorer:
 
         mask = np.asarray(explained, dtype=bool)
         picked = np.flatnonzero(mask)
-        rows = features if mask.all() else features.iloc[picked]
+        rows = features if mask.all() else rows_of(features, picked)
         names = self.bundle.feature_names
         encoded = matrix if mask.all() else matrix[picked]
         contrib = contribution_matrix(self.bundle, "churn", encoded)[:, :-1]

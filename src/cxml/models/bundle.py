@@ -15,6 +15,7 @@ import pandas as pd
 
 from cxml.config import ActionsConfig
 from cxml.features.build import Table, build_columns, build_features
+from cxml.features.catalog import Features, FeatureTable
 from cxml.features.config import FeatureConfig
 from cxml.models.train import BoostedClassifier, FrameEncoder
 
@@ -41,13 +42,18 @@ class ScoringBundle:
 
     def features_encoded(
         self, events: Table, customers: Table, cutoff: str | pd.Timestamp
-    ) -> tuple[pd.DataFrame, np.ndarray]:
-        """`features` and the same rows encoded for the models, from the built columns (as
-        `encoder.transform(features)` gives, without reading the frame back: ~0.4 ms of one
-        customer's request)."""
+    ) -> tuple[Features, np.ndarray]:
+        """The built feature columns (read by name like `features`' frame) and the same rows
+        encoded for the models, with no frame built: for one customer, the frame and reading
+        it back cost ~20% of the request."""
         built = build_columns(events, customers, cutoff, self.feature_config)
-        frame = self._in_order(built.frame())
-        return frame, self.encoder.transform_columns(built.columns, len(frame))
+        return built, self.encode(built)
+
+    def encode(self, features: FeatureTable) -> np.ndarray:
+        """Rows encoded for the models: `encoder.transform` of a frame, or of built columns."""
+        if isinstance(features, pd.DataFrame):
+            return self.encoder.transform(features)
+        return self.encoder.transform_columns(features.columns, len(features))
 
     def _in_order(self, built: pd.DataFrame) -> pd.DataFrame:
         """The model's columns in its order (not copied when already so: 0.3 ms for one row)."""
@@ -73,7 +79,7 @@ class ScoringBundle:
             for t, m in self.models.items()
         }
 
-    def predict_uplift(self, features: pd.DataFrame, matrix: np.ndarray) -> np.ndarray:
+    def predict_uplift(self, features: FeatureTable, matrix: np.ndarray) -> np.ndarray:
         """The uplift learner's estimates (rows x its `actions_`) for `features`, already
         encoded as `matrix`: reused when the learner encodes exactly as the bundle does (the
         same columns and levels), otherwise the learner encodes the frame itself."""
@@ -81,7 +87,8 @@ class ScoringBundle:
         if learner is None:
             raise ValueError("this bundle has no uplift model: retrain with an actions log")
         if not learner.encodes_like(self.encoder):
-            matrix = learner.encode(features)
+            frame = features if isinstance(features, pd.DataFrame) else features.frame()
+            matrix = learner.encode(self._in_order(frame))
         return np.asarray(learner.predict_uplift_matrix(matrix), dtype=float)
 
     def unknown_levels(self, features: pd.DataFrame) -> dict[str, list[str]]:

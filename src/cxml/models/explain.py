@@ -21,7 +21,7 @@ from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
-from cxml.features.catalog import FeatureInfo, event_words
+from cxml.features.catalog import FeatureInfo, FeatureTable, event_words
 
 if TYPE_CHECKING:
     from cxml.models.bundle import ScoringBundle
@@ -178,7 +178,7 @@ def _describe(info: FeatureInfo, value: object) -> str:
 
 
 def _render(
-    chosen: np.ndarray, features: pd.DataFrame, names: list[str], infos: Mapping[str, FeatureInfo]
+    chosen: np.ndarray, features: FeatureTable, names: list[str], infos: Mapping[str, FeatureInfo]
 ) -> np.ndarray:
     """Text for each chosen (row, feature) cell, `chosen` holding positions in `names`; each
     distinct (feature, value) rendered once. Underscores become spaces ('call centre',
@@ -186,7 +186,7 @@ def _render(
     texts = np.full(chosen.shape, "", dtype=object)
     for j in np.unique(chosen[chosen >= 0]):
         at = chosen == j
-        values = features[names[j]].to_numpy()[np.nonzero(at)[0]]
+        values = np.asarray(features[names[j]])[np.nonzero(at)[0]]
         codes, uniques = pd.factorize(values, use_na_sentinel=True)
         info = infos[names[j]]
         rendered = [_describe(info, v) for v in uniques] + [_missing(info)]  # code -1: missing
@@ -218,7 +218,7 @@ def reason_codes(
 def reason_arrays(
     values: np.ndarray,
     names: list[str],
-    rows: pd.DataFrame,
+    rows: FeatureTable,
     infos: Mapping[str, FeatureInfo],
     k: int = 3,
 ) -> dict[str, np.ndarray]:
@@ -228,8 +228,7 @@ def reason_arrays(
     unknown = [n for n in names if n not in infos]
     if unknown:
         raise KeyError(f"features {unknown[:3]} are not in the catalog: use the bundle's own")
-    present = set(rows.columns)
-    absent = [n for n in names if n not in present]
+    absent = [n for n in names if n not in rows]
     if absent:
         raise KeyError(f"features lack the explained columns {absent[:5]}: pass the model's")
     top = _ranked(values, k)
