@@ -70,10 +70,13 @@ def _money(features: FeatureTable, config: ActionsConfig) -> np.ndarray:
     name = config.value.feature
     if name not in features:
         raise ValueError(f"actions.value.feature: no feature column '{name}' to value customers")
-    column = pd.Series(features[name], copy=False)
+    column = features[name]
     if not pd.api.types.is_numeric_dtype(column):
         column = pd.to_numeric(column, errors="coerce")
-    values = column.to_numpy(dtype=float, na_value=np.nan)
+    if isinstance(column, pd.Series):
+        values = column.to_numpy(dtype=float, na_value=np.nan)
+    else:  # the built array: making a Series of it cost more than the rest
+        values = np.asarray(column, dtype=float)
     return np.where(np.isnan(values), 0.0, values) * config.value.multiplier
 
 

@@ -177,22 +177,34 @@ def _describe(info: FeatureInfo, value: object) -> str:
     return info.describe(value)
 
 
+FEW_VALUES = 16
+
+
 def _render(
     chosen: np.ndarray, features: FeatureTable, names: list[str], infos: Mapping[str, FeatureInfo]
 ) -> np.ndarray:
     """Text for each chosen (row, feature) cell, `chosen` holding positions in `names`; each
-    distinct (feature, value) rendered once. Underscores become spaces ('call centre',
+    distinct (feature, value) rendered once (a few values are rendered as they come: for one
+    customer, finding the distinct ones cost more). Underscores become spaces ('call centre',
     'small business'): no identifier reads through."""
     texts = np.full(chosen.shape, "", dtype=object)
     for j in np.unique(chosen[chosen >= 0]):
         at = chosen == j
         values = np.asarray(features[names[j]])[np.nonzero(at)[0]]
-        codes, uniques = pd.factorize(values, use_na_sentinel=True)
         info = infos[names[j]]
-        rendered = [_describe(info, v) for v in uniques] + [_missing(info)]  # code -1: missing
-        rendered = [text.replace("_", " ") for text in rendered]
+        if len(values) <= FEW_VALUES:
+            texts[at] = [_text(info, v) for v in values]
+            continue
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        rendered = [_text(info, v) for v in uniques] + [_text(info, None)]  # code -1: missing
         texts[at] = np.asarray(rendered, dtype=object)[codes]
     return texts
+
+
+def _text(info: FeatureInfo, value: object) -> str:
+    """One reason in words; a missing value (None, NaN) says what its absence means."""
+    text = _missing(info) if pd.isna(value) else _describe(info, value)
+    return text.replace("_", " ")
 
 
 def reason_codes(
