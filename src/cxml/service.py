@@ -57,7 +57,6 @@ from cxml.models.bundle import ScoringBundle
 
 log = logging.getLogger("cxml.service")
 OPEN_PATHS = ("/livez", "/healthz", "/readyz", "/metrics")  # probes, scraping: no key needed
-EARLIEST, LATEST = datetime(1900, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 NAT = np.iinfo(np.int64).min  # numpy's NaT as int64
 MAX_PROBLEMS = 20  # field messages per answer; the rest are counted
@@ -205,14 +204,29 @@ def _problem(loc: Sequence[str | int], msg: str, kind: str) -> Problem:
     return {"loc": list(loc), "msg": msg, "type": kind}
 
 
+def _ns(value: datetime) -> int:
+    """Exact UTC nanoseconds since the epoch (float seconds would lose the microseconds)."""
+    delta = value - EPOCH
+    return ((delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds) * 1_000
+
+
+EARLIEST_NS = _ns(datetime(1900, 1, 1, tzinfo=UTC))
+LATEST_NS = _ns(datetime(2200, 1, 1, tzinfo=UTC))
+
+
 def _time_problem(value: datetime | None, loc: Sequence[str | int]) -> Problem | None:
-    if value is None:
-        return None
+    fault = None if value is None else _time_fault(value)
+    return None if fault is None else _problem(loc, *fault)
+
+
+def _time_fault(value: datetime) -> tuple[str, str] | None:
+    """What is wrong with a timestamp, (message, type), or None: apart from the problem's
+    location, which a request's hundred good event times need not build."""
     if value.tzinfo is None or value.utcoffset() is None:
         msg = "timestamp without a time zone: add one, e.g. 2025-06-30T00:00:00Z or +02:00"
-        return _problem(loc, msg, "timezone_required")
-    if not EARLIEST <= value < LATEST:
-        return _problem(loc, "timestamp outside 1900..2200", "timestamp_out_of_range")
+        return msg, "timezone_required"
+    if not EARLIEST_NS <= _ns(value) < LATEST_NS:  # as integers: comparing times took 2x longer
+        return "timestamp outside 1900..2200", "timestamp_out_of_range"
     return None
 
 
@@ -286,8 +300,8 @@ def _event_problems(events: list[Event], limit: int, loc: list[str | int]) -> li
         return [_problem(loc, msg, "too_many_events")]
     found = []
     for i, event in enumerate(events):
-        if (bad := _time_problem(event.event_time, [*loc, i, "event_time"])) is not None:
-            found.append(bad)
+        if (fault := _time_fault(event.event_time)) is not None:
+            found.append(_problem([*loc, i, "event_time"], *fault))
         bounds = EVENT_VALUE_RANGES.get(event.event_type)
         if bounds and event.value is not None and not bounds[0] <= event.value <= bounds[1]:
             low, high = bounds
@@ -298,12 +312,6 @@ def _event_problems(events: list[Event], limit: int, loc: list[str | int]) -> li
 
 
 # ------------------------------------------------------------------------------ tables, answers
-def _ns(value: datetime) -> int:
-    """Exact UTC nanoseconds since the epoch (float seconds would lose the microseconds)."""
-    delta = value - EPOCH
-    return ((delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds) * 1_000
-
-
 def _utc(ns: list[int]) -> pd.DatetimeIndex:
     """UTC timestamps from nanoseconds (NAT: missing), read as epoch nanoseconds in UTC: ~9x
     faster than pd.to_datetime for a request's worth, and ~2x than localizing naive times."""

@@ -235,6 +235,8 @@ BAD: list[tuple[str, str, Any, int, str]] = [
     ("naive as_of", "/predict", _set(["as_of"], "2025-06-30T00:00:00"), 422, "time zone"),
     ("year 3000", "/predict", _set(["events", 0, "event_time"], "3000-01-01T00:00:00Z"), 422,
      "outside"),
+    ("1899 in UTC", "/predict", _set(["events", 0, "event_time"], "1900-01-01T00:30:00+01:00"),
+     422, "outside"),
     ("NPS of 11", "/predict", _set(["events", 0], {**EVENT, "event_type": "survey_nps",
      "value": 11.0}), 422, "0..10"),
     ("unknown category", "/predict", _set(["customer", "attributes", "plan"], "gold"), 422,
