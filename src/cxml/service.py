@@ -625,7 +625,7 @@ class CxmlService:
     # The methods are `async` though they compute: BentoML runs a plain `def` in a thread, and
     # handing the GIL between that thread and the event loop cost ~10% in latency and req/s
     # here. /predict and /predict_by_id requests that queue while the model is busy share its
-    # next call (a Coalescer): ~1.3 ms each in a call of 8 against ~8 ms alone. BentoML's
+    # next call (a Coalescer): ~0.6 ms each in a call of 8 against ~3 ms alone. BentoML's
     # adaptive batching (batchable=True) made this model slower (DESIGN §6).
     @bentoml.api(route="/predict", input_spec=PredictRequest, output_spec=Prediction)
     async def predict(

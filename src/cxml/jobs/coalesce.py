@@ -1,7 +1,7 @@
 """Coalescing: requests that arrive while the model is busy are scored together, in one call.
 
-Scoring one customer alone costs ~8 ms, nearly all of it per-call overhead (pandas frames,
-LightGBM calls); in a call of 8 each costs ~1.3 ms (`make bench`). So an endpoint under
+Scoring one customer alone costs ~3 ms, nearly all of it per-call overhead (pandas, LightGBM
+calls); in a call of 8 each costs ~0.6 ms (`make bench`). So an endpoint under
 concurrent load hands each request to a `Coalescer`, and the requests that queued while the
 previous call ran share the next one, grouped by key (customers scored at different times
 cannot share a call; aware datetimes of the same instant are equal keys). A request that finds
