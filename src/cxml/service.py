@@ -313,8 +313,8 @@ def _event_problems(events: list[Event], limit: int, loc: list[str | int]) -> li
 
 # ------------------------------------------------------------------------------ tables, answers
 def _utc(ns: list[int]) -> pd.DatetimeIndex:
-    """UTC timestamps from nanoseconds (NAT: missing), read as epoch nanoseconds in UTC: ~9x
-    faster than pd.to_datetime for a request's worth, and ~2x than localizing naive times."""
+    """UTC timestamps from nanoseconds (NAT: missing), read as epoch nanoseconds in UTC: for a
+    request's 100 times, 21 µs against 36 µs for localizing naive ones."""
     return pd.DatetimeIndex(np.array(ns, dtype=np.int64), tz="UTC")
 
 

@@ -37,7 +37,7 @@ class FeatureInfo:
 class Features:
     """Feature columns in the order they were added, each with its catalog entry. Read by name
     like a frame (`features[name]` is the column as an array, `name in features`, `len`): a
-    request's scoring reads its few columns from here, as building the frame cost ~10% of it."""
+    request's scoring reads its few columns from here (building the frame alone was ~10% of it)."""
 
     index: pd.Index
     columns: dict[str, object] = field(default_factory=dict)

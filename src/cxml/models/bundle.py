@@ -45,7 +45,7 @@ class ScoringBundle:
     ) -> tuple[Features, np.ndarray]:
         """The built feature columns (read by name like `features`' frame) and the same rows
         encoded for the models, with no frame built: for one customer, the frame and reading
-        it back cost ~20% of the request."""
+        it back cost ~20% of `Scorer.score_rows`."""
         built = build_columns(events, customers, cutoff, self.feature_config)
         return built, self.encode(built)
 
