@@ -17,8 +17,9 @@ import pandas as pd
 from cxml.config import PipelineConfig, load_config
 from cxml.data.simulate import Simulation
 from cxml.jobs.ingest import run_simulate
-from cxml.jobs.score import Scorer, scoring_population, write_scored
+from cxml.jobs.score import write_scored
 from cxml.jobs.train import train
+from cxml.scoring import Scorer, scoring_population
 
 TRAIN_CUSTOMERS = 10_000
 

@@ -55,7 +55,7 @@ def _local(scorer, data: Path) -> tuple[float, float, int]:
     step does) and for the whole scoring (read, features of the active, score, write)."""
     from cxml.data.io import write_parquet
     from cxml.data.load import load_data_dir
-    from cxml.jobs.score import scoring_population
+    from cxml.scoring import scoring_population
 
     started = time.perf_counter()
     loaded = load_data_dir(data)

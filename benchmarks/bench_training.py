@@ -14,7 +14,7 @@ from cxml.config import load_config
 from cxml.data.simulate import Simulation
 from cxml.features.build import build_features
 from cxml.features.dataset import build_training_set
-from cxml.jobs.train import feature_config, label_config
+from cxml.jobs.inputs import feature_config, label_config
 from cxml.models.backtest import feature_part
 from cxml.models.train import BoostedClassifier, fit_baseline
 

@@ -16,9 +16,26 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from cxml.data.schema import DEFAULT_PII_COLUMNS
-
 SHARED_DATA_DEFAULT = "../shared/data"
+
+#: Event types with a meaning for features and labels; any other type is counted generically.
+KNOWN_EVENT_TYPES = (
+    "purchase",
+    "login",
+    "usage",
+    "support_ticket",
+    "complaint",
+    "payment_failed",
+    "survey_nps",
+    "survey_csat",
+    "cancel",
+)
+
+#: Touchpoints the simulator and importers use; other channel names are allowed.
+KNOWN_CHANNELS = ("web", "app", "call_centre", "store", "email", "chat", "social")
+
+#: Column names treated as PII unless a pipeline config says otherwise.
+DEFAULT_PII_COLUMNS = ("name", "email", "phone", "address", "postcode", "date_of_birth")
 Target = Literal["churn", "satisfaction_drop"]
 
 

@@ -48,12 +48,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from cxml.config import load_config
+from cxml.config import KNOWN_CHANNELS, KNOWN_EVENT_TYPES, load_config
 from cxml.data.load import load_data_dir
-from cxml.data.schema import EVENT_VALUE_RANGES, KNOWN_CHANNELS, KNOWN_EVENT_TYPES
+from cxml.data.schema import EVENT_VALUE_RANGES
 from cxml.jobs.coalesce import Coalescer
-from cxml.jobs.score import Scorer, load_scorer
+from cxml.jobs.score import load_scorer
 from cxml.models.bundle import ScoringBundle
+from cxml.scoring import Scorer
 
 log = logging.getLogger("cxml.service")
 OPEN_PATHS = ("/livez", "/healthz", "/readyz", "/metrics")  # probes, scraping: no key needed

@@ -8,8 +8,10 @@ import pandas as pd
 import pytest
 
 from cxml.jobs.ingest import run_simulate
-from cxml.jobs.score import load_scorer, scoring_population
-from cxml.jobs.train import load_inputs, record, train
+from cxml.jobs.inputs import load_inputs
+from cxml.jobs.score import load_scorer
+from cxml.jobs.train import record, train
+from cxml.scoring import scoring_population
 from tests.model.test_scoring import small_config
 
 CUTOFF = pd.Timestamp("2025-06-30", tz="UTC")

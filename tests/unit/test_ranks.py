@@ -8,7 +8,7 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cxml.jobs.score import ranks
+from cxml.scoring import ranks
 
 NAN = float("nan")
 

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from cxml.config import DEFAULT_PII_COLUMNS
 from cxml.data.io import read_table, write_csv
-from cxml.data.schema import DEFAULT_PII_COLUMNS, TABLES
+from cxml.data.schema import TABLES
 from cxml.data.validate import Fault, TableResult, clean_table
 
 

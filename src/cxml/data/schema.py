@@ -1,4 +1,4 @@
-"""The data contract (DESIGN §1): which tables, which columns, what each column holds.
+"""The data contract: which tables, which columns, what each column holds.
 
 `TABLES` is the single description the readers, the validator and the importers share.
 The pandera schemas check a *clean* table (after row faults were quarantined): they are the
@@ -14,25 +14,6 @@ import pandas as pd
 import pandera.pandas as pa
 
 Kind = Literal["id", "timestamp", "string", "number", "text", "binary"]
-
-#: Event types with a meaning for features and labels; any other type is counted generically.
-KNOWN_EVENT_TYPES = (
-    "purchase",
-    "login",
-    "usage",
-    "support_ticket",
-    "complaint",
-    "payment_failed",
-    "survey_nps",
-    "survey_csat",
-    "cancel",
-)
-
-#: Touchpoints the simulator and importers use; other channel names are allowed.
-KNOWN_CHANNELS = ("web", "app", "call_centre", "store", "email", "chat", "social")
-
-#: Column names treated as PII unless a pipeline config says otherwise.
-DEFAULT_PII_COLUMNS = ("name", "email", "phone", "address", "postcode", "date_of_birth")
 
 UTC_TIMESTAMP = pd.DatetimeTZDtype("ns", "UTC")
 

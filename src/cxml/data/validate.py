@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from cxml.config import DEFAULT_PII_COLUMNS
 from cxml.data.schema import (
-    DEFAULT_PII_COLUMNS,
     EVENT_VALUE_RANGES,
     TABLES,
     ColumnSpec,

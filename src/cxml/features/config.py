@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cxml.data.schema import DEFAULT_PII_COLUMNS, KNOWN_CHANNELS, KNOWN_EVENT_TYPES
+from cxml.config import DEFAULT_PII_COLUMNS, KNOWN_CHANNELS, KNOWN_EVENT_TYPES
 
 
 @dataclass(frozen=True)

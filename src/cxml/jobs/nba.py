@@ -39,7 +39,7 @@ def fit_uplift(
 ) -> tuple[object, dict[str, object]]:
     """The configured meta-learner, fitted on every campaign whose window closed by `before`
     (on the pipeline's features unless `features_fn` gives others)."""
-    from cxml.jobs.train import feature_config, label_config
+    from cxml.jobs.inputs import feature_config, label_config
 
     actions = config.actions
     assert actions is not None

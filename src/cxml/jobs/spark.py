@@ -175,7 +175,7 @@ class FeatureJob:
         )
         people = customers.clean
         if self.active_only:
-            from cxml.jobs.score import scoring_population
+            from cxml.scoring import scoring_population
 
             people = scoring_population(events.clean, people, self.cutoff)
         features = build_features(events.clean, people, self.cutoff, self.config)

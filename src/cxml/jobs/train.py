@@ -15,13 +15,10 @@ import pandas as pd
 
 from cxml.config import PipelineConfig
 from cxml.data.io import read_file
-from cxml.data.load import LoadedData, load_data_dir
-from cxml.data.schema import utc_timestamp
+from cxml.data.load import LoadedData
 from cxml.features.build import build_features, feature_catalog
-from cxml.features.config import FeatureConfig
-from cxml.features.dataset import Split, build_training_set, monthly_cutoffs, out_of_time_split
-from cxml.features.labels import LabelConfig
-from cxml.jobs.ingest import run_import
+from cxml.features.dataset import Split, build_training_set, out_of_time_split
+from cxml.jobs.inputs import cutoffs, feature_config, label_config, load_inputs
 from cxml.models.backtest import Backtest, cross_validated, out_of_time
 from cxml.models.bundle import ScoringBundle, synthetic_example
 from cxml.models.drift import reference_profile
@@ -42,46 +39,6 @@ class Trained:
     figures: dict[str, object]
     summary: dict[str, object]
     example: pd.DataFrame
-
-
-def feature_config(config: PipelineConfig) -> FeatureConfig:
-    return FeatureConfig(windows=config.features.windows, pii_columns=config.features.pii_columns)
-
-
-def label_config(config: PipelineConfig) -> LabelConfig:
-    labels = config.labels
-    return LabelConfig(
-        horizon_days=labels.horizon_days,
-        churn=labels.churn,
-        activity_types=labels.activity_types,
-        lookback_days=labels.lookback_days,
-        survey_type=labels.survey_type,
-        drop_margin=labels.drop_margin,
-        band_drop=labels.band_drop,
-    )
-
-
-def load_inputs(config: PipelineConfig) -> LoadedData:
-    """The data dir's clean tables; runs the configured importer first if the dir is empty."""
-    data = config.data
-    if data.importer and not any(data.dir.glob("customers.*")):
-        from cxml.data.importers import IMPORTERS
-
-        if data.source is None:
-            raise ValueError(f"data.source is needed to import {data.importer} into {data.dir}")
-        result = IMPORTERS[data.importer](data.source)
-        run_import(result.tables, result.quarantine, data.dir)
-    if not data.dir.is_dir():
-        raise FileNotFoundError(
-            f"data dir {data.dir} not found: run `cxml simulate --out {data.dir}` or pass --data"
-        )
-    return load_data_dir(data.dir, config.features.pii_columns)
-
-
-def cutoffs(config: PipelineConfig) -> list[pd.Timestamp]:
-    spec = config.cutoffs
-    found = monthly_cutoffs(spec.first, spec.last) if spec.first and spec.last else []
-    return sorted({*found, *(utc_timestamp(d) for d in spec.extra)})
 
 
 def training_frame(

@@ -1,0 +1,7 @@
+"""The pure scoring core: a bundle applied to built features gives the scored columns."""
+
+from cxml.scoring.bands import explain_mask, ranks, risk_bands
+from cxml.scoring.population import scoring_population
+from cxml.scoring.scorer import CustomerPart, Scorer
+
+__all__ = ["CustomerPart", "Scorer", "explain_mask", "ranks", "risk_bands", "scoring_population"]
