@@ -15,7 +15,7 @@ import pandas as pd
 
 from cxml.data.simulate import Simulation
 from cxml.features.build import build_features
-from cxml.features.config import FeatureConfig
+from cxml.config import FeatureConfig
 
 
 def pandas_baseline(events: pd.DataFrame, cutoff: pd.Timestamp, cfg: FeatureConfig) -> pd.DataFrame:

@@ -14,7 +14,6 @@ from cxml.config import load_config
 from cxml.data.simulate import Simulation
 from cxml.features.build import build_features
 from cxml.features.dataset import build_training_set
-from cxml.jobs.inputs import feature_config, label_config
 from cxml.models.backtest import feature_part
 from cxml.models.train import BoostedClassifier, fit_baseline
 
@@ -24,7 +23,7 @@ ROWS = 100_000
 def _frame(sim: Simulation) -> pd.DataFrame:
     """Monthly cutoffs back from the evaluation cutoff until there are enough labelled rows."""
     config = load_config("pipelines/demo.yaml")
-    fcfg, lcfg = feature_config(config), label_config(config)
+    fcfg, lcfg = config.features, config.labels
     cutoffs = [sim.config.cutoff - pd.DateOffset(months=m + 4) for m in range(4)]
 
     def features(ev: pd.DataFrame, cu: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFrame:

@@ -33,7 +33,7 @@ from cxml.data.load import LoadedData
 from cxml.data.simulate_dynamics import make_population
 from cxml.features.build import build_features
 from cxml.features.dataset import Split, out_of_time_split
-from cxml.jobs import nba
+from cxml.jobs import inputs, nba
 from cxml.jobs import train as job
 from cxml.jobs.ingest import run_simulate
 from cxml.models.backtest import feature_part, out_of_time
@@ -98,7 +98,7 @@ def _nba_share(
     names: tuple[str, ...],
 ) -> float:
     """Uplift learned as in training (optionally also told the traits), judged on the truth."""
-    fcfg = job.feature_config(config)
+    fcfg = config.features
 
     def features(events: pd.DataFrame, customers: pd.DataFrame, cutoff: pd.Timestamp):
         return _with(build_features(events, customers, cutoff, fcfg), traits, names)
@@ -141,11 +141,11 @@ class FittedToTruth:
 def _base_at(data_dir: Path, at: pd.Timestamp) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Features at `at` and the truth of the customers it has, for a simulated data dir."""
     config = load_config(PIPELINE, data_dir=data_dir)
-    loaded = job.load_inputs(config)
+    loaded = inputs.load_inputs(config)
     truth = job.read_truth(config, Split([], [], [at]))
     assert truth is not None, f"{data_dir}: no truth at {at}"
     events, customers = loaded.tables["events"], loaded.tables["customers"]
-    features = build_features(events, customers, at, job.feature_config(config))
+    features = build_features(events, customers, at, config.features)
     return features.loc[truth.index], truth
 
 
@@ -181,10 +181,10 @@ def _ceiling_share(
 def measure(data_dir: str | Path) -> dict[str, float]:
     """Churn AUC and NBA share with the features alone and with the hidden traits added."""
     config = load_config(PIPELINE, data_dir=data_dir)
-    loaded = job.load_inputs(config)
+    loaded = inputs.load_inputs(config)
     traits = _traits(config.data.dir)
     sim = json.loads((config.data.dir / "simulation.json").read_text())
-    frame = job.training_frame(config, loaded, job.cutoffs(config))
+    frame = job.training_frame(config, loaded, inputs.cutoffs(config))
     auc, oracle_auc = _churn_auc(config, frame)
     return {
         "oracle_auc": oracle_auc,

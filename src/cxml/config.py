@@ -8,13 +8,24 @@ value stops the load with a message naming the file, the key and what is allowed
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    with_config,
+)
 
 SHARED_DATA_DEFAULT = "../shared/data"
 
@@ -37,124 +48,244 @@ KNOWN_CHANNELS = ("web", "app", "call_centre", "store", "email", "chat", "social
 #: Column names treated as PII unless a pipeline config says otherwise.
 DEFAULT_PII_COLUMNS = ("name", "email", "phone", "address", "postcode", "date_of_birth")
 Target = Literal["churn", "satisfaction_drop"]
+T = TypeVar("T")
 
 
 class ConfigError(ValueError):
     """A pipeline config that cannot be used; the message names the file, key and fix."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+FORBID = ConfigDict(extra="forbid")
 
 
-class DataConfig(_Strict):
+# Each setting is defined once, as a small frozen dataclass: the domain layers take these values,
+# and `load_config` validates a pipeline file into them (pydantic reads the annotations; a wrong
+# key or value is reported with its path).
+@with_config(FORBID)
+@dataclass(frozen=True)
+class DataConfig:
     dir: Path
     importer: Literal["telco", "online-retail", "hillstrom"] | None = None
     source: Path | None = None  # the raw file the importer reads when `dir` has no tables yet
 
 
-class CutoffConfig(_Strict):
+@with_config(FORBID)
+@dataclass(frozen=True)
+class CutoffConfig:
     first: dt.date | None = None  # monthly cutoffs from here ...
     last: dt.date | None = None  # ... to here
-    extra: list[dt.date] = Field(default_factory=list)  # e.g. the simulator's evaluation cutoff
-    n_test: int = Field(1, ge=1)
-    n_validation: int = Field(1, ge=0)  # 0: stop and calibrate on held-out customers
+    extra: tuple[dt.date, ...] = ()  # e.g. the simulator's evaluation cutoff
+    n_test: Annotated[int, Field(ge=1)] = 1
+    n_validation: Annotated[int, Field(ge=0)] = 1  # 0: stop and calibrate on held-out customers
 
 
-class LabelsConfig(_Strict):
+@with_config(FORBID)
+@dataclass(frozen=True)
+class LabelConfig:
+    """How labels are made at a cutoff (the label window is [cutoff, cutoff + horizon))."""
+
     source: Literal["derived", "table"] = "derived"  # `table`: the data dir's labels table
-    horizon_days: int = Field(90, ge=1)
+    horizon_days: Annotated[int, Field(ge=1)] = 90
     churn: Literal["contractual", "inactivity"] = "contractual"
+    #: Inactivity churn: the event types that count as activity ...
     activity_types: tuple[str, ...] = ("purchase", "login", "usage")
-    lookback_days: int = Field(90, ge=1)
+    #: ... and a row needs activity in [cutoff - lookback, cutoff).
+    lookback_days: Annotated[int, Field(ge=1)] = 90
     survey_type: str = "survey_nps"
-    drop_margin: float = Field(2.0, gt=0)
+    #: Satisfaction drop: the new score is at most the previous one minus this margin ...
+    drop_margin: Annotated[float, Field(gt=0)] = 2.0
+    #: ... or (if set) the score falls a band.
     band_drop: bool = True
+    #: Lower edges of the bands above the lowest; NPS: detractor 0-6, passive 7-8, promoter 9-10.
+    band_edges: tuple[float, ...] = (7.0, 9.0)
+
+    @property
+    def horizon(self) -> dt.timedelta:
+        return dt.timedelta(days=self.horizon_days)
 
 
-class FeaturesConfig(_Strict):
+@with_config(FORBID)
+@dataclass(frozen=True)
+class FeatureConfig:
+    """Which features to build: windows, the event types and channels counted by name (others
+    count as `other`), the types with a meaning, and the PII columns never used."""
+
     windows: tuple[int, ...] = (7, 30, 90, 365)
+    event_types: tuple[str, ...] = tuple(t for t in KNOWN_EVENT_TYPES if t != "cancel")
+    channels: tuple[str, ...] = KNOWN_CHANNELS
+    amount_type: str = "purchase"
+    ticket_type: str = "support_ticket"
+    nps_type: str = "survey_nps"
+    csat_type: str = "survey_csat"
+    trend_types: tuple[str, ...] = ("login", "purchase", "support_ticket")
+    channel_windows: tuple[int, ...] = (30, 90)
+    text_window: int = 90
     pii_columns: tuple[str, ...] = DEFAULT_PII_COLUMNS
 
+    def __post_init__(self) -> None:
+        windows = self.windows
+        if tuple(sorted(windows)) != windows or len(set(windows)) != len(windows):
+            raise ValueError(f"feature windows must be distinct and ascending, got {windows}")
+        for window in (*self.channel_windows, self.text_window, 30, 90):
+            if window not in windows:
+                raise ValueError(f"window {window}d is used but not in windows {windows}")
 
-class ModelConfig(_Strict):
-    learning_rate: float = Field(0.05, gt=0, le=1)
-    num_leaves: int = Field(31, ge=2)
-    min_child_samples: int = Field(50, ge=1)
-    feature_fraction: float = Field(0.8, gt=0, le=1)
-    bagging_fraction: float = Field(0.8, gt=0, le=1)
-    lambda_l2: float = Field(1.0, ge=0)
-    max_rounds: int = Field(2000, ge=1)
-    early_stopping_rounds: int = Field(100, ge=1)
+
+@with_config(FORBID)
+@dataclass(frozen=True)
+class ModelConfig:
+    learning_rate: Annotated[float, Field(gt=0, le=1)] = 0.05
+    num_leaves: Annotated[int, Field(ge=2)] = 31
+    min_child_samples: Annotated[int, Field(ge=1)] = 50
+    feature_fraction: Annotated[float, Field(gt=0, le=1)] = 0.8
+    bagging_fraction: Annotated[float, Field(gt=0, le=1)] = 0.8
+    lambda_l2: Annotated[float, Field(ge=0)] = 1.0
+    max_rounds: Annotated[int, Field(ge=1)] = 2000
+    early_stopping_rounds: Annotated[int, Field(ge=1)] = 100
     calibration: Literal["isotonic", "sigmoid"] = "isotonic"
     baseline_features: Literal["all", "rfm"] = "all"
-    threads: int = Field(2, ge=1)
+    threads: Annotated[int, Field(ge=1)] = 2
     seed: int = 7
 
 
-class EvaluationConfig(_Strict):
+@with_config(FORBID)
+@dataclass(frozen=True)
+class EvaluationConfig:
     kind: Literal["out_of_time", "cross_validation"] = "out_of_time"
-    folds: int = Field(5, ge=2)
+    folds: Annotated[int, Field(ge=2)] = 5
     segments: tuple[str, ...] = ()
     promote_metric: str = "churn_roc_auc"
 
 
-class TrackingConfig(_Strict):
+@with_config(FORBID)
+@dataclass(frozen=True)
+class TrackingConfig:
     experiment: str
     model_name: str
 
 
-class RuleConfig(_Strict):
-    column: str  # a customer attribute, or a feature such as customer_value
+NO_ACTION = "none"  # the "no action" name in an allocation; no catalog action may take it
+
+
+@with_config(FORBID)
+@dataclass(frozen=True)
+class Rule:
+    """An eligibility condition on one customer column (an attribute, or a feature such as
+    customer_value); every condition given must hold. A missing value fails the rule: an offer
+    gated on a segment or a minimum value is not sent to a customer whose value is unknown."""
+
+    column: str
     isin: tuple[str, ...] | None = None
     min: float | None = None
     max: float | None = None
 
+    def __post_init__(self) -> None:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(
+                f"Rule on {self.column!r}: min {self.min} > max {self.max}, so no customer can "
+                "pass; swap the bounds."
+            )
 
-class ActionConfig(_Strict):
+
+@with_config(FORBID)
+@dataclass(frozen=True)
+class Action:
+    """One offer in the catalog: what it costs, who may get it, how often."""
+
     name: str
     channel: str
-    cost: float = Field(ge=0)
-    rules: tuple[RuleConfig, ...] = ()
-    capacity: int | None = Field(None, ge=0)
-    cooldown_days: int = Field(0, ge=0)  # no repeat of this offer within D days
+    cost: float
+    rules: tuple[Rule, ...] = ()
+    capacity: int | None = None  # at most this many customers per allocation (None: no limit)
+    cooldown_days: int = 0  # no repeat of this offer within D days
+    aims_at: str = "churn"  # the outcome whose probability the uplift lowers
+
+    def __post_init__(self) -> None:
+        problem = None
+        if not self.name or self.name == NO_ACTION:
+            problem = f"the name {NO_ACTION!r} (or an empty name) is reserved for 'no action'"
+        elif not math.isfinite(self.cost) or self.cost < 0:
+            problem = f"cost must be a finite number >= 0, got {self.cost}"
+        elif self.capacity is not None and self.capacity < 0:
+            problem = f"capacity must be >= 0 or None (no limit), got {self.capacity}"
+        elif self.cooldown_days < 0:
+            problem = f"cooldown_days must be >= 0, got {self.cooldown_days}"
+        if problem:
+            raise ValueError(f"Action {self.name!r}: {problem}.")
 
 
-class ContactConfig(_Strict):
-    max_contacts: int = Field(ge=1)  # at most N contacts per channel ...
-    period_days: int = Field(ge=1)  # ... within this many days
+@with_config(FORBID)
+@dataclass(frozen=True)
+class ContactPolicy:
+    """At most `max_contacts` contacts per channel per customer in any `period_days` window."""
+
+    max_contacts: int
+    period_days: int
+
+    def __post_init__(self) -> None:
+        if self.max_contacts < 0 or self.period_days < 1:
+            raise ValueError(
+                f"ContactPolicy needs max_contacts >= 0 and period_days >= 1, got "
+                f"{self.max_contacts} and {self.period_days}."
+            )
 
 
-class ValueConfig(_Strict):
+@with_config(FORBID)
+@dataclass(frozen=True)
+class CustomerValue:
     """Customer value = multiplier x a feature column, e.g. 12 x monthly charge."""
 
     feature: str
-    multiplier: float = Field(1.0, gt=0)
+    multiplier: Annotated[float, Field(gt=0)] = 1.0
 
 
-class ActionsConfig(_Strict):
-    control: str = "none"  # the log's name for no action
+@with_config(FORBID)
+@dataclass(frozen=True)
+class ActionsConfig:
+    """The action catalog and the rules and budget a next-best-action run allocates under."""
+
+    value: CustomerValue
+    catalog: tuple[Action, ...]
+    control: str = NO_ACTION  # the log's name for no action
     outcome: Literal["churn"] | tuple[str, ...] = "churn"  # or event types, e.g. [visit]
-    horizon_days: int = Field(90, ge=1)
+    horizon_days: Annotated[int, Field(ge=1)] = 90
     learner: Literal["t", "x", "dr", "offset"] = "offset"
     # Learn uplift only from campaign rows whose outcome window holds no other logged action for
     # the customer: elsewhere the outcome mixes two actions' effects, and untreated customers,
     # free to be picked by the next campaign, would lend the control arm part of an effect.
     drop_retreated: bool = True
-    value: ValueConfig
-    budget: float | None = Field(None, ge=0)
+    budget: Annotated[float, Field(ge=0)] | None = None
     allocation: Literal["greedy", "exact"] = "exact"
-    contact: ContactConfig | None = None
-    catalog: tuple[ActionConfig, ...] = Field(min_length=1)
+    contact: ContactPolicy | None = None
+
+    def __post_init__(self) -> None:
+        catalog_names(self.catalog)
+
+    @property
+    def names(self) -> list[str]:
+        return catalog_names(self.catalog)
 
 
-class PipelineConfig(_Strict):
+def catalog_names(catalog: Sequence[Action]) -> list[str]:
+    """The catalog's action names in order; an empty catalog or a repeated name is refused."""
+    names = [a.name for a in catalog]
+    if not names:
+        raise ValueError("The action catalog is empty: add at least one action.")
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ValueError(f"Action names must be unique in the catalog; repeated: {dupes}.")
+    return names
+
+
+class PipelineConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
     name: str
     targets: tuple[Target, ...] = ("churn", "satisfaction_drop")
     data: DataConfig
     cutoffs: CutoffConfig = CutoffConfig()
-    labels: LabelsConfig = LabelsConfig()
-    features: FeaturesConfig = FeaturesConfig()
+    labels: LabelConfig = LabelConfig()
+    features: FeatureConfig = FeatureConfig()
     model: ModelConfig = ModelConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
     actions: ActionsConfig | None = None
@@ -166,6 +297,17 @@ class PipelineConfig(_Strict):
         if not value:
             raise ValueError("name at least one target: churn, satisfaction_drop")
         return value
+
+
+def plain(value: object) -> Any:
+    """A settings dataclass as plain data (dicts, lists, strings, numbers): what a model bundle
+    stores, so that renaming a class here never breaks loading a registered model."""
+    return TypeAdapter(type(value)).dump_python(value, mode="json")
+
+
+def from_plain(kind: type[T], data: object) -> T:
+    """`plain` read back into its dataclass, checked as a pipeline file is."""
+    return TypeAdapter(kind).validate_python(data)
 
 
 def _expand(text: str) -> str:
@@ -186,7 +328,8 @@ def _describe(error: ValidationError, path: Path) -> str:
     lines = [f"{path}: the pipeline config is not valid:"]
     for item in error.errors():
         key = ".".join(str(part) for part in item["loc"]) or "(top level)"
-        problem = "unknown key (check the spelling)" if item["type"] == "extra_forbidden" else ""
+        unknown = item["type"] in ("extra_forbidden", "unexpected_keyword_argument")
+        problem = "unknown key (check the spelling)" if unknown else ""
         lines.append(f"  {key}: {problem or item['msg']}")
     return "\n".join(lines)
 

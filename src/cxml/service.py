@@ -709,13 +709,7 @@ class CxmlService:
         assert self.history is not None
         at = self._at(as_of)
         found = self.history.find(list(dict.fromkeys(customer_ids)))
-        scored = self.scorer.score_rows(
-            found.events,
-            found.customers,
-            pd.Timestamp(at),
-            explain_top=EXPLAIN_TOP,
-            actions_log=found.actions,
-        )
+        scored = self._rows(found.events, found.customers, at, found.actions)
         rows = {str(row["customer_id"]): row for row in scored}
         return [answer(rows[cid], at) for cid in customer_ids]
 
@@ -726,12 +720,20 @@ class CxmlService:
         coalesced into one call may name the same customer with different histories."""
         places = [str(i) for i in range(len(items))]
         events, customers = tables(items, self.profile, places)
-        scored = self.scorer.score_rows(events, customers, pd.Timestamp(at), EXPLAIN_TOP)
+        scored = self._rows(events, customers, at)
         rows = {str(row["customer_id"]): row for row in scored}
         return [
             answer(rows[place] | {"customer_id": customer.customer_id}, at)
             for place, (customer, _) in zip(places, items, strict=True)
         ]
+
+    def _rows(
+        self, events: Any, customers: Any, at: datetime, log: pd.DataFrame | None = None
+    ) -> list[dict[str, Any]]:
+        """The scored rows of these customers at `at`, one dict each, id first."""
+        cutoff = pd.Timestamp(at)
+        features = self.scorer.bundle.features(events, customers, cutoff)
+        return self.scorer.score(features, cutoff, EXPLAIN_TOP, log).records()
 
     @staticmethod
     def _at(as_of: datetime | None) -> datetime:

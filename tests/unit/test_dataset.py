@@ -7,9 +7,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cxml.config import LabelConfig
 from cxml.data.simulate import SimConfig, simulate
 from cxml.features.dataset import build_training_set, monthly_cutoffs, out_of_time_split
-from cxml.features.labels import LabelConfig, active_customers, make_labels
+from cxml.features.labels import active_customers, make_labels
 
 
 def utc(text: str) -> pd.Timestamp:

@@ -13,9 +13,11 @@ import pytest
 
 from cxml.config import PipelineConfig, load_config
 from cxml.features.catalog import FeatureInfo
+from cxml.features.table import Table
 from cxml.jobs.ingest import run_simulate
 from cxml.jobs.train import train
 from cxml.models import explain
+from cxml.scoring import explain_mask
 
 PIPELINES = Path(__file__).resolve().parents[2] / "pipelines"
 CUTOFF = "2025-06-30"
@@ -41,55 +43,57 @@ def world(tmp_path_factory):
     return bundle, bundle.features(events, customers, CUTOFF), customers
 
 
+def _contributions(bundle, features, target: str) -> tuple[pd.DataFrame, np.ndarray]:
+    """Contributions as a frame (features' rows x the model's columns) and the base values."""
+    values = explain.contributions(bundle, target, bundle.encode(features))
+    frame = pd.DataFrame(values[:, :-1], index=features.index, columns=bundle.feature_names)
+    return frame, values[:, -1]
+
+
 @pytest.fixture(scope="module")
 def churn(world):
     bundle, features, _ = world
-    contrib, base = explain.contributions(bundle, features, "churn")
-    return contrib, base, explain.reason_codes(contrib, features, bundle.catalog)
+    contrib, base = _contributions(bundle, features, "churn")
+    infos = explain.feature_infos(bundle.catalog)
+    names = bundle.feature_names
+    reasons = explain.reason_columns(contrib.to_numpy(), names, features, infos, protective=True)
+    return contrib, base, pd.DataFrame(reasons, index=features.index)
 
 
-def _margin(bundle, features: pd.DataFrame, target: str) -> np.ndarray:
+def _margin(bundle, features, target: str) -> np.ndarray:
     model = bundle.models[target]
-    matrix = bundle.encoder.transform(features)
+    matrix = bundle.encode(features)
     return model.booster_.predict(matrix, raw_score=True, num_iteration=model.best_iteration_)
 
 
 @pytest.mark.parametrize("target", ["churn", "satisfaction_drop"])
 def test_contributions_add_up_to_the_raw_margin_for_every_row(world, target):
     bundle, features, _ = world
-    contrib, base = explain.contributions(bundle, features, target)
-    assert list(contrib.columns) == bundle.feature_names
-    assert contrib.index.equals(features.index)
+    contrib, base = _contributions(bundle, features, target)
     total = base + contrib.to_numpy().sum(axis=1)
     np.testing.assert_allclose(total, _margin(bundle, features, target), rtol=0, atol=1e-6)
+    rows = features.take(np.arange(0, len(features), 7))  # a few rows alone: the same values
+    alone, _ = _contributions(bundle, rows, target)
+    np.testing.assert_allclose(alone.to_numpy(), contrib.loc[rows.index].to_numpy(), atol=1e-9)
 
 
-@pytest.mark.parametrize("target", ["churn", "satisfaction_drop"])
-def test_explain_top_explains_ceil_of_the_fraction_and_marks_the_rest(world, target):
-    bundle, features, _ = world
-    probability = bundle.predict(features)[f"{target}_probability"].to_numpy()
+def test_the_explained_rows_are_the_top_ceil_of_the_fraction_by_rank():
+    rank = np.random.default_rng(0).permutation(np.arange(1, 1501))
     fraction = 0.0333  # 1500 x 0.0333 = 49.95 -> ceil = 50 rows
-    contrib, explained = explain.explain_top(bundle, features, target, probability, fraction)
-    assert explained.dtype == bool and explained.index.equals(features.index)
-    assert explained.sum() == len(contrib) == math.ceil(fraction * len(features)) == 50
-    assert contrib.index.equals(features.index[explained.to_numpy()])
-    assert probability[explained].min() >= probability[~explained].max()
-    rows = features[explained.to_numpy()]
-    base = explain.contributions(bundle, rows, target)[1]
-    total = base + contrib.to_numpy().sum(axis=1)
-    np.testing.assert_allclose(total, _margin(bundle, rows, target), rtol=0, atol=1e-6)
-    everyone, all_explained = explain.explain_top(bundle, features, target, probability, None)
-    assert all_explained.all() and len(everyone) == len(features)
+    mask = explain_mask(rank, fraction)
+    assert mask.sum() == math.ceil(fraction * 1500) == 50
+    assert rank[mask].max() < rank[~mask].min()
+    assert explain_mask(rank, None).all()
 
 
-def test_top_mask_rounds_away_floating_point_noise_and_rejects_bad_fractions():
-    probability = np.linspace(0, 1, 100)
-    assert explain.top_mask(probability, 0.07).sum() == 7  # 0.07 * 100 = 7.000000000000001
-    assert explain.top_mask(probability, 0.071).sum() == 8
-    assert explain.top_mask(probability, 0.0).sum() == 0
-    assert explain.top_mask(probability[:0], 0.5).sum() == 0
+def test_explain_mask_rounds_away_floating_point_noise_and_rejects_bad_fractions():
+    rank = np.arange(1, 101)
+    assert explain_mask(rank, 0.07).sum() == 7  # 0.07 * 100 = 7.000000000000001
+    assert explain_mask(rank, 0.071).sum() == 8
+    assert explain_mask(rank, 0.0).sum() == 0
+    assert explain_mask(rank[:0], 0.5).sum() == 0
     with pytest.raises(ValueError, match="top_fraction"):
-        explain.top_mask(probability, 1.5)
+        explain_mask(rank, 1.5)
 
 
 def test_reason_texts_never_show_feature_names_pii_or_profile_prefixes(world, churn):
@@ -122,7 +126,7 @@ def test_reason_1_is_the_largest_positive_contributor(world, churn):
     checked = 0
     for row in np.flatnonzero(positive)[:300]:
         name = contrib.columns[best[row]]
-        value = features[name].iloc[row]
+        value = features[name][row]
         if bundle.catalog.loc[name, "family"] == "profile" or pd.isna(value):
             continue  # rendered with tidied numbers / missing-value wording: covered inline
         info = FeatureInfo(name, **bundle.catalog.loc[name].to_dict())
@@ -160,7 +164,11 @@ def test_reason_codes_on_a_tiny_frame_rank_render_and_leave_blanks():
     contrib = pd.DataFrame(
         [[0.9, 0.2, 0.5, -0.1], [-0.3, -0.2, 0.0, 0.4]], index=index, columns=features.columns
     )
-    reasons = explain.reason_codes(contrib, features, catalog, k=3)
+    infos = explain.feature_infos(catalog)
+    names = list(features.columns)
+    table = Table.of(features)
+    found = explain.reason_columns(contrib.to_numpy(), names, table, infos, k=3, protective=True)
+    reasons = pd.DataFrame(found, index=index)
     assert reasons.loc["a", ["reason_1", "reason_2", "reason_3"]].tolist() == [
         "3 support tickets from the last 30 days still unresolved",
         "payment method: direct debit",
@@ -177,8 +185,8 @@ def test_reason_codes_on_a_tiny_frame_rank_render_and_leave_blanks():
         reasons.loc["b", "protective_reason"]
         == "0 support tickets from the last 30 days still unresolved"
     )
-    assert "protective_reason" not in explain.reason_codes(
-        contrib, features, catalog, k=1, protective=False
+    assert "protective_reason" not in explain.reason_columns(
+        contrib.to_numpy(), names, table, infos, k=1
     )
 
 
@@ -229,12 +237,12 @@ def test_figures_render_to_png(world, churn):
     table = explain.touchpoint_impact(contrib, bundle.catalog)
     assert _png(explain.touchpoint_figure(table, "churn")).startswith(b"\x89PNG")
     matrix = pd.DataFrame(
-        bundle.encoder.transform(features), index=features.index, columns=bundle.feature_names
+        bundle.encode(features), index=features.index, columns=bundle.feature_names
     )
     figures = explain.global_figures(contrib, matrix, top=2)
     assert {"shap_beeswarm", "shap_bar"} <= set(figures)
     assert sum(k.startswith("shap_dependence_") for k in figures) == 2
     for figure in figures.values():
         assert _png(figure).startswith(b"\x89PNG")
-    with_text = explain.global_figures(contrib.head(50), features, top=1)  # raw text columns
+    with_text = explain.global_figures(contrib.head(50), features.frame(), top=1)  # raw texts
     assert all(_png(f).startswith(b"\x89PNG") for f in with_text.values())

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cxml.data.simulate import SimConfig, simulate
-from cxml.features.build import build_features, build_features_with_catalog, feature_catalog
+from cxml.features.build import build_features, feature_catalog
 
 CUTOFF = pd.Timestamp("2024-06-01", tz="UTC")
 CUSTOMERS = pd.DataFrame(
@@ -46,7 +46,7 @@ BOUNDARY = events(
 
 
 def test_window_edges():
-    row = build_features(BOUNDARY, CUSTOMERS, CUTOFF).loc["a"]
+    row = build_features(BOUNDARY, CUSTOMERS, CUTOFF).frame().loc["a"]
     assert row["n_login_7d"] == 1
     assert row["n_login_30d"] == 2
     assert row["n_login_90d"] == 3
@@ -55,7 +55,7 @@ def test_window_edges():
     assert row["days_since_last_login_365d"] == pytest.approx(1 / 86_400)
     assert row["n_channel_store_30d"] == 1 and row["share_channel_web_90d"] == pytest.approx(3 / 5)
     assert row["tenure_days"] == 366  # 2024 is a leap year
-    assert np.isnan(build_features(BOUNDARY, CUSTOMERS, CUTOFF).loc["b", "tenure_days"])
+    assert np.isnan(build_features(BOUNDARY, CUSTOMERS, CUTOFF).frame().loc["b", "tenure_days"])
     assert row["rate_login_per_week_365d"] == pytest.approx(4 / (365 / 7))  # here all year
 
 
@@ -74,12 +74,12 @@ def test_unknown_channels_count_as_other_whatever_form_the_tables_take():
     arrays["event_time"] = pd.DatetimeIndex(rows["event_time"])
     profile = {c: CUSTOMERS[c].to_numpy() for c in CUSTOMERS.columns}
     profile["signup_time"] = pd.DatetimeIndex(CUSTOMERS["signup_time"])
-    expected = build_features(rows, CUSTOMERS, CUTOFF)
+    expected = build_features(rows, CUSTOMERS, CUTOFF).frame()
     assert expected.loc["a", "n_channel_other_30d"] == 1
     assert expected.loc["a", "n_channel_web_30d"] == 1
     assert expected.loc["a", "share_channel_other_30d"] == pytest.approx(1 / 2)
     for events_in, customers_in in ((categorical, CUSTOMERS), (arrays, profile)):
-        got = build_features(events_in, customers_in, CUTOFF)
+        got = build_features(events_in, customers_in, CUTOFF).frame()
         pd.testing.assert_frame_equal(got, expected)
 
 
@@ -95,7 +95,7 @@ def test_rates_count_only_the_weeks_a_customer_was_there():
         for c in customers.customer_id
         for d in (20, 24, 28, 30)
     ]
-    features = build_features(events(logins), customers, CUTOFF)
+    features = build_features(events(logins), customers, CUTOFF).frame()
     assert features.loc["new", "rate_login_per_week_365d"] == pytest.approx(2.0)  # 4 in 2 weeks
     assert features.loc["unknown", "rate_login_per_week_365d"] == pytest.approx(4 / (365 / 7))
     assert features.loc["new", "rate_purchase_per_week_365d"] == 0
@@ -115,7 +115,7 @@ def test_ticket_resolved_after_the_cutoff_was_still_open_at_the_cutoff():
             ("a", "2024-05-25 00:00:00", "support_ticket", "chat", None),  # never resolved: open
         ]
     )
-    row = build_features(rows, CUSTOMERS, CUTOFF).loc["a"]
+    row = build_features(rows, CUSTOMERS, CUTOFF).frame().loc["a"]
     assert row["n_support_ticket_30d"] == 3
     assert row["n_unresolved_ticket_30d"] == 2
     assert row["mean_resolution_hours_90d"] == 10.0
@@ -130,7 +130,7 @@ def test_voice_of_the_customer():
         ]
     )
     rows["text"] = [None, "terrible support, still waiting", "great"]
-    row = build_features(rows, CUSTOMERS, CUTOFF).loc["a"]
+    row = build_features(rows, CUSTOMERS, CUTOFF).frame().loc["a"]
     assert row["nps_last_365d"] == 4 and row["nps_change_365d"] == -5
     assert row["nps_band_365d"] == 0  # detractor
     assert row["nps_mean_365d"] == 6.5  # 9 and 4; the answer after the cutoff is unseen
@@ -139,7 +139,8 @@ def test_voice_of_the_customer():
 
 
 def test_pii_never_becomes_a_feature_and_catalog_matches_columns():
-    features, catalog = build_features_with_catalog(BOUNDARY, CUSTOMERS, CUTOFF)
+    built = build_features(BOUNDARY, CUSTOMERS, CUTOFF)
+    features, catalog = built.frame(), built.catalog()
     assert not any(c.removeprefix("profile_") == "name" for c in features.columns)
     assert list(catalog.index) == list(features.columns)
     assert list(feature_catalog(CUSTOMERS).index) == list(features.columns)
@@ -153,10 +154,12 @@ def sim():
 
 def test_one_customer_alone_equals_its_batch_row(sim):
     cutoff = sim.config.cutoff
-    batch = build_features(sim.events, sim.customers, cutoff)
+    batch = build_features(sim.events, sim.customers, cutoff).frame()
     for cid in sim.customers["customer_id"].iloc[[0, 17, 301, 599]]:
         own = sim.events[sim.events["customer_id"] == cid]
-        alone = build_features(own, sim.customers[sim.customers["customer_id"] == cid], cutoff)
+        alone = build_features(
+            own, sim.customers[sim.customers["customer_id"] == cid], cutoff
+        ).frame()
         pd.testing.assert_frame_equal(alone, batch.loc[[cid]], check_dtype=False)
 
 
@@ -164,8 +167,8 @@ def test_row_order_never_changes_a_feature(sim):
     cutoff = sim.config.cutoff
     shuffled = sim.events.sample(frac=1.0, random_state=1)
     pd.testing.assert_frame_equal(
-        build_features(shuffled, sim.customers, cutoff),
-        build_features(sim.events, sim.customers, cutoff),
+        build_features(shuffled, sim.customers, cutoff).frame(),
+        build_features(sim.events, sim.customers, cutoff).frame(),
     )
 
 
@@ -177,10 +180,10 @@ def test_events_at_or_after_the_cutoff_never_change_a_feature(sim, seed, days_ah
     cutoff = sim.config.cutoff + pd.Timedelta(days=days_ahead)
     ev = sim.events
     past = ev[ev["event_time"] < cutoff]
-    baseline = build_features(past, sim.customers, cutoff)
+    baseline = build_features(past, sim.customers, cutoff).frame()
     rng = np.random.default_rng(seed)
     future = ev[ev["event_time"] >= cutoff].sample(frac=rng.uniform(0, 1), random_state=seed)
     future = future.assign(value=future["value"] * rng.uniform(0, 3))  # changed values
     at_cutoff = future.head(5).assign(event_time=cutoff)  # exactly at the cutoff
     changed = pd.concat([past, future, at_cutoff], ignore_index=True)
-    pd.testing.assert_frame_equal(build_features(changed, sim.customers, cutoff), baseline)
+    pd.testing.assert_frame_equal(build_features(changed, sim.customers, cutoff).frame(), baseline)

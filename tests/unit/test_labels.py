@@ -7,10 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cxml.config import LabelConfig
 from cxml.data.schema import utc_timestamp
 from cxml.data.simulate import SimConfig, simulate
 from cxml.features.labels import (
-    LabelConfig,
     active_customers,
     churn_labels,
     label_inputs,

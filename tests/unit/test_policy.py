@@ -13,16 +13,9 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from cxml.actions import _assign
-from cxml.actions.policy import (
-    Action,
-    ContactPolicy,
-    Rule,
-    allocate,
-    best_each,
-    eligible,
-    expected_values,
-)
+from cxml.actions import _assign, policy
+from cxml.config import Action, ContactPolicy, Rule
+from cxml.features.table import Table
 
 AS_OF = pd.Timestamp("2024-04-01", tz="UTC")
 DAY = pd.Timedelta(days=1)
@@ -42,6 +35,51 @@ def _values(rows: dict[str, dict[str, float]]) -> pd.DataFrame:
 
 def _all_eligible(values: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(True, index=values.index, columns=values.columns)
+
+
+# The policy works on arrays (customers × the catalog's actions); these tests read and write
+# frames, named by customer and action, through the faces below.
+
+
+def eligible(customers: pd.DataFrame, catalog, log, contact, as_of) -> pd.DataFrame:
+    allowed = policy.eligible(Table.of(customers), catalog, log, contact, as_of)
+    return pd.DataFrame(allowed, index=customers.index, columns=[a.name for a in catalog])
+
+
+def expected_values(uplift: pd.DataFrame, worth: pd.Series, catalog) -> pd.DataFrame:
+    names = [a.name for a in catalog]
+    missing = [n for n in names if n not in uplift.columns]
+    if missing:
+        raise ValueError(f"uplift has no column for actions {missing}")
+    money = worth.reindex(uplift.index).to_numpy(dtype=float)
+    values = policy.net_values(uplift[names].to_numpy(dtype=float), money, catalog, uplift.index)
+    return pd.DataFrame(values, index=uplift.index, columns=names)
+
+
+def _arrays(values: pd.DataFrame, allowed: pd.DataFrame, catalog) -> tuple[Any, Any]:
+    """The frames as the policy's arrays; a customer or action absent from `allowed` is not
+    allowed."""
+    names = [a.name for a in catalog]
+    missing = [n for n in names if n not in values.columns]
+    if missing:
+        raise ValueError(f"values has no column for actions {missing}")
+    ok = allowed.reindex(index=values.index, columns=names).astype("boolean").fillna(False)
+    return values[names].to_numpy(dtype=float), ok.to_numpy(dtype=bool)
+
+
+def _frame(chosen: policy.Allocation) -> pd.DataFrame:
+    frame = chosen.frame()
+    frame.attrs["status"] = chosen.status
+    return frame
+
+
+def allocate(values, allowed, catalog, budget, method="exact", **kwargs) -> pd.DataFrame:
+    value, ok = _arrays(values, allowed, catalog)
+    return _frame(policy.allocate(value, ok, catalog, budget, values.index, method, **kwargs))
+
+
+def best_each(values, allowed, catalog) -> pd.DataFrame:
+    return _frame(policy.best_each(*_arrays(values, allowed, catalog), catalog, values.index))
 
 
 # --- eligibility ------------------------------------------------------------------------------

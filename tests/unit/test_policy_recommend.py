@@ -1,15 +1,17 @@
-"""recommend(): only the columns the rules read are copied for eligibility, with the same
-answer as from every attribute; a rule on a missing column still names what there is."""
+"""Recommendations: options (values and eligibility from the customers' own rows), the choice
+per customer or under the budget, and the reason in words."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
+from pydantic import TypeAdapter
 
 from cxml.actions.policy import eligible
-from cxml.actions.recommend import attributes, catalog_of, contact_of, recommend, rule_columns
+from cxml.actions.recommend import attributes, choose, customer_value, describe, options
 from cxml.config import ActionsConfig
+from cxml.features.table import Table
 
 AS_OF = pd.Timestamp("2024-04-01", tz="UTC")
 FEATURES = pd.DataFrame(
@@ -20,7 +22,7 @@ FEATURES = pd.DataFrame(
     },
     index=pd.Index(["a", "b", "c", "d"], name="customer_id"),
 )
-CONFIG = ActionsConfig.model_validate(
+CONFIG = TypeAdapter(ActionsConfig).validate_python(
     {
         "value": {"feature": "profile_monthly_charge", "multiplier": 12},
         "contact": {"max_contacts": 1, "period_days": 28},
@@ -43,16 +45,28 @@ LOG = pd.DataFrame(
 )
 
 
-def test_only_the_rules_columns_give_the_same_eligibility() -> None:
-    catalog = catalog_of(CONFIG)
-    value = FEATURES["profile_monthly_charge"].fillna(0.0) * 12
-    assert rule_columns(catalog) == {"segment", "n_support_ticket_30d", "customer_value"}
-    few = attributes(FEATURES, value, rule_columns(catalog))
-    assert list(few.columns) == ["n_support_ticket_30d", "segment", "customer_value"]  # by name
-    for log in (None, LOG):
-        expected = eligible(attributes(FEATURES, value), catalog, log, contact_of(CONFIG), AS_OF)
-        got = eligible(few, catalog, log, contact_of(CONFIG), AS_OF)
-        pd.testing.assert_frame_equal(got, expected)
+def recommend(
+    uplift: pd.DataFrame, features: pd.DataFrame, log, config, as_of, per_customer=False
+) -> pd.DataFrame:
+    """options -> choose -> describe, as the scorer composes them, on frames."""
+    table = Table.of(features.loc[uplift.index])
+    found = options(uplift.to_numpy(), list(uplift.columns), table, log, config, as_of)
+    chosen = choose(found, config, per_customer)
+    return pd.DataFrame(describe(found, chosen, None), index=uplift.index)
+
+
+def test_attributes_name_profile_columns_plainly_and_add_customer_value() -> None:
+    table = Table.of(FEATURES)
+    value = customer_value(table, CONFIG.value)
+    np.testing.assert_array_equal(value, [600.0, 240.0, 960.0, 0.0])  # unknown: 0
+    seen = attributes(table, value)
+    assert {"segment", "monthly_charge", "n_support_ticket_30d", "customer_value"} <= set(seen)
+    assert seen.columns["segment"] is table.columns["profile_segment"]  # read, not copied
+    allowed = eligible(seen, CONFIG.catalog, None, CONFIG.contact, AS_OF)
+    # call: gold with a ticket (a, d); mail: worth at least 100 (a, b, c); gift: everyone
+    np.testing.assert_array_equal(allowed[:, 0], [True, False, False, True])
+    np.testing.assert_array_equal(allowed[:, 1], [True, True, True, False])
+    assert allowed[:, 2].all()
 
 
 def test_recommend_picks_eligible_actions_for_each_customer() -> None:
@@ -66,11 +80,10 @@ def test_recommend_picks_eligible_actions_for_each_customer() -> None:
 
 
 def test_a_rule_on_a_missing_column_lists_the_columns_there_are() -> None:
-    catalog = catalog_of(CONFIG)
-    few = attributes(FEATURES, FEATURES["n_support_ticket_30d"], {"tier"})
-    assert "n_support_ticket_30d" in few.columns  # not cut down: "tier" does not exist
-    with pytest.raises(ValueError, match="no such column"):
-        eligible(few.drop(columns="segment"), catalog, None, None, AS_OF)
+    table = Table.of(FEATURES.drop(columns="profile_segment"))
+    seen = attributes(table, customer_value(table, CONFIG.value))
+    with pytest.raises(ValueError, match=r"no such column.*n_support_ticket_30d"):
+        eligible(seen, CONFIG.catalog, None, None, AS_OF)
 
 
 @pytest.mark.parametrize("per_customer", [True, False])
@@ -87,7 +100,7 @@ def test_uplift_in_another_row_and_column_order_recommends_the_same(per_customer
     assert (expected["action"] != "none").any()  # something to compare
 
 
-def test_uplift_for_a_customer_without_features_is_refused() -> None:
-    uplift = pd.DataFrame(0.1, index=["a", "zz"], columns=["call", "mail", "gift"])
-    with pytest.raises(ValueError, match="customer_value is missing for 1 customers"):
-        recommend(uplift, FEATURES, LOG, CONFIG, AS_OF)
+def test_uplift_rows_that_are_not_the_customers_are_refused() -> None:
+    estimates = np.full((3, 3), 0.1)
+    with pytest.raises(ValueError, match="3 rows of uplift estimates for 4 customers"):
+        options(estimates, ["call", "mail", "gift"], Table.of(FEATURES), LOG, CONFIG, AS_OF)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from cxml.features.labels import LabelConfig
+from cxml.config import LabelConfig
 from cxml.features.treatments import treatment_set
 
 CAMPAIGN = pd.Timestamp("2024-03-01", tz="UTC")  # a 91-day window closes 2024-05-31

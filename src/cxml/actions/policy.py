@@ -1,14 +1,16 @@
 """Next-best-action policy: who may get which offer, what it is worth, and who gets what.
 
-Pure functions on frames (DESIGN §3): eligibility from rules and the treatment log (cooldowns,
-contact caps), expected value = uplift × customer value − cost, and allocation of at most one
-action per customer under a total budget and per-action capacities — greedy by value density as
-the baseline, and an exact MILP solved by HiGHS (scipy.optimize.milp) that never does worse.
+Pure functions on arrays (rows: customers, columns: the catalog's actions, in order):
+eligibility from rules and the treatment log (cooldowns, contact caps), expected value =
+uplift × customer value − cost, and allocation of at most one action per customer under a total
+budget and per-action capacities — greedy by value density as the baseline, and an exact MILP
+solved by HiGHS (scipy.optimize.milp) that never does worse.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -16,109 +18,35 @@ import numpy as np
 import pandas as pd
 
 from cxml.actions._assign import TOL, Problem, exact, greedy
+from cxml.config import NO_ACTION, Action, ContactPolicy, Rule, catalog_names
+from cxml.data.schema import utc_timestamp
+from cxml.features.table import Table
 
-NONE = "none"  # the "no action" label in an allocation
+NONE = NO_ACTION  # the "no action" label in an allocation
 ALLOCATION_COLUMNS = ("action", "expected_gain", "cost", "runner_up", "runner_up_gain")
 LOG_COLUMNS = ("customer_id", "action_time", "action", "channel")
 
 
-@dataclass(frozen=True)
-class Rule:
-    """An eligibility condition on one customer column; every condition given must hold.
-
-    A missing value fails the rule: an offer gated on a segment or a minimum value is not sent to
-    a customer whose segment or value is unknown.
-    """
-
-    column: str
-    isin: tuple[str, ...] | None = None
-    min: float | None = None
-    max: float | None = None
-
-    def __post_init__(self) -> None:
-        if self.min is not None and self.max is not None and self.min > self.max:
-            raise ValueError(
-                f"Rule on {self.column!r}: min {self.min} > max {self.max}, so no customer can "
-                "pass; swap the bounds."
-            )
-
-    def holds(self, customers: pd.DataFrame) -> np.ndarray:
-        """A boolean mask over the rows of `customers`."""
-        if self.column not in customers.columns:
-            raise ValueError(
-                f"Rule on {self.column!r}: the customers frame has no such column "
-                f"(it has {list(customers.columns)}); fix the action catalog or the data."
-            )
-        col = customers[self.column]
-        ok = col.notna().to_numpy(dtype=bool)
-        if self.isin is not None:
-            ok &= col.isin(list(self.isin)).to_numpy(dtype=bool)
-        if self.min is not None or self.max is not None:
-            raw = col.astype(object) if isinstance(col.dtype, pd.CategoricalDtype) else col
-            num = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
-            with np.errstate(invalid="ignore"):  # NaN compares False: missing fails
-                if self.min is not None:
-                    ok &= num >= self.min
-                if self.max is not None:
-                    ok &= num <= self.max
-        return ok
-
-
-@dataclass(frozen=True)
-class Action:
-    """One offer in the catalog: what it costs, who may get it, how often."""
-
-    name: str
-    channel: str
-    cost: float
-    rules: tuple[Rule, ...] = ()
-    capacity: int | None = None  # at most this many customers per allocation (None: no limit)
-    cooldown_days: int = 0  # no repeat of this offer within D days
-    aims_at: str = "churn"  # the outcome whose probability the uplift raises
-
-    def __post_init__(self) -> None:
-        problem = None
-        if not self.name or self.name == NONE:
-            problem = f"the name {NONE!r} (or an empty name) is reserved for 'no action'"
-        elif not math.isfinite(self.cost) or self.cost < 0:
-            problem = f"cost must be a finite number >= 0, got {self.cost}"
-        elif self.capacity is not None and self.capacity < 0:
-            problem = f"capacity must be >= 0 or None (no limit), got {self.capacity}"
-        elif self.cooldown_days < 0:
-            problem = f"cooldown_days must be >= 0, got {self.cooldown_days}"
-        if problem:
-            raise ValueError(f"Action {self.name!r}: {problem}.")
-
-
-@dataclass(frozen=True)
-class ContactPolicy:
-    """At most `max_contacts` contacts per channel per customer in any `period_days` window."""
-
-    max_contacts: int
-    period_days: int
-
-    def __post_init__(self) -> None:
-        if self.max_contacts < 0 or self.period_days < 1:
-            raise ValueError(
-                f"ContactPolicy needs max_contacts >= 0 and period_days >= 1, got "
-                f"{self.max_contacts} and {self.period_days}."
-            )
-
-
-def _names(catalog: list[Action]) -> list[str]:
-    names = [a.name for a in catalog]
-    if not names:
-        raise ValueError("The action catalog is empty: add at least one Action.")
-    dupes = sorted({n for n in names if names.count(n) > 1})
-    if dupes:
-        raise ValueError(f"Action names must be unique in the catalog; repeated: {dupes}.")
-    return names
-
-
-def _utc(stamp: pd.Timestamp | str) -> pd.Timestamp:
-    """A naive time is taken to be UTC already (the data contract)."""
-    ts = pd.Timestamp(stamp)
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+def holds(rule: Rule, customers: Table) -> np.ndarray:
+    """Where `rule` holds, a boolean mask over the rows of `customers`; a missing value fails."""
+    if rule.column not in customers:
+        raise ValueError(
+            f"Rule on {rule.column!r}: the customers have no such column "
+            f"(they have {customers.names()}); fix the action catalog or the data."
+        )
+    values = customers.columns[rule.column]
+    ok = ~np.asarray(pd.isna(values), dtype=bool)
+    if rule.isin is not None:
+        ok &= np.isin(np.asarray(values, dtype=object), list(rule.isin))
+    if rule.min is not None or rule.max is not None:
+        numbers = pd.to_numeric(np.asarray(values, dtype=object), errors="coerce")
+        num = np.asarray(numbers, dtype=float)
+        with np.errstate(invalid="ignore"):  # NaN compares False: missing fails
+            if rule.min is not None:
+                ok &= num >= rule.min
+            if rule.max is not None:
+                ok &= num <= rule.max
+    return ok
 
 
 @dataclass(frozen=True)
@@ -156,7 +84,7 @@ _NO_IDS = pd.Index([], dtype=object)  # an empty log's ids, made once
 
 
 def _past_log(
-    log: pd.DataFrame | None, catalog: list[Action], as_of: pd.Timestamp, days: int
+    log: pd.DataFrame | None, catalog: Sequence[Action], as_of: pd.Timestamp, days: int
 ) -> _Past:
     """Log rows in [as_of − days, as_of): only the past can block an offer."""
     if log is None or len(log) == 0 or days <= 0:
@@ -179,91 +107,52 @@ def _past_log(
 
 
 def eligible(
-    customers: pd.DataFrame,
-    catalog: list[Action],
+    customers: Table,
+    catalog: Sequence[Action],
     log: pd.DataFrame | None,
     contact: ContactPolicy | None,
     as_of: pd.Timestamp,
-) -> pd.DataFrame:
-    """Which customer may get which action at `as_of` (customers × action names, bool).
+) -> np.ndarray:
+    """Which customer may get which action at `as_of`: a bool matrix, the customers' rows ×
+    the catalog's actions in order.
 
     An action is allowed when all its rules hold, the same action was not logged within its
     cooldown_days before `as_of`, and the customer had fewer than `max_contacts` logged contacts
     on the action's channel within `period_days` before `as_of`. Only log rows strictly before
     `as_of` count; a logged action missing from the catalog still counts as a contact. Every
     check runs whatever the log holds (max_contacts 0 blocks even with an empty log); the log
-    is read into arrays once, as a request for one customer is mostly overhead otherwise.
+    is read into arrays once.
     """
-    allowed = eligible_matrix(customers, catalog, log, contact, as_of)
-    return pd.DataFrame(allowed, index=customers.index, columns=_names(catalog))
-
-
-def eligible_matrix(
-    customers: pd.DataFrame,
-    catalog: list[Action],
-    log: pd.DataFrame | None,
-    contact: ContactPolicy | None,
-    as_of: pd.Timestamp,
-) -> np.ndarray:
-    """`eligible` as a bool matrix: customers' rows × the catalog's actions, in order."""
-    names, at = _names(catalog), _utc(as_of)
+    catalog_names(catalog)
+    at = utc_timestamp(as_of)
     window = max([a.cooldown_days for a in catalog] + [contact.period_days if contact else 0])
     past = _past_log(log, catalog, at, window)
     at64 = at.tz_convert(None).to_datetime64()  # naive UTC, as the log's times
     where = past.where(customers.index)
     if contact is not None:
         recent = past.since(at64, contact.period_days)
-    out: dict[str, np.ndarray] = {}
-    for action in catalog:
-        ok = np.ones(len(customers), dtype=bool)
+    allowed = np.ones((len(customers), len(catalog)), dtype=bool)
+    for j, action in enumerate(catalog):
+        ok = allowed[:, j]
         for rule in action.rules:
-            ok &= rule.holds(customers)
+            ok &= holds(rule, customers)
         if action.cooldown_days > 0:
             since = past.since(at64, action.cooldown_days)
             ok &= past.per_customer((past.action == action.name) & since, where) == 0
         if contact is not None:
             on_channel = recent & (past.channel == action.channel)
             ok &= past.per_customer(on_channel, where) < contact.max_contacts
-        out[action.name] = ok
-    return np.column_stack([out[name] for name in names])
-
-
-def _matrix(frame: pd.DataFrame, names: list[str]) -> np.ndarray:
-    """frame[names] as floats, missing values NaN. A frame of just those columns in any order
-    (the uplift learner sorts them) is read whole and reordered by position: selecting the
-    columns in pandas cost more than one customer's values."""
-    if list(frame.columns) == names:
-        return frame.to_numpy(dtype=float, na_value=np.nan)
-    if len(frame.columns) == len(names) and frame.columns.is_unique:  # names are all in it
-        return frame.to_numpy(dtype=float, na_value=np.nan)[:, frame.columns.get_indexer(names)]
-    return frame[names].to_numpy(dtype=float, na_value=np.nan)
-
-
-def expected_values(
-    uplift: pd.DataFrame, customer_value: pd.Series, catalog: list[Action]
-) -> pd.DataFrame:
-    """Net expected value of each action for each customer, in money.
-
-    value[c, a] = uplift[c, a] × customer_value[c] − cost[a], where uplift is the increase in the
-    probability of the good outcome (e.g. churn avoided) that action a causes for customer c. A
-    missing uplift gives a missing value, which is never allocated.
-    """
-    names = _names(catalog)
-    missing = [n for n in names if n not in uplift.columns]
-    if missing:
-        raise ValueError(f"uplift has no column for actions {missing}; estimate them first.")
-    same = customer_value.index.equals(uplift.index)
-    worth = customer_value if same else customer_value.reindex(uplift.index)
-    money = worth.to_numpy(dtype=float, na_value=np.nan)
-    values = net_values(_matrix(uplift, names), money, catalog, uplift.index)
-    return pd.DataFrame(values, index=uplift.index, columns=names)
+    return allowed
 
 
 def net_values(
-    uplift: np.ndarray, money: np.ndarray, catalog: list[Action], ids: pd.Index
+    uplift: np.ndarray, money: np.ndarray, catalog: Sequence[Action], ids: pd.Index
 ) -> np.ndarray:
-    """`expected_values` on arrays: `uplift` rows × the catalog's actions, `money` each row's
-    customer value; `ids` name the rows in errors."""
+    """Net expected value of each action for each customer, in money: uplift[c, a] ×
+    money[c] − cost[a], where uplift (rows × the catalog's actions) is the increase in the
+    probability of the good outcome (e.g. churn avoided) that action a causes for customer c,
+    and money each row's customer value. A missing uplift gives a missing value, which is
+    never allocated; `ids` name the rows in errors."""
     if np.isnan(money).any():
         lost = list(ids[np.isnan(money)][:3])
         raise ValueError(
@@ -273,38 +162,22 @@ def net_values(
     return uplift * money[:, None] - costs
 
 
-def _allowed(allowed: pd.DataFrame, index: pd.Index, names: list[str]) -> np.ndarray:
-    """`allowed` as a bool matrix over (index, names); absent or missing cells are False.
-    A frame already in that shape is read as is (reindexing costs more than one row's work)."""
-    if allowed.index.equals(index) and list(allowed.columns) == names:
-        cells = allowed.to_numpy()
-        if cells.dtype == np.bool_:  # every column numpy bool: no missing cell to fill
-            return cells
-    elig = allowed.reindex(index=index, columns=names).astype("boolean").fillna(False)
-    return elig.to_numpy(dtype=bool)
-
-
 def _problem(
-    values: pd.DataFrame, allowed: pd.DataFrame, catalog: list[Action], budget: float | None
-) -> Problem:
-    names = _names(catalog)
-    if not values.index.is_unique:
-        raise ValueError("values has repeated customer ids; give one row per customer.")
-    missing = [n for n in names if n not in values.columns]
-    if missing:
-        raise ValueError(f"values has no column for actions {missing}; see expected_values().")
-    value, ok = _matrix(values, names), _allowed(allowed, values.index, names)
-    return _problem_of(value, ok, catalog, budget, values.index)
-
-
-def _problem_of(
     value: np.ndarray,
     allowed: np.ndarray,
-    catalog: list[Action],
+    catalog: Sequence[Action],
     budget: float | None,
     ids: pd.Index,
 ) -> Problem:
     """The problem on arrays: `value` and `allowed` are rows × the catalog's actions."""
+    catalog_names(catalog)
+    if not ids.is_unique:
+        raise ValueError("values has repeated customer ids; give one row per customer.")
+    if value.shape != allowed.shape or value.shape[1:] != (len(catalog),):
+        raise ValueError(
+            f"values {value.shape} and eligibility {allowed.shape} must both be customers × "
+            f"the catalog's {len(catalog)} actions"
+        )
     if budget is not None and (math.isnan(budget) or budget < 0):
         raise ValueError(f"budget must be >= 0 or None (unlimited), got {budget}.")
     value = np.where(np.isnan(value), -np.inf, value)
@@ -321,8 +194,18 @@ def _problem_of(
     return Problem(value, ok, cost, cap, limit, rank)
 
 
-def _picked(p: Problem, names: list[str], chosen: np.ndarray) -> dict[str, np.ndarray]:
-    """The allocation's columns (ALLOCATION_COLUMNS) as arrays over the problem's rows."""
+@dataclass
+class Allocation(Table):
+    """Per customer: the action, its expected gain and cost, the runner-up and its gain
+    (ALLOCATION_COLUMNS), and how the answer was found."""
+
+    status: str = ""
+
+
+def _picked(
+    p: Problem, names: list[str], chosen: np.ndarray, ids: pd.Index, status: str
+) -> Allocation:
+    """The allocation's columns over the problem's rows."""
     rows, has = np.arange(len(chosen)), chosen >= 0
     labels = np.array([*names, NONE], dtype=object)  # index -1 reads NONE
     at = np.where(has, chosen, 0)
@@ -331,51 +214,37 @@ def _picked(p: Problem, names: list[str], chosen: np.ndarray) -> dict[str, np.nd
     second = np.argmax(rest, axis=1)
     second_gain = rest[rows, second]
     found = np.isfinite(second_gain)
-    return {
+    columns = {
         "action": labels[chosen],
         "expected_gain": np.where(has, p.value[rows, at], 0.0),
         "cost": np.where(has, p.cost[at], 0.0),
         "runner_up": labels[np.where(found, second, -1)],
         "runner_up_gain": np.where(found, second_gain, 0.0),
     }
+    return Allocation(ids, columns, status)
 
 
-def _frame(p: Problem, index: pd.Index, names: list[str], chosen: np.ndarray) -> pd.DataFrame:
-    # fresh arrays: copying them into one block cost more than a row's work
-    return pd.DataFrame(_picked(p, names, chosen), index=index, copy=False)
-
-
-def best_each(values: pd.DataFrame, eligible: pd.DataFrame, catalog: list[Action]) -> pd.DataFrame:
+def best_each(
+    values: np.ndarray, allowed: np.ndarray, catalog: Sequence[Action], ids: pd.Index
+) -> Allocation:
     """Each customer's own best: the eligible action of highest positive value, else "none".
     No budget, and a capacity only closes an action when 0: what one customer's request needs,
     whoever else is scored in the same call. Ties go to the earlier catalog action. Same
-    columns as `allocate`."""
-    p = _problem(values, eligible, catalog, None)
-    out = pd.DataFrame(_best_each(p, _names(catalog)), index=values.index, copy=False)
-    out.attrs["status"] = "each customer's best eligible action"
-    return out
-
-
-def best_each_arrays(
-    values: np.ndarray, allowed: np.ndarray, catalog: list[Action], ids: pd.Index
-) -> dict[str, np.ndarray]:
-    """`best_each` on arrays (rows × the catalog's actions), its columns as arrays: what a
-    request's few customers need, without the frames."""
-    return _best_each(_problem_of(values, allowed, catalog, None, ids), _names(catalog))
-
-
-def _best_each(p: Problem, names: list[str]) -> dict[str, np.ndarray]:
+    columns as `allocate`; `values` and `allowed` are rows (`ids`) × the catalog's actions."""
+    p = _problem(values, allowed, catalog, None, ids)
     worth = np.where(p.ok, p.value, -np.inf)
     best = np.argmax(worth, axis=1)
     found = np.isfinite(worth[np.arange(len(worth)), best])
-    return _picked(p, names, np.where(found, best, -1))
+    status = "each customer's best eligible action"
+    return _picked(p, catalog_names(catalog), np.where(found, best, -1), ids, status)
 
 
 def allocate(
-    values: pd.DataFrame,
-    eligible: pd.DataFrame,
-    catalog: list[Action],
+    values: np.ndarray,
+    allowed: np.ndarray,
+    catalog: Sequence[Action],
     budget: float | None,
+    ids: pd.Index,
     method: Literal["greedy", "exact"] = "exact",
     *,
     time_limit: float = 60.0,
@@ -388,23 +257,20 @@ def allocate(
     missing). "greedy" takes pairs by value density. "exact" maximises total value as a MILP:
     Lagrangian reduced-cost fixing shrinks it, HiGHS solves the rest to a relative `gap`; within
     `time_limit` s, else the best feasible solution found. It is never below greedy. Greedy ties
-    go to the smaller customer id, then the earlier catalog action. Customers absent from
-    `eligible` are ineligible for everything.
+    go to the smaller customer id, then the earlier catalog action. `values` and `allowed`
+    are rows (the customers `ids`) × the catalog's actions.
 
-    Returns a frame indexed like `values` with columns action, expected_gain, cost, runner_up
-    (the best other eligible action with positive value that this run could give: open and
-    affordable on its own; else "none") and runner_up_gain;
-    `.attrs["status"]` says how the answer was found.
+    Returns the allocation over `ids`: action, expected_gain, cost, runner_up (the best other
+    eligible action with positive value that this run could give: open and affordable on its
+    own; else "none") and runner_up_gain, and its `status`: how the answer was found.
     """
     if gap < 0 or time_limit < 0:
         raise ValueError(f"gap and time_limit must be >= 0, got {gap} and {time_limit}.")
-    p = _problem(values, eligible, catalog, budget)
+    p = _problem(values, allowed, catalog, budget, ids)
     if method == "greedy":
         chosen, status = greedy(p), "greedy: by value density"
     elif method == "exact":
         chosen, status = exact(p, time_limit, gap)
     else:
         raise ValueError(f"method must be 'greedy' or 'exact', got {method!r}.")
-    out = _frame(p, values.index, _names(catalog), chosen)
-    out.attrs["status"] = status
-    return out
+    return _picked(p, catalog_names(catalog), chosen, ids, status)

@@ -16,17 +16,18 @@ from typing import Any, TypeAlias
 import numpy as np
 import pandas as pd
 
+from cxml.config import FeatureConfig
 from cxml.data.schema import utc_timestamp
 from cxml.features.catalog import FeatureInfo, Features, event_words, family_of
-from cxml.features.config import FeatureConfig
 from cxml.features.sentiment import sentiment
+from cxml.features.table import Table
 
 NS_PER_DAY = 86_400 * 10**9
 NS_PER_HOUR = 3_600 * 10**9
 
-# A table as a frame, or as its columns' arrays (numpy or pandas): a request's few rows come as
-# arrays, and framing them only to read them back cost more than its features.
-Table: TypeAlias = pd.DataFrame | Mapping[str, Any]
+#: What the features read: a data-contract table as a frame (from files), as a `Table`, or as a
+#: mapping of its columns' arrays (a request's few rows), taken once by `Table.of`.
+Source: TypeAlias = pd.DataFrame | Mapping[str, Any] | Table
 
 
 @dataclass
@@ -44,11 +45,9 @@ class _Events:
     time_ns: np.ndarray
 
 
-def _columns_of(table: Table) -> Mapping[str, Any]:
-    """A table's columns as arrays (a frame's are read once, without copying)."""
-    if isinstance(table, pd.DataFrame):
-        return {name: table[name].array for name in table.columns}
-    return table
+def _columns_of(source: Source) -> Mapping[str, Any]:
+    """A source's columns as arrays (a frame's are read once, without copying)."""
+    return Table.of(source).columns
 
 
 def _codes(values: Any, vocabulary: pd.Index, rows: np.ndarray) -> np.ndarray:
@@ -430,58 +429,20 @@ def _profile(
 
 
 def build_features(
-    events: Table,
-    customers: Table,
-    cutoff: str | pd.Timestamp,
-    config: FeatureConfig | None = None,
-) -> pd.DataFrame:
-    """One row per customer in `customers`, from events strictly before `cutoff` only."""
-    return _build(events, customers, cutoff, config).frame()
-
-
-def build_columns(
-    events: Table,
-    customers: Table,
+    events: Source,
+    customers: Source,
     cutoff: str | pd.Timestamp,
     config: FeatureConfig | None = None,
 ) -> Features:
-    """`build_features` before it is framed: the column arrays, for a caller that can use them
-    directly (`Features.frame()` gives the very frame `build_features` returns). `events` and
-    `customers` may be given as their columns' arrays, as a request's few rows come."""
-    return _build(events, customers, cutoff, config)
-
-
-def build_features_with_catalog(
-    events: pd.DataFrame,
-    customers: pd.DataFrame,
-    cutoff: str | pd.Timestamp,
-    config: FeatureConfig | None = None,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The features and the catalog describing each column (same names, same order)."""
-    out = _build(events, customers, cutoff, config)
-    return out.frame(), out.catalog()
-
-
-def _as_strings(ids: Any) -> np.ndarray:
-    values = np.asarray(ids, dtype=object)
-    if pd.api.types.infer_dtype(values, skipna=False) != "string":
-        values = values.astype(str).astype(object)
-    return values
-
-
-def _build(
-    events: Table,
-    customers: Table,
-    cutoff: str | pd.Timestamp,
-    config: FeatureConfig | None,
-) -> Features:
+    """One row per customer in `customers`, from events strictly before `cutoff` only: the
+    feature columns with their catalog entries (`.frame()` for a DataFrame, `.catalog()`)."""
     cfg = config or FeatureConfig()
     cut = utc_timestamp(cutoff)
-    customers = _columns_of(customers)
-    ids = pd.Index(_as_strings(customers["customer_id"]), name="customer_id")
+    columns = _columns_of(customers)
+    ids = pd.Index(_as_strings(columns["customer_id"]), name="customer_id")
     ev = _visible(_columns_of(events), ids, cut, cfg)
     out = Features(ids)
-    tenure = _tenure_days(customers, cut)
+    tenure = _tenure_days(columns, cut)
     longest = max(cfg.windows)
     seen_days = (
         np.full(len(ids), float(longest)) if tenure is None else np.nan_to_num(tenure, nan=longest)
@@ -490,8 +451,15 @@ def _build(
     _support(out, ev, cfg, cut)
     _voice(out, ev, cfg)
     _channels(out, ev, cfg)
-    _profile(out, customers, tenure, cfg)
+    _profile(out, columns, tenure, cfg)
     return out
+
+
+def _as_strings(ids: Any) -> np.ndarray:
+    values = np.asarray(ids, dtype=object)
+    if pd.api.types.infer_dtype(values, skipna=False) != "string":
+        values = values.astype(str).astype(object)
+    return values
 
 
 def feature_catalog(customers: pd.DataFrame, config: FeatureConfig | None = None) -> pd.DataFrame:
@@ -503,4 +471,4 @@ def feature_catalog(customers: pd.DataFrame, config: FeatureConfig | None = None
             "event_type": pd.Series([], dtype=object),
         }
     )
-    return build_features_with_catalog(empty, customers.head(0), "2000-01-01", config)[1]
+    return build_features(empty, customers.head(0), "2000-01-01", config).catalog()

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from cxml.config import LabelConfig
 from cxml.data.schema import utc_timestamp
-from cxml.features.labels import LabelConfig, label_inputs, make_labels
+from cxml.features.labels import label_inputs, make_labels
 
 __all__ = ["FeaturesFn", "Split", "build_training_set", "monthly_cutoffs", "out_of_time_split"]
 

@@ -1,4 +1,4 @@
-"""Labels at a cutoff (DESIGN §2): who is still a customer, who churns, whose satisfaction drops.
+"""Labels at a cutoff: who is still a customer, who churns, whose satisfaction drops.
 
 The one rule of time: `event_time < cutoff` is the past (features, the population), and
 `[cutoff, cutoff + horizon)` is the label window. Every event lands on exactly one side, so a
@@ -8,44 +8,20 @@ All functions take frames and return frames indexed by `customer_id` as plain `s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
-
 import numpy as np
 import pandas as pd
 from pandas.api.types import is_string_dtype
 
+from cxml.config import LabelConfig
 from cxml.data.schema import utc_timestamp
 
 __all__ = [
-    "LabelConfig",
     "active_customers",
     "churn_labels",
     "label_inputs",
     "make_labels",
     "satisfaction_drop_labels",
 ]
-
-
-@dataclass(frozen=True)
-class LabelConfig:
-    horizon_days: int = 90
-    churn: Literal["contractual", "inactivity"] = "contractual"
-    #: Inactivity churn: the event types that count as activity.
-    activity_types: tuple[str, ...] = ("purchase", "login", "usage")
-    #: Inactivity churn: a row needs activity in [cutoff - lookback, cutoff).
-    lookback_days: int = 90
-    survey_type: str = "survey_nps"
-    #: Satisfaction drop: the new score is at most the previous one minus this margin ...
-    drop_margin: float = 2.0
-    #: ... or (if set) the score falls a band.
-    band_drop: bool = True
-    #: Lower edges of the bands above the lowest; NPS: detractor 0-6, passive 7-8, promoter 9-10.
-    band_edges: tuple[float, ...] = (7.0, 9.0)
-
-    @property
-    def horizon(self) -> pd.Timedelta:
-        return pd.Timedelta(days=self.horizon_days)
 
 
 def _str_ids(values: pd.Series | pd.Index) -> np.ndarray:

@@ -14,9 +14,10 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
+from cxml.config import LabelConfig
 from cxml.data.schema import utc_timestamp
 from cxml.features.dataset import FeaturesFn
-from cxml.features.labels import LabelConfig, active_customers, label_inputs, make_labels
+from cxml.features.labels import active_customers, label_inputs, make_labels
 
 
 def campaign_times(actions: pd.DataFrame) -> list[pd.Timestamp]:

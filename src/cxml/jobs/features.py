@@ -8,11 +8,11 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
+from cxml.config import FeatureConfig
 from cxml.data.io import write_parquet
 from cxml.data.load import load_data_dir
 from cxml.data.schema import utc_timestamp
 from cxml.features.build import build_features
-from cxml.features.config import FeatureConfig
 
 
 def feature_chunks(

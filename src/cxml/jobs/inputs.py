@@ -1,5 +1,5 @@
-"""What a run starts from: the data dir's clean tables, the cutoffs, and the feature and label
-settings the domain layers take, read from the pipeline config (importing a source first when
+"""What a run starts from: the data dir's clean tables, the and the cutoffs, read from the
+pipeline config (importing a source first when
 the config names an importer and the dir is still empty)."""
 
 from __future__ import annotations
@@ -9,27 +9,8 @@ import pandas as pd
 from cxml.config import PipelineConfig
 from cxml.data.load import LoadedData, load_data_dir
 from cxml.data.schema import utc_timestamp
-from cxml.features.config import FeatureConfig
 from cxml.features.dataset import monthly_cutoffs
-from cxml.features.labels import LabelConfig
 from cxml.jobs.ingest import run_import
-
-
-def feature_config(config: PipelineConfig) -> FeatureConfig:
-    return FeatureConfig(windows=config.features.windows, pii_columns=config.features.pii_columns)
-
-
-def label_config(config: PipelineConfig) -> LabelConfig:
-    labels = config.labels
-    return LabelConfig(
-        horizon_days=labels.horizon_days,
-        churn=labels.churn,
-        activity_types=labels.activity_types,
-        lookback_days=labels.lookback_days,
-        survey_type=labels.survey_type,
-        drop_margin=labels.drop_margin,
-        band_drop=labels.band_drop,
-    )
 
 
 def load_inputs(config: PipelineConfig) -> LoadedData:

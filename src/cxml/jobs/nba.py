@@ -18,12 +18,13 @@ from cxml.actions.baselines import (
     true_values,
 )
 from cxml.actions.offpolicy import dr_terms
-from cxml.actions.policy import allocate, eligible, expected_values
-from cxml.actions.recommend import attributes, catalog_of, contact_of, customer_value
+from cxml.actions.policy import allocate, eligible, net_values
+from cxml.actions.recommend import attributes, customer_value
 from cxml.config import ActionsConfig, PipelineConfig
 from cxml.data.load import LoadedData
 from cxml.features.build import build_features
 from cxml.features.dataset import FeaturesFn
+from cxml.features.table import Table
 from cxml.features.treatments import campaign_times, treatment_set
 from cxml.models.uplift import DRLearner, OffsetLearner, TLearner, XLearner
 
@@ -39,8 +40,6 @@ def fit_uplift(
 ) -> tuple[object, dict[str, object]]:
     """The configured meta-learner, fitted on every campaign whose window closed by `before`
     (on the pipeline's features unless `features_fn` gives others)."""
-    from cxml.jobs.inputs import feature_config, label_config
-
     actions = config.actions
     assert actions is not None
     log = loaded.tables.get("actions")
@@ -52,15 +51,15 @@ def fit_uplift(
         raise ValueError(
             f"actions: no campaign's {actions.horizon_days}-day window closes by {before}"
         )
-    fcfg = feature_config(config)
-    labels = replace(label_config(config), horizon_days=actions.horizon_days)
+    fcfg = config.features
+    labels = replace(config.labels, horizon_days=actions.horizon_days)
     events, customers = loaded.tables["events"], loaded.tables["customers"]
     rows = treatment_set(
         events,
         customers,
         log,
         times,
-        features_fn or (lambda e, c, t: build_features(e, c, t, fcfg)),
+        features_fn or (lambda e, c, t: build_features(e, c, t, fcfg).frame()),
         labels,
         actions.outcome,
         actions.control,
@@ -88,17 +87,28 @@ def _policies(
     risk: pd.Series,
     seed: int,
 ) -> dict[str, pd.Series]:
-    catalog = catalog_of(actions)
-    cost = {a.name: a.cost for a in catalog}
+    cost = {a.name: a.cost for a in actions.catalog}
     budget = float("inf") if actions.budget is None else actions.budget
-    chosen = allocate(values, allowed, catalog, actions.budget, actions.allocation)
     return {
-        "cxml": chosen["action"],
+        "cxml": _allocated(values, allowed, actions),
         "no_action": pd.Series("none", index=values.index, dtype=object),
         "everyone_best_average": everyone_best_average(values, allowed, cost, budget, seed),
         "top_risk_best_average": top_risk_best_average(values, allowed, risk, cost, budget),
         "random": random_policy(allowed, cost, budget, seed),
     }
+
+
+def _allocated(values: pd.DataFrame, allowed: pd.DataFrame, actions: ActionsConfig) -> pd.Series:
+    """The action `allocate` gives each row of `values` (customers × the catalog's actions)."""
+    chosen = allocate(
+        values.to_numpy(dtype=float, na_value=np.nan),
+        allowed.to_numpy(dtype=bool),
+        actions.catalog,
+        actions.budget,
+        values.index,
+        actions.allocation,
+    )
+    return pd.Series(chosen["action"], index=values.index, name="action")
 
 
 def policy_report(
@@ -115,17 +125,23 @@ def policy_report(
     with the oracle (the same allocation on the true values) for reference."""
     actions = config.actions
     assert actions is not None
-    catalog = catalog_of(actions)
-    value = customer_value(features, actions)
-    allowed = eligible(attributes(features, value), catalog, log, contact_of(actions), at)
+    catalog, names, table = actions.catalog, actions.names, Table.of(features)
+    value = customer_value(table, actions.value)
+    allowed = pd.DataFrame(
+        eligible(attributes(table, value), catalog, log, actions.contact, at),
+        index=features.index,
+        columns=names,
+    )
     uplift = learner.predict_uplift(features)  # type: ignore[attr-defined]
-    values = expected_values(uplift, value, catalog)
+    estimates = uplift[names].to_numpy(dtype=float, na_value=np.nan)
+    values = pd.DataFrame(
+        net_values(estimates, value, catalog, features.index), index=features.index, columns=names
+    )
     policies = _policies(actions, values, allowed, churn, config.model.seed)
     cost = {a.name: a.cost for a in catalog}
     if truth is not None:
         truth_values = true_values(truth.loc[features.index], list(cost), cost)
-        oracle = allocate(truth_values, allowed, catalog, actions.budget, actions.allocation)
-        policies["oracle"] = oracle["action"]
+        policies["oracle"] = _allocated(truth_values[names], allowed, actions)
     rows = []
     for name, policy in policies.items():
         row = {"policy": name, "treated": int((policy != "none").sum())}
@@ -148,7 +164,7 @@ def _doubly_robust(
     features: pd.DataFrame,
     truth: pd.DataFrame,
     churned: pd.Series,
-    value: pd.Series,
+    value: np.ndarray,
     cost: dict[str, float],
     policy: pd.Series,
     n_boot: int = 500,
@@ -159,7 +175,7 @@ def _doubly_robust(
         return {}
     control = truth["logged_action"].where(truth["logged_action"].isin(list(cost)), "none")
     prices = {**cost, "none": 0.0}
-    worth = value.to_numpy()
+    worth = np.asarray(value, dtype=float)
     reward = (1 - churned.reindex(features.index).to_numpy()) * worth - control.map(prices)
     outcomes = learner.predict_outcomes(features)
     good = outcomes.rename(columns={learner.control: "none"})

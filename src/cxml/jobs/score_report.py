@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from cxml.config import LabelConfig
 from cxml.data.io import write_parquet
 from cxml.data.load import LoadedData
 from cxml.jobs.report import ReportContext, render_report
@@ -27,18 +28,12 @@ def archive(scored: pd.DataFrame, out: Path) -> Path:
     return write_parquet(scored[KEPT], out / ARCHIVE / f"scored-{cutoff}.parquet")
 
 
-def earlier_outcomes(
-    out: Path, loaded: LoadedData, horizon_days: int, labels: dict[str, object] | None = None
-) -> pd.DataFrame | None:
+def earlier_outcomes(out: Path, loaded: LoadedData, labels: LabelConfig) -> pd.DataFrame | None:
     """For each archived scoring whose outcome window has closed in the data: realised AUC,
     calibration and lift against who actually churned (by the label definition trained on)."""
-    from cxml.features.labels import LabelConfig, churn_labels
+    from cxml.features.labels import churn_labels
 
-    known = {k: v for k, v in (labels or {}).items() if k in LabelConfig.__dataclass_fields__}
-    known["horizon_days"] = horizon_days
-    if "activity_types" in known:
-        known["activity_types"] = tuple(known["activity_types"])  # type: ignore[arg-type]
-    definition = LabelConfig(**known)  # type: ignore[arg-type]
+    horizon_days = labels.horizon_days
 
     events, customers = loaded.tables["events"], loaded.tables["customers"]
     if events.empty:
@@ -50,7 +45,7 @@ def earlier_outcomes(
         cutoff = pd.Timestamp(old["cutoff"].iloc[0])
         if cutoff + pd.Timedelta(days=horizon_days) > last_seen:
             continue
-        churn = churn_labels(events, customers, cutoff, definition)
+        churn = churn_labels(events, customers, cutoff, labels)
         joined = old.set_index("customer_id").join(churn, how="inner")
         if joined["churn"].nunique() < 2:
             continue
@@ -80,7 +75,12 @@ def _policy_values(scorer: Scorer) -> pd.DataFrame | None:
 
 
 def report_html(
-    scored: pd.DataFrame, scorer: Scorer, features: pd.DataFrame, loaded: LoadedData, out: Path
+    scored: pd.DataFrame,
+    scorer: Scorer,
+    features: pd.DataFrame,
+    loaded: LoadedData,
+    out: Path,
+    touchpoints: pd.DataFrame | None = None,
 ) -> str:
     bundle = scorer.bundle
     at = pd.Timestamp(scored["cutoff"].iloc[0])
@@ -97,19 +97,14 @@ def report_html(
         customer_value=value,
         budget=None if bundle.actions is None else bundle.actions.budget,
         policy_values=_policy_values(scorer),
-        touchpoints=scored.attrs.get("touchpoints"),
+        touchpoints=touchpoints,
         drift=psi(profile, features) if isinstance(profile, dict) else None,
         nps=nps_trend(loaded.tables["events"], at),
         retention_rate=retention_rate(loaded.tables["events"], loaded.tables["customers"], at),
-        earlier=earlier_outcomes(out, loaded, bundle.horizon_days, _labels(bundle.info)),
+        earlier=earlier_outcomes(out, loaded, bundle.labels),
         training_metrics=_finite(metrics) if isinstance(metrics, dict) else None,
     )
     return render_report(scored, context)
-
-
-def _labels(info: dict[str, object]) -> dict[str, object] | None:
-    labels = info.get("labels")
-    return labels if isinstance(labels, dict) else None
 
 
 def _finite(metrics: dict[str, object]) -> dict[str, float]:

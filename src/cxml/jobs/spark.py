@@ -25,10 +25,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from cxml.actions.recommend import Options
+from cxml.config import FeatureConfig
 from cxml.data.schema import TABLES, ContractError
 from cxml.data.validate import clean_table
 from cxml.features.build import build_features
-from cxml.features.config import FeatureConfig
+from cxml.features.table import Table
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -179,7 +181,7 @@ class FeatureJob:
 
             people = scoring_population(events.clean, people, self.cutoff)
         features = build_features(events.clean, people, self.cutoff, self.config)
-        out = features.reset_index()
+        out = features.frame().reset_index()
         out[REASON] = None
         out[TABLE] = None
         bad = [_quarantined(r.quarantine, r.table) for r in (customers, events)]
@@ -247,7 +249,7 @@ def feature_job(
             "event_type": pd.Series([], dtype=object),
         }
     )
-    shape = build_features(empty, clean, cutoff, config).reset_index()
+    shape = build_features(empty, clean, cutoff, config).frame().reset_index()
     numeric = frozenset(c for c in shape.columns if pd.api.types.is_float_dtype(shape[c].dtype))
     shape = shape.assign(**{REASON: None, TABLE: None})  # texts, set on quarantined rows only
     job = FeatureJob(cutoff, config, list(shape.columns), numeric, active_only)
@@ -366,17 +368,17 @@ CHOSEN = ["action", "expected_gain", "cost", "runner_up", "runner_up_gain"]
 
 @dataclass(frozen=True)
 class ScoreJob:
-    """The per-bucket halves of `Scorer.score_features` (what needs no other customer)."""
+    """The per-bucket halves of `Scorer.score` (what needs no other customer)."""
 
     scorer: Any  # a Spark broadcast of the Scorer: shipped to each worker once
     at: pd.Timestamp
     feature_columns: list[str]
 
-    def inputs(self, rows: pd.DataFrame, log: pd.DataFrame) -> tuple[pd.DataFrame, Any]:
+    def inputs(self, rows: pd.DataFrame, log: pd.DataFrame) -> tuple[Table, Any]:
         features = rows.set_index("customer_id")[self.feature_columns]
         features.index.name = "customer_id"
         actions = None if log.empty else to_pandas_times(log.drop(columns=[BUCKET]), "actions")
-        return features, actions
+        return Table.of(features), actions
 
     def candidates(self, rows: pd.DataFrame, log: pd.DataFrame) -> pd.DataFrame:
         """Per customer: churn probability and raw score (for the global rank) and, per action,
@@ -391,8 +393,8 @@ class ScoreJob:
         found = part.options
         if found is not None:
             for j, name in enumerate(found.names):
-                out[f"value__{name}"] = found.value_matrix[:, j]
-                out[f"allowed__{name}"] = found.allowed_matrix[:, j]
+                out[f"value__{name}"] = found.value[:, j]
+                out[f"allowed__{name}"] = found.allowed[:, j]
         return out.reset_index()
 
     def scored(self, rows: pd.DataFrame, log: pd.DataFrame) -> pd.DataFrame:
@@ -406,8 +408,8 @@ class ScoreJob:
         chosen = chosen.reindex(features.index)  # aligned with the rows, as assemble takes it
         rank = rows[RANK].to_numpy(dtype=np.int64)
         explained = rows[EXPLAINED].to_numpy(dtype=bool)
-        columns, _ = scorer.assemble(features, part, self.at, rank, explained, chosen)
-        return pd.DataFrame(columns, index=features.index).reset_index()
+        scored = scorer.assemble(features, part, self.at, rank, explained, Table.of(chosen))
+        return scored.frame().reset_index()
 
 
 def _ranks(candidates: DataFrame) -> DataFrame:
@@ -437,9 +439,12 @@ def _chosen(spark: SparkSession, scorer: Any, candidates: DataFrame) -> DataFram
         any_worth = any_worth | more
     worthwhile: pd.DataFrame = candidates.filter(any_worth).toPandas()
     local = worthwhile.set_index("customer_id")
-    values = local[[f"value__{a}" for a in names]].set_axis(names, axis=1)
-    allowed = local[[f"allowed__{a}" for a in names]].set_axis(names, axis=1)
-    chosen = scorer.choose(values, allowed, per_customer=False).reset_index()
+    values = local[[f"value__{a}" for a in names]].to_numpy(dtype=float, na_value=np.nan)
+    allowed = local[[f"allowed__{a}" for a in names]].to_numpy(dtype=bool, na_value=False)
+    found = Options(
+        local.index, names, np.full_like(values, np.nan), values, allowed, np.zeros(len(local))
+    )
+    chosen = scorer.allocate(found, per_customer=False).frame().reset_index()
     schema = "customer_id string, action string, expected_gain double, cost double, " + (
         "runner_up string, runner_up_gain double"
     )
@@ -454,7 +459,7 @@ def spark_score(
     explain_top: float | None = 0.1,
     buckets: int | None = None,
 ) -> tuple[DataFrame, DataFrame]:
-    """`Scorer.score_features` for everyone active at `at`: (scored rows, quarantined rows)."""
+    """`Scorer.score` for everyone active at `at`: (scored rows, quarantined rows)."""
     import math
 
     from pyspark.sql import functions as F

@@ -20,6 +20,8 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 from mlflow.pyfunc import PythonModel
 
+from cxml.models.bundle import BundleLayoutError
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
@@ -357,7 +359,15 @@ def load_reference(model_name: str, ref: str = CHAMPION) -> tuple[str, object]:
                 "train one (cxml train) or set it (cxml promote)"
             )
         version = aliases[ref]
-    wrapper = mlflow.pyfunc.load_model(f"models:/{model_name}/{version}").unwrap_python_model()
+    try:
+        loaded = mlflow.pyfunc.load_model(f"models:/{model_name}/{version}")
+    except (ImportError, AttributeError, BundleLayoutError) as exc:
+        raise ValueError(
+            f"{model_name!r} v{version} was saved by another version of cxml and cannot be "
+            f"read by this one ({exc}): retrain it with `cxml train`, or score it with the "
+            "cxml release that trained it"
+        ) from None
+    wrapper = loaded.unwrap_python_model()
     if not isinstance(wrapper, _CxmlPyfunc):
         raise ValueError(f"{model_name!r} v{version} was not logged by cxml")
     return version, wrapper.model

@@ -7,7 +7,7 @@ Reads and writes; the logic lives in features/ and models/. MLflow is reached on
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,9 +18,10 @@ from cxml.data.io import read_file
 from cxml.data.load import LoadedData
 from cxml.features.build import build_features, feature_catalog
 from cxml.features.dataset import Split, build_training_set, out_of_time_split
-from cxml.jobs.inputs import cutoffs, feature_config, label_config, load_inputs
+from cxml.features.table import Table
+from cxml.jobs.inputs import cutoffs, load_inputs
 from cxml.models.backtest import Backtest, cross_validated, out_of_time
-from cxml.models.bundle import ScoringBundle, synthetic_example
+from cxml.models.bundle import ScoringBundle, bundle_spec, synthetic_example
 from cxml.models.drift import reference_profile
 from cxml.models.report import evaluation_report
 
@@ -46,13 +47,13 @@ def training_frame(
 ) -> pd.DataFrame:
     """Features + label columns keyed (customer_id, cutoff): derived, or from the labels table."""
     events, customers = loaded.tables["events"], loaded.tables["customers"]
-    fcfg = feature_config(config)
+    fcfg = config.features
 
     def features(ev: pd.DataFrame, cu: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFrame:
-        return build_features(ev, cu, cutoff, fcfg)
+        return build_features(ev, cu, cutoff, fcfg).frame()
 
     if config.labels.source == "derived":
-        return build_training_set(events, customers, at, features, label_config(config))
+        return build_training_set(events, customers, at, features, config.labels)
     if "labels" not in loaded.tables:
         raise ValueError(f"labels.source is 'table' but {config.data.dir} has no labels table")
     labels = loaded.tables["labels"].copy()
@@ -122,7 +123,7 @@ def train(config: PipelineConfig) -> Trained:
     result, split = backtest(config, frame)
     truth = read_truth(config, split)
     metrics, tables, figures = evaluation_report(result, frame, truth, config.evaluation.segments)
-    fcfg = feature_config(config)
+    fcfg = config.features
     features = frame.drop(columns=[c for c in ("churn", "satisfaction_drop") if c in frame])
     catalog = feature_catalog(loaded.tables["customers"], fcfg).loc[list(features.columns)]
     summary = summarise(loaded, frame, split, config)
@@ -133,22 +134,19 @@ def train(config: PipelineConfig) -> Trained:
         tables["nba_policies"] = nba_table
     bundle = ScoringBundle(
         pipeline=config.name,
-        feature_config=fcfg,
+        spec=bundle_spec(fcfg, config.labels, config.actions),
         catalog=catalog,
         encoder=result.encoder,
         models=result.models,
-        horizon_days=config.labels.horizon_days,
         info={
             "summary": summary,
             "metrics": metrics,
-            "labels": config.labels.model_dump(),
             "reference_profile": reference_profile(_training_rows(features, split)),
             "nba_policies": tables["nba_policies"].to_dict("records")
             if "nba_policies" in tables
             else [],
         },
         uplift=uplift,
-        actions=config.actions,
     )
     explained_tables, explained_figures = _explanations(bundle, features, result)
     tables |= explained_tables
@@ -187,8 +185,8 @@ def record(trained: Trained, config: PipelineConfig) -> RunRecord:
     """Log the run and register the bundle in MLflow (the only step that touches it)."""
     from cxml.jobs import tracking
 
-    params = {f"model.{k}": v for k, v in config.model.model_dump().items()}
-    params |= {f"labels.{k}": v for k, v in config.labels.model_dump().items()}
+    params = {f"model.{k}": v for k, v in asdict(config.model).items()}
+    params |= {f"labels.{k}": v for k, v in asdict(config.labels).items()}
     params |= {"features.windows": config.features.windows, "pipeline": config.name}
     texts = {
         "feature_list.txt": "\n".join(trained.bundle.feature_names) + "\n",
@@ -240,7 +238,10 @@ def _explanations(
         rows = features.loc[judged.index]
         if len(rows) > EXPLAIN_ROWS:
             rows = rows.sample(EXPLAIN_ROWS, random_state=0)
-        contrib, _ = contributions(bundle, rows, target)
+        matrix = bundle.encode(Table.of(rows))
+        contrib = pd.DataFrame(
+            contributions(bundle, target, matrix)[:, :-1], rows.index, bundle.feature_names
+        )
         impact = touchpoint_impact(contrib, bundle.catalog)
         tables[f"{target}_touchpoints"] = impact
         figures[f"{target}_touchpoints"] = touchpoint_figure(impact, f"{target}: touchpoint impact")

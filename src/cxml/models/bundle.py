@@ -1,77 +1,101 @@
 """The scoring bundle: everything scoring and serving need, as one registered version.
 
-Feature config and catalog, the calibrated model per target, and the label definition they were
-trained for travel together, so a version can never pair a model with the wrong features.
+Feature settings and catalog, the calibrated model per target, the label definition they were
+trained for and the action catalog travel together, so a version can never pair a model with
+the wrong features. The settings are kept as plain data (`spec`), read back into the config's
+dataclasses on use, so renaming a settings class never breaks loading a registered model.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from cxml.config import ActionsConfig
-from cxml.features.build import Table, build_columns, build_features
-from cxml.features.catalog import Features, FeatureTable
-from cxml.features.config import FeatureConfig
+from cxml.config import ActionsConfig, FeatureConfig, LabelConfig, from_plain, plain
+from cxml.features.build import Source, build_features
+from cxml.features.catalog import Features
+from cxml.features.table import Table
 from cxml.models.train import BoostedClassifier, FrameEncoder
+
+#: The bundle's layout; a bundle of another layout is refused with what to do.
+LAYOUT = 2
+
+
+def bundle_spec(
+    features: FeatureConfig, labels: LabelConfig, actions: ActionsConfig | None
+) -> dict[str, Any]:
+    """The settings a bundle keeps, as plain data."""
+    return {
+        "layout": LAYOUT,
+        "features": plain(features),
+        "labels": plain(labels),
+        "actions": None if actions is None else plain(actions),
+    }
 
 
 @dataclass
 class ScoringBundle:
     pipeline: str
-    feature_config: FeatureConfig
+    spec: dict[str, Any]  # bundle_spec: layout, feature, label and action settings
     catalog: pd.DataFrame  # one row per model input column, indexed by name
     encoder: FrameEncoder  # shared by every model
     models: dict[str, BoostedClassifier]  # target -> calibrated model
-    horizon_days: int
     info: dict[str, object] = field(default_factory=dict)  # cutoffs, metrics: for the record
     uplift: object | None = None  # a fitted meta-learner (models/uplift.py), when actions exist
-    actions: ActionsConfig | None = None  # the catalog, budget and rules it recommends under
+
+    def __getstate__(self) -> dict[str, Any]:
+        cached = {"feature_config", "labels", "actions"}  # rebuilt from `spec` after loading
+        return {k: v for k, v in self.__dict__.items() if k not in cached}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        layout = state.get("spec", {}).get("layout") if isinstance(state, dict) else None
+        if layout != LAYOUT:
+            raise BundleLayoutError(
+                f"this model was saved by another version of cxml (bundle layout {layout or 1}, "
+                f"this one reads {LAYOUT}): retrain it with `cxml train`, or score it with the "
+                "cxml release that trained it"
+            )
+        self.__dict__.update(state)
+
+    @cached_property
+    def feature_config(self) -> FeatureConfig:
+        return from_plain(FeatureConfig, self.spec["features"])
+
+    @cached_property
+    def labels(self) -> LabelConfig:
+        return from_plain(LabelConfig, self.spec["labels"])
+
+    @cached_property
+    def actions(self) -> ActionsConfig | None:
+        """The catalog, budget and rules it recommends under (None: no actions)."""
+        found = self.spec.get("actions")
+        return None if found is None else from_plain(ActionsConfig, found)
+
+    @property
+    def horizon_days(self) -> int:
+        return self.labels.horizon_days
 
     @property
     def feature_names(self) -> list[str]:
         return list(self.encoder.columns_)
 
-    def features(self, events: Table, customers: Table, cutoff: str | pd.Timestamp) -> pd.DataFrame:
-        """Model inputs at `cutoff`, built exactly as in training, in the model's column order."""
-        return self._in_order(build_features(events, customers, cutoff, self.feature_config))
+    def features(self, events: Source, customers: Source, cutoff: str | pd.Timestamp) -> Features:
+        """Model inputs at `cutoff`, built exactly as in training."""
+        return build_features(events, customers, cutoff, self.feature_config)
 
-    def features_encoded(
-        self, events: Table, customers: Table, cutoff: str | pd.Timestamp
-    ) -> tuple[Features, np.ndarray]:
-        """The built feature columns (read by name like `features`' frame) and the same rows
-        encoded for the models, with no frame built: for one customer, the frame and reading
-        it back cost ~20% of `Scorer.score_rows`."""
-        built = build_columns(events, customers, cutoff, self.feature_config)
-        return built, self.encode(built)
-
-    def encode(self, features: FeatureTable) -> np.ndarray:
-        """Rows encoded for the models: `encoder.transform` of a frame, or of built columns."""
-        if isinstance(features, pd.DataFrame):
-            return self.encoder.transform(features)
-        return self.encoder.transform_columns(features.columns, len(features))
-
-    def _in_order(self, built: pd.DataFrame) -> pd.DataFrame:
-        """The model's columns in its order (not copied when already so: 0.3 ms for one row)."""
-        names = self.feature_names
-        return built if list(built.columns) == names else built[names]
-
-    def predict(self, features: pd.DataFrame) -> pd.DataFrame:
-        """`<target>_probability` per row: calibrated, within the label horizon."""
-        return self.predict_matrix(self.encoder.transform(features), features.index)
-
-    def predict_matrix(self, matrix: np.ndarray, index: pd.Index) -> pd.DataFrame:
-        """`predict` on rows already encoded with `encoder` (encode once, use many times)."""
-        return pd.DataFrame(self.probabilities(matrix), index=index)
+    def encode(self, features: Table) -> np.ndarray:
+        """Rows encoded for the models (the same matrix for every model and the explanations)."""
+        return self.encoder.transform(features)
 
     def probabilities(
         self, matrix: np.ndarray, raw: Mapping[str, np.ndarray] | None = None
     ) -> dict[str, np.ndarray]:
-        """`predict_matrix` as plain arrays: no frame to build when scoring one customer.
+        """`<target>_probability` per encoded row: calibrated, within the label horizon.
         `raw`: the raw scores of some targets, already computed for these rows."""
         known = raw or {}
         return {
@@ -79,20 +103,29 @@ class ScoringBundle:
             for t, m in self.models.items()
         }
 
-    def predict_uplift(self, features: FeatureTable, matrix: np.ndarray) -> np.ndarray:
+    def predict(self, features: pd.DataFrame) -> pd.DataFrame:
+        """`probabilities` of a feature frame, as a frame: the face MLflow's pyfunc calls."""
+        return pd.DataFrame(
+            self.probabilities(self.encode(Table.of(features))), index=features.index
+        )
+
+    def predict_uplift(self, features: Table, matrix: np.ndarray) -> np.ndarray:
         """The uplift learner's estimates (rows x its `actions_`) for `features`, already
         encoded as `matrix`: reused when the learner encodes exactly as the bundle does (the
-        same columns and levels), otherwise the learner encodes the frame itself."""
+        same columns and levels), otherwise the learner encodes the features itself."""
         learner: Any = self.uplift
         if learner is None:
             raise ValueError("this bundle has no uplift model: retrain with an actions log")
         if not learner.encodes_like(self.encoder):
-            frame = features if isinstance(features, pd.DataFrame) else features.frame()
-            matrix = learner.encode(self._in_order(frame))
+            matrix = learner.encode(features)
         return np.asarray(learner.predict_uplift_matrix(matrix), dtype=float)
 
-    def unknown_levels(self, features: pd.DataFrame) -> dict[str, list[str]]:
+    def unknown_levels(self, features: Table) -> dict[str, list[str]]:
         return self.encoder.unknown_levels(features)
+
+
+class BundleLayoutError(ValueError):
+    """A registered model saved in a layout this version of cxml cannot read."""
 
 
 def synthetic_example(features: pd.DataFrame, rows: int = 2) -> pd.DataFrame:

@@ -9,7 +9,6 @@ PII column never reaches a customer-facing sentence. Pure: frames in, frames and
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
@@ -21,7 +20,8 @@ from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
-from cxml.features.catalog import FeatureInfo, FeatureTable, event_words
+from cxml.features.catalog import FeatureInfo, event_words
+from cxml.features.table import Table
 
 if TYPE_CHECKING:
     from cxml.models.bundle import ScoringBundle
@@ -54,72 +54,15 @@ def _model(bundle: ScoringBundle, target: str) -> BoostedClassifier:
     return bundle.models[target]
 
 
-def contributions(
-    bundle: ScoringBundle, features: pd.DataFrame, target: str
-) -> tuple[pd.DataFrame, np.ndarray]:
-    """Exact per-feature contributions (log-odds) to `target`'s raw margin, indexed like
-    `features`, and the base value per row: base + row sum == margin, so nothing is hidden."""
-    return contributions_of(bundle, features, target, bundle.encoder.transform(features))
-
-
-def contributions_of(
-    bundle: ScoringBundle, features: pd.DataFrame, target: str, matrix: np.ndarray
-) -> tuple[pd.DataFrame, np.ndarray]:
-    """`contributions` of `features` already encoded as `matrix` (encode once, use often)."""
-    raw = contribution_matrix(bundle, target, matrix)
-    contrib = pd.DataFrame(raw[:, :-1], index=features.index, columns=bundle.feature_names)
-    return contrib, raw[:, -1].copy()
-
-
-def contribution_matrix(bundle: ScoringBundle, target: str, matrix: np.ndarray) -> np.ndarray:
-    """`contributions_of` as one array, the base value in its last column: no frame to build
-    when explaining one customer."""
+def contributions(bundle: ScoringBundle, target: str, matrix: np.ndarray) -> np.ndarray:
+    """Exact per-feature contributions (log-odds) to `target`'s raw margin for rows already
+    encoded with the bundle's encoder: rows x (features + 1), the base value in the last
+    column, so base + row sum == margin and nothing is hidden."""
     model = _model(bundle, target)
     if not len(matrix):
         return np.empty((0, len(bundle.feature_names) + 1))
     raw = model.booster_.predict(matrix, pred_contrib=True, num_iteration=model.best_iteration_)
     return np.asarray(raw)
-
-
-def top_mask(probability: np.ndarray, top_fraction: float | None) -> np.ndarray:
-    """The riskiest ceil(fraction x rows) rows (ties: earlier row first; None = all). Rounded
-    to 9 decimals first, so 0.07 x 100 is 7 rows, not 8 from floating-point noise."""
-    n = len(probability)
-    if top_fraction is None:
-        return np.ones(n, dtype=bool)
-    if not 0 <= top_fraction <= 1:
-        raise ValueError(f"top_fraction must be in [0, 1] (got {top_fraction}); None explains all")
-    count = math.ceil(round(top_fraction * n, 9))
-    order = np.argsort(-np.asarray(probability, dtype=float), kind="stable")
-    mask = np.zeros(n, dtype=bool)
-    mask[order[:count]] = True
-    return mask
-
-
-def explain_top(
-    bundle: ScoringBundle,
-    features: pd.DataFrame,
-    target: str,
-    probability: np.ndarray,
-    top_fraction: float | None,
-    matrix: np.ndarray | None = None,
-) -> tuple[pd.DataFrame, pd.Series]:
-    """Contributions for the riskiest `top_fraction` only (see `top_mask`), in the rows'
-    order, and `explained` over all rows so outputs can say who was not explained.
-    `matrix`: `features` already encoded with the bundle's encoder, if at hand."""
-    if len(probability) != len(features):
-        raise ValueError(
-            f"{len(probability)} probabilities for {len(features)} feature rows: "
-            "pass the probabilities predicted for these rows"
-        )
-    mask = top_mask(np.asarray(probability), top_fraction)
-    rows = np.flatnonzero(mask)
-    chosen = features if len(rows) == len(features) else features.iloc[rows]
-    if matrix is None:
-        contrib, _ = contributions(bundle, chosen, target)
-    else:
-        contrib, _ = contributions_of(bundle, chosen, target, matrix[rows])
-    return contrib, pd.Series(mask, index=features.index, name="explained")
 
 
 def _ranked(values: np.ndarray, k: int) -> np.ndarray:
@@ -181,7 +124,7 @@ FEW_VALUES = 16
 
 
 def _render(
-    chosen: np.ndarray, features: FeatureTable, names: list[str], infos: Mapping[str, FeatureInfo]
+    chosen: np.ndarray, features: Table, names: list[str], infos: Mapping[str, FeatureInfo]
 ) -> np.ndarray:
     """Text for each chosen (row, feature) cell, `chosen` holding positions in `names`; each
     distinct (feature, value) rendered once (a few values are rendered as they come: for one
@@ -207,48 +150,34 @@ def _text(info: FeatureInfo, value: object) -> str:
     return text.replace("_", " ")
 
 
-def reason_codes(
-    contrib: pd.DataFrame,
-    features: pd.DataFrame,
-    catalog: pd.DataFrame,
-    k: int = 3,
-    protective: bool = True,
-) -> pd.DataFrame:
-    """Per row, the k features that raise risk most, in words with the customer's own values
-    (only positive contributors: what lowers risk is never a reason), their families, and the
-    strongest protective factor; empty strings where there are fewer."""
-    rows = features if features.index.equals(contrib.index) else features.loc[contrib.index]
-    names = list(contrib.columns)
-    values = contrib.to_numpy(dtype=float)
-    infos = feature_infos(catalog)
-    out = reason_arrays(values, names, rows, infos, k)
-    if protective:
-        out["protective_reason"] = _render(_ranked(-values, 1), rows, names, infos)[:, 0]
-    return pd.DataFrame(out, index=contrib.index, copy=False)  # fresh arrays: no copy needed
-
-
-def reason_arrays(
-    values: np.ndarray,
+def reason_columns(
+    contrib: np.ndarray,
     names: list[str],
-    rows: FeatureTable,
+    rows: Table,
     infos: Mapping[str, FeatureInfo],
     k: int = 3,
+    protective: bool = False,
 ) -> dict[str, np.ndarray]:
-    """`reason_codes` without the protective factor, as arrays: `values` the contributions
-    (rows x `names`), `rows` the features they explain, in the same order, `infos` the
-    catalog read by `feature_infos`."""
+    """Per row, the k features that raise risk most, in words with the customer's own values
+    (only positive contributors: what lowers risk is never a reason), their families, and with
+    `protective` the strongest protective factor; empty strings where there are fewer.
+    `contrib`: contributions (rows x `names`, the base column left off) of the features
+    `rows`, in the same order; `infos`: the catalog read by `feature_infos`."""
     unknown = [n for n in names if n not in infos]
     if unknown:
         raise KeyError(f"features {unknown[:3]} are not in the catalog: use the bundle's own")
     absent = [n for n in names if n not in rows]
     if absent:
         raise KeyError(f"features lack the explained columns {absent[:5]}: pass the model's")
-    top = _ranked(values, k)
+    top = _ranked(contrib, k)
     texts = _render(top, rows, names, infos)
     family = np.array([infos[n].family for n in names] + [""], dtype=object)  # -1: none
     out = {f"reason_{s + 1}": texts[:, s] for s in range(k)}
     named = family[top]
-    return out | {f"reason_family_{s + 1}": named[:, s] for s in range(k)}
+    out |= {f"reason_family_{s + 1}": named[:, s] for s in range(k)}
+    if protective:
+        out["protective_reason"] = _render(_ranked(-contrib, 1), rows, names, infos)[:, 0]
+    return out
 
 
 def _actions(families: Iterable[object]) -> tuple[str, ...]:

@@ -24,6 +24,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from cxml.config import ModelConfig
+from cxml.features.table import Table
 
 RFM_PREFIXES = ("days_since_last_purchase", "n_purchase_", "amount_purchase_")
 
@@ -34,15 +35,6 @@ SMALL = 64  # rows: FrameEncoder looks a few rows' levels up one by one
 def _text(value: object) -> str:
     """A value as text, as pandas' astype(str) writes it (bytes are decoded)."""
     return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def _numbers(frame: pd.DataFrame, names: pd.Index) -> np.ndarray:
-    """frame[names] as floats, missing values NaN. A few rows go through one object array:
-    selecting the columns in pandas costs more there than converting each value (float())."""
-    if len(frame) > SMALL or not frame.columns.is_unique:
-        return frame[names].to_numpy(dtype=float, na_value=np.nan)
-    values = frame.to_numpy(dtype=object)[:, frame.columns.get_indexer(names)]
-    return np.where(pd.isna(values), np.nan, values).astype(float)
 
 
 class FrameEncoder(TransformerMixin, BaseEstimator):
@@ -96,28 +88,22 @@ class FrameEncoder(TransformerMixin, BaseEstimator):
     def categorical_(self) -> list[int]:
         return [self.columns_.index(c) for c in self.levels_]
 
-    def transform(self, frame: pd.DataFrame) -> np.ndarray:
-        self._require(set(frame.columns))
-        matrix = np.empty((len(frame), len(self.columns_)))
+    def transform(self, features: pd.DataFrame | Table) -> np.ndarray:
+        """Rows as the model's float matrix, read column by column from a frame or a table."""
+        table = Table.of(features)
+        self._require(set(table.columns))
         numeric, names = self._numeric_columns()
-        matrix[:, numeric] = _numbers(frame, names)
-        self._fill_levels(matrix, {c: frame[c].to_numpy(dtype=object) for c in self.levels_})
-        return matrix
-
-    def transform_columns(self, columns: Mapping[str, object], rows: int) -> np.ndarray:
-        """`transform` of the frame these column arrays (`rows` long) would make, read without
-        making it: for one customer, building and reading that frame cost more than scoring."""
-        self._require(set(columns))
-        numeric, names = self._numeric_columns()
-        block = np.empty((len(names), rows))  # numbers column by column, as Features.frame
+        block = np.empty((len(names), len(table)))
         for k, name in enumerate(names):
-            values = np.asarray(columns[name])
-            if values.dtype == object:  # as _numbers reads it: None is NaN
+            values = np.asarray(table.columns[name])
+            if values.dtype == object:  # None and pd.NA are NaN
                 values = np.where(pd.isna(values), np.nan, values)
             block[k] = values
-        matrix = np.empty((rows, len(self.columns_)))
+        matrix = np.empty((len(table), len(self.columns_)))
         matrix[:, numeric] = block.T
-        self._fill_levels(matrix, {c: np.asarray(columns[c], dtype=object) for c in self.levels_})
+        self._fill_levels(
+            matrix, {c: np.asarray(table.columns[c], dtype=object) for c in self.levels_}
+        )
         return matrix
 
     def _require(self, present: set[str]) -> None:
@@ -135,11 +121,11 @@ class FrameEncoder(TransformerMixin, BaseEstimator):
             missing = (codes < 0) | pd.isna(values)
             matrix[:, self.columns_.index(column)] = np.where(missing, np.nan, codes)
 
-    def unknown_levels(self, frame: pd.DataFrame) -> dict[str, list[str]]:
+    def unknown_levels(self, features: pd.DataFrame | Table) -> dict[str, list[str]]:
         """Values of text columns never seen in training (the endpoint refuses them)."""
-        found = {}
+        table, found = Table.of(features), {}
         for column, levels in self.levels_.items():
-            values = frame[column].dropna().astype(str)
+            values = pd.Series(table[column]).dropna().astype(str)
             unseen = sorted(set(values) - set(levels))
             if unseen:
                 found[column] = unseen

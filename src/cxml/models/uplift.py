@@ -34,10 +34,11 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from cxml.features.table import Table
 from cxml.models.train import FrameEncoder
 
 Params = dict[str, Any]
-Features: TypeAlias = pd.DataFrame | np.ndarray
+Features: TypeAlias = pd.DataFrame | Table | np.ndarray
 
 #: Small-data defaults: small trees, large leaves and a slow rate, because uplift is a small
 #: difference between two noisy rates and overfitting either arm swamps it (on Hillstrom, inside
@@ -114,8 +115,8 @@ class _MetaLearner(BaseEstimator):
 
     def _matrix(self, X: Features) -> np.ndarray:
         if self.encoder_ is not None:
-            if not isinstance(X, pd.DataFrame):
-                raise ValueError("the learner was fitted on a DataFrame: pass a DataFrame")
+            if not isinstance(X, pd.DataFrame | Table):
+                raise ValueError("the learner was fitted on named features: pass a table of them")
             return self.encoder_.transform(X)
         return np.asarray(X, dtype=float)
 
@@ -139,7 +140,7 @@ class _MetaLearner(BaseEstimator):
 
     def predict_uplift(self, X: Features) -> pd.DataFrame:
         """Estimated P(y | x, action) − P(y | x, control): rows × non-control actions."""
-        index = X.index if isinstance(X, pd.DataFrame) else pd.RangeIndex(_n_rows(X))
+        index = X.index if isinstance(X, pd.DataFrame | Table) else pd.RangeIndex(_n_rows(X))
         values = self._uplift(self._matrix(X))
         return pd.DataFrame(values, index=index, columns=pd.Index(self.actions_, name="action"))
 
@@ -165,7 +166,7 @@ class _MetaLearner(BaseEstimator):
 
 
 def _n_rows(X: Features) -> int:
-    return len(X) if isinstance(X, pd.DataFrame) else int(np.shape(X)[0])
+    return len(X) if isinstance(X, pd.DataFrame | Table) else int(np.shape(X)[0])
 
 
 def _inverse_weights(propensity: np.ndarray | None, mask: np.ndarray) -> np.ndarray | None:
@@ -244,7 +245,7 @@ class TLearner(_MetaLearner):
     def predict_outcomes(self, X: Features) -> pd.DataFrame:
         """P(y=1 | x, arm) for every arm including control: rows × arms."""
         matrix = self._matrix(X)
-        index = X.index if isinstance(X, pd.DataFrame) else pd.RangeIndex(len(matrix))
+        index = X.index if isinstance(X, pd.DataFrame | Table) else pd.RangeIndex(len(matrix))
         return pd.DataFrame({arm: _positive(m, matrix) for arm, m in self.models_.items()}, index)
 
     def _uplift(self, matrix: np.ndarray) -> np.ndarray:
@@ -441,7 +442,7 @@ class OffsetLearner(_MetaLearner):
     def predict_outcomes(self, X: Features) -> pd.DataFrame:
         """P(y=1 | x, arm) for every arm including control: rows × arms."""
         matrix = self._matrix(X)
-        index = X.index if isinstance(X, pd.DataFrame) else pd.RangeIndex(len(matrix))
+        index = X.index if isinstance(X, pd.DataFrame | Table) else pd.RangeIndex(len(matrix))
         base = np.asarray(self.base_.booster_.predict(matrix, raw_score=True), dtype=float)
         arms = {self.control: _sigmoid(base)}
         for action in self.actions_:

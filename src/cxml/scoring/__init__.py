@@ -2,6 +2,14 @@
 
 from cxml.scoring.bands import explain_mask, ranks, risk_bands
 from cxml.scoring.population import scoring_population
-from cxml.scoring.scorer import CustomerPart, Scorer
+from cxml.scoring.scorer import CustomerPart, Scored, Scorer
 
-__all__ = ["CustomerPart", "Scorer", "explain_mask", "ranks", "risk_bands", "scoring_population"]
+__all__ = [
+    "CustomerPart",
+    "Scored",
+    "Scorer",
+    "explain_mask",
+    "ranks",
+    "risk_bands",
+    "scoring_population",
+]

@@ -6,6 +6,8 @@ the per-customer part has been gathered.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
@@ -34,7 +36,11 @@ def ranks(probability: np.ndarray, raw: np.ndarray, ids: pd.Index) -> np.ndarray
 
 def explain_mask(rank: np.ndarray, top_fraction: float | None) -> np.ndarray:
     """The rows ranked 1..ceil(fraction x rows) (None = all): the top of the list is exactly
-    what is explained, however the probabilities tie."""
-    from cxml.models.explain import top_mask
-
-    return top_mask(-np.asarray(rank, dtype=float), top_fraction)  # ranks are distinct
+    what is explained, however the probabilities tie. The count is rounded to 9 decimals
+    first, so 0.07 x 100 is 7 rows, not 8 from floating-point noise."""
+    n = len(rank)
+    if top_fraction is None:
+        return np.ones(n, dtype=bool)
+    if not 0 <= top_fraction <= 1:
+        raise ValueError(f"top_fraction must be in [0, 1] (got {top_fraction}); None explains all")
+    return np.asarray(rank) <= math.ceil(round(top_fraction * n, 9))
