@@ -38,13 +38,13 @@ test: $(STAMP) ## Run the test suite
 serve: $(STAMP) ## Serve the champion over HTTP on 127.0.0.1:3000 (set CXML_API_KEY to require a key)
 	$(VENV)/bin/cxml serve --config pipelines/demo.yaml --model-ref champion --host 127.0.0.1 --port 3000
 
-bench: $(STAMP) ## Run the benchmarks and print numbers against same-process baselines
+bench: $(STAMP) ## Benchmarks against same-process baselines; rewrites docs/performance.md (CXML_BENCH_DOC=0: not)
 	$(PY) -m benchmarks
 
 oracle-gap: $(STAMP) ## After make demo: the churn AUC and NBA share when also told the simulator's hidden traits
 	$(PY) -m benchmarks.oracle_gap $(DEMO_DIR)/data
 
-bench-spark: $(STAMP) ## Features and scoring at 10k/100k/1M customers: local vs Spark local[2]
+bench-spark: $(STAMP) ## Features and scoring at 10k/100k/1M customers: local vs Spark local[2]; rewrites its section of docs/performance.md
 	$(PY) -m benchmarks.bench_spark
 
 lint: $(STAMP) ## ruff and mypy on src/

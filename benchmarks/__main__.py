@@ -1,6 +1,7 @@
 """`make bench`: every performance target, measured next to a plain baseline in the same process.
 
 Sizes come from the environment (CXML_BENCH_CUSTOMERS, default 100000) so a quick run is possible.
+What each benchmark prints is also written to docs/performance.md (CXML_BENCH_DOC=0: not).
 """
 
 from __future__ import annotations
@@ -15,19 +16,31 @@ from benchmarks import (
     bench_service,
     bench_simulator,
     bench_training,
+    report,
 )
 
 
 def main() -> None:
     customers = int(os.environ.get("CXML_BENCH_CUSTOMERS", "100000"))
     print(f"cxml benchmarks ({customers:,} customers; 2-core targets from the issues)\n")
-    sim = bench_simulator.run(customers)
-    bench_features.run(sim)
-    bench_explain.run(sim)
-    bench_allocation.run(customers)
-    bench_scoring.run(sim)
-    bench_training.run(sim)
-    bench_service.run()
+    recorder = report.Recorder()
+    with recorder.section("simulator", "Simulator"):
+        sim = bench_simulator.run(customers)
+    with recorder.section("features", "Features"):
+        bench_features.run(sim)
+    with recorder.section("explain", "Explanations"):
+        bench_explain.run(sim)
+    with recorder.section("allocation", "Next-best-action allocation"):
+        bench_allocation.run(customers)
+    with recorder.section("scoring", "Batch scoring"):
+        bench_scoring.run(sim)
+    with recorder.section("training", "Training"):
+        bench_training.run(sim)
+    with recorder.section("service", "Serving over HTTP"):
+        bench_service.run()
+    written = report.write(recorder.sections, "make bench", report.header(customers))
+    if written:
+        print(f"written to {written} (CXML_BENCH_DOC=0 to skip)")
 
 
 if __name__ == "__main__":

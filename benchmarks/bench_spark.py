@@ -87,13 +87,14 @@ def _spark(spark, scorer, data: Path) -> tuple[float, float, int]:
     return features_s, time.perf_counter() - started, rows
 
 
-def run() -> None:
+def run() -> bool:
+    """Print the comparison; False (and a line saying why) when Spark cannot run here."""
     from cxml.jobs.spark import session, spark_problem
 
     problem = spark_problem()
     if problem:
         print(f"spark bench skipped: {problem}")
-        return
+        return False
     sizes = [
         int(s) for s in os.environ.get("CXML_SPARK_BENCH_SIZES", "10000,100000,1000000").split(",")
     ]
@@ -117,6 +118,7 @@ def run() -> None:
         )
     spark.stop()
     _projection(rows)
+    return True
 
 
 def _projection(rows: list[tuple[int, int, float, float, float, float]]) -> None:
@@ -133,5 +135,17 @@ def _projection(rows: list[tuple[int, int, float, float, float, float]]) -> None
         )
 
 
+def main() -> None:
+    """`make bench-spark`: print, then rewrite the Spark section of docs/performance.md."""
+    from benchmarks import report
+
+    recorder = report.Recorder()
+    with recorder.section("spark", "Spark"):
+        ran = run()
+    written = report.write(recorder.sections, "make bench-spark") if ran else None
+    if written:
+        print(f"Spark section written to {written} (CXML_BENCH_DOC=0 to skip)")
+
+
 if __name__ == "__main__":
-    run()
+    main()
