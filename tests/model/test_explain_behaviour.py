@@ -36,8 +36,10 @@ def explained(tmp_path_factory) -> tuple[pd.DataFrame, pd.DataFrame]:
     events = pd.read_parquet(path / "events.parquet")
     customers = pd.read_parquet(path / "customers.parquet")
     features = bundle.features(events, customers, "2025-06-30")
-    contrib, _ = explain.contributions(bundle, features, "churn")
-    return features, explain.reason_codes(contrib, features, bundle.catalog, k=TOP)
+    contrib = explain.contributions(bundle, "churn", bundle.encode(features))[:, :-1]
+    infos = explain.feature_infos(bundle.catalog)
+    reasons = explain.reason_columns(contrib, bundle.feature_names, features, infos, k=TOP)
+    return features.frame(), pd.DataFrame(reasons, index=features.index)
 
 
 def _mentions_support(reasons: pd.DataFrame) -> pd.Series:

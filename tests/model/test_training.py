@@ -96,7 +96,7 @@ def test_registered_model_loads_by_alias_with_identical_predictions(
 def _test_features(trained, data_dir: Path) -> pd.DataFrame:
     events = pd.read_parquet(data_dir / "events.parquet")
     customers = pd.read_parquet(data_dir / "customers.parquet")
-    return trained.bundle.features(events, customers, "2025-06-30")
+    return trained.bundle.features(events, customers, "2025-06-30").frame()
 
 
 def test_global_shap_plots_and_touchpoints_go_with_the_run(trained):

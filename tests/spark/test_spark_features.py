@@ -40,7 +40,7 @@ def test_spark_features_equal_local_features_exactly(spark, data_dir):
     built = spark_features(spark, str(data_dir), CUTOFF, buckets=5)
     got = collect_sorted(built.features).set_index("customer_id")
     loaded = load_data_dir(data_dir)
-    local = build_features(loaded.tables["events"], loaded.tables["customers"], CUTOFF)
+    local = build_features(loaded.tables["events"], loaded.tables["customers"], CUTOFF).frame()
     local = local.sort_index()
     assert list(got.columns) == list(local.columns)
     pd.testing.assert_frame_equal(got, local, check_exact=True, check_index_type=False)

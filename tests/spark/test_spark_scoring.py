@@ -33,7 +33,8 @@ def scored_both(spark, tmp_path_factory):
     loaded = load_inputs(config)
     events, customers = loaded.tables["events"], loaded.tables["customers"]
     features = scorer.bundle.features(events, scoring_population(events, customers, CUTOFF), CUTOFF)
-    local = scorer.score_features(features, CUTOFF, 0.1, loaded.tables["actions"])
+    scored_here = scorer.score(features, CUTOFF, 0.1, loaded.tables["actions"], per_customer=False)
+    local = scored_here.frame().reset_index()
     scored, quarantine = spark_score(spark, scorer, str(data), CUTOFF, 0.1, buckets=6)
     remote = scored.toPandas()
     assert quarantine.count() == 0

@@ -56,7 +56,7 @@ class _Past:
 
     action: np.ndarray  # object: the logged action names
     channel: np.ndarray  # object: the row's channel, else the catalog's for its action
-    time: np.ndarray  # datetime64, UTC: numpy compares it ~50x faster than a DatetimeIndex
+    time: np.ndarray  # datetime64, UTC: numpy compares it without a DatetimeIndex's overhead
     who: np.ndarray  # int64
     ids: pd.Index  # the distinct customer ids logged
 

@@ -154,7 +154,7 @@ def _check_structure(spec: TableSpec, raw: pd.DataFrame, source: str) -> None:
         have = ", ".join(map(str, raw.columns)) or "none"
         raise ContractError(
             f"{source}: required column(s) {', '.join(missing)} missing (the file has: {have}); "
-            f"rename or add them — see the data contract in README.md"
+            f"rename or add them — see the data contract in docs/data-contract.md"
         )
 
 

@@ -1,4 +1,4 @@
-"""Training sets over many cutoffs and the out-of-time split (DESIGN §2).
+"""Training sets over many cutoffs and the out-of-time split .
 
 A row is keyed `(customer_id, cutoff)`. Validation is out-of-time: every training label window
 has closed before the first validation cutoff, and every validation window before the first test

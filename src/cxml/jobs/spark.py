@@ -6,7 +6,7 @@ through `cogroup(...).applyInPandas`, and the scorer's per-customer steps likewi
 steps need the whole base, and each is reduced to something small first: the risk rank (a
 distributed sort), which rows to explain (the rank of the k-th riskiest), and the budget
 allocation (only customers with a worthwhile eligible action reach the driver, as a matrix of
-values; see README "Scaling out on Spark" for the bound and the threshold pass beyond it).
+values; see docs/spark.md for the bound and the threshold pass beyond it).
 
 This is the only module that imports pyspark, which is an optional extra: `cxml[spark]`.
 """

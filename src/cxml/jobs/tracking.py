@@ -120,7 +120,7 @@ def _param_value(value: object) -> str:
 
 
 def _pip_requirements() -> list[str]:
-    """Pins from this environment: MLflow's own inference costs a 2-3 s subprocess per model
+    """Pins from this environment: MLflow's own inference runs a subprocess per model
     and only finds mlflow and cloudpickle for objects pickled by cloudpickle."""
     pins = []
     for dist in _RUNTIME_DISTS:
