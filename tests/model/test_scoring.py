@@ -10,6 +10,7 @@ import pytest
 
 from cxml.config import PipelineConfig, load_config
 from cxml.jobs.ingest import run_simulate
+from cxml.jobs import score as score_job
 from cxml.jobs.score import run_score
 from cxml.jobs.train import record, train
 
@@ -111,11 +112,29 @@ def test_report_has_its_sections_and_no_external_fetches(scored_run):
     assert "http://" not in html and "https://" not in html and "<script src" not in html
 
 
-def test_a_failed_run_leaves_the_previous_outputs(scored_run, tmp_path, monkeypatch):
+def _files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_a_failed_run_leaves_the_previous_outputs(scored_run, monkeypatch):
     config, _, out, _, _ = scored_run
-    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    before = _files(out)
+    assert {"scored.parquet", "scored.csv", "report.html"} <= set(before)
+    assert any(name.startswith("history/") for name in before)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{out.parent}/mlflow.db")
-    with pytest.raises(ValueError, match="no version with alias"):
+    monkeypatch.chdir(out.parent)
+    with pytest.raises(ValueError, match="no version with alias"):  # fails before writing
         run_score(config, CUTOFF, out, ref="no-such-alias")
-    after = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
-    assert after == before
+    assert _files(out) == before
+    written = []
+
+    def full_disk(frame: pd.DataFrame, path: Path) -> None:  # after the Parquet list is written
+        written.append(pd.read_parquet(path.parent / "scored.parquet")["cutoff"].iloc[0])
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(score_job, "save_csv", full_disk)
+    with pytest.raises(OSError, match="No space left"):  # fails while writing
+        run_score(config, "2025-07-07", out, ref="challenger")
+    assert written == [pd.Timestamp("2025-07-07", tz="UTC")]  # the new list was on disk
+    assert _files(out) == before
+    assert [p.name for p in out.parent.iterdir() if p.name.startswith(".out.")] == []

@@ -293,7 +293,7 @@ def retail_customers(cust: pd.Series, country: pd.Series) -> pd.DataFrame:
 
 
 def retail_counts(raw: pd.DataFrame, cust: pd.Series, ok: pd.Series) -> dict[str, int]:
-    """The data set's published integrity numbers, recomputed on what was read and what was imported."""
+    """The data set's published integrity numbers, recomputed on what was read and imported."""
     cancel = raw["InvoiceNo"].str.startswith("C")
     guest = cust == ""
     kept = ok & ~cancel

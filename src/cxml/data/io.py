@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+import uuid
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import pandas as pd
@@ -19,7 +21,15 @@ import pyarrow.parquet as pq
 
 from cxml.data.schema import TABLES, ContractError
 
-__all__ = ["ContractError", "read_table", "write_atomic", "write_csv", "write_parquet"]
+__all__ = [
+    "ContractError",
+    "read_table",
+    "replace_dir",
+    "write_atomic",
+    "write_csv",
+    "write_parquet",
+    "write_together",
+]
 
 SUFFIXES = (".parquet", ".csv", ".csv.gz")
 
@@ -90,11 +100,71 @@ def write_atomic(target: Path, write: Callable[[Path], object]) -> Path:
     return target
 
 
-def write_parquet(frame: pd.DataFrame, target: Path) -> Path:
-    """Deterministic Parquet (same frame, same bytes), written atomically."""
+def replace_dir(target: Path, write: Callable[[Path], object]) -> Path:
+    """Run `write(tmp_dir)` (it creates the folder) and swap the folder in for `target` only if
+    it succeeded: readers find the old folder or the new one, never a mix, and a failure
+    leaves `target` as it was."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
+    old = target.parent / f".{target.name}.{uuid.uuid4().hex}.old"
+    try:
+        write(tmp)
+        if target.exists():
+            target.rename(old)
+        try:
+            tmp.rename(target)
+        except OSError:
+            if old.exists():
+                old.rename(target)  # put the previous outputs back
+            raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
+    return target
+
+
+def write_together(folder: Path, writes: Mapping[str, Callable[[Path], object]]) -> list[Path]:
+    """Write a run's files (name inside `folder` -> writer of that path) into a copy of the
+    folder and swap it in: the outputs of a run are replaced together or not at all; files the
+    run does not write (earlier runs' archive) are kept."""
+
+    def fill(staging: Path) -> None:
+        if folder.is_dir():
+            shutil.copytree(folder, staging, copy_function=_link_or_copy, symlinks=True)
+        else:
+            staging.mkdir()
+        for name, write in writes.items():
+            path = staging / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.unlink(missing_ok=True)  # a link to the old file: never write through it
+            write(path)
+
+    replace_dir(folder, fill)
+    return [folder / name for name in writes]
+
+
+def _link_or_copy(source: str, target: str) -> None:
+    """A hard link (the file is not rewritten), or a copy where links are not possible."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
+def save_parquet(frame: pd.DataFrame, path: Path) -> None:
+    """Deterministic Parquet: the same frame gives the same bytes."""
     table = pa.Table.from_pandas(frame, preserve_index=False)
-    return write_atomic(target, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
+    pq.write_table(table, path, compression="zstd")
+
+
+def save_csv(frame: pd.DataFrame, path: Path) -> None:
+    frame.to_csv(path, index=False)
+
+
+def write_parquet(frame: pd.DataFrame, target: Path) -> Path:
+    """`save_parquet`, written atomically."""
+    return write_atomic(target, lambda tmp: save_parquet(frame, tmp))
 
 
 def write_csv(frame: pd.DataFrame, target: Path) -> Path:
-    return write_atomic(target, lambda tmp: frame.to_csv(tmp, index=False))
+    return write_atomic(target, lambda tmp: save_csv(frame, tmp))

@@ -3,15 +3,19 @@ the cutoff with `cxml.scoring`, and write the list and the report."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
 
 from cxml.config import PipelineConfig
-from cxml.data.io import write_atomic, write_csv, write_parquet
+from cxml.data.io import save_csv, save_parquet, write_together
 from cxml.data.schema import utc_timestamp
 from cxml.models.bundle import ScoringBundle
 from cxml.scoring import Scorer, scoring_population
+
+Writer = Callable[[Path], object]
 
 
 def load_scorer(model_name: str, ref: str = "champion") -> Scorer:
@@ -23,9 +27,20 @@ def load_scorer(model_name: str, ref: str = "champion") -> Scorer:
     return Scorer(bundle, model_name, version)
 
 
-def write_scored(scored: pd.DataFrame, out: Path) -> list[Path]:
-    """Parquet and CSV, each written atomically (a failed run leaves the old ones in place)."""
-    return [write_parquet(scored, out / "scored.parquet"), write_csv(scored, out / "scored.csv")]
+def scored_files(scored: pd.DataFrame, html: str | None = None) -> dict[str, Writer]:
+    """The files of a scoring run (name in the output folder -> its writer): the list as
+    Parquet and CSV, the report, and this run's entry in the archive of earlier scorings."""
+    from cxml.jobs.score_report import archived
+
+    name, kept = archived(scored)
+    files: dict[str, Writer] = {
+        "scored.parquet": partial(save_parquet, scored),
+        "scored.csv": partial(save_csv, scored),
+        name: partial(save_parquet, kept),
+    }
+    if html is not None:
+        files["report.html"] = lambda path: path.write_text(html, encoding="utf-8")
+    return files
 
 
 def run_score(
@@ -36,12 +51,12 @@ def run_score(
     explain_top: float | None = 0.1,
 ) -> tuple[pd.DataFrame, list[Path]]:
     """Score everyone active at the cutoff with the registered bundle; write the list and the
-    report. Everything is computed before anything is written, and each file is replaced
-    atomically, so a failed run leaves the previous outputs as they were."""
+    report. Everything is computed before anything is written, and the run's files replace
+    the previous ones together, so a failed run leaves the previous outputs as they were."""
     from tqdm import tqdm
 
     from cxml.jobs.inputs import load_inputs
-    from cxml.jobs.score_report import archive, report_html
+    from cxml.jobs.score_report import report_html
 
     at = utc_timestamp(cutoff)
     steps = ["load data", "load model", "features", "score, explain, allocate", "report", "write"]
@@ -64,8 +79,6 @@ def run_score(
     next(step)
     html = report_html(scored, scorer, features.frame(), loaded, out, result.touchpoints)
     next(step)
-    written = write_scored(scored, out)
-    written.append(write_atomic(out / "report.html", lambda tmp: tmp.write_text(html)))
-    written.append(archive(scored, out))
+    written = write_together(out, scored_files(scored, html))
     progress.close()
     return scored, written

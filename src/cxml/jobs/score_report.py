@@ -10,7 +10,6 @@ import numpy as np
 import pandas as pd
 
 from cxml.config import LabelConfig
-from cxml.data.io import write_parquet
 from cxml.data.load import LoadedData
 from cxml.jobs.report import ReportContext, render_report
 from cxml.jobs.report_kpis import nps_trend, retention_rate
@@ -22,10 +21,11 @@ ARCHIVE = "history"
 KEPT = ["customer_id", "cutoff", "churn_probability"]
 
 
-def archive(scored: pd.DataFrame, out: Path) -> Path:
-    """Keep (customer, cutoff, probability) of this run: what 'earlier scorings' reads later."""
+def archived(scored: pd.DataFrame) -> tuple[str, pd.DataFrame]:
+    """(path inside the output folder, rows) of this run's (customer, cutoff, probability):
+    what 'earlier scorings' reads later."""
     cutoff = pd.Timestamp(scored["cutoff"].iloc[0]).strftime("%Y-%m-%d")
-    return write_parquet(scored[KEPT], out / ARCHIVE / f"scored-{cutoff}.parquet")
+    return f"{ARCHIVE}/scored-{cutoff}.parquet", scored[KEPT]
 
 
 def earlier_outcomes(out: Path, loaded: LoadedData, labels: LabelConfig) -> pd.DataFrame | None:

@@ -17,7 +17,6 @@ import os
 import shutil
 import subprocess
 import sys
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +26,7 @@ import pandas as pd
 
 from cxml.actions.recommend import Options
 from cxml.config import FeatureConfig
+from cxml.data.io import replace_dir
 from cxml.data.schema import TABLES, ContractError
 from cxml.data.validate import clean_table
 from cxml.features.build import build_features
@@ -308,23 +308,6 @@ def use_buckets(spark: SparkSession, buckets: int) -> int:
     partitions would start 200 Python tasks, most of them empty)."""
     spark.conf.set("spark.sql.shuffle.partitions", str(buckets))
     return buckets
-
-
-def replace_dir(target: Path, write: Any) -> Path:
-    """Run `write(tmp_dir)` and swap the folder in only if it succeeded (the old one stays
-    otherwise)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
-    old = target.parent / f".{target.name}.{uuid.uuid4().hex}.old"
-    try:
-        write(tmp)
-        if target.exists():
-            target.rename(old)
-        tmp.rename(target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.rmtree(old, ignore_errors=True)
-    return target
 
 
 def write_parquet_dir(frame: DataFrame, target: str, partition_by: list[str] | None = None) -> str:
