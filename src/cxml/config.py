@@ -118,6 +118,9 @@ class FeatureConfig:
     nps_type: str = "survey_nps"
     csat_type: str = "survey_csat"
     trend_types: tuple[str, ...] = ("login", "purchase", "support_ticket")
+    #: Event types whose occurrence never signals a lower risk: the models are constrained so
+    #: that more of them, more recently, never lowers a predicted churn or satisfaction risk.
+    risk_types: tuple[str, ...] = ("support_ticket", "complaint", "payment_failed")
     channel_windows: tuple[int, ...] = (30, 90)
     text_window: int = 90
     pii_columns: tuple[str, ...] = DEFAULT_PII_COLUMNS
@@ -143,6 +146,8 @@ class ModelConfig:
     max_rounds: Annotated[int, Field(ge=1)] = 2000
     early_stopping_rounds: Annotated[int, Field(ge=1)] = 100
     calibration: Literal["isotonic", "sigmoid"] = "isotonic"
+    #: Keep each feature's direction from the catalog (FeatureConfig.risk_types) in the trees.
+    monotone: bool = True
     baseline_features: Literal["all", "rfm"] = "all"
     threads: Annotated[int, Field(ge=1)] = 2
     seed: int = 7

@@ -167,9 +167,10 @@ def _activity(out: Features, ev: _Events, cfg: FeatureConfig, seen_days: np.ndar
     n, w = len(out.index), len(cfg.windows)
     kinds = [*cfg.event_types, "other"]
     counts = _windowed(ev, n, w, group=ev.kind, groups=len(kinds))
+    risky = [kind in cfg.risk_types for kind in kinds]
     for k, kind in enumerate(kinds):
         for j, window in enumerate(cfg.windows):
-            out.add(_event_info("count", kind, window), counts[:, k, j])
+            out.add(_event_info("count", kind, window, risky[k]), counts[:, k, j])
     is_amount = np.flatnonzero(ev.kind == cfg.event_types.index(cfg.amount_type))
     amount = _windowed(ev, n, w, is_amount, weights=np.nan_to_num(ev.value[is_amount]))[:, 0, :]
     for j, window in enumerate(cfg.windows):
@@ -189,8 +190,8 @@ def _activity(out: Features, ev: _Events, cfg: FeatureConfig, seen_days: np.ndar
     recency = youngest.reshape(n, len(kinds))
     recency[np.isinf(recency)] = np.nan  # never seen
     for k, kind in enumerate(kinds):
-        out.add(_event_info("recency", kind, longest), recency[:, k])
-    _rates(out, counts[:, :, -1], kinds, longest, seen_days)
+        out.add(_event_info("recency", kind, longest, risky[k]), recency[:, k])
+    _rates(out, counts[:, :, -1], kinds, longest, seen_days, risky)
     i30, i90 = cfg.windows.index(30), cfg.windows.index(90)
     for kind in cfg.trend_types:
         k = kinds.index(kind)
@@ -203,6 +204,7 @@ def _activity(out: Features, ev: _Events, cfg: FeatureConfig, seen_days: np.ndar
                 f"{event_words(kind)} in the last 30 days at {{value:.1f}}x "
                 "the monthly rate of the 60 days before",
                 event_type=kind,
+                direction=int(kind in cfg.risk_types),
             ),
             (recent + 1) / (before + 1),
         )
@@ -227,7 +229,9 @@ _EVENT_MEASURES = {
 
 
 @lru_cache(maxsize=1024)
-def _event_info(measure: str, kind: str, window: int) -> FeatureInfo:
+def _event_info(measure: str, kind: str, window: int, risky: bool) -> FeatureInfo:
+    """`risky`: an event type of FeatureConfig.risk_types (more of it, or more recently, never
+    lowers a risk)."""
     name, family, template = _EVENT_MEASURES[measure]
     return FeatureInfo(
         name.format(kind=kind, window=window),
@@ -235,6 +239,7 @@ def _event_info(measure: str, kind: str, window: int) -> FeatureInfo:
         window,
         template.format(words=event_words(kind), window=window),
         event_type=kind,
+        direction=(-1 if measure == "recency" else 1) if risky else 0,
     )
 
 
@@ -259,7 +264,12 @@ def _channel_infos(channel: str, window: int) -> tuple[FeatureInfo, FeatureInfo]
 
 
 def _rates(
-    out: Features, counts: np.ndarray, kinds: list[str], window: int, seen_days: np.ndarray
+    out: Features,
+    counts: np.ndarray,
+    kinds: list[str],
+    window: int,
+    seen_days: np.ndarray,
+    risky: list[bool],
 ) -> None:
     """Events per week of the longest window the customer was there for: a habit's level (how
     often someone logs in) that raw counts blur with tenure, so a new customer's 12 logins in
@@ -268,7 +278,7 @@ def _rates(
     rates = counts / weeks[:, None]
     for k, kind in enumerate(kinds):
         out.add(
-            _event_info("rate", kind, window),
+            _event_info("rate", kind, window, risky[k]),
             rates[:, k],
         )
 
@@ -309,6 +319,7 @@ def _support(out: Features, ev: _Events, cfg: FeatureConfig, cutoff: pd.Timestam
                 window,
                 f"{{value:.0f}} support tickets from the last {window} days still unresolved",
                 event_type=cfg.ticket_type,
+                direction=int(cfg.ticket_type in cfg.risk_types),
             ),
             unresolved[:, j],
         )

@@ -24,6 +24,9 @@ class FeatureInfo:
     template: str  # str.format with `value`, e.g. "{value:.0f} logins in the last 30 days"
     event_type: str | None = None
     channel: str | None = None
+    #: +1: a higher value never lowers a predicted risk, -1: never raises it, 0: either (the
+    #: models are constrained so; see FeatureConfig.risk_types)
+    direction: int = 0
 
     def describe(self, value: object) -> str:
         if value is None or (isinstance(value, float) and np.isnan(value)):

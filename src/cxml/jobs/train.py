@@ -70,15 +70,20 @@ def training_frame(
     return frame
 
 
-def backtest(config: PipelineConfig, frame: pd.DataFrame) -> tuple[Backtest, Split | None]:
+def backtest(
+    config: PipelineConfig, frame: pd.DataFrame, directions: dict[str, int] | None = None
+) -> tuple[Backtest, Split | None]:
+    """The models judged out of time (or by cross-validation for snapshots); `directions`:
+    the catalog's, per feature, which the trees keep (see ModelConfig.monotone)."""
     targets = tuple(t for t in config.targets if t in frame.columns and frame[t].notna().any())
+    model, folds = config.model, config.evaluation.folds
     if config.evaluation.kind == "cross_validation":
-        return cross_validated(frame, targets, config.model, config.evaluation.folds), None
+        return cross_validated(frame, targets, model, folds, directions), None
     at = sorted(set(frame.index.get_level_values("cutoff")))
     split = out_of_time_split(
         at, config.labels.horizon_days, config.cutoffs.n_test, config.cutoffs.n_validation
     )
-    return out_of_time(frame, split, targets, config.model), split
+    return out_of_time(frame, split, targets, model, directions), split
 
 
 def read_truth(config: PipelineConfig, split: Split | None) -> pd.DataFrame | None:
@@ -120,12 +125,12 @@ def train(config: PipelineConfig) -> Trained:
     """Everything but tracking: load, build, backtest, evaluate, bundle."""
     loaded = load_inputs(config)
     frame = training_frame(config, loaded, cutoffs(config))
-    result, split = backtest(config, frame)
-    truth = read_truth(config, split)
-    metrics, tables, figures = evaluation_report(result, frame, truth, config.evaluation.segments)
     fcfg = config.features
     features = frame.drop(columns=[c for c in ("churn", "satisfaction_drop") if c in frame])
     catalog = feature_catalog(loaded.tables["customers"], fcfg).loc[list(features.columns)]
+    result, split = backtest(config, frame, catalog["direction"].to_dict())
+    truth = read_truth(config, split)
+    metrics, tables, figures = evaluation_report(result, frame, truth, config.evaluation.segments)
     summary = summarise(loaded, frame, split, config)
     uplift = None
     if config.actions is not None and split is not None:

@@ -8,6 +8,7 @@ customers from a slice the model never trains on; test rows are never seen befor
 from __future__ import annotations
 
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -82,6 +83,7 @@ def _fit_target(
     parts: dict[str, pd.DataFrame],
     encoder: FrameEncoder,
     config: ModelConfig,
+    directions: Mapping[str, int] | None = None,
 ) -> tuple[BoostedClassifier, object, dict[str, pd.DataFrame]]:
     """Fit on `train`, stop early on `stop`, calibrate on `calibrate`, each with known labels."""
     known = {name: part[part[target].notna()] for name, part in parts.items()}
@@ -93,7 +95,7 @@ def _fit_target(
             )
     xs = {name: feature_part(part) for name, part in known.items()}
     ys = {name: part[target].to_numpy(dtype=int) for name, part in known.items()}
-    model = BoostedClassifier(config, encoder).fit(
+    model = BoostedClassifier(config, encoder, directions).fit(
         xs["train"], ys["train"], xs["stop"], ys["stop"], xs["calibrate"], ys["calibrate"]
     )
     baseline = fit_baseline(xs["train"], ys["train"], config.baseline_features)
@@ -116,15 +118,19 @@ def _predict(
 
 
 def out_of_time(
-    frame: pd.DataFrame, split: Split, targets: tuple[str, ...], config: ModelConfig
+    frame: pd.DataFrame,
+    split: Split,
+    targets: tuple[str, ...],
+    config: ModelConfig,
+    directions: Mapping[str, int] | None = None,
 ) -> Backtest:
     """Train on the training cutoffs, stop early and calibrate on slices it never sees (see
-    `_slices`), judge on the test cutoffs."""
+    `_slices`), judge on the test cutoffs. `directions`: the catalog's, per feature."""
     parts = _slices(frame, split)
     encoder = FrameEncoder().fit(feature_part(parts["train"]))
     models, results = {}, {}
     for target in targets:
-        model, baseline, known = _fit_target(target, parts, encoder, config)
+        model, baseline, known = _fit_target(target, parts, encoder, config, directions)
         models[target] = model
         results[target] = _predict(target, model, baseline, known["test"])
     return Backtest(encoder, models, results)
@@ -143,7 +149,11 @@ def _inner_parts(frame: pd.DataFrame, target: str, seed: int) -> dict[str, pd.Da
 
 
 def cross_validated(
-    frame: pd.DataFrame, targets: tuple[str, ...], config: ModelConfig, folds: int
+    frame: pd.DataFrame,
+    targets: tuple[str, ...],
+    config: ModelConfig,
+    folds: int,
+    directions: Mapping[str, int] | None = None,
 ) -> Backtest:
     """Stratified, shuffled k-fold predictions (fixed seed) for snapshots without time; the
     registered models are then fitted on all rows."""
@@ -155,12 +165,11 @@ def cross_validated(
         kfold = StratifiedKFold(n_splits=folds, shuffle=True, random_state=config.seed)
         for fit_rows, test_rows in kfold.split(labelled, labelled[target]):
             parts = _inner_parts(labelled.iloc[fit_rows], target, config.seed)
-            model, baseline, _ = _fit_target(target, parts, encoder, config)
+            model, baseline, _ = _fit_target(target, parts, encoder, config, directions)
             pieces.append(_predict(target, model, baseline, labelled.iloc[test_rows]))
         results[target] = _concat(target, pieces)
-        models[target] = _fit_target(
-            target, _inner_parts(labelled, target, config.seed), encoder, config
-        )[0]
+        inner = _inner_parts(labelled, target, config.seed)
+        models[target] = _fit_target(target, inner, encoder, config, directions)[0]
     return Backtest(encoder, models, results)
 
 

@@ -185,9 +185,15 @@ def lightgbm_params(config: ModelConfig) -> dict[str, object]:
 class BoostedClassifier(BaseEstimator):
     """LightGBM stopped early on one slice and calibrated on another, both unseen in training."""
 
-    def __init__(self, config: ModelConfig | None = None, encoder: FrameEncoder | None = None):
+    def __init__(
+        self,
+        config: ModelConfig | None = None,
+        encoder: FrameEncoder | None = None,
+        directions: Mapping[str, int] | None = None,
+    ):
         self.config = config
         self.encoder = encoder  # a fitted encoder to share between models, or None to fit one
+        self.directions = directions  # per feature: +1/-1 keeps that direction (config.monotone)
 
     def fit(
         self,
@@ -203,8 +209,13 @@ class BoostedClassifier(BaseEstimator):
         cats = self.encoder_.categorical_
         data = lgb.Dataset(self.encoder_.transform(train), y_train, categorical_feature=cats)
         valid = data.create_valid(self.encoder_.transform(stop), y_stop)
+        params = lightgbm_params(config)
+        if config.monotone and self.directions:
+            ways = [int(self.directions.get(c, 0)) for c in self.encoder_.columns_]
+            if any(ways):
+                params["monotone_constraints"] = ways
         self.booster_ = lgb.train(
-            lightgbm_params(config),
+            params,
             data,
             num_boost_round=config.max_rounds,
             valid_sets=[valid],
