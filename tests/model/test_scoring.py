@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from cxml.config import PipelineConfig, load_config
-from cxml.jobs.ingest import run_simulate
 from cxml.jobs import score as score_job
+from cxml.jobs.ingest import run_simulate
 from cxml.jobs.score import run_score
 from cxml.jobs.train import record, train
 

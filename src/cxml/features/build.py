@@ -188,7 +188,9 @@ def _activity(out: Features, ev: _Events, cfg: FeatureConfig, seen_days: np.ndar
     youngest = np.full(n * len(kinds), np.inf)
     np.minimum.at(youngest, ev.cust * len(kinds) + ev.kind, ev.age)  # flat index: numpy's fast path
     recency = youngest.reshape(n, len(kinds))
-    recency[np.isinf(recency)] = np.nan  # never seen
+    # None within the window reads as the window's length (censored there), not as missing: a
+    # first event then only ever lowers the value, so the trees' direction holds for it too.
+    recency[np.isinf(recency)] = float(longest)
     for k, kind in enumerate(kinds):
         out.add(_event_info("recency", kind, longest, risky[k]), recency[:, k])
     _rates(out, counts[:, :, -1], kinds, longest, seen_days, risky)

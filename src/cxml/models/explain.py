@@ -145,9 +145,17 @@ def _render(
 
 
 def _text(info: FeatureInfo, value: object) -> str:
-    """One reason in words; a missing value (None, NaN) says what its absence means."""
-    text = _missing(info) if pd.isna(value) else _describe(info, value)
+    """One reason in words; a missing value (None, NaN), or a recency censored at its window
+    (none within it), says what its absence means."""
+    text = _missing(info) if _absent(info, value) else _describe(info, value)
     return text.replace("_", " ")
+
+
+def _absent(info: FeatureInfo, value: object) -> bool:
+    if pd.isna(value):
+        return True
+    window = info.window_days
+    return info.family == "recency" and window is not None and float(value) >= window  # type: ignore[arg-type]
 
 
 def reason_columns(
