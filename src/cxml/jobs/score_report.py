@@ -11,11 +11,11 @@ import pandas as pd
 
 from cxml.data.io import write_parquet
 from cxml.data.load import LoadedData
-from cxml.jobs.report import ReportContext, render_report
-from cxml.jobs.report_kpis import nps_trend, retention_rate
 from cxml.jobs.score import Scorer
 from cxml.models.drift import psi
 from cxml.models.evaluate import binary_metrics
+from cxml.report import ReportContext, render_report
+from cxml.report.kpis import nps_trend, retention_rate
 
 ARCHIVE = "history"
 KEPT = ["customer_id", "cutoff", "churn_probability"]
