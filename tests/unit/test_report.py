@@ -178,6 +178,36 @@ def test_top_table_is_sorted_by_rank_and_escapes_reasons(scored: pd.DataFrame) -
     assert "<script" not in page
 
 
+def test_every_text_from_the_data_is_escaped(scored: pd.DataFrame) -> None:
+    """Texts that come from data or configuration (reasons, actions, ids, model and feature
+    names, policies, touchpoints) are shown as text, never read as markup."""
+    hostile = scored.assign(
+        reason_2=HOSTILE,
+        action_reason=HOSTILE,
+        action=np.where(scored["action"] == "none", "none", HOSTILE),
+        customer_id=[f"{HOSTILE}{i}" for i in range(len(scored))],
+        model_name=HOSTILE,
+    )
+    context = sample_context(hostile, model_name=None, currency='<img src="x">')
+    context.touchpoints.loc[0, "touchpoint"] = HOSTILE  # type: ignore[union-attr]
+    context.policy_values.loc[0, "policy"] = HOSTILE  # type: ignore[union-attr]
+    context.drift.loc[0, "feature"] = HOSTILE  # type: ignore[union-attr]
+    page = render_report(hostile, context)
+    assert "<script" not in page.lower() and '<img src="x">' not in page
+    assert page.count("&lt;script&gt;") > 50
+    for ident, _title, _build in SECTIONS:
+        _section(page, ident)  # the page's own structure is intact
+
+
+def test_page_links_nowhere_but_itself(page: str) -> None:
+    quote = "[\"']?"
+    sources = re.findall(rf"\bsrc\s*=\s*{quote}([^\"'\s>]*)", page, flags=re.I)
+    links = re.findall(rf"\bhref\s*=\s*{quote}([^\"'\s>]*)", page, flags=re.I)
+    assert len(sources) == 5 and all(s.startswith("data:image/png;base64,") for s in sources)
+    assert links and all(link.startswith("#") for link in links)
+    assert not re.search(rf"(src|href)\s*=\s*{quote}\s*(https?:)?//", page, flags=re.I)
+
+
 def test_page_is_self_contained(page: str) -> None:
     lower = page.lower()
     for forbidden in ("http://", "https://", "<script src", "<link", "@import", "url("):
