@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cxml.jobs.report import SECTIONS, render_report
+from cxml.report import SECTIONS, render_report
 from tests.unit.test_report import sample_context, sample_scored
 
 CHROMIUM = Path("/usr/bin/chromium")

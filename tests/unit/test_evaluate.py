@@ -14,13 +14,12 @@ from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_s
 from cxml.models.evaluate import (
     binary_metrics,
     expected_calibration_error,
-    gains_figure,
     gains_table,
     lift_at,
     metrics_by_segment,
-    reliability_figure,
     reliability_table,
 )
+from cxml.report.figures import gains_figure, reliability_figure
 
 
 def _perfect_ranking(n: int = 100, positives: int = 10, seed: int = 0):

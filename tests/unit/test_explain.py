@@ -17,6 +17,7 @@ from cxml.features.table import Table
 from cxml.jobs.ingest import run_simulate
 from cxml.jobs.train import train
 from cxml.models import explain
+from cxml.report.figures import global_figures, touchpoint_figure
 from cxml.scoring import explain_mask
 
 PIPELINES = Path(__file__).resolve().parents[2] / "pipelines"
@@ -235,14 +236,14 @@ def test_figures_render_to_png(world, churn):
     bundle, features, _ = world
     contrib = churn[0]
     table = explain.touchpoint_impact(contrib, bundle.catalog)
-    assert _png(explain.touchpoint_figure(table, "churn")).startswith(b"\x89PNG")
+    assert _png(touchpoint_figure(table, "churn")).startswith(b"\x89PNG")
     matrix = pd.DataFrame(
         bundle.encode(features), index=features.index, columns=bundle.feature_names
     )
-    figures = explain.global_figures(contrib, matrix, top=2)
+    figures = global_figures(contrib, matrix, top=2)
     assert {"shap_beeswarm", "shap_bar"} <= set(figures)
     assert sum(k.startswith("shap_dependence_") for k in figures) == 2
     for figure in figures.values():
         assert _png(figure).startswith(b"\x89PNG")
-    with_text = explain.global_figures(contrib.head(50), features.frame(), top=1)  # raw texts
+    with_text = global_figures(contrib.head(50), features.frame(), top=1)  # raw texts
     assert all(_png(f).startswith(b"\x89PNG") for f in with_text.values())

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import html
 import re
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from cxml.jobs.report import SECTIONS, ReportContext, nps_trend, render_report, retention_rate
 from cxml.models.drift import psi, reference_profile
+from cxml.report import SECTIONS, ReportContext, render_report
+from cxml.report.kpis import nps_trend, retention_rate
 
 ACTIONS = ["discount", "support_callback", "loyalty_upgrade", "education_email", "none"]
 ACTION_COLUMNS = [
@@ -26,6 +28,7 @@ REASONS = [
     "spend in the last 30 days at 0.4x the usual",
     "an NPS answer of 4 (detractor)",
 ]
+HOSTILE = '<script>alert("x")</script> & more'
 
 
 def sample_scored(n: int = 300, seed: int = 3) -> pd.DataFrame:
@@ -166,13 +169,43 @@ def test_every_section_is_present(page: str) -> None:
 def test_top_table_is_sorted_by_rank_and_escapes_reasons(scored: pd.DataFrame) -> None:
     shuffled = scored.sample(frac=1.0, random_state=1).reset_index(drop=True)
     riskiest = shuffled.index[shuffled["churn_rank"] == 1][0]
-    shuffled.loc[riskiest, "reason_1"] = '<script>alert("x")</script> & more'
+    shuffled.loc[riskiest, "reason_1"] = HOSTILE
     page = render_report(shuffled, sample_context(shuffled))
     top = _section(page, "top-customers")
     ranks = [int(r) for r in re.findall(r'<tr><td class="n">(\d+)</td>', top)]
     assert ranks == list(range(1, 51))
-    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; more" in top
+    assert HOSTILE in [html.unescape(item) for item in re.findall(r"<li>(.*?)</li>", top)]
     assert "<script" not in page
+
+
+def test_every_text_from_the_data_is_escaped(scored: pd.DataFrame) -> None:
+    """Texts that come from data or configuration (reasons, actions, ids, model and feature
+    names, policies, touchpoints) are shown as text, never read as markup."""
+    hostile = scored.assign(
+        reason_2=HOSTILE,
+        action_reason=HOSTILE,
+        action=np.where(scored["action"] == "none", "none", HOSTILE),
+        customer_id=[f"{HOSTILE}{i}" for i in range(len(scored))],
+        model_name=HOSTILE,
+    )
+    context = sample_context(hostile, model_name=None, currency='<img src="x">')
+    context.touchpoints.loc[0, "touchpoint"] = HOSTILE  # type: ignore[union-attr]
+    context.policy_values.loc[0, "policy"] = HOSTILE  # type: ignore[union-attr]
+    context.drift.loc[0, "feature"] = HOSTILE  # type: ignore[union-attr]
+    page = render_report(hostile, context)
+    assert "<script" not in page.lower() and '<img src="x">' not in page
+    assert page.count("&lt;script&gt;") > 50
+    for ident, _title, _build in SECTIONS:
+        _section(page, ident)  # the page's own structure is intact
+
+
+def test_page_links_nowhere_but_itself(page: str) -> None:
+    quote = "[\"']?"
+    sources = re.findall(rf"\bsrc\s*=\s*{quote}([^\"'\s>]*)", page, flags=re.I)
+    links = re.findall(rf"\bhref\s*=\s*{quote}([^\"'\s>]*)", page, flags=re.I)
+    assert len(sources) == 5 and all(s.startswith("data:image/png;base64,") for s in sources)
+    assert links and all(link.startswith("#") for link in links)
+    assert not re.search(rf"(src|href)\s*=\s*{quote}\s*(https?:)?//", page, flags=re.I)
 
 
 def test_page_is_self_contained(page: str) -> None:

@@ -11,10 +11,10 @@ import pandas as pd
 
 from cxml.config import LabelConfig
 from cxml.data.load import LoadedData
-from cxml.jobs.report import ReportContext, render_report
-from cxml.jobs.report_kpis import nps_trend, retention_rate
 from cxml.models.drift import psi
 from cxml.models.evaluate import binary_metrics
+from cxml.report import ReportContext, render_report
+from cxml.report.kpis import nps_trend, retention_rate
 from cxml.scoring import Scorer
 
 ARCHIVE = "history"

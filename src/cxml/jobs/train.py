@@ -24,6 +24,7 @@ from cxml.models.backtest import Backtest, cross_validated, out_of_time
 from cxml.models.bundle import ScoringBundle, bundle_spec, synthetic_example
 from cxml.models.drift import reference_profile
 from cxml.models.report import evaluation_report
+from cxml.report.figures import evaluation_figures
 
 if TYPE_CHECKING:
     from cxml.jobs.tracking import RunRecord
@@ -130,7 +131,8 @@ def train(config: PipelineConfig) -> Trained:
     catalog = feature_catalog(loaded.tables["customers"], fcfg).loc[list(features.columns)]
     result, split = backtest(config, frame, catalog["direction"].to_dict())
     truth = read_truth(config, split)
-    metrics, tables, figures = evaluation_report(result, frame, truth, config.evaluation.segments)
+    metrics, tables = evaluation_report(result, frame, truth, config.evaluation.segments)
+    figures: dict[str, object] = {**evaluation_figures(tables, result.results)}
     summary = summarise(loaded, frame, split, config)
     uplift = None
     if config.actions is not None and split is not None:
@@ -230,12 +232,8 @@ def _explanations(
 ) -> tuple[dict[str, pd.DataFrame], dict[str, object]]:
     """Global SHAP plots and touchpoint impact per target, on (a fixed sample of) the rows the
     model was judged on, for the run's record."""
-    from cxml.models.explain import (
-        contributions,
-        global_figures,
-        touchpoint_figure,
-        touchpoint_impact,
-    )
+    from cxml.models.explain import contributions, touchpoint_impact
+    from cxml.report.figures import global_figures, touchpoint_figure
 
     tables: dict[str, pd.DataFrame] = {}
     figures: dict[str, object] = {}

@@ -7,7 +7,8 @@ they need lift and capture at the share they can afford, and they budget from th
 themselves, so those must be calibrated (ECE, reliability table). Segment breakdowns show where
 the model is weak; small segments get no AUC or ECE rather than a noisy number.
 
-Pure functions: array-likes in, numbers, frames or figures out. No files, printing or logging.
+Pure functions: array-likes in, numbers or frames out (`cxml.report.figures` draws them).
+No files, printing or logging.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from matplotlib.figure import Figure
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 MISSING_SEGMENT = "(missing)"
@@ -224,34 +224,3 @@ def metrics_by_segment(
         return table.sort_index()
     except TypeError:  # mixed value types, e.g. numbers and "(missing)"
         return table.sort_index(key=lambda index: index.map(str))
-
-
-def reliability_figure(table: pd.DataFrame, title: str) -> Figure:
-    """Observed rate vs mean predicted per bin (points sized by n) against the diagonal."""
-    figure = Figure(figsize=(5, 5), layout="constrained")
-    axes = figure.add_subplot()
-    axes.plot([0, 1], [0, 1], linestyle="--", color="grey", label="Perfect calibration")
-    sizes = 20 + 280 * table["n"] / max(int(table["n"].max()), 1) if len(table) else 20
-    axes.scatter(
-        table["mean_predicted"], table["observed_rate"], s=sizes, label="Bins (size = customers)"
-    )
-    axes.set(xlim=(0, 1), ylim=(0, 1), title=title)
-    axes.set_xlabel("Mean predicted probability")
-    axes.set_ylabel("Observed rate")
-    axes.legend(loc="upper left")
-    return figure
-
-
-def gains_figure(table: pd.DataFrame, title: str) -> Figure:
-    """Share of positives captured vs share of customers contacted, against random targeting."""
-    figure = Figure(figsize=(5, 5), layout="constrained")
-    axes = figure.add_subplot()
-    axes.plot([0, 1], [0, 1], linestyle="--", color="grey", label="Random targeting")
-    fractions = np.concatenate([[0.0], table["fraction"].to_numpy(dtype=float)])
-    capture = np.concatenate([[0.0], table["capture"].to_numpy(dtype=float)])
-    axes.plot(fractions, capture, marker="o", markersize=3, label="Model")
-    axes.set(xlim=(0, 1), ylim=(0, 1.02), title=title)
-    axes.set_xlabel("Share of customers contacted")
-    axes.set_ylabel("Share of positive outcomes captured")
-    axes.legend(loc="lower right")
-    return figure

@@ -1,10 +1,10 @@
-"""Why a customer is at risk: exact contributions, reason codes in plain words, the touchpoints
-that push risk up, and the global plots a data scientist checks a model with.
+"""Why a customer is at risk: exact contributions, reason codes in plain words, and the
+touchpoints that push risk up (the plots of them are drawn by cxml.report.figures).
 
 Contributions are LightGBM's own TreeSHAP (`pred_contrib=True`) in log-odds: they add up exactly
 to the raw margin of the trees that scored the customer, with no sampling and no background set.
 Reason texts come from the feature catalog and the customer's own values, so a feature name or a
-PII column never reaches a customer-facing sentence. Pure: frames in, frames and figures out.
+PII column never reaches a customer-facing sentence. Pure: arrays and tables in and out.
 """
 
 from __future__ import annotations
@@ -15,10 +15,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from matplotlib import colormaps
-from matplotlib.cm import ScalarMappable
-from matplotlib.colors import Normalize
-from matplotlib.figure import Figure
 
 from cxml.features.catalog import FeatureInfo, event_words
 from cxml.features.table import Table
@@ -29,8 +25,6 @@ if TYPE_CHECKING:
 
 TOUCHPOINT_KINDS = ("channel", "event_type")
 TOUCHPOINT_MEANS = ("mean_contribution", "mean_abs_contribution")
-MAX_POINTS = 5_000  # rows drawn in scatter plots: enough to see the shape, quick to save
-CMAP = colormaps["coolwarm"].with_extremes(bad="lightgrey")  # grey: empty value
 
 # Which action families can address a reason of each feature family (next-best-action says why).
 DRIVER_ACTIONS: dict[str, tuple[str, ...]] = {
@@ -247,97 +241,3 @@ def touchpoint_impact(contrib: pd.DataFrame, catalog: pd.DataFrame) -> pd.DataFr
     table = pd.concat([p for p in parts if len(p)] or parts[:1], ignore_index=True)
     table = table.astype({c: float for c in table.columns[2:]})
     return table.sort_values("mean_contribution", ascending=False, kind="stable", ignore_index=True)
-
-
-def touchpoint_figure(table: pd.DataFrame, title: str) -> Figure:
-    """Signed mean contribution per channel and per event type (red raises risk)."""
-    fig = Figure(figsize=(11, 0.3 * max(len(table), 8) + 1.5), layout="constrained")
-    axes = fig.subplots(1, len(TOUCHPOINT_KINDS), squeeze=False)[0]
-    for ax, kind in zip(axes, TOUCHPOINT_KINDS, strict=True):
-        part = table[table["kind"] == kind].iloc[::-1]
-        labels = [event_words(t) if kind == "event_type" else t for t in part["touchpoint"]]
-        values = part["mean_contribution"].to_numpy(dtype=float)
-        colour = np.where(values > 0, "tab:red", "tab:blue")
-        ax.barh([str(t).replace("_", " ") for t in labels], values, color=colour)
-        ax.axvline(0, color="black", linewidth=0.8)
-        ax.set_title(f"by {kind.replace('_', ' ')}")
-        ax.set_xlabel("mean contribution per customer (log-odds)")
-        if part.empty:
-            ax.text(0.5, 0.5, "no touchpoints", ha="center", transform=ax.transAxes)
-    fig.suptitle(title)
-    return fig
-
-
-def _as_numbers(frame: pd.DataFrame) -> pd.DataFrame:
-    """Numeric view for colouring: text columns become codes (order of first appearance)."""
-    return pd.DataFrame(
-        {
-            c: frame[c].to_numpy(dtype=float, na_value=np.nan)
-            if pd.api.types.is_numeric_dtype(frame[c])
-            else np.where((codes := pd.factorize(frame[c])[0]) < 0, np.nan, codes)
-            for c in frame.columns
-        },
-        index=frame.index,
-    )
-
-
-def _sample(n: int) -> np.ndarray:
-    if n <= MAX_POINTS:
-        return np.arange(n)
-    return np.sort(np.random.default_rng(0).choice(n, MAX_POINTS, replace=False))
-
-
-def _beeswarm(contrib: pd.DataFrame, values: pd.DataFrame, order: list[str]) -> Figure:
-    """SHAP's summary plot: one row of points per feature, coloured by the feature's value."""
-    fig = Figure(figsize=(9, 0.35 * len(order) + 1.5), layout="constrained")
-    ax = fig.subplots()
-    rows, rng = _sample(len(contrib)), np.random.default_rng(0)
-    for y, name in enumerate(reversed(order)):
-        x = contrib[name].to_numpy()[rows]
-        colour = values[name].iloc[rows].rank(pct=True).to_numpy()
-        jitter = rng.uniform(-0.35, 0.35, len(rows))
-        ax.scatter(x, y + jitter, c=colour, cmap=CMAP, vmin=0, vmax=1, s=5, linewidths=0)
-    ax.set_yticks(range(len(order)), list(reversed(order)))
-    ax.axvline(0, color="black", linewidth=0.8)
-    ax.set_xlabel("contribution to the log-odds (SHAP value)")
-    fig.colorbar(ScalarMappable(Normalize(0, 1), CMAP), ax=ax, label="feature value percentile")
-    return fig
-
-
-def _bar(strength: pd.Series) -> Figure:
-    fig = Figure(figsize=(9, 0.35 * len(strength) + 1.5), layout="constrained")
-    ax = fig.subplots()
-    ax.barh(list(strength.index[::-1]), strength.to_numpy()[::-1], color="tab:red")
-    ax.set_xlabel("mean |SHAP value| (log-odds)")
-    return fig
-
-
-def _dependence(contrib: pd.DataFrame, values: pd.DataFrame, name: str, by: str) -> Figure:
-    """A feature's value against its contribution, coloured by the next strongest feature."""
-    fig = Figure(figsize=(7, 5), layout="constrained")
-    ax = fig.subplots()
-    rows = _sample(len(contrib))
-    colour = values[by].iloc[rows].rank(pct=True).to_numpy()
-    x, y = values[name].to_numpy()[rows], contrib[name].to_numpy()[rows]
-    ax.scatter(x, y, c=colour, cmap=CMAP, vmin=0, vmax=1, s=6, linewidths=0)
-    ax.axhline(0, color="black", linewidth=0.8)
-    ax.set_xlabel(f"{name} (empty values not drawn)")
-    ax.set_ylabel(f"SHAP value for {name}")
-    fig.colorbar(ScalarMappable(Normalize(0, 1), CMAP), ax=ax, label=f"{by} (percentile)")
-    return fig
-
-
-def global_figures(
-    contrib: pd.DataFrame, features_matrix_frame: pd.DataFrame, top: int = 3, show: int = 20
-) -> dict[str, Figure]:
-    """Beeswarm, mean-|SHAP| bar and dependence plots for the `top` strongest features: the
-    model-level view a data scientist checks before trusting reason codes. Scatter plots draw
-    a fixed sample of at most MAX_POINTS rows; text columns are coloured by their codes."""
-    values = _as_numbers(features_matrix_frame.loc[contrib.index, list(contrib.columns)])
-    strength = contrib.abs().mean().sort_values(ascending=False, kind="stable").head(show)
-    order = list(strength.index)
-    figures = {"shap_beeswarm": _beeswarm(contrib, values, order), "shap_bar": _bar(strength)}
-    for i, name in enumerate(order[:top]):
-        by = order[1] if i == 0 and len(order) > 1 else order[0]
-        figures[f"shap_dependence_{name}"] = _dependence(contrib, values, name, by)
-    return figures

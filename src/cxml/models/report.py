@@ -1,4 +1,5 @@
-"""Turn a backtest into the numbers, tables and plots a training run records.
+"""Turn a backtest into the numbers and tables a training run records (`cxml.report.figures`
+draws the plots from these tables).
 
 Metric names are `<target>_<metric>` for the calibrated LightGBM, `<target>_baseline_<metric>`
 for the logistic regression, `<target>_uncalibrated_ece`, and `<target>_oracle_roc_auc` where
@@ -14,10 +15,8 @@ from cxml.models.backtest import Backtest, TargetResult
 from cxml.models.evaluate import (
     binary_metrics,
     expected_calibration_error,
-    gains_figure,
     gains_table,
     metrics_by_segment,
-    reliability_figure,
     reliability_table,
 )
 
@@ -60,11 +59,11 @@ def evaluation_report(
     frame: pd.DataFrame,
     truth: pd.DataFrame | None,
     segments: tuple[str, ...] = (),
-) -> tuple[dict[str, float], dict[str, pd.DataFrame], dict[str, object]]:
-    """Metrics, tables (reliability, gains, by segment) and figures for every target."""
+) -> tuple[dict[str, float], dict[str, pd.DataFrame]]:
+    """Metrics and tables (`<target>_reliability`, `<target>_gains`, by segment) for every
+    target."""
     metrics: dict[str, float] = {}
     tables: dict[str, pd.DataFrame] = {}
-    figures: dict[str, object] = {}
     for target, result in backtest.results.items():
         ours = binary_metrics(result.y, result.model)
         metrics |= {f"{target}_{k}": v for k, v in ours.items()}
@@ -73,13 +72,7 @@ def evaluation_report(
         metrics[f"{target}_uncalibrated_ece"] = expected_calibration_error(result.y, result.raw)
         metrics[f"{target}_best_iteration"] = float(np.mean(result.best_iterations))
         metrics |= _oracle(result, truth)
-        reliability = reliability_table(result.y, result.model)
-        gains = gains_table(result.y, result.model)
-        tables[f"{target}_reliability"] = reliability
-        tables[f"{target}_gains"] = gains
+        tables[f"{target}_reliability"] = reliability_table(result.y, result.model)
+        tables[f"{target}_gains"] = gains_table(result.y, result.model)
         tables |= _segments(result, frame, segments)
-        figures[f"{target}_reliability"] = reliability_figure(
-            reliability, f"{target}: predicted vs observed (out of sample)"
-        )
-        figures[f"{target}_gains"] = gains_figure(gains, f"{target}: share of cases found")
-    return metrics, tables, figures
+    return metrics, tables

@@ -1,4 +1,4 @@
-"""The report's figures: matplotlib `Figure` objects (no pyplot state), saved as PNG data URIs.
+"""The page's figures: matplotlib `Figure` objects (no pyplot state), inlined as PNG data URIs.
 
 Every figure is small, labelled in plain words, and uses the same few colours as the page:
 red for high risk or "raises risk", amber for medium, teal for low or "lowers risk".
@@ -14,6 +14,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from cxml.features.catalog import event_words
+from cxml.report.context import Image
 
 BAND_COLOURS = {"high": "#c0392b", "medium": "#e69f00", "low": "#2a9d8f"}
 ACCENT, MUTED, RAISES, LOWERS = "#1f4e79", "#9aa5b1", "#c0392b", "#2a9d8f"
@@ -37,6 +38,14 @@ def figure_uri(fig: Figure) -> str:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def inline(fig: Figure, alt: str) -> Image:
+    """The figure as the page shows it: inline, with a text for screen readers and print."""
+    uri = figure_uri(fig)
+    if not uri.startswith("data:image/"):
+        raise ValueError("report images must be inline data: URIs, never links")
+    return Image(uri, alt)
 
 
 def risk_histogram(probability: pd.Series, band: pd.Series) -> Figure:
@@ -130,7 +139,7 @@ def _touchpoint_labels(part: pd.DataFrame) -> list[str]:
     return [w.replace("_", " ") for w in words]
 
 
-def touchpoint_figure(table: pd.DataFrame, top: int = 10) -> Figure:
+def touchpoint_share_figure(table: pd.DataFrame, top: int = 10) -> Figure:
     """Share of the explained risk per channel and per event type; red raises risk on average,
     teal lowers it."""
     kinds = [k for k in ("channel", "event_type") if (table["kind"] == k).any()]

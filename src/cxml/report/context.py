@@ -1,0 +1,53 @@
+"""What the report shows besides the scored list, and the small value types its sections hand
+to the templates. Its own module so that the page and every section can import it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class ReportContext:
+    """Everything besides the scored list. Each piece is optional: a section without its piece
+    says what is missing instead of failing."""
+
+    model_name: str | None = None
+    model_version: str | None = None
+    cutoff: str | pd.Timestamp | None = None
+    horizon_days: int | None = None
+    customer_value: pd.Series | None = None  # per customer_id, e.g. margin over the horizon
+    budget: float | None = None
+    policy_values: pd.DataFrame | None = None  # policy, expected_value|estimate, [low, high]
+    touchpoints: pd.DataFrame | None = None  # models.explain.touchpoint_impact
+    drift: pd.DataFrame | None = None  # models.drift.psi
+    nps: pd.DataFrame | None = None  # kpis.nps_trend: month, nps, responses
+    retention_rate: float | None = None  # share, 0..1
+    earlier: pd.DataFrame | None = None  # cutoff, customers, realised_auc, expected_churners, …
+    training_metrics: dict[str, float] | None = None
+    currency: str = ""  # prefix for money, e.g. "€"
+
+
+def first(scored: pd.DataFrame, column: str, given: object) -> Any:
+    """The context's value, else the scored list's own column (first row), else None."""
+    if given is not None:
+        return given
+    return scored[column].iloc[0] if column in scored and len(scored) else None
+
+
+class Badge(NamedTuple):
+    """A table cell drawn as a coloured label (risk band, drift status)."""
+
+    text: str
+
+
+class Image(NamedTuple):
+    """A figure inlined as a PNG data: URI, so the page never links to anything."""
+
+    uri: str
+    alt: str
+
+
+View = dict[str, Any]  # what one section hands its template: names to plain values
