@@ -276,7 +276,8 @@ def _spark_score(
     master: str | None,
     buckets: int | None,
 ) -> None:
-    from cxml.jobs.spark import run_spark_score, spark_problem
+    from cxml.jobs.spark import spark_problem
+    from cxml.jobs.spark_score import run_spark_score
 
     problem = spark_problem()
     if problem:

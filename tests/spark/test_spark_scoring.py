@@ -19,7 +19,7 @@ CUTOFF = pd.Timestamp("2025-06-30", tz="UTC")
 
 @pytest.fixture(scope="module")
 def scored_both(spark, tmp_path_factory):
-    from cxml.jobs.spark import spark_score
+    from cxml.jobs.spark_score import spark_score
 
     root = tmp_path_factory.mktemp("spark-score")
     data = root / "data"
@@ -63,7 +63,7 @@ def test_spark_explains_and_acts_identically(scored_both):
 
 
 def test_spark_score_writes_the_list_partitioned_by_risk_band(scored_both, monkeypatch):
-    from cxml.jobs.spark import run_spark_score
+    from cxml.jobs.spark_score import run_spark_score
 
     local, _, config, root = scored_both
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root}/mlflow.db")

@@ -249,7 +249,7 @@ def allocate(
     *,
     time_limit: float = 60.0,
     gap: float = 1e-5,
-) -> pd.DataFrame:
+) -> Allocation:
     """The action per customer that maximises total expected value, with "none" always allowed.
 
     Constraints: at most one action per customer, total cost <= budget (None: unlimited), at most

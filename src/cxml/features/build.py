@@ -9,9 +9,8 @@ whole base in batch and one customer's history online.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, TypeAlias
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -20,159 +19,32 @@ from cxml.config import FeatureConfig
 from cxml.data.schema import utc_timestamp
 from cxml.features.catalog import FeatureInfo, Features, event_words, family_of
 from cxml.features.sentiment import sentiment
-from cxml.features.table import Table
-
-NS_PER_DAY = 86_400 * 10**9
-NS_PER_HOUR = 3_600 * 10**9
-
-#: What the features read: a data-contract table as a frame (from files), as a `Table`, or as a
-#: mapping of its columns' arrays (a request's few rows), taken once by `Table.of`.
-Source: TypeAlias = pd.DataFrame | Mapping[str, Any] | Table
-
-
-@dataclass
-class _Events:
-    """The events that can be seen at the cutoff, as aligned numpy arrays."""
-
-    cust: np.ndarray  # index into the customers frame
-    age: np.ndarray  # days before the cutoff, > 0
-    slot: np.ndarray  # cust * n_windows + index of the smallest window holding the event
-    kind: np.ndarray  # index into config.event_types, len(event_types) = other
-    channel: np.ndarray  # index into config.channels, len(channels) = other, -1 = missing
-    value: np.ndarray
-    text_at: np.ndarray  # positions of the events with a comment in the text window
-    text: np.ndarray  # those comments
-    time_ns: np.ndarray
-
-
-def _columns_of(source: Source) -> Mapping[str, Any]:
-    """A source's columns as arrays (a frame's are read once, without copying)."""
-    return Table.of(source).columns
-
-
-def _codes(values: Any, vocabulary: pd.Index, rows: np.ndarray) -> np.ndarray:
-    """Position in `vocabulary` of the value at each of `rows`, -1 when absent or missing."""
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        if values.categories.equals(vocabulary):
-            return values.codes[rows].astype(np.int64)
-        lookup = np.append(vocabulary.get_indexer(values.categories.astype(str)), -1)
-        return lookup[values.codes[rows]]  # code -1 (missing) reads the last slot
-    return _positions(np.asarray(values, dtype=object)[rows], vocabulary)
-
-
-def _positions(values: np.ndarray, vocabulary: pd.Index) -> np.ndarray:
-    """`vocabulary.get_indexer(values)`. One request's few values go through a dict: pandas
-    spends more setting up each lookup than a dict spends on a hundred values."""
-    if len(values) > 4096 or len(vocabulary) > 64:
-        return vocabulary.get_indexer(values)
-    where = {value: i for i, value in enumerate(vocabulary)}
-    if len(where) < len(vocabulary):  # repeated entries: let pandas say so
-        return vocabulary.get_indexer(values)
-    return np.array([where.get(value, -1) for value in values], dtype=np.int64)
-
+from cxml.features.visible import (
+    NS_PER_DAY,
+    NS_PER_HOUR,
+    Events,
+    Source,
+    columns_of,
+    last_two,
+    visible_events,
+    windowed,
+)
 
 _info = lru_cache(maxsize=4096)(FeatureInfo)  # the same few hundred entries on every call
 
 
-@lru_cache(maxsize=64)
-def _vocabulary(values: tuple[str, ...]) -> pd.Index:
-    return pd.Index(values)
-
-
-def _visible(columns: Mapping[str, Any], ids: pd.Index, cutoff: pd.Timestamp, cfg: FeatureConfig):
-    time_ns = columns["event_time"].asi8  # UTC nanoseconds, no per-row objects
-    longest_ns = max(cfg.windows) * NS_PER_DAY
-    rows = np.flatnonzero((time_ns < cutoff.value) & (time_ns >= cutoff.value - longest_ns))
-    cust = _codes(columns["customer_id"], ids, rows)
-    known = cust >= 0
-    if not known.all():
-        rows, cust = rows[known], cust[known]
-    time_ns = time_ns[rows]
-    age = (cutoff.value - time_ns) / NS_PER_DAY
-    kinds = _codes(columns["event_type"], _vocabulary(cfg.event_types), rows)
-    kinds[kinds < 0] = len(cfg.event_types)
-    if "channel" in columns:
-        chan = _codes(columns["channel"], _vocabulary(cfg.channels), rows)
-        unknown = chan < 0
-        if unknown.any():
-            chan[unknown & pd.notna(columns["channel"])[rows]] = len(cfg.channels)
-    else:
-        chan = np.full(len(rows), -1)
-    value = (
-        np.asarray(columns["value"], dtype=float)[rows]
-        if "value" in columns
-        else np.full(len(rows), np.nan)
-    )
-    text_at, text = _recent_text(columns.get("text"), rows, age, cfg.text_window)
-    shorter = np.zeros(len(rows), dtype=np.int8)  # how many windows are shorter than the age
-    for window in sorted(cfg.windows)[:-1]:
-        shorter += age > window
-    slot = cust * len(cfg.windows) + shorter
-    return _Events(cust, age, slot, kinds, chan, value, text_at, text, time_ns)
-
-
-def _recent_text(column: Any, rows: np.ndarray, age: np.ndarray, window: int):
-    """Positions (into the visible events) and texts of the comments within `window` days."""
-    if column is None:
-        return np.empty(0, dtype=np.int64), np.empty(0, dtype=object)
-    recent = np.flatnonzero(age <= window)
-    text = np.asarray(column, dtype=object)[rows[recent]]
-    present = pd.notna(text)
-    return recent[present], text[present]
-
-
-def _windowed(
-    ev: _Events,
-    n: int,
-    n_windows: int,
-    rows: np.ndarray | None = None,
-    group: np.ndarray | None = None,
-    groups: int = 1,
-    weights: np.ndarray | None = None,
-) -> np.ndarray:
-    """(customers, groups, windows) totals over `rows` (default all); window w holds everything
-    up to its length. `group` and `weights` are aligned with `rows`."""
-    key = ev.slot if rows is None else ev.slot[rows]
-    if group is not None:
-        key = group * (n * n_windows) + key
-    totals = np.bincount(key, weights=weights, minlength=groups * n * n_windows)
-    totals = totals.reshape(groups, n, n_windows)
-    for w in range(1, n_windows):  # cumulative over the few windows, faster than cumsum(axis=2)
-        totals[:, :, w] += totals[:, :, w - 1]
-    return totals.transpose(1, 0, 2)
-
-
-def _last_two(ev: _Events, rows: np.ndarray, n: int) -> tuple[np.ndarray, ...]:
-    """Per customer: last value, previous value, and age of the last, among `rows`."""
-    last, prev = np.full(n, np.nan), np.full(n, np.nan)
-    last_age = _youngest(ev, rows, n)
-    is_last = ev.age[rows] == last_age[ev.cust[rows]]
-    last[ev.cust[rows[is_last]]] = ev.value[rows[is_last]]
-    earlier = rows[~is_last]
-    is_prev = ev.age[earlier] == _youngest(ev, earlier, n)[ev.cust[earlier]]
-    prev[ev.cust[earlier[is_prev]]] = ev.value[earlier[is_prev]]
-    return last, prev, np.where(np.isinf(last_age), np.nan, last_age)
-
-
-def _youngest(ev: _Events, rows: np.ndarray, n: int) -> np.ndarray:
-    """Per customer, the smallest age among `rows` (inf when none)."""
-    age = np.full(n, np.inf)
-    np.minimum.at(age, ev.cust[rows], ev.age[rows])
-    return age
-
-
-def _activity(out: Features, ev: _Events, cfg: FeatureConfig, seen_days: np.ndarray) -> None:
+def _activity(out: Features, ev: Events, cfg: FeatureConfig, seen_days: np.ndarray) -> None:
     """Counts per event type and window, purchase amounts, recency, per-week rates, and
     30d-vs-prior-60d trends."""
     n, w = len(out.index), len(cfg.windows)
     kinds = [*cfg.event_types, "other"]
-    counts = _windowed(ev, n, w, group=ev.kind, groups=len(kinds))
+    counts = windowed(ev, n, w, group=ev.kind, groups=len(kinds))
     risky = [kind in cfg.risk_types for kind in kinds]
     for k, kind in enumerate(kinds):
         for j, window in enumerate(cfg.windows):
             out.add(_event_info("count", kind, window, risky[k]), counts[:, k, j])
     is_amount = np.flatnonzero(ev.kind == cfg.event_types.index(cfg.amount_type))
-    amount = _windowed(ev, n, w, is_amount, weights=np.nan_to_num(ev.value[is_amount]))[:, 0, :]
+    amount = windowed(ev, n, w, is_amount, weights=np.nan_to_num(ev.value[is_amount]))[:, 0, :]
     for j, window in enumerate(cfg.windows):
         out.add(
             _info(
@@ -285,12 +157,12 @@ def _rates(
         )
 
 
-def _channels(out: Features, ev: _Events, cfg: FeatureConfig) -> None:
+def _channels(out: Features, ev: Events, cfg: FeatureConfig) -> None:
     n, w = len(out.index), len(cfg.windows)
     names = [*cfg.channels, "other"]
     has_channel = ev.channel >= 0
     rows = None if has_channel.all() else np.flatnonzero(has_channel)
-    counts = _windowed(
+    counts = windowed(
         ev, n, w, rows, group=ev.channel if rows is None else ev.channel[rows], groups=len(names)
     )
     for window in cfg.channel_windows:
@@ -303,16 +175,16 @@ def _channels(out: Features, ev: _Events, cfg: FeatureConfig) -> None:
             out.add(share, shares[:, c])
 
 
-def _support(out: Features, ev: _Events, cfg: FeatureConfig, cutoff: pd.Timestamp) -> None:
+def _support(out: Features, ev: Events, cfg: FeatureConfig, cutoff: pd.Timestamp) -> None:
     """Unresolved *as of the cutoff*: a ticket resolved after the cutoff was still open then."""
     n, w = len(out.index), len(cfg.windows)
     rows = np.flatnonzero(ev.kind == cfg.event_types.index(cfg.ticket_type))
     hours_taken = ev.value[rows]
     resolved_at = ev.time_ns[rows] + np.nan_to_num(hours_taken, nan=np.inf) * NS_PER_HOUR
     open_ = np.isnan(hours_taken) | (resolved_at >= cutoff.value)
-    unresolved = _windowed(ev, n, w, rows, weights=open_.astype(float))[:, 0, :]
-    hours = _windowed(ev, n, w, rows, weights=np.where(open_, 0.0, hours_taken))[:, 0, :]
-    n_closed = _windowed(ev, n, w, rows, weights=(~open_).astype(float))[:, 0, :]
+    unresolved = windowed(ev, n, w, rows, weights=open_.astype(float))[:, 0, :]
+    hours = windowed(ev, n, w, rows, weights=np.where(open_, 0.0, hours_taken))[:, 0, :]
+    n_closed = windowed(ev, n, w, rows, weights=(~open_).astype(float))[:, 0, :]
     for j, window in enumerate(cfg.windows):
         out.add(
             _info(
@@ -338,7 +210,7 @@ def _support(out: Features, ev: _Events, cfg: FeatureConfig, cutoff: pd.Timestam
     )
 
 
-def _voice(out: Features, ev: _Events, cfg: FeatureConfig) -> None:
+def _voice(out: Features, ev: Events, cfg: FeatureConfig) -> None:
     """Last and average NPS and CSAT, change since the previous survey, band, and comment
     sentiment."""
     n, longest = len(out.index), max(cfg.windows)
@@ -346,7 +218,7 @@ def _voice(out: Features, ev: _Events, cfg: FeatureConfig) -> None:
         if survey not in cfg.event_types:
             continue
         rows = np.flatnonzero((ev.kind == cfg.event_types.index(survey)) & ~np.isnan(ev.value))
-        last, prev, _ = _last_two(ev, rows, n)
+        last, prev, _ = last_two(ev, rows, n)
         answers = np.bincount(ev.cust[rows], minlength=n)
         total = np.bincount(ev.cust[rows], weights=ev.value[rows], minlength=n)
         out.add(
@@ -451,9 +323,9 @@ def build_features(
     feature columns with their catalog entries (`.frame()` for a DataFrame, `.catalog()`)."""
     cfg = config or FeatureConfig()
     cut = utc_timestamp(cutoff)
-    columns = _columns_of(customers)
+    columns = columns_of(customers)
     ids = pd.Index(_as_strings(columns["customer_id"]), name="customer_id")
-    ev = _visible(_columns_of(events), ids, cut, cfg)
+    ev = visible_events(columns_of(events), ids, cut, cfg)
     out = Features(ids)
     tenure = _tenure_days(columns, cut)
     longest = max(cfg.windows)

@@ -1,6 +1,5 @@
-"""What a run starts from: the data dir's clean tables, the and the cutoffs, read from the
-pipeline config (importing a source first when
-the config names an importer and the dir is still empty)."""
+"""What a run starts from: the data dir's clean tables and the cutoffs, read from the pipeline
+config (importing a source first when the config names an importer and the dir is still empty)."""
 
 from __future__ import annotations
 

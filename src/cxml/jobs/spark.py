@@ -8,7 +8,7 @@ distributed sort), which rows to explain (the rank of the k-th riskiest), and th
 allocation (only customers with a worthwhile eligible action reach the driver, as a matrix of
 values; see docs/spark.md for the bound and the threshold pass beyond it).
 
-This is the only module that imports pyspark, which is an optional extra: `cxml[spark]`.
+With jobs/spark_score.py, the only modules that import pyspark, an optional extra: `cxml[spark]`.
 """
 
 from __future__ import annotations
@@ -21,21 +21,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pandas as pd
 
-from cxml.actions.recommend import Options
 from cxml.config import FeatureConfig
 from cxml.data.io import replace_dir
 from cxml.data.schema import TABLES, ContractError
 from cxml.data.validate import clean_table
 from cxml.features.build import build_features
-from cxml.features.table import Table
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-    from cxml.config import PipelineConfig
 
 DEFAULT_MASTER = "local[2]"
 MIN_JAVA = 17
@@ -209,7 +205,7 @@ def _quarantined(rows: pd.DataFrame, table: str) -> pd.DataFrame:
     return pd.DataFrame({"customer_id": ids, REASON: rows["reason"], TABLE: table})
 
 
-def _pandas_schema(frame: pd.DataFrame) -> Any:
+def pandas_schema(frame: pd.DataFrame) -> Any:
     """The Spark schema of a pandas frame's columns, by dtype."""
     from pyspark.sql.types import (
         BooleanType,
@@ -253,7 +249,7 @@ def feature_job(
     numeric = frozenset(c for c in shape.columns if pd.api.types.is_float_dtype(shape[c].dtype))
     shape = shape.assign(**{REASON: None, TABLE: None})  # texts, set on quarantined rows only
     job = FeatureJob(cutoff, config, list(shape.columns), numeric, active_only)
-    return job, _pandas_schema(shape)
+    return job, pandas_schema(shape)
 
 
 @dataclass
@@ -344,198 +340,3 @@ def collect_sorted(frame: DataFrame, key: str = "customer_id") -> pd.DataFrame:
 
 
 # --- scoring ---------------------------------------------------------------------------------
-
-RANK, EXPLAINED = "_rank", "_explained"
-CHOSEN = ["action", "expected_gain", "cost", "runner_up", "runner_up_gain"]
-
-
-@dataclass(frozen=True)
-class ScoreJob:
-    """The per-bucket halves of `Scorer.score` (what needs no other customer)."""
-
-    scorer: Any  # a Spark broadcast of the Scorer: shipped to each worker once
-    at: pd.Timestamp
-    feature_columns: list[str]
-
-    def inputs(self, rows: pd.DataFrame, log: pd.DataFrame) -> tuple[Table, Any]:
-        features = rows.set_index("customer_id")[self.feature_columns]
-        features.index.name = "customer_id"
-        actions = None if log.empty else to_pandas_times(log.drop(columns=[BUCKET]), "actions")
-        return Table.of(features), actions
-
-    def candidates(self, rows: pd.DataFrame, log: pd.DataFrame) -> pd.DataFrame:
-        """Per customer: churn probability and raw score (for the global rank) and, per action,
-        value and eligibility (for the global allocation)."""
-        scorer = self.scorer.value
-        features, actions = self.inputs(rows, log)
-        part = scorer.customer_part(features, self.at, actions)
-        out = pd.DataFrame(
-            {"churn_probability": part.probabilities["churn_probability"], "raw": part.raw},
-            index=features.index,
-        )
-        found = part.options
-        if found is not None:
-            for j, name in enumerate(found.names):
-                out[f"value__{name}"] = found.value[:, j]
-                out[f"allowed__{name}"] = found.allowed[:, j]
-        return out.reset_index()
-
-    def scored(self, rows: pd.DataFrame, log: pd.DataFrame) -> pd.DataFrame:
-        """The scored rows, given each customer's global rank, explanation flag and action."""
-        scorer = self.scorer.value
-        features, actions = self.inputs(rows, log)
-        part = scorer.customer_part(features, self.at, actions)
-        chosen = rows.set_index("customer_id")[CHOSEN]
-        chosen.index.name = "customer_id"
-        chosen = chosen.fillna({"action": "none", "runner_up": "none"}).fillna(0.0)
-        chosen = chosen.reindex(features.index)  # aligned with the rows, as assemble takes it
-        rank = rows[RANK].to_numpy(dtype=np.int64)
-        explained = rows[EXPLAINED].to_numpy(dtype=bool)
-        scored = scorer.assemble(features, part, self.at, rank, explained, Table.of(chosen))
-        return scored.frame().reset_index()
-
-
-def _ranks(candidates: DataFrame) -> DataFrame:
-    """1 = most at risk, ordered as `score.ranks` orders: probability, raw score, then id
-    (a distributed sort; the index comes from the sorted partitions' sizes)."""
-    from pyspark.sql import functions as F
-
-    ordered = candidates.select("customer_id", "churn_probability", "raw").orderBy(
-        F.col("churn_probability").desc(), F.col("raw").desc(), F.col("customer_id").asc()
-    )
-    indexed = ordered.rdd.map(lambda row: row["customer_id"]).zipWithIndex()
-    return indexed.map(lambda pair: (pair[0], pair[1] + 1)).toDF(["customer_id", RANK])
-
-
-def _chosen(spark: SparkSession, scorer: Any, candidates: DataFrame) -> DataFrame:
-    """The budget allocation over the whole base. Only customers with at least one eligible
-    action worth more than its cost can receive one, so only they travel to the driver, as a
-    values matrix; everyone else gets "none" (as the local allocation gives them)."""
-    from pyspark.sql import functions as F
-
-    names = [c.removeprefix("value__") for c in candidates.columns if c.startswith("value__")]
-    worth = [F.col(f"allowed__{a}") & (F.col(f"value__{a}") > 0) for a in names]
-    if not names:
-        return spark.createDataFrame([], "customer_id string")
-    any_worth = worth[0]
-    for more in worth[1:]:
-        any_worth = any_worth | more
-    worthwhile: pd.DataFrame = candidates.filter(any_worth).toPandas()
-    local = worthwhile.set_index("customer_id")
-    values = local[[f"value__{a}" for a in names]].to_numpy(dtype=float, na_value=np.nan)
-    allowed = local[[f"allowed__{a}" for a in names]].to_numpy(dtype=bool, na_value=False)
-    found = Options(
-        local.index, names, np.full_like(values, np.nan), values, allowed, np.zeros(len(local))
-    )
-    chosen = scorer.allocate(found, per_customer=False).frame().reset_index()
-    schema = "customer_id string, action string, expected_gain double, cost double, " + (
-        "runner_up string, runner_up_gain double"
-    )
-    return spark.createDataFrame(chosen[["customer_id", *CHOSEN]], schema)
-
-
-def spark_score(
-    spark: SparkSession,
-    scorer: Any,
-    data_dir: str,
-    at: pd.Timestamp,
-    explain_top: float | None = 0.1,
-    buckets: int | None = None,
-) -> tuple[DataFrame, DataFrame]:
-    """`Scorer.score` for everyone active at `at`: (scored rows, quarantined rows)."""
-    import math
-
-    from pyspark.sql import functions as F
-
-    customers = read_table(spark, data_dir, "customers")
-    assert customers is not None  # a required table: absent raises
-    n = use_buckets(spark, buckets or default_buckets(spark, customers.count()))
-    built = spark_features(spark, data_dir, at, scorer.bundle.feature_config, n, active_only=True)
-    features = with_bucket(built.features, n).cache()
-    log = read_table(spark, data_dir, "actions")
-    if log is None:
-        log = spark.createDataFrame([], "customer_id string, action_time long, action string")
-    logs = with_bucket(log, n).groupBy(BUCKET)
-    job = ScoreJob(spark.sparkContext.broadcast(scorer), at, scorer.bundle.feature_names)
-
-    sample: pd.DataFrame = features.limit(
-        20
-    ).toPandas()  # the output schemas, from the same functions
-    empty_log = pd.DataFrame({BUCKET: pd.Series([], dtype=int)})
-    first = job.candidates(sample, empty_log)
-    candidates = (
-        features.groupBy(BUCKET)
-        .cogroup(logs)
-        .applyInPandas(lambda f, a: job.candidates(f, a), _pandas_schema(first))
-        .cache()
-    )
-    total = candidates.count()
-    top = total if explain_top is None else math.ceil(round(explain_top * total, 9))
-    ranked = _ranks(candidates).withColumn(EXPLAINED, F.col(RANK) <= F.lit(top))
-    chosen = _chosen(spark, scorer, candidates)
-    rows = features.join(ranked, "customer_id").join(chosen, "customer_id", "left")
-
-    probe = sample.assign(**{RANK: 1, EXPLAINED: True}).assign(
-        action="none", expected_gain=0.0, cost=0.0, runner_up="none", runner_up_gain=0.0
-    )
-    shape = _pandas_schema(job.scored(probe, empty_log))
-    scored = rows.groupBy(BUCKET).cogroup(logs).applyInPandas(lambda f, a: job.scored(f, a), shape)
-    return scored, built.quarantine
-
-
-@dataclass(frozen=True)
-class SparkScoreSummary:
-    customers: int
-    high_risk: int
-    expected_churners: float
-    treated: int
-    spent: float
-    quarantined: int
-    written: list[str]
-
-
-def run_spark_score(
-    config: PipelineConfig,
-    cutoff: str,
-    out: str,
-    ref: str = "champion",
-    explain_top: float | None = 0.1,
-    master: str | None = None,
-    buckets: int | None = None,
-) -> SparkScoreSummary:
-    """`cxml score --engine spark`: the scored list as Parquet partitioned by risk band, under
-    `out`/scored (and faulty input rows under `out`/quarantine). The HTML report reads the whole
-    list into one process, so it stays with the local engine."""
-    from pyspark.sql import functions as F
-
-    from cxml.data.schema import utc_timestamp
-    from cxml.jobs.score import load_scorer
-
-    at = utc_timestamp(cutoff)
-    scorer = load_scorer(config.tracking.model_name, ref)
-    spark = session(master)
-    scored, bad = spark_score(spark, scorer, str(config.data.dir), at, explain_top, buckets)
-    scored = scored.withColumn("scored_at", F.lit(pd.Timestamp.now(tz="UTC").to_pydatetime()))
-    root = out.rstrip("/")
-    written = [write_parquet_dir(scored, f"{root}/scored", ["churn_risk_band"])]
-    quarantined = bad.count()
-    if quarantined:
-        written.append(write_parquet_dir(bad, f"{root}/quarantine"))
-    kept = spark.read.parquet(f"{root}/scored")
-    totals = kept.agg(
-        F.count("*").alias("n"),
-        F.sum((F.col("churn_risk_band") == "high").cast("int")).alias("high"),
-        F.sum("churn_probability").alias("churners"),
-        F.sum((F.col("action") != "none").cast("int")).alias("treated"),
-        F.sum("action_cost").alias("spent"),
-    ).first()
-    assert totals is not None
-    return SparkScoreSummary(
-        int(totals["n"]),
-        int(totals["high"] or 0),
-        float(totals["churners"] or 0.0),
-        int(totals["treated"] or 0),
-        float(totals["spent"] or 0.0),
-        quarantined,
-        written,
-    )

@@ -17,9 +17,10 @@ import numpy as np
 import pandas as pd
 
 from cxml.config import ActionsConfig, FeatureConfig, LabelConfig, from_plain, plain
-from cxml.features.build import Source, build_features
+from cxml.features.build import build_features
 from cxml.features.catalog import Features
 from cxml.features.table import Table
+from cxml.features.visible import Source
 from cxml.models.train import BoostedClassifier, FrameEncoder
 
 #: The bundle's layout; a bundle of another layout is refused with what to do.

@@ -21,202 +21,28 @@ attributes end in `_`). Pure: no files, printing or logging.
 
 from __future__ import annotations
 
-from typing import Any, TypeAlias
-
 import lightgbm as lgb
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from sklearn.base import BaseEstimator
-from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
-from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import StandardScaler
 
 from cxml.features.table import Table
-from cxml.models.train import FrameEncoder
-
-Params = dict[str, Any]
-Features: TypeAlias = pd.DataFrame | Table | np.ndarray
-
-#: Small-data defaults: small trees, large leaves and a slow rate, because uplift is a small
-#: difference between two noisy rates and overfitting either arm swamps it (on Hillstrom, inside
-#: one training half, 7 leaves / 200 rows per leaf ranked better than 15 / 100). One thread:
-#: arms of ~10k rows fit faster single-threaded and do not stall on a busy machine; pass
-#: {"n_jobs": 2} for larger data. Deterministic for a given seed.
-DEFAULT_PARAMS: Params = {
-    "n_estimators": 200,
-    "learning_rate": 0.05,
-    "num_leaves": 7,
-    "min_child_samples": 200,
-    "reg_lambda": 1.0,
-    "n_jobs": 1,
-    "deterministic": True,
-    "force_col_wise": True,
-    "verbose": -1,
-}
-PROPENSITY_CLIP = 0.01
+from cxml.models.metalearner import (
+    PROPENSITY_CLIP,
+    Features,
+    MetaLearner,
+    Params,
+    fit_arm_models,
+    inverse_weights,
+    lightgbm_params,
+    positive,
+    propensity_model,
+    sigmoid,
+)
 
 
-def lightgbm_params(params: Params | None, seed: int) -> Params:
-    """Defaults overridden by the caller's settings; the learner's seed unless one is given."""
-    return {**DEFAULT_PARAMS, "random_state": seed, **(params or {})}
-
-
-def propensity_model() -> Pipeline:
-    """Multinomial logistic model of the logged action: smooth, so it does not chase noise."""
-    return make_pipeline(
-        SimpleImputer(strategy="median", keep_empty_features=True),
-        StandardScaler(),
-        LogisticRegression(max_iter=1000),
-    )
-
-
-def received_propensity(
-    model: Pipeline, matrix: np.ndarray, arms: np.ndarray, clip: float = PROPENSITY_CLIP
-) -> np.ndarray:
-    """P(the action a row received | x) from a fitted propensity model, clipped to [clip, 1]."""
-    proba = model.predict_proba(matrix)
-    column = np.searchsorted(model.classes_, arms)
-    return np.clip(proba[np.arange(len(arms)), column], clip, 1.0)
-
-
-class _MetaLearner(BaseEstimator):
-    """Shared input checks, feature encoding and the uplift frame; subclasses fit the models."""
-
-    control: str
-    seed: int
-
-    def _prepare(
-        self, X: Features, treatment: npt.ArrayLike, y: npt.ArrayLike
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Encoded features, action names and 0/1 outcomes, checked; sets `actions_`."""
-        arms = np.asarray(treatment).astype(str)
-        target = np.asarray(y, dtype=float)
-        if not len(arms) == len(target) == _n_rows(X):
-            raise ValueError(
-                f"X, treatment and y have {_n_rows(X)}, {len(arms)} and {len(target)} rows: "
-                "pass one treatment and one outcome per row of X"
-            )
-        if not np.isin(target, (0.0, 1.0)).all():
-            raise ValueError("y must be 0/1 (1 = the targeted outcome); recode it before fitting")
-        names = sorted(set(arms))
-        if self.control not in names:
-            raise ValueError(
-                f"control {self.control!r} is not among the actions {names}: "
-                "pass the name the log uses for no action"
-            )
-        self.actions_ = [name for name in names if name != self.control]
-        if not self.actions_:
-            raise ValueError("every row is in the control arm: uplift needs at least one action")
-        self.encoder_ = FrameEncoder().fit(X) if isinstance(X, pd.DataFrame) else None
-        return self._matrix(X), arms, target
-
-    def _matrix(self, X: Features) -> np.ndarray:
-        if self.encoder_ is not None:
-            if not isinstance(X, pd.DataFrame | Table):
-                raise ValueError("the learner was fitted on named features: pass a table of them")
-            return self.encoder_.transform(X)
-        return np.asarray(X, dtype=float)
-
-    def _propensity(
-        self,
-        matrix: np.ndarray,
-        arms: np.ndarray,
-        propensity: npt.ArrayLike | None,
-        n_folds: int = 3,
-    ) -> np.ndarray:
-        """The logged propensities, checked; or cross-fitted estimates when none were logged."""
-        if propensity is None:
-            return _cross_fitted_propensity(matrix, arms, n_folds, self.seed)
-        logged = np.asarray(propensity, dtype=float)
-        if logged.shape != arms.shape or not ((logged > 0) & (logged <= 1)).all():
-            raise ValueError(
-                "propensity must hold one probability in (0, 1] per row: the logged chance of "
-                "the action the row received"
-            )
-        return logged
-
-    def predict_uplift(self, X: Features) -> pd.DataFrame:
-        """Estimated P(y | x, action) − P(y | x, control): rows × non-control actions."""
-        index = X.index if isinstance(X, pd.DataFrame | Table) else pd.RangeIndex(_n_rows(X))
-        values = self._uplift(self._matrix(X))
-        return pd.DataFrame(values, index=index, columns=pd.Index(self.actions_, name="action"))
-
-    def encode(self, X: Features) -> np.ndarray:
-        """X as the float matrix the models take (`predict_uplift_matrix`'s input)."""
-        return self._matrix(X)
-
-    def encodes_like(self, encoder: FrameEncoder) -> bool:
-        """True when `encoder` turns a frame into the very matrix this learner would: a
-        scorer that encoded the features once can hand that matrix over."""
-        own = self.encoder_
-        return own is not None and (own.columns_, own.levels_) == (
-            encoder.columns_,
-            encoder.levels_,
-        )
-
-    def predict_uplift_matrix(self, matrix: np.ndarray) -> np.ndarray:
-        """`predict_uplift` on an encoded matrix, as an array (columns: `actions_`)."""
-        return self._uplift(np.asarray(matrix, dtype=float))
-
-    def _uplift(self, matrix: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
-
-
-def _n_rows(X: Features) -> int:
-    return len(X) if isinstance(X, pd.DataFrame | Table) else int(np.shape(X)[0])
-
-
-def _inverse_weights(propensity: np.ndarray | None, mask: np.ndarray) -> np.ndarray | None:
-    """1/propensity within an arm, scaled to mean 1: reweights the arm to the whole population."""
-    if propensity is None:
-        return None
-    weights = 1.0 / propensity[mask]
-    return weights / weights.mean()
-
-
-def _fit_arm_models(
-    matrix: np.ndarray,
-    arms: np.ndarray,
-    target: np.ndarray,
-    names: list[str],
-    params: Params,
-    propensity: np.ndarray | None = None,
-) -> dict[str, lgb.LGBMClassifier]:
-    """One outcome classifier per arm, each on its own rows (weighted by 1/propensity if given)."""
-    models = {}
-    for name in names:
-        mask = arms == name
-        if len(np.unique(target[mask])) < 2:
-            raise ValueError(
-                f"arm {name!r} has only one outcome value in {mask.sum()} rows: "
-                "an outcome model needs both 0s and 1s; pool or drop this action"
-            )
-        weights = _inverse_weights(propensity, mask)
-        model = lgb.LGBMClassifier(**params)
-        models[name] = model.fit(matrix[mask], target[mask], sample_weight=weights)
-    return models
-
-
-def _positive(model: lgb.LGBMClassifier, matrix: np.ndarray) -> np.ndarray:
-    return np.asarray(model.predict_proba(matrix), dtype=float)[:, 1]
-
-
-def _cross_fitted_propensity(
-    matrix: np.ndarray, arms: np.ndarray, n_folds: int, seed: int
-) -> np.ndarray:
-    """Out-of-fold P(received action | x), so no row's own assignment informs its weight."""
-    result = np.empty(len(arms))
-    folds = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
-    for fit_rows, score_rows in folds.split(matrix, arms):
-        model = propensity_model().fit(matrix[fit_rows], arms[fit_rows])
-        result[score_rows] = received_propensity(model, matrix[score_rows], arms[score_rows])
-    return result
-
-
-class TLearner(_MetaLearner):
+class TLearner(MetaLearner):
     """One LightGBM classifier per arm; uplift is the difference of their probabilities.
 
     Simple and strong when every arm has plenty of rows. Logged propensities, when given, weight
@@ -239,21 +65,21 @@ class TLearner(_MetaLearner):
         logged = None if propensity is None else self._propensity(matrix, arms, propensity)
         params = lightgbm_params(self.params, self.seed)
         names = [self.control, *self.actions_]
-        self.models_ = _fit_arm_models(matrix, arms, target, names, params, logged)
+        self.models_ = fit_arm_models(matrix, arms, target, names, params, logged)
         return self
 
     def predict_outcomes(self, X: Features) -> pd.DataFrame:
         """P(y=1 | x, arm) for every arm including control: rows × arms."""
         matrix = self._matrix(X)
         index = X.index if isinstance(X, pd.DataFrame | Table) else pd.RangeIndex(len(matrix))
-        return pd.DataFrame({arm: _positive(m, matrix) for arm, m in self.models_.items()}, index)
+        return pd.DataFrame({arm: positive(m, matrix) for arm, m in self.models_.items()}, index)
 
     def _uplift(self, matrix: np.ndarray) -> np.ndarray:
-        base = _positive(self.models_[self.control], matrix)
-        return np.column_stack([_positive(self.models_[a], matrix) - base for a in self.actions_])
+        base = positive(self.models_[self.control], matrix)
+        return np.column_stack([positive(self.models_[a], matrix) - base for a in self.actions_])
 
 
-class XLearner(_MetaLearner):
+class XLearner(MetaLearner):
     """Künzel et al.'s X-learner: good when arms differ in size or effects are simpler than
     outcomes.
 
@@ -281,7 +107,7 @@ class XLearner(_MetaLearner):
         logged = None if propensity is None else self._propensity(matrix, arms, propensity)
         params = lightgbm_params(self.params, self.seed)
         names = [self.control, *self.actions_]
-        outcome = _fit_arm_models(matrix, arms, target, names, params, logged)
+        outcome = fit_arm_models(matrix, arms, target, names, params, logged)
         self.propensity_model_ = propensity_model().fit(matrix, arms)
         self.effect_models_: dict[str, tuple[lgb.LGBMRegressor, lgb.LGBMRegressor]] = {}
         for action in self.actions_:
@@ -302,13 +128,13 @@ class XLearner(_MetaLearner):
     ) -> tuple[lgb.LGBMRegressor, lgb.LGBMRegressor]:
         """(effect model from control rows, effect model from treated rows) for one action."""
         treated, control = arms == action, arms == self.control
-        imputed_treated = target[treated] - _positive(outcome[self.control], matrix[treated])
-        imputed_control = _positive(outcome[action], matrix[control]) - target[control]
+        imputed_treated = target[treated] - positive(outcome[self.control], matrix[treated])
+        imputed_control = positive(outcome[action], matrix[control]) - target[control]
         from_control = lgb.LGBMRegressor(**params).fit(
-            matrix[control], imputed_control, sample_weight=_inverse_weights(logged, control)
+            matrix[control], imputed_control, sample_weight=inverse_weights(logged, control)
         )
         from_treated = lgb.LGBMRegressor(**params).fit(
-            matrix[treated], imputed_treated, sample_weight=_inverse_weights(logged, treated)
+            matrix[treated], imputed_treated, sample_weight=inverse_weights(logged, treated)
         )
         return from_control, from_treated
 
@@ -327,7 +153,7 @@ class XLearner(_MetaLearner):
         return np.column_stack(columns)
 
 
-class DRLearner(_MetaLearner):
+class DRLearner(MetaLearner):
     """Kennedy's DR-learner: unbiased if either the outcome models or the propensities are right.
 
     Outcome models are cross-fitted (each row scored by models that never saw it). For each
@@ -384,11 +210,11 @@ class DRLearner(_MetaLearner):
         folds = StratifiedKFold(n_splits=self.n_folds, shuffle=True, random_state=self.seed)
         strata = np.char.add(arms, target.astype(int).astype(str))
         for fit_rows, score_rows in folds.split(matrix, strata):
-            models = _fit_arm_models(
+            models = fit_arm_models(
                 matrix[fit_rows], arms[fit_rows], target[fit_rows], names, params
             )
             for name, model in models.items():
-                result[name][score_rows] = _positive(model, matrix[score_rows])
+                result[name][score_rows] = positive(model, matrix[score_rows])
         return result
 
     def _uplift(self, matrix: np.ndarray) -> np.ndarray:
@@ -399,7 +225,7 @@ class DRLearner(_MetaLearner):
 OFFSET_PARAMS: Params = {"n_estimators": 100, "num_leaves": 3, "min_child_samples": 300}
 
 
-class OffsetLearner(_MetaLearner):
+class OffsetLearner(MetaLearner):
     """A T-learner whose arm models start from the control model's log-odds (LightGBM's
     `init_score`) and learn only a small correction: the treatment effect.
 
@@ -429,7 +255,7 @@ class OffsetLearner(_MetaLearner):
     ) -> OffsetLearner:
         matrix, arms, target = self._prepare(X, treatment, y)
         params = lightgbm_params(self.params, self.seed)
-        self.base_ = _fit_arm_models(matrix, arms, target, [self.control], params)[self.control]
+        self.base_ = fit_arm_models(matrix, arms, target, [self.control], params)[self.control]
         small = {**params, **OFFSET_PARAMS, **(self.offset_params or {})}
         self.offsets_ = {}
         for action in self.actions_:
@@ -444,10 +270,10 @@ class OffsetLearner(_MetaLearner):
         matrix = self._matrix(X)
         index = X.index if isinstance(X, pd.DataFrame | Table) else pd.RangeIndex(len(matrix))
         base = np.asarray(self.base_.booster_.predict(matrix, raw_score=True), dtype=float)
-        arms = {self.control: _sigmoid(base)}
+        arms = {self.control: sigmoid(base)}
         for action in self.actions_:
             booster = self.offsets_[action].booster_
-            arms[action] = _sigmoid(base + booster.predict(matrix, raw_score=True))
+            arms[action] = sigmoid(base + booster.predict(matrix, raw_score=True))
         return pd.DataFrame(arms, index=index)
 
     def _uplift(self, matrix: np.ndarray) -> np.ndarray:
@@ -456,9 +282,5 @@ class OffsetLearner(_MetaLearner):
         for action in self.actions_:
             booster = self.offsets_[action].booster_  # the booster itself: no sklearn checks
             shift = np.asarray(booster.predict(matrix, raw_score=True), dtype=float)
-            columns.append(_sigmoid(base + shift) - _sigmoid(base))
+            columns.append(sigmoid(base + shift) - sigmoid(base))
         return np.column_stack(columns)
-
-
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-z))

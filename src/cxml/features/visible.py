@@ -1,0 +1,156 @@
+"""The events that can be seen at a cutoff, as aligned arrays, and windowed totals of them.
+
+Only events strictly before the cutoff and within the longest window are read. Every windowed
+total is one `bincount` over a combined (group, customer, window bucket) index followed by a
+cumulative sum over the few windows, so a whole base is aggregated straight into a dense array.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, TypeAlias
+
+import numpy as np
+import pandas as pd
+
+from cxml.config import FeatureConfig
+from cxml.features.table import Table
+
+NS_PER_DAY = 86_400 * 10**9
+NS_PER_HOUR = 3_600 * 10**9
+
+#: What the features read: a data-contract table as a frame (from files), as a `Table`, or as a
+#: mapping of its columns' arrays (a request's few rows), taken once by `Table.of`.
+Source: TypeAlias = pd.DataFrame | Mapping[str, Any] | Table
+
+
+@dataclass
+class Events:
+    """The events that can be seen at the cutoff, as aligned numpy arrays."""
+
+    cust: np.ndarray  # index into the customers frame
+    age: np.ndarray  # days before the cutoff, > 0
+    slot: np.ndarray  # cust * n_windows + index of the smallest window holding the event
+    kind: np.ndarray  # index into config.event_types, len(event_types) = other
+    channel: np.ndarray  # index into config.channels, len(channels) = other, -1 = missing
+    value: np.ndarray
+    text_at: np.ndarray  # positions of the events with a comment in the text window
+    text: np.ndarray  # those comments
+    time_ns: np.ndarray
+
+
+def columns_of(source: Source) -> Mapping[str, Any]:
+    """A source's columns as arrays (a frame's are read once, without copying)."""
+    return Table.of(source).columns
+
+
+def _codes(values: Any, vocabulary: pd.Index, rows: np.ndarray) -> np.ndarray:
+    """Position in `vocabulary` of the value at each of `rows`, -1 when absent or missing."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        if values.categories.equals(vocabulary):
+            return values.codes[rows].astype(np.int64)
+        lookup = np.append(vocabulary.get_indexer(values.categories.astype(str)), -1)
+        return lookup[values.codes[rows]]  # code -1 (missing) reads the last slot
+    return _positions(np.asarray(values, dtype=object)[rows], vocabulary)
+
+
+def _positions(values: np.ndarray, vocabulary: pd.Index) -> np.ndarray:
+    """`vocabulary.get_indexer(values)`. One request's few values go through a dict: pandas
+    spends more setting up each lookup than a dict spends on a hundred values."""
+    if len(values) > 4096 or len(vocabulary) > 64:
+        return vocabulary.get_indexer(values)
+    where = {value: i for i, value in enumerate(vocabulary)}
+    if len(where) < len(vocabulary):  # repeated entries: let pandas say so
+        return vocabulary.get_indexer(values)
+    return np.array([where.get(value, -1) for value in values], dtype=np.int64)
+
+
+@lru_cache(maxsize=64)
+def _vocabulary(values: tuple[str, ...]) -> pd.Index:
+    return pd.Index(values)
+
+
+def visible_events(
+    columns: Mapping[str, Any], ids: pd.Index, cutoff: pd.Timestamp, cfg: FeatureConfig
+):
+    time_ns = columns["event_time"].asi8  # UTC nanoseconds, no per-row objects
+    longest_ns = max(cfg.windows) * NS_PER_DAY
+    rows = np.flatnonzero((time_ns < cutoff.value) & (time_ns >= cutoff.value - longest_ns))
+    cust = _codes(columns["customer_id"], ids, rows)
+    known = cust >= 0
+    if not known.all():
+        rows, cust = rows[known], cust[known]
+    time_ns = time_ns[rows]
+    age = (cutoff.value - time_ns) / NS_PER_DAY
+    kinds = _codes(columns["event_type"], _vocabulary(cfg.event_types), rows)
+    kinds[kinds < 0] = len(cfg.event_types)
+    if "channel" in columns:
+        chan = _codes(columns["channel"], _vocabulary(cfg.channels), rows)
+        unknown = chan < 0
+        if unknown.any():
+            chan[unknown & pd.notna(columns["channel"])[rows]] = len(cfg.channels)
+    else:
+        chan = np.full(len(rows), -1)
+    value = (
+        np.asarray(columns["value"], dtype=float)[rows]
+        if "value" in columns
+        else np.full(len(rows), np.nan)
+    )
+    text_at, text = _recent_text(columns.get("text"), rows, age, cfg.text_window)
+    shorter = np.zeros(len(rows), dtype=np.int8)  # how many windows are shorter than the age
+    for window in sorted(cfg.windows)[:-1]:
+        shorter += age > window
+    slot = cust * len(cfg.windows) + shorter
+    return Events(cust, age, slot, kinds, chan, value, text_at, text, time_ns)
+
+
+def _recent_text(column: Any, rows: np.ndarray, age: np.ndarray, window: int):
+    """Positions (into the visible events) and texts of the comments within `window` days."""
+    if column is None:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=object)
+    recent = np.flatnonzero(age <= window)
+    text = np.asarray(column, dtype=object)[rows[recent]]
+    present = pd.notna(text)
+    return recent[present], text[present]
+
+
+def windowed(
+    ev: Events,
+    n: int,
+    n_windows: int,
+    rows: np.ndarray | None = None,
+    group: np.ndarray | None = None,
+    groups: int = 1,
+    weights: np.ndarray | None = None,
+) -> np.ndarray:
+    """(customers, groups, windows) totals over `rows` (default all); window w holds everything
+    up to its length. `group` and `weights` are aligned with `rows`."""
+    key = ev.slot if rows is None else ev.slot[rows]
+    if group is not None:
+        key = group * (n * n_windows) + key
+    totals = np.bincount(key, weights=weights, minlength=groups * n * n_windows)
+    totals = totals.reshape(groups, n, n_windows)
+    for w in range(1, n_windows):  # cumulative over the few windows, faster than cumsum(axis=2)
+        totals[:, :, w] += totals[:, :, w - 1]
+    return totals.transpose(1, 0, 2)
+
+
+def last_two(ev: Events, rows: np.ndarray, n: int) -> tuple[np.ndarray, ...]:
+    """Per customer: last value, previous value, and age of the last, among `rows`."""
+    last, prev = np.full(n, np.nan), np.full(n, np.nan)
+    last_age = youngest(ev, rows, n)
+    is_last = ev.age[rows] == last_age[ev.cust[rows]]
+    last[ev.cust[rows[is_last]]] = ev.value[rows[is_last]]
+    earlier = rows[~is_last]
+    is_prev = ev.age[earlier] == youngest(ev, earlier, n)[ev.cust[earlier]]
+    prev[ev.cust[earlier[is_prev]]] = ev.value[earlier[is_prev]]
+    return last, prev, np.where(np.isinf(last_age), np.nan, last_age)
+
+
+def youngest(ev: Events, rows: np.ndarray, n: int) -> np.ndarray:
+    """Per customer, the smallest age among `rows` (inf when none)."""
+    age = np.full(n, np.inf)
+    np.minimum.at(age, ev.cust[rows], ev.age[rows])
+    return age
