@@ -51,7 +51,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from cxml.config import load_config
 from cxml.data.load import load_data_dir
 from cxml.data.schema import EVENT_VALUE_RANGES, KNOWN_CHANNELS, KNOWN_EVENT_TYPES
-from cxml.jobs.coalesce import Coalescer
+from cxml.serving.coalesce import Coalescer
 from cxml.jobs.score import Scorer, load_scorer
 from cxml.models.bundle import ScoringBundle
 
@@ -67,7 +67,7 @@ SCORING_ROUTES = ("/predict", "/predict_batch", "/predict_by_id")
 UNTRACED = [] if os.environ.get("CXML_TRACING") == "1" else list(SCORING_ROUTES)
 CALL_SIZE = bentoml.metrics.Histogram(
     name="cxml_predict_call_size",
-    documentation="requests scored together in one model call (see jobs/coalesce.py)",
+    documentation="requests scored together in one model call (see serving/coalesce.py)",
     labelnames=["endpoint"],
     buckets=(1, 2, 4, 8, 16, 32, 64, 128),
 )
