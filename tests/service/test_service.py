@@ -21,18 +21,15 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from benchmarks.bench_service import (
-    CUTOFF,
-    call_sizes,
-    check_load,
-    load_run,
-    pick_customer,
-    request_body,
-)
 
 from cxml.features.build import build_features
-from cxml.service import History, PredictRequest, Profile, tables
+from cxml.serving.checks import Profile
+from cxml.serving.history import History
+from cxml.serving.schemas import PredictRequest
+from cxml.serving.tables import tables
 from tests.service.conftest import API_KEY, Served
+from tests.service.load import call_sizes, check_load, load_run, pick_customer, request_body
+from tests.service.server import CUTOFF
 
 REPO = Path(__file__).resolve().parents[2]
 N_PARITY = 20
@@ -424,8 +421,8 @@ def test_profile_reports_the_models_attributes(served):
 
 
 def test_request_tables_give_features_in_the_models_order(served):
-    """Then the features need no reordering (0.3 ms of a request): the order comes from the
-    model, not from how a set of attribute names happens to iterate."""
+    """Then the features need no reordering: the order comes from the model, not from how a set
+    of attribute names happens to iterate."""
     bundle = served.scorer.bundle
     profile = Profile.of(bundle, ())
     row = served.tables["customers"].iloc[0]
