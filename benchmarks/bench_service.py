@@ -83,32 +83,38 @@ def run() -> None:
         body = request_body(row, before, Profile.of(scorer.bundle, ()).names)
         raw = json.dumps(body).encode()
         print(f"service (/predict, one customer with {len(before)} events, {len(raw):,} bytes)")
+        ids = customers["customer_id"].astype(str).sample(64, random_state=0)
         with Server(prepared, api_key="bench") as server:
-            load_run(server.url, server.headers, raw, 3.0, 2)  # warm-up
-            for concurrency in (1, 8):
-                calls_before, _ = call_sizes(server.url)
-                result = load_run(server.url, server.headers, raw, 10.0, concurrency)
-                calls = call_sizes(server.url)[0] - calls_before
-                print(f"  concurrency {concurrency}        {result.describe()}")
-                print(f"    {result.requests / max(calls, 1):.1f} requests per model call")
-            ids = customers["customer_id"].astype(str).sample(64, random_state=0)
-            by_id = [json.dumps({"customer_id": c, "as_of": CUTOFF}).encode() for c in ids]
-            for concurrency in (1, 8):
-                result = load_run(
-                    server.url, server.headers, by_id, 10.0, concurrency, path="/predict_by_id"
-                )
-                print(f"  /predict_by_id, 64 customers in turn, concurrency {concurrency}")
-                print(f"                        {result.describe()}")
-            sustained = load_run(server.url, server.headers, raw, 20.0, 8, server.rss)
-            growth = (sustained.rss_end - sustained.rss_mid) / 2**20
-            print(
-                f"  sustained 20 s at 8   {len(sustained.errors)} errors, server RSS "
-                f"{sustained.rss_end / 2**20:.0f} MiB (second half {growth:+.1f} MiB)"
-            )
-            check_load(sustained)
+            _over_http(server, raw, list(ids))
         measured = _in_process(scorer, body, 205)
         measured["service's own work"] = measured.pop("own")
         for label, ms in measured.items():
             p50, p99 = np.percentile(ms, 50), np.percentile(ms, 99)
             print(f"  in-process {label:<37} p50 {p50:6.1f} ms  p99 {p99:6.1f} ms")
         print("  (targets over HTTP: p99 <= 10 ms, >= 300 req/s per worker)\n")
+
+
+def _over_http(server: Server, raw: bytes, ids: list[str]) -> None:
+    """/predict with one body at concurrency 1 and 8, /predict_by_id for `ids` in turn, then a
+    sustained run that must fail nothing and not grow the server's memory."""
+    load_run(server.url, server.headers, raw, 3.0, 2)  # warm-up
+    for concurrency in (1, 8):
+        calls_before, _ = call_sizes(server.url)
+        result = load_run(server.url, server.headers, raw, 10.0, concurrency)
+        calls = call_sizes(server.url)[0] - calls_before
+        print(f"  concurrency {concurrency}        {result.describe()}")
+        print(f"    {result.requests / max(calls, 1):.1f} requests per model call")
+    by_id = [json.dumps({"customer_id": c, "as_of": CUTOFF}).encode() for c in ids]
+    for concurrency in (1, 8):
+        result = load_run(
+            server.url, server.headers, by_id, 10.0, concurrency, path="/predict_by_id"
+        )
+        print(f"  /predict_by_id, {len(ids)} customers in turn, concurrency {concurrency}")
+        print(f"                        {result.describe()}")
+    sustained = load_run(server.url, server.headers, raw, 20.0, 8, server.rss)
+    growth = (sustained.rss_end - sustained.rss_mid) / 2**20
+    print(
+        f"  sustained 20 s at 8   {len(sustained.errors)} errors, server RSS "
+        f"{sustained.rss_end / 2**20:.0f} MiB (second half {growth:+.1f} MiB)"
+    )
+    check_load(sustained)

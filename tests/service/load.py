@@ -7,7 +7,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -97,24 +97,15 @@ def load_run(
     errors: list[str] = []
     lock = threading.Lock()
     started = time.perf_counter()
-    stop_at = started + seconds
     send = {**headers, "Content-Type": "application/json"}
 
     def client(start: int) -> None:
-        turn = itertools.count(start)
-        with httpx.Client(base_url=url, headers=send, timeout=30.0) as http:
-            while (now := time.perf_counter()) < stop_at:
-                try:
-                    response = http.post(path, content=bodies[next(turn) % len(bodies)])
-                    problem = None if response.status_code == 200 else response.text[:200]
-                    problem = problem and f"{response.status_code}: {problem}"
-                except httpx.HTTPError as exc:
-                    problem = f"{type(exc).__name__}: {exc}"
-                with lock:
-                    if problem:
-                        errors.append(problem)
-                    else:
-                        latencies.append((time.perf_counter() - now) * 1e3)
+        for problem, ms in _posts(url, send, path, bodies, start, started + seconds):
+            with lock:
+                if problem:
+                    errors.append(problem)
+                else:
+                    latencies.append(ms)
 
     threads = [
         threading.Thread(target=client, args=(i * len(bodies) // concurrency,), daemon=True)
@@ -133,6 +124,23 @@ def load_run(
     if rss is not None:
         result.rss_end = rss()
     return result
+
+
+def _posts(
+    url: str, headers: dict[str, str], path: str, bodies: list[bytes], start: int, stop_at: float
+) -> Iterator[tuple[str | None, float]]:
+    """One client's requests, back to back until `stop_at`, the bodies in turn from `start`:
+    (problem, milliseconds) for each, the problem None when it was answered 200."""
+    turn = itertools.count(start)
+    with httpx.Client(base_url=url, headers=headers, timeout=30.0) as http:
+        while (now := time.perf_counter()) < stop_at:
+            try:
+                response = http.post(path, content=bodies[next(turn) % len(bodies)])
+                problem = None if response.status_code == 200 else response.text[:200]
+                problem = problem and f"{response.status_code}: {problem}"
+            except httpx.HTTPError as exc:
+                problem = f"{type(exc).__name__}: {exc}"
+            yield problem, (time.perf_counter() - now) * 1e3
 
 
 def check_load(result: LoadResult) -> None:
