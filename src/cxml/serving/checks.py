@@ -1,7 +1,7 @@
 """What a request's schema cannot say, checked before anything is scored: times with a time zone
 and in range, event values in their type's range, attributes the model knows (and no PII), and
 the request's limits. Each check returns problems (empty: fine) so a client hears of every
-fault at once, each at its field; the service refuses the request with them (422)."""
+fault at once, each at its field; the service refuses the request with them (`Unusable`)."""
 
 from __future__ import annotations
 
