@@ -12,12 +12,10 @@ import time
 import numpy as np
 
 from benchmarks.bench_features import timed
-from cxml.config import ModelConfig
+from cxml.config import FeatureConfig, LabelConfig, ModelConfig
 from cxml.data.simulate import Simulation
 from cxml.features.build import build_features, feature_catalog
-from cxml.config import FeatureConfig
 from cxml.features.dataset import build_training_set
-from cxml.config import LabelConfig
 from cxml.models import explain
 from cxml.models.bundle import ScoringBundle
 from cxml.models.train import BoostedClassifier

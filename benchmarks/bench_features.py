@@ -13,9 +13,9 @@ import tracemalloc
 import numpy as np
 import pandas as pd
 
+from cxml.config import FeatureConfig
 from cxml.data.simulate import Simulation
 from cxml.features.build import build_features
-from cxml.config import FeatureConfig
 
 
 def pandas_baseline(events: pd.DataFrame, cutoff: pd.Timestamp, cfg: FeatureConfig) -> pd.DataFrame:

@@ -15,8 +15,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
-
-from benchmarks.bench_service import REPO, tracking_env
+from tests.service.server import REPO, tracking_env
 
 CUTOFF = pd.Timestamp("2025-06-30", tz="UTC")
 TRAIN_CUSTOMERS = 10_000

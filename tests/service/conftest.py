@@ -1,6 +1,6 @@
 """One real server for the whole session: a small simulation, a model trained on it and
 registered in a temporary MLflow store, served by `python -m bentoml serve` on a free loopback
-port with an API key. The helpers live in benchmarks/bench_service.py (the load benchmark uses
+port with an API key. The helpers live in tests/service/server.py (the load benchmark uses
 them too)."""
 
 from __future__ import annotations
@@ -11,10 +11,11 @@ from dataclasses import dataclass
 import httpx
 import pandas as pd
 import pytest
-from benchmarks.bench_service import Prepared, Server, prepare, tracking_env
 
 from cxml.data.load import LoadedData, load_data_dir
-from cxml.jobs.score import Scorer, load_scorer
+from cxml.jobs.score import load_scorer
+from cxml.scoring import Scorer
+from tests.service.server import Prepared, Server, prepare, tracking_env
 
 API_KEY = "test-key-5f2c"
 

@@ -21,18 +21,15 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from benchmarks.bench_service import (
-    CUTOFF,
-    call_sizes,
-    check_load,
-    load_run,
-    pick_customer,
-    request_body,
-)
 
 from cxml.features.build import build_features
-from cxml.service import History, PredictRequest, Profile, tables
+from cxml.serving.checks import Profile
+from cxml.serving.history import History
+from cxml.serving.schemas import PredictRequest
+from cxml.serving.tables import tables
 from tests.service.conftest import API_KEY, Served
+from tests.service.load import call_sizes, check_load, load_run, pick_customer, request_body
+from tests.service.server import CUTOFF
 
 REPO = Path(__file__).resolve().parents[2]
 N_PARITY = 20
@@ -57,19 +54,22 @@ def parity_ids(served: Served) -> list[str]:
 @pytest.fixture(scope="module")
 def expected(served: Served) -> pd.DataFrame:
     """Scorer.score in this process on the whole data dir at the cutoff."""
-    tables = served.tables
-    scored = served.scorer.score(tables["events"], tables["customers"], CUTOFF)
-    return scored.set_index(scored["customer_id"].astype(str))
+    return _in_process(served, log=None)
+
+
+def _in_process(served: Served, log: pd.DataFrame | None) -> pd.DataFrame:
+    """Each customer of the data dir scored in this process, by id (their best action each)."""
+    tables, scorer = served.tables, served.scorer
+    features = scorer.bundle.features(tables["events"], tables["customers"], CUTOFF)
+    scored = scorer.score(features, CUTOFF, None, log, per_customer=True).frame()
+    return scored.set_index(scored.index.astype(str))
 
 
 @pytest.fixture(scope="module")
 def expected_actions(served: Served) -> pd.DataFrame:
     """Scorer.score with the actions log, each customer's best eligible action (what
     /predict_by_id answers from the data dir)."""
-    tables = served.tables
-    args = (tables["events"], tables["customers"], CUTOFF, None, tables.get("actions"))
-    scored = served.scorer.score(*args)
-    return scored.set_index(scored["customer_id"].astype(str))
+    return _in_process(served, served.tables.get("actions"))
 
 
 @pytest.fixture(scope="module")
@@ -141,24 +141,6 @@ def test_predict_by_id_answers_from_the_loaded_history(api, parity_ids, served):
 
 
 # ---------------------------------------------------------------------------------- parity
-def test_score_rows_are_the_rows_of_score(served, parity_ids):
-    """What the endpoint answers from (Scorer.score_rows) is Scorer.score's frame, row by row,
-    key by key, value for value (NaN where NaN), for one customer and for several, with every
-    customer explained or only the riskier half."""
-    tables = served.tables
-    ids = tables["customers"]["customer_id"].astype(str)
-    for chosen, top in [([parity_ids[0]], None), (parity_ids, None), (parity_ids, 0.5)]:
-        customers = tables["customers"][ids.isin(chosen).to_numpy()]
-        args = (tables["events"], customers, CUTOFF, top, tables.get("actions"))
-        frame = served.scorer.score(*args)
-        rows = served.scorer.score_rows(*args)
-        assert [list(row) for row in rows] == [list(frame.columns)] * len(frame)
-        for row, (_, want) in zip(rows, frame.iterrows(), strict=True):
-            for key, value in row.items():
-                same = pd.isna(value) if pd.isna(want[key]) else value == want[key]
-                assert same, (key, value, want[key])
-
-
 def test_http_answers_equal_in_process_scoring(api, served, parity_ids, expected):
     """/predict_by_id, /predict (the customer's own profile and events) and /predict_batch give
     exactly the probabilities of Scorer.score on the whole data dir."""
@@ -424,8 +406,8 @@ def test_profile_reports_the_models_attributes(served):
 
 
 def test_request_tables_give_features_in_the_models_order(served):
-    """Then the features need no reordering (0.3 ms of a request): the order comes from the
-    model, not from how a set of attribute names happens to iterate."""
+    """Then the features need no reordering: the order comes from the model, not from how a set
+    of attribute names happens to iterate."""
     bundle = served.scorer.bundle
     profile = Profile.of(bundle, ())
     row = served.tables["customers"].iloc[0]
@@ -433,7 +415,7 @@ def test_request_tables_give_features_in_the_models_order(served):
     request = PredictRequest.model_validate_json(json.dumps(body))
     events, customers = tables([(request.customer, request.events)], profile)
     built = build_features(events, customers, CUTOFF, bundle.feature_config)
-    assert list(built.columns) == bundle.feature_names
+    assert built.names() == bundle.feature_names
 
 
 # ------------------------------------------------------------------------------ coalescing

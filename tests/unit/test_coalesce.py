@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from cxml.jobs.coalesce import Coalescer
+from cxml.serving.coalesce import Coalescer
 
 
 def _gather(coalescer: Coalescer, submissions: list[tuple[str, int]]) -> list[object]:

@@ -1,11 +1,11 @@
 """Coalescing: requests that arrive while the model is busy are scored together, in one call.
 
-Scoring one customer alone costs ~3 ms, nearly all of it per-call overhead (pandas, LightGBM
-calls); in a call of 8 each costs ~0.6 ms (`make bench`). So an endpoint under
-concurrent load hands each request to a `Coalescer`, and the requests that queued while the
-previous call ran share the next one, grouped by key (customers scored at different times
-cannot share a call; aware datetimes of the same instant are equal keys). A request that finds
-nothing else queued waits for nobody.
+Scoring one customer alone is nearly all per-call overhead (pandas, LightGBM calls), so each
+customer of a shared call costs a fraction of a call alone (`make bench` prints both). So an
+endpoint under concurrent load hands each request to a `Coalescer`, and the requests that queued
+while the previous call ran share the next one, grouped by key (customers scored at different
+times cannot share a call; aware datetimes of the same instant are equal keys). A request that
+finds nothing else queued waits for nobody.
 
 The calls run on the event loop itself, not in a thread: on these machines handing the GIL back
 and forth between a scoring thread and the loop that reads requests cost more than it saved.

@@ -1,0 +1,171 @@
+"""What a request's schema cannot say, checked before anything is scored: times with a time zone
+and in range, event values in their type's range, attributes the model knows (and no PII), and
+the request's limits. Each check returns problems (empty: fine) so a client hears of every
+fault at once, each at its field; the service refuses the request with them (`Unusable`)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from cxml.data.schema import EVENT_VALUE_RANGES
+from cxml.models.bundle import ScoringBundle
+from cxml.serving.errors import Problem, problem
+
+if TYPE_CHECKING:
+    from cxml.serving.schemas import AttributeValue, Customer, Event
+
+Items = Sequence[tuple["Customer", Sequence["Event"]]]  # each customer with their events
+Loc = list[str | int]
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def utc_ns(value: datetime) -> int:
+    """Exact UTC nanoseconds since the epoch (float seconds would lose the microseconds)."""
+    delta = value - EPOCH
+    return ((delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds) * 1_000
+
+
+EARLIEST_NS = utc_ns(datetime(1900, 1, 1, tzinfo=UTC))
+LATEST_NS = utc_ns(datetime(2200, 1, 1, tzinfo=UTC))
+
+
+def time_problem(value: datetime | None, loc: Sequence[str | int]) -> Problem | None:
+    fault = None if value is None else _time_fault(value)
+    return None if fault is None else problem(loc, *fault)
+
+
+def _time_fault(value: datetime) -> tuple[str, str] | None:
+    """What is wrong with a timestamp, (message, type), or None: apart from the problem's
+    location, which a request's hundred good event times need not build."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        msg = "timestamp without a time zone: add one, e.g. 2025-06-30T00:00:00Z or +02:00"
+        return msg, "timezone_required"
+    if not EARLIEST_NS <= utc_ns(value) < LATEST_NS:  # integers: cheaper than aware datetimes
+        return "timestamp outside 1900..2200", "timestamp_out_of_range"
+    return None
+
+
+def _show(value: object, limit: int = 60) -> str:
+    """A value quoted back to the client, cut short (it may be long)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _finite_number(value: object) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False  # JSON true/false is not a number here
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:  # an integer beyond float range
+        return False
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What the model knows about customer attributes: names, and the levels of text ones, each
+    in the model's column order (features built in that order need no reordering)."""
+
+    numeric: tuple[str, ...]
+    levels: dict[str, tuple[str, ...]]
+    pii: frozenset[str]
+
+    @classmethod
+    def of(cls, bundle: ScoringBundle, pii_columns: Sequence[str]) -> Profile:
+        names = [c.removeprefix("profile_") for c in bundle.feature_names if c[:8] == "profile_"]
+        known = bundle.encoder.levels_
+        levels = {n: tuple(known[f"profile_{n}"]) for n in names if f"profile_{n}" in known}
+        pii = frozenset(str(c).strip().lower() for c in pii_columns)
+        return cls(tuple(n for n in names if n not in levels), levels, pii)
+
+    @property
+    def names(self) -> list[str]:
+        return sorted([*self.numeric, *self.levels])
+
+    def problems(self, attributes: dict[str, AttributeValue], loc: Loc) -> list[Problem]:
+        found = []
+        for name, value in attributes.items():
+            if (fault := self._fault(name, value)) is not None:
+                found.append(problem([*loc, name], *fault))
+        return found
+
+    def _fault(self, name: str, value: AttributeValue) -> tuple[str, str] | None:
+        """What is wrong with one attribute, (message, type), or None."""
+        if name.strip().lower() in self.pii:
+            msg = f"{_show(name)} is personal data: do not send PII; the model does not use it"
+            return msg, "pii_refused"
+        if name in self.levels:
+            allowed = self.levels[name]
+            if value is None or (isinstance(value, str) and value in allowed):
+                return None
+            msg = f"{_show(value)} is not a known {name}; allowed: {', '.join(allowed)} or null"
+            return msg, "unknown_category"
+        if name in self.numeric:
+            if value is None or _finite_number(value):
+                return None
+            msg = f"{name}: send a finite number or null (0/1 for flags), not {_show(value)}"
+            return msg, "number_expected"
+        expected = ", ".join(self.names) or "none"
+        msg = f"unknown attribute {_show(name)}: this model expects {expected}"
+        return msg, "unknown_attribute"
+
+
+def event_problems(events: Sequence[Event], limit: int, loc: Loc) -> list[Problem]:
+    if len(events) > limit:
+        msg = f"{len(events)} events; at most {limit} per customer (send the most recent ones)"
+        return [problem(loc, msg, "too_many_events")]
+    found = []
+    for i, event in enumerate(events):
+        if (fault := _time_fault(event.event_time)) is not None:
+            found.append(problem([*loc, i, "event_time"], *fault))
+        bounds = EVENT_VALUE_RANGES.get(event.event_type)
+        if bounds and event.value is not None and not bounds[0] <= event.value <= bounds[1]:
+            low, high = bounds
+            limit_text = f"{low:g}..{high:g}" if math.isfinite(high) else f">= {low:g}"
+            msg = f"value {event.value:g} outside {limit_text} for {event.event_type}"
+            found.append(problem([*loc, i, "value"], msg, "value_out_of_range"))
+    return found
+
+
+@dataclass(frozen=True)
+class Checks:
+    """The checks of each endpoint's request, against this model's profile and these limits."""
+
+    profile: Profile
+    max_events: int
+    max_batch: int
+
+    def as_of(self, as_of: datetime | None) -> list[Problem]:
+        return [p for p in [time_problem(as_of, ["as_of"])] if p is not None]
+
+    def predict(
+        self, customer: Customer, events: Sequence[Event], as_of: datetime | None
+    ) -> list[Problem]:
+        return self._items([(customer, events)], as_of, [[]])
+
+    def batch(self, items: Items, as_of: datetime | None) -> list[Problem]:
+        """A batch too large is refused for that alone; otherwise every customer is checked,
+        and each customer_id must come once (answers are told apart by it)."""
+        if len(items) > self.max_batch:
+            msg = f"{len(items)} customers; at most {self.max_batch} per request"
+            return [problem(["customers"], msg, "too_many_customers")]
+        found = self._items(items, as_of, [["customers", i] for i in range(len(items))])
+        seen: set[str] = set()
+        for i, (customer, _) in enumerate(items):
+            if customer.customer_id in seen:
+                loc: Loc = ["customers", i, "customer", "customer_id"]
+                found.append(problem(loc, "customer_id repeated in the batch", "duplicate"))
+            seen.add(customer.customer_id)
+        return found
+
+    def _items(self, items: Items, as_of: datetime | None, locs: Sequence[Loc]) -> list[Problem]:
+        found = self.as_of(as_of)
+        for (customer, events), loc in zip(items, locs, strict=True):
+            signup = time_problem(customer.signup_time, [*loc, "customer", "signup_time"])
+            found += [signup] if signup is not None else []
+            found += self.profile.problems(customer.attributes, [*loc, "customer", "attributes"])
+            found += event_problems(events, self.max_events, [*loc, "events"])
+        return found
