@@ -27,7 +27,7 @@ def _frame(sim: Simulation) -> pd.DataFrame:
     cutoffs = [sim.config.cutoff - pd.DateOffset(months=m + 4) for m in range(4)]
 
     def features(ev: pd.DataFrame, cu: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFrame:
-        return build_features(ev, cu, cutoff, fcfg)
+        return build_features(ev, cu, cutoff, fcfg).frame()
 
     return build_training_set(sim.events, sim.customers, cutoffs, features, lcfg)
 
