@@ -48,12 +48,15 @@ def run(sim: Simulation) -> None:
 
         people = timed("population", lambda: scoring_population(sim.events, sim.customers, at))
         features = timed("features", lambda: scorer.bundle.features(sim.events, people, at))
-        timed("both models", lambda: scorer.bundle.predict(features))
+        bundle = scorer.bundle
+        timed("both models", lambda: bundle.probabilities(bundle.encode(features)))
         log = sim.actions
-        scored = timed(
-            "score_features (models, reasons top 10%, allocation)",
-            lambda: scorer.score_features(features, at, 0.1, log),
-        )
+
+        def score() -> pd.DataFrame:
+            """The list as `cxml score` makes it: allocated under the budget, then framed."""
+            return scorer.score(features, at, 0.1, log, per_customer=False).frame().reset_index()
+
+        scored = timed("Scorer.score (models, reasons top 10%, allocation)", score)
         scored["scored_at"] = pd.Timestamp.now(tz="UTC")
         timed("writing parquet + csv", lambda: write_scored(scored, Path(tmp) / "out"))
     total = sum(v for k, v in stages.items() if k != "both models")

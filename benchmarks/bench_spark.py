@@ -65,7 +65,8 @@ def _local(scorer, data: Path) -> tuple[float, float, int]:
     started = time.perf_counter()
     population = scoring_population(events, customers, CUTOFF)
     features = scorer.bundle.features(events, population, CUTOFF)
-    scored = scorer.score_features(features, CUTOFF, 0.1, loaded.tables.get("actions"))
+    log = loaded.tables.get("actions")
+    scored = scorer.score(features, CUTOFF, 0.1, log, per_customer=False).frame().reset_index()
     with tempfile.TemporaryDirectory() as out:
         write_parquet(scored, Path(out) / "scored.parquet")
     return features_s, read_s + time.perf_counter() - started, len(scored)

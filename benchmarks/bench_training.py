@@ -27,7 +27,7 @@ def _frame(sim: Simulation) -> pd.DataFrame:
     cutoffs = [sim.config.cutoff - pd.DateOffset(months=m + 4) for m in range(4)]
 
     def features(ev: pd.DataFrame, cu: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFrame:
-        return build_features(ev, cu, cutoff, fcfg)
+        return build_features(ev, cu, cutoff, fcfg).frame()
 
     return build_training_set(sim.events, sim.customers, cutoffs, features, lcfg)
 
@@ -37,8 +37,9 @@ def run(sim: Simulation) -> None:
     frame = _frame(sim)
     rng = np.random.default_rng(0)
     rows = frame.iloc[rng.permutation(len(frame))]
-    n = min(ROWS, len(rows) - 20_000)  # a small CXML_BENCH_CUSTOMERS run has fewer rows
-    train, stop, calibrate = rows.iloc[:n], rows.iloc[n : n + 10_000], rows.iloc[-10_000:]
+    held = min(10_000, len(rows) // 5)  # early stopping, calibration: less on a small run
+    n = min(ROWS, len(rows) - 2 * held)  # a small CXML_BENCH_CUSTOMERS run has fewer rows
+    train, stop, calibrate = rows.iloc[:n], rows.iloc[n : n + held], rows.iloc[-held:]
     x, y = feature_part(train), train["churn"].to_numpy(dtype=int)
     start = time.perf_counter()
     model = BoostedClassifier(config.model).fit(

@@ -101,7 +101,7 @@ def _nba_share(
     fcfg = config.features
 
     def features(events: pd.DataFrame, customers: pd.DataFrame, cutoff: pd.Timestamp):
-        return _with(build_features(events, customers, cutoff, fcfg), traits, names)
+        return _with(build_features(events, customers, cutoff, fcfg).frame(), traits, names)
 
     at = max(frame.index.get_level_values("cutoff"))
     learner, _ = nba.fit_uplift(config, loaded, at, features)
@@ -145,7 +145,7 @@ def _base_at(data_dir: Path, at: pd.Timestamp) -> tuple[pd.DataFrame, pd.DataFra
     truth = job.read_truth(config, Split([], [], [at]))
     assert truth is not None, f"{data_dir}: no truth at {at}"
     events, customers = loaded.tables["events"], loaded.tables["customers"]
-    features = build_features(events, customers, at, config.features)
+    features = build_features(events, customers, at, config.features).frame()
     return features.loc[truth.index], truth
 
 
