@@ -15,9 +15,10 @@ from pathlib import Path
 import pandas as pd
 
 from cxml.config import PipelineConfig, load_config
+from cxml.data.io import write_together
 from cxml.data.simulate import Simulation
 from cxml.jobs.ingest import run_simulate
-from cxml.jobs.score import write_scored
+from cxml.jobs.score import scored_files
 from cxml.jobs.train import train
 from cxml.scoring import Scorer, scoring_population
 
@@ -58,7 +59,8 @@ def run(sim: Simulation) -> None:
 
         scored = timed("Scorer.score (models, reasons top 10%, allocation)", score)
         scored["scored_at"] = pd.Timestamp.now(tz="UTC")
-        timed("writing parquet + csv", lambda: write_scored(scored, Path(tmp) / "out"))
+        out = Path(tmp) / "out"
+        timed("writing parquet + csv", lambda: write_together(out, scored_files(scored)))
     total = sum(v for k, v in stages.items() if k != "both models")
     n = len(features)
     print("batch scoring (whole active base, one cutoff)")

@@ -73,7 +73,8 @@ def _local(scorer, data: Path) -> tuple[float, float, int]:
 
 
 def _spark(spark, scorer, data: Path) -> tuple[float, float, int]:
-    from cxml.jobs.spark import spark_features, spark_score, write_parquet_dir
+    from cxml.jobs.spark import spark_features, write_parquet_dir
+    from cxml.jobs.spark_score import spark_score
 
     started = time.perf_counter()
     built = spark_features(spark, str(data), CUTOFF, scorer.bundle.feature_config)

@@ -136,7 +136,7 @@ def test_reason_1_is_the_largest_positive_contributor(world, churn):
     assert checked > 20
 
 
-def test_reason_codes_on_a_tiny_frame_rank_render_and_leave_blanks():
+def test_reasons_on_a_tiny_table_rank_render_and_leave_blanks():
     catalog = pd.DataFrame(
         {
             "family": ["support", "recency", "profile", "voice"],
