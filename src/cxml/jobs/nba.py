@@ -160,7 +160,7 @@ def policy_report(
 
 
 def _doubly_robust(
-    learner: Any,  # a fitted uplift learner with predict_outcomes (T- and offset learners)
+    learner: Any,  # a fitted uplift learner (those that model each arm: T- and offset)
     features: pd.DataFrame,
     truth: pd.DataFrame,
     churned: pd.Series,
@@ -171,7 +171,7 @@ def _doubly_robust(
 ) -> dict[str, float]:
     """DR estimate (with a 95% bootstrap interval) of the policy's value over no action, from
     the campaign logged at the test cutoff and the outcomes that followed; beside its truth."""
-    if not hasattr(learner, "predict_outcomes"):
+    if not learner.gives_outcomes:
         return {}
     control = truth["logged_action"].where(truth["logged_action"].isin(list(cost)), "none")
     prices = {**cost, "none": 0.0}

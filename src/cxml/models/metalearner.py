@@ -3,7 +3,7 @@ the LightGBM settings and helpers its subclasses fit their arm models with (see 
 
 from __future__ import annotations
 
-from typing import Any, TypeAlias
+from typing import Any, Self, TypeAlias
 
 import lightgbm as lgb
 import numpy as np
@@ -20,6 +20,8 @@ from cxml.features.table import Table
 from cxml.models.train import FrameEncoder
 
 Params = dict[str, Any]
+Arr = np.ndarray
+Logged: TypeAlias = npt.ArrayLike | None  # logged propensities, if any
 Features: TypeAlias = pd.DataFrame | Table | np.ndarray
 
 #: Small-data defaults: small trees, large leaves and a slow rate, because uplift is a small
@@ -65,10 +67,42 @@ def received_propensity(
 
 
 class MetaLearner(BaseEstimator):
-    """Shared input checks, feature encoding and the uplift frame; subclasses fit the models."""
+    """Shared input checks, feature encoding and the uplift frame; subclasses fit the models
+    (`_fit`) and estimate the uplift (`_uplift`), and may give each arm's outcome (`_outcomes`)."""
 
-    control: str
-    seed: int
+    def __init__(self, control: str, params: Params | None = None, seed: int = 0) -> None:
+        self.control = control
+        self.params = params
+        self.seed = seed
+
+    def fit(
+        self,
+        X: Features,
+        treatment: npt.ArrayLike,
+        y: npt.ArrayLike,
+        propensity: npt.ArrayLike | None = None,
+    ) -> Self:
+        """Learn from rows `X` that received `treatment` (action names) with outcome `y` (0/1);
+        `propensity`: the logged chance of the action each row received, if known."""
+        matrix, arms, target = self._prepare(X, treatment, y)
+        self._fit(matrix, arms, target, propensity)
+        return self
+
+    def _fit(self, matrix: Arr, arms: Arr, target: Arr, propensity: Logged) -> None:
+        raise NotImplementedError
+
+    def predict_outcomes(self, X: Features) -> pd.DataFrame:
+        """P(y=1 | x, arm) for every arm including control: rows × arms (learners that model
+        each arm's outcome; see `gives_outcomes`)."""
+        matrix = self._matrix(X)
+        return pd.DataFrame(self._outcomes(matrix), index=index_of(X, len(matrix)))
+
+    @property
+    def gives_outcomes(self) -> bool:
+        return type(self)._outcomes is not MetaLearner._outcomes
+
+    def _outcomes(self, matrix: np.ndarray) -> dict[str, np.ndarray]:
+        raise NotImplementedError(f"{type(self).__name__} does not model each arm's outcome")
 
     def _prepare(
         self, X: Features, treatment: npt.ArrayLike, y: npt.ArrayLike
@@ -122,9 +156,9 @@ class MetaLearner(BaseEstimator):
 
     def predict_uplift(self, X: Features) -> pd.DataFrame:
         """Estimated P(y | x, action) − P(y | x, control): rows × non-control actions."""
-        index = X.index if isinstance(X, pd.DataFrame | Table) else pd.RangeIndex(n_rows(X))
         values = self._uplift(self._matrix(X))
-        return pd.DataFrame(values, index=index, columns=pd.Index(self.actions_, name="action"))
+        columns = pd.Index(self.actions_, name="action")
+        return pd.DataFrame(values, index=index_of(X, n_rows(X)), columns=columns)
 
     def encode(self, X: Features) -> np.ndarray:
         """X as the float matrix the models take (`predict_uplift_matrix`'s input)."""
@@ -145,6 +179,11 @@ class MetaLearner(BaseEstimator):
 
     def _uplift(self, matrix: np.ndarray) -> np.ndarray:
         raise NotImplementedError
+
+
+def index_of(X: Features, rows: int) -> pd.Index:
+    """The rows' labels: a table's or frame's index, else 0..rows-1."""
+    return X.index if isinstance(X, pd.DataFrame | Table) else pd.RangeIndex(rows)
 
 
 def n_rows(X: Features) -> int:

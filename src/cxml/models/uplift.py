@@ -23,14 +23,12 @@ from __future__ import annotations
 
 import lightgbm as lgb
 import numpy as np
-import numpy.typing as npt
-import pandas as pd
 from sklearn.model_selection import StratifiedKFold
 
-from cxml.features.table import Table
 from cxml.models.metalearner import (
     PROPENSITY_CLIP,
-    Features,
+    Arr,
+    Logged,
     MetaLearner,
     Params,
     fit_arm_models,
@@ -49,30 +47,14 @@ class TLearner(MetaLearner):
     each arm's rows by 1/propensity so that each model describes the whole population.
     """
 
-    def __init__(self, control: str, params: Params | None = None, seed: int = 0) -> None:
-        self.control = control
-        self.params = params
-        self.seed = seed
-
-    def fit(
-        self,
-        X: Features,
-        treatment: npt.ArrayLike,
-        y: npt.ArrayLike,
-        propensity: npt.ArrayLike | None = None,
-    ) -> TLearner:
-        matrix, arms, target = self._prepare(X, treatment, y)
+    def _fit(self, matrix: Arr, arms: Arr, target: Arr, propensity: Logged) -> None:
         logged = None if propensity is None else self._propensity(matrix, arms, propensity)
         params = lightgbm_params(self.params, self.seed)
         names = [self.control, *self.actions_]
         self.models_ = fit_arm_models(matrix, arms, target, names, params, logged)
-        return self
 
-    def predict_outcomes(self, X: Features) -> pd.DataFrame:
-        """P(y=1 | x, arm) for every arm including control: rows × arms."""
-        matrix = self._matrix(X)
-        index = X.index if isinstance(X, pd.DataFrame | Table) else pd.RangeIndex(len(matrix))
-        return pd.DataFrame({arm: positive(m, matrix) for arm, m in self.models_.items()}, index)
+    def _outcomes(self, matrix: np.ndarray) -> dict[str, np.ndarray]:
+        return {arm: positive(m, matrix) for arm, m in self.models_.items()}
 
     def _uplift(self, matrix: np.ndarray) -> np.ndarray:
         base = positive(self.models_[self.control], matrix)
@@ -91,19 +73,7 @@ class XLearner(MetaLearner):
     propensities, when given, weight the stage-1 and stage-2 fits by 1/propensity.
     """
 
-    def __init__(self, control: str, params: Params | None = None, seed: int = 0) -> None:
-        self.control = control
-        self.params = params
-        self.seed = seed
-
-    def fit(
-        self,
-        X: Features,
-        treatment: npt.ArrayLike,
-        y: npt.ArrayLike,
-        propensity: npt.ArrayLike | None = None,
-    ) -> XLearner:
-        matrix, arms, target = self._prepare(X, treatment, y)
+    def _fit(self, matrix: Arr, arms: Arr, target: Arr, propensity: Logged) -> None:
         logged = None if propensity is None else self._propensity(matrix, arms, propensity)
         params = lightgbm_params(self.params, self.seed)
         names = [self.control, *self.actions_]
@@ -114,7 +84,6 @@ class XLearner(MetaLearner):
             self.effect_models_[action] = self._fit_effects(
                 matrix, arms, target, outcome, action, params, logged
             )
-        return self
 
     def _fit_effects(
         self,
@@ -172,20 +141,11 @@ class DRLearner(MetaLearner):
         seed: int = 0,
         final_params: Params | None = None,
     ) -> None:
-        self.control = control
-        self.params = params
+        super().__init__(control, params, seed)
         self.n_folds = n_folds
-        self.seed = seed
         self.final_params = final_params
 
-    def fit(
-        self,
-        X: Features,
-        treatment: npt.ArrayLike,
-        y: npt.ArrayLike,
-        propensity: npt.ArrayLike | None = None,
-    ) -> DRLearner:
-        matrix, arms, target = self._prepare(X, treatment, y)
+    def _fit(self, matrix: Arr, arms: Arr, target: Arr, propensity: Logged) -> None:
         received = self._propensity(matrix, arms, propensity, self.n_folds)
         received = np.clip(received, PROPENSITY_CLIP, 1.0)
         outcomes = self._cross_fitted_outcomes(matrix, arms, target)
@@ -198,7 +158,6 @@ class DRLearner(MetaLearner):
                 arms == self.control, (target - outcomes[self.control]) / received, 0
             )
             self.models_[action] = lgb.LGBMRegressor(**final).fit(matrix, pseudo)
-        return self
 
     def _cross_fitted_outcomes(
         self, matrix: np.ndarray, arms: np.ndarray, target: np.ndarray
@@ -241,19 +200,10 @@ class OffsetLearner(MetaLearner):
         seed: int = 0,
         offset_params: Params | None = None,
     ) -> None:
-        self.control = control
-        self.params = params
-        self.seed = seed
+        super().__init__(control, params, seed)
         self.offset_params = offset_params
 
-    def fit(
-        self,
-        X: Features,
-        treatment: npt.ArrayLike,
-        y: npt.ArrayLike,
-        propensity: npt.ArrayLike | None = None,
-    ) -> OffsetLearner:
-        matrix, arms, target = self._prepare(X, treatment, y)
+    def _fit(self, matrix: Arr, arms: Arr, target: Arr, propensity: Logged) -> None:
         params = lightgbm_params(self.params, self.seed)
         self.base_ = fit_arm_models(matrix, arms, target, [self.control], params)[self.control]
         small = {**params, **OFFSET_PARAMS, **(self.offset_params or {})}
@@ -263,24 +213,16 @@ class OffsetLearner(MetaLearner):
             start = self.base_.predict(matrix[rows], raw_score=True)
             model = lgb.LGBMClassifier(**small)
             self.offsets_[action] = model.fit(matrix[rows], target[rows], init_score=start)
-        return self
 
-    def predict_outcomes(self, X: Features) -> pd.DataFrame:
-        """P(y=1 | x, arm) for every arm including control: rows × arms."""
-        matrix = self._matrix(X)
-        index = X.index if isinstance(X, pd.DataFrame | Table) else pd.RangeIndex(len(matrix))
+    def _outcomes(self, matrix: np.ndarray) -> dict[str, np.ndarray]:
         base = np.asarray(self.base_.booster_.predict(matrix, raw_score=True), dtype=float)
         arms = {self.control: sigmoid(base)}
         for action in self.actions_:
-            booster = self.offsets_[action].booster_
-            arms[action] = sigmoid(base + booster.predict(matrix, raw_score=True))
-        return pd.DataFrame(arms, index=index)
-
-    def _uplift(self, matrix: np.ndarray) -> np.ndarray:
-        base = np.asarray(self.base_.booster_.predict(matrix, raw_score=True), dtype=float)
-        columns = []
-        for action in self.actions_:
             booster = self.offsets_[action].booster_  # the booster itself: no sklearn checks
             shift = np.asarray(booster.predict(matrix, raw_score=True), dtype=float)
-            columns.append(sigmoid(base + shift) - sigmoid(base))
-        return np.column_stack(columns)
+            arms[action] = sigmoid(base + shift)
+        return arms
+
+    def _uplift(self, matrix: np.ndarray) -> np.ndarray:
+        arms = self._outcomes(matrix)
+        return np.column_stack([arms[a] - arms[self.control] for a in self.actions_])
