@@ -41,6 +41,8 @@ class Trained:
     figures: dict[str, object]
     summary: dict[str, object]
     example: pd.DataFrame
+    frame: pd.DataFrame  # the training frame: features and labels keyed (customer_id, cutoff)
+    split: Split | None  # the cutoffs' roles (None: judged by cross-validation)
 
 
 def training_frame(
@@ -159,7 +161,7 @@ def train(config: PipelineConfig) -> Trained:
     tables |= explained_tables
     figures |= explained_figures
     example = synthetic_example(features)
-    return Trained(bundle, result, metrics, tables, figures, summary, example)
+    return Trained(bundle, result, metrics, tables, figures, summary, example, frame, split)
 
 
 def _actions(
