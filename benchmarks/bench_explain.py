@@ -19,8 +19,9 @@ from cxml.data.simulate import Simulation
 from cxml.features.build import build_features, feature_catalog
 from cxml.features.dataset import build_training_set
 from cxml.models import explain
+from cxml.models.backtest import fit_target
 from cxml.models.bundle import ScoringBundle, bundle_spec
-from cxml.models.train import BoostedClassifier
+from cxml.models.train import FrameEncoder
 from cxml.scoring import explain_mask, ranks
 
 TOP = 0.10
@@ -42,13 +43,16 @@ def quick_bundle(sim: Simulation) -> ScoringBundle:
     y = frame.pop("churn").to_numpy()
     frame = frame.drop(columns="satisfaction_drop")
     part = np.random.default_rng(0).integers(0, 3, len(frame))
-    model = BoostedClassifier(ModelConfig(max_rounds=300, early_stopping_rounds=30, threads=2))
-    model.fit(*(x for p in range(3) for x in (frame[part == p], y[part == p])))
+    frame["churn"] = y
+    parts = {name: frame[part == p] for p, name in enumerate(("train", "stop", "calibrate"))}
+    encoder = FrameEncoder().fit(parts["train"].drop(columns="churn"))
+    config = ModelConfig(max_rounds=300, early_stopping_rounds=30, threads=2, choose="boosted")
+    model, _, _ = fit_target("churn", parts | {"test": frame.head(0)}, encoder, config)
     return ScoringBundle(
         pipeline="bench",
         spec=bundle_spec(fcfg, labels, None),
-        catalog=feature_catalog(sim.customers, fcfg).loc[list(frame.columns)],
-        encoder=model.encoder_,
+        catalog=feature_catalog(sim.customers, fcfg).loc[list(encoder.columns_)],
+        encoder=encoder,
         models={"churn": model},
     )
 
@@ -85,7 +89,7 @@ def run(sim: Simulation, bundle: ScoringBundle | None = None) -> None:
 
     reasons = timed(lambda: worded(None))
     top_reasons = timed(lambda: worded(picked))
-    print(f"explanations (churn, {n:,} customers, {model.best_iteration_} trees)")
+    print(f"explanations (churn, {n:,} customers, {model.boosted.best_iteration_} trees)")
     _line("predict_matrix_raw (baseline)", predict, n)
     _line("encode features", encode, n)
     _line("exact contributions, all", exact, n, predict)

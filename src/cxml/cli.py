@@ -362,6 +362,8 @@ def _training_lines(summary: dict[str, object], metrics: dict[str, float]) -> li
             f"{metrics[f'{target}_lift_top10']:.2f}"
         )
         lines.append(line)
+        if f"{target}_model" in summary:
+            lines.append(f"{target}: shipped {summary[f'{target}_model']}")
     return lines
 
 

@@ -145,7 +145,11 @@ class ModelConfig:
     lambda_l2: Annotated[float, Field(ge=0)] = 1.0
     max_rounds: Annotated[int, Field(ge=1)] = 2000
     early_stopping_rounds: Annotated[int, Field(ge=1)] = 100
-    calibration: Literal["isotonic", "sigmoid"] = "isotonic"
+    #: auto: the lowest cross-validated log-loss on the most recent labelled rows
+    calibration: Literal["auto", "isotonic", "sigmoid", "none"] = "auto"
+    #: The model shipped: auto: trees, the logistic baseline or their blend, whichever ranks
+    #: the held-out recent rows best (the run records which, and why)
+    choose: Literal["auto", "boosted", "blend", "logistic"] = "auto"
     #: Keep each feature's direction from the catalog (FeatureConfig.risk_types) in the trees.
     monotone: bool = True
     baseline_features: Literal["all", "rfm"] = "all"

@@ -8,7 +8,7 @@ import pickle
 import numpy as np
 import pytest
 
-from cxml.models.train import Calibrator, _logit
+from cxml.models.train import Calibrator, logit
 
 
 def _scores() -> tuple[np.ndarray, np.ndarray]:
@@ -29,7 +29,7 @@ def test_probabilities_are_scikit_learns_bit_for_bit(method: str) -> None:
     if method == "isotonic":
         expected = model.predict(new)
     else:
-        expected = model.predict_proba(_logit(new)[:, None])[:, 1]
+        expected = model.predict_proba(logit(new)[:, None])[:, 1]
     np.testing.assert_array_equal(fitted.predict(new), expected)
     np.testing.assert_array_equal(fitted.predict(new[:1]), expected[:1])  # one customer
     assert fitted.predict(new).dtype == np.float64

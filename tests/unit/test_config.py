@@ -40,7 +40,7 @@ def test_unknown_key_is_named_as_unknown(tmp_path):
 
 def test_wrong_value_names_the_key_and_the_allowed_values(tmp_path):
     path = write(tmp_path, MINIMAL + "model: {calibration: iso}\n")
-    with pytest.raises(ConfigError, match=r"model\.calibration: .*'isotonic' or 'sigmoid'"):
+    with pytest.raises(ConfigError, match=r"model\.calibration: .*'isotonic', 'sigmoid' or 'none'"):
         load_config(path)
 
 

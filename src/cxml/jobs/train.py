@@ -23,7 +23,7 @@ from cxml.jobs.inputs import cutoffs, load_inputs
 from cxml.models.backtest import Backtest, cross_validated, out_of_time
 from cxml.models.bundle import ScoringBundle, bundle_spec, synthetic_example
 from cxml.models.drift import reference_profile
-from cxml.models.report import evaluation_report
+from cxml.models.report import describe_choice, evaluation_report
 from cxml.report.figures import evaluation_figures
 
 if TYPE_CHECKING:
@@ -136,6 +136,8 @@ def train(config: PipelineConfig) -> Trained:
     metrics, tables = evaluation_report(result, frame, truth, config.evaluation.segments)
     figures: dict[str, object] = {**evaluation_figures(tables, result.results)}
     summary = summarise(loaded, frame, split, config)
+    for target, model in result.models.items():
+        summary[f"{target}_model"] = describe_choice(model)
     uplift = None
     if config.actions is not None and split is not None:
         uplift, nba_metrics, nba_table = _actions(config, loaded, split, result, features, truth)

@@ -17,7 +17,8 @@ from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from cxml.config import ModelConfig
 from cxml.features.dataset import Split
-from cxml.models.train import BoostedClassifier, FrameEncoder, baseline_proba, fit_baseline
+from cxml.models.choice import LinearRisk, RiskModel, candidate_aucs, choose_kind
+from cxml.models.train import BoostedClassifier, FrameEncoder, rfm_columns
 
 LABELS = ("churn", "satisfaction_drop")
 
@@ -28,17 +29,27 @@ class TargetResult:
 
     target: str
     y: np.ndarray
-    model: np.ndarray  # calibrated LightGBM
-    raw: np.ndarray  # LightGBM before calibration
-    baseline: np.ndarray  # logistic regression
+    model: np.ndarray  # the chosen model, calibrated
+    raw: np.ndarray  # the chosen model before calibration
+    baseline: np.ndarray  # the logistic baseline
     index: pd.Index
     best_iterations: list[int] = field(default_factory=list)
+    #: per fit (one, or one per fold): the kind chosen, its calibration, and each candidate's
+    #: AUC on the held-out rows it was chosen on
+    choices: list[Choice] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Choice:
+    kind: str
+    calibration: str
+    aucs: dict[str, float]
 
 
 @dataclass
 class Backtest:
     encoder: FrameEncoder
-    models: dict[str, BoostedClassifier]  # fitted for registration
+    models: dict[str, RiskModel]  # fitted for registration
     results: dict[str, TargetResult]
 
 
@@ -54,14 +65,17 @@ def _buckets(index: pd.Index, n: int) -> np.ndarray:
 
 
 def _slices(frame: pd.DataFrame, split: Split) -> dict[str, pd.DataFrame]:
-    """Train / stop / calibrate / test. With validation cutoffs, their customers are halved
-    between stopping and calibrating; without, a tenth of the customers each is held out of
-    the training cutoffs (the test stays out of time either way)."""
+    """Train / stop / calibrate / test. The most recent labelled cutoffs before the test (the
+    validation cutoffs, else the last training cutoff) are halved by customer between
+    stopping early and choosing and calibrating the model, so the rows nearest to scoring set
+    the probabilities' level; with a single training cutoff, a tenth of its customers each is
+    held out instead (the test stays out of time either way)."""
     cutoffs = frame.index.get_level_values("cutoff")
-    train = frame[cutoffs.isin(split.train)]
     test = frame[cutoffs.isin(split.test)]
-    if split.validation:
-        validation = frame[cutoffs.isin(split.validation)]
+    recent = split.validation or (split.train[-1:] if len(split.train) > 1 else [])
+    train = frame[cutoffs.isin([c for c in split.train if c not in recent])]
+    if recent:
+        validation = frame[cutoffs.isin(recent)]
         half = _buckets(validation.index, 2) == 0
         return {
             "train": train,
@@ -78,14 +92,15 @@ def _slices(frame: pd.DataFrame, split: Split) -> dict[str, pd.DataFrame]:
     }
 
 
-def _fit_target(
+def fit_target(
     target: str,
     parts: dict[str, pd.DataFrame],
     encoder: FrameEncoder,
     config: ModelConfig,
     directions: Mapping[str, int] | None = None,
-) -> tuple[BoostedClassifier, object, dict[str, pd.DataFrame]]:
-    """Fit on `train`, stop early on `stop`, calibrate on `calibrate`, each with known labels."""
+) -> tuple[RiskModel, Choice, dict[str, pd.DataFrame]]:
+    """Fit the candidates on `train` (the trees stopped early on `stop`), choose one and
+    calibrate it on `calibrate`, each with known labels."""
     known = {name: part[part[target].notna()] for name, part in parts.items()}
     for name, part in known.items():
         if name != "test" and part[target].nunique() < 2:
@@ -95,25 +110,36 @@ def _fit_target(
             )
     xs = {name: feature_part(part) for name, part in known.items()}
     ys = {name: part[target].to_numpy(dtype=int) for name, part in known.items()}
-    model = BoostedClassifier(config, encoder, directions).fit(
-        xs["train"], ys["train"], xs["stop"], ys["stop"], xs["calibrate"], ys["calibrate"]
+    boosted = BoostedClassifier(config, encoder, directions).fit(
+        xs["train"], ys["train"], xs["stop"], ys["stop"]
     )
-    baseline = fit_baseline(xs["train"], ys["train"], config.baseline_features)
-    return model, baseline, known
+    names = list(encoder.columns_)
+    use = rfm_columns(names) if config.baseline_features == "rfm" else None
+    ways = directions if config.monotone else None
+    linear = LinearRisk(names, encoder.categorical_, ways, use)
+    linear.fit(encoder.transform(xs["train"]), ys["train"])
+    held_out = encoder.transform(xs["calibrate"])
+    aucs = candidate_aucs(boosted, linear, held_out, ys["calibrate"])
+    model = RiskModel(boosted, linear, choose_kind(aucs, config.choose))
+    model.heldout_auc_ = aucs
+    model.calibrate(held_out, ys["calibrate"], config.calibration, config.seed)
+    return model, Choice(model.kind, model.method_, aucs), known
 
 
 def _predict(
-    target: str, model: BoostedClassifier, baseline: object, test: pd.DataFrame
+    target: str, model: RiskModel, choice: Choice, encoder: FrameEncoder, test: pd.DataFrame
 ) -> TargetResult:
-    x = feature_part(test)
+    matrix = encoder.transform(feature_part(test))
+    raw = model.predict_matrix_raw(matrix)
     return TargetResult(
         target=target,
         y=test[target].to_numpy(dtype=int),
-        model=model.predict_proba(x),
-        raw=model.predict_raw(x),
-        baseline=baseline_proba(baseline, x),
+        model=model.calibrated(raw),
+        raw=raw,
+        baseline=model.linear.predict_matrix_raw(matrix),
         index=test.index,
-        best_iterations=[model.best_iteration_],
+        best_iterations=[model.boosted.best_iteration_],
+        choices=[choice],
     )
 
 
@@ -130,9 +156,9 @@ def out_of_time(
     encoder = FrameEncoder().fit(feature_part(parts["train"]))
     models, results = {}, {}
     for target in targets:
-        model, baseline, known = _fit_target(target, parts, encoder, config, directions)
+        model, choice, known = fit_target(target, parts, encoder, config, directions)
         models[target] = model
-        results[target] = _predict(target, model, baseline, known["test"])
+        results[target] = _predict(target, model, choice, encoder, known["test"])
     return Backtest(encoder, models, results)
 
 
@@ -165,11 +191,11 @@ def cross_validated(
         kfold = StratifiedKFold(n_splits=folds, shuffle=True, random_state=config.seed)
         for fit_rows, test_rows in kfold.split(labelled, labelled[target]):
             parts = _inner_parts(labelled.iloc[fit_rows], target, config.seed)
-            model, baseline, _ = _fit_target(target, parts, encoder, config, directions)
-            pieces.append(_predict(target, model, baseline, labelled.iloc[test_rows]))
+            model, choice, _ = fit_target(target, parts, encoder, config, directions)
+            pieces.append(_predict(target, model, choice, encoder, labelled.iloc[test_rows]))
         results[target] = _concat(target, pieces)
         inner = _inner_parts(labelled, target, config.seed)
-        models[target] = _fit_target(target, inner, encoder, config, directions)[0]
+        models[target] = fit_target(target, inner, encoder, config, directions)[0]
     return Backtest(encoder, models, results)
 
 
@@ -182,4 +208,5 @@ def _concat(target: str, pieces: list[TargetResult]) -> TargetResult:
         baseline=np.concatenate([p.baseline for p in pieces]),
         index=pieces[0].index.append([p.index for p in pieces[1:]]),
         best_iterations=[i for p in pieces for i in p.best_iterations],
+        choices=[c for p in pieces for c in p.choices],
     )

@@ -21,7 +21,8 @@ from cxml.features.build import build_features
 from cxml.features.catalog import Features
 from cxml.features.table import Table
 from cxml.features.visible import Source
-from cxml.models.train import BoostedClassifier, FrameEncoder
+from cxml.models.choice import RiskModel
+from cxml.models.train import FrameEncoder
 
 #: The bundle's layout; a bundle of another layout is refused with what to do.
 LAYOUT = 2
@@ -45,7 +46,7 @@ class ScoringBundle:
     spec: dict[str, Any]  # bundle_spec: layout, feature, label and action settings
     catalog: pd.DataFrame  # one row per model input column, indexed by name
     encoder: FrameEncoder  # shared by every model
-    models: dict[str, BoostedClassifier]  # target -> calibrated model
+    models: dict[str, RiskModel]  # target -> calibrated model
     info: dict[str, object] = field(default_factory=dict)  # cutoffs, metrics: for the record
     uplift: object | None = None  # a fitted meta-learner (models/uplift.py), when actions exist
 

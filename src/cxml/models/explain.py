@@ -21,7 +21,7 @@ from cxml.features.table import Table
 
 if TYPE_CHECKING:
     from cxml.models.bundle import ScoringBundle
-    from cxml.models.train import BoostedClassifier
+    from cxml.models.choice import RiskModel
 
 TOUCHPOINT_KINDS = ("channel", "event_type")
 TOUCHPOINT_MEANS = ("mean_contribution", "mean_abs_contribution")
@@ -41,7 +41,7 @@ DRIVER_ACTIONS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _model(bundle: ScoringBundle, target: str) -> BoostedClassifier:
+def _model(bundle: ScoringBundle, target: str) -> RiskModel:
     if target not in bundle.models:
         known = ", ".join(sorted(bundle.models)) or "none"
         raise KeyError(f"no model for target '{target}' in this bundle (it has: {known})")
@@ -49,14 +49,12 @@ def _model(bundle: ScoringBundle, target: str) -> BoostedClassifier:
 
 
 def contributions(bundle: ScoringBundle, target: str, matrix: np.ndarray) -> np.ndarray:
-    """Exact per-feature contributions (log-odds) to `target`'s raw margin for rows already
-    encoded with the bundle's encoder: rows x (features + 1), the base value in the last
-    column, so base + row sum == margin and nothing is hidden."""
-    model = _model(bundle, target)
+    """Exact per-feature contributions (log-odds) to `target`'s score before calibration, for
+    rows already encoded with the bundle's encoder: rows x (features + 1), the base value in
+    the last column, so base + row sum == the log-odds and nothing is hidden."""
     if not len(matrix):
         return np.empty((0, len(bundle.feature_names) + 1))
-    raw = model.booster_.predict(matrix, pred_contrib=True, num_iteration=model.best_iteration_)
-    return np.asarray(raw)
+    return _model(bundle, target).contributions(matrix)
 
 
 def _ranked(values: np.ndarray, k: int) -> np.ndarray:

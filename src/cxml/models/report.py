@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from cxml.models.backtest import Backtest, TargetResult
+from cxml.models.choice import RiskModel
 from cxml.models.evaluate import (
     binary_metrics,
     expected_calibration_error,
@@ -54,6 +55,24 @@ def _segments(
     return tables
 
 
+def _candidates(result: TargetResult) -> dict[str, float]:
+    """Each candidate's mean AUC on the held-out rows the model was chosen on."""
+    kinds = {kind for choice in result.choices for kind in choice.aucs}
+    return {
+        f"{result.target}_heldout_auc_{kind}": float(
+            np.nanmean([choice.aucs[kind] for choice in result.choices])
+        )
+        for kind in sorted(kinds)
+    }
+
+
+def describe_choice(model: RiskModel) -> str:
+    """What was shipped and why, in words: 'blend (held-out AUC: logistic 0.701, blend 0.712,
+    boosted 0.709); calibration: sigmoid'."""
+    scores = ", ".join(f"{kind} {auc:.3f}" for kind, auc in model.heldout_auc_.items())
+    return f"{model.kind} (held-out AUC: {scores}); calibration: {model.method_}"
+
+
 def evaluation_report(
     backtest: Backtest,
     frame: pd.DataFrame,
@@ -71,6 +90,7 @@ def evaluation_report(
         metrics |= {f"{target}_baseline_{k}": v for k, v in baseline.items()}
         metrics[f"{target}_uncalibrated_ece"] = expected_calibration_error(result.y, result.raw)
         metrics[f"{target}_best_iteration"] = float(np.mean(result.best_iterations))
+        metrics |= _candidates(result)
         metrics |= _oracle(result, truth)
         tables[f"{target}_reliability"] = reliability_table(result.y, result.model)
         tables[f"{target}_gains"] = gains_table(result.y, result.model)

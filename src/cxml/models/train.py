@@ -16,12 +16,8 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.compose import ColumnTransformer
-from sklearn.impute import SimpleImputer
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from cxml.config import ModelConfig
 from cxml.features.table import Table
@@ -133,7 +129,8 @@ class FrameEncoder(TransformerMixin, BaseEstimator):
 
 
 class Calibrator(BaseEstimator):
-    """Maps raw scores to probabilities: isotonic, or Platt (sigmoid of the logit)."""
+    """Maps raw scores (probabilities before calibration) to probabilities: isotonic, Platt
+    (sigmoid of the logit), or none (the raw score itself)."""
 
     def __init__(self, method: str = "isotonic") -> None:
         self.method = method
@@ -142,8 +139,12 @@ class Calibrator(BaseEstimator):
         if self.method == "isotonic":
             self.model_: Any = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
             self.model_.fit(raw, y)
+        elif self.method == "sigmoid":
+            self.model_ = LogisticRegression().fit(logit(raw)[:, None], y)
+        elif self.method == "none":
+            self.model_ = None
         else:
-            self.model_ = LogisticRegression().fit(_logit(raw)[:, None], y)
+            raise ValueError(f"calibration {self.method!r}: use isotonic, sigmoid or none")
         return self
 
     def predict(self, raw: np.ndarray) -> np.ndarray:
@@ -152,13 +153,15 @@ class Calibrator(BaseEstimator):
         are LightGBM's, always finite floats)."""
         raw = np.asarray(raw, dtype=float).reshape(-1)
         model = self.model_
+        if self.method == "none":
+            return np.clip(raw, 0.0, 1.0)
         if self.method == "isotonic":  # IsotonicRegression: clip, then its interpolation
             return np.asarray(model.f_(np.clip(raw, model.X_min_, model.X_max_)), dtype=float)
-        score = (_logit(raw)[:, None] @ model.coef_.T + model.intercept_).reshape(-1)
+        score = (logit(raw)[:, None] @ model.coef_.T + model.intercept_).reshape(-1)
         return np.asarray(expit(score), dtype=float)  # LogisticRegression: class 1 of 2
 
 
-def _logit(p: np.ndarray) -> np.ndarray:
+def logit(p: np.ndarray) -> np.ndarray:
     p = np.clip(p, 1e-6, 1 - 1e-6)
     return np.log(p / (1 - p))
 
@@ -183,7 +186,7 @@ def lightgbm_params(config: ModelConfig) -> dict[str, object]:
 
 
 class BoostedClassifier(BaseEstimator):
-    """LightGBM stopped early on one slice and calibrated on another, both unseen in training."""
+    """LightGBM stopped early on a slice it never trains on (calibration is the RiskModel's)."""
 
     def __init__(
         self,
@@ -201,8 +204,6 @@ class BoostedClassifier(BaseEstimator):
         y_train: np.ndarray,
         stop: pd.DataFrame,
         y_stop: np.ndarray,
-        calibrate: pd.DataFrame,
-        y_calibrate: np.ndarray,
     ) -> BoostedClassifier:
         config = self.config or ModelConfig()
         self.encoder_ = self.encoder if self.encoder is not None else FrameEncoder().fit(train)
@@ -222,9 +223,6 @@ class BoostedClassifier(BaseEstimator):
             callbacks=[lgb.early_stopping(config.early_stopping_rounds, verbose=False)],
         )
         self.best_iteration_ = int(self.booster_.best_iteration or config.max_rounds)
-        self.calibrator_ = Calibrator(config.calibration).fit(
-            self.predict_raw(calibrate), np.asarray(y_calibrate)
-        )
         return self
 
     @property
@@ -239,55 +237,13 @@ class BoostedClassifier(BaseEstimator):
             self.booster_.predict(matrix, num_iteration=self.best_iteration_), dtype=float
         )
 
-    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
-        """Calibrated probability of the positive class, one per row."""
-        return self.predict_matrix(self.encoder_.transform(frame))
-
-    def predict_matrix(self, matrix: np.ndarray) -> np.ndarray:
-        return self.calibrated(self.predict_matrix_raw(matrix))
-
-    def calibrated(self, raw: np.ndarray) -> np.ndarray:
-        """Probabilities from raw scores (`predict_matrix_raw`'s)."""
-        return self.calibrator_.predict(raw)
+    def contributions(self, matrix: np.ndarray) -> np.ndarray:
+        """TreeSHAP in log-odds, rows x (columns + 1), the base value last."""
+        if not len(matrix):
+            return np.empty((0, len(self.feature_names_) + 1))
+        raw = self.booster_.predict(matrix, pred_contrib=True, num_iteration=self.best_iteration_)
+        return np.asarray(raw)
 
 
 def rfm_columns(columns: list[str]) -> list[str]:
     return [c for c in columns if c.startswith(RFM_PREFIXES)]
-
-
-def fit_baseline(train: pd.DataFrame, y: np.ndarray, features: str = "all") -> Pipeline:
-    """Logistic regression: median-imputed (with missing flags), scaled, one-hot text columns."""
-    columns = rfm_columns(list(train.columns)) if features == "rfm" else list(train.columns)
-    if not columns:
-        raise ValueError("no RFM columns (purchase recency, counts, amounts) to fit a baseline on")
-    frame = train[columns]
-    numeric = [c for c in columns if pd.api.types.is_numeric_dtype(frame[c])]
-    text = [c for c in columns if c not in numeric]
-    prepare = ColumnTransformer(
-        [
-            ("numeric", _numeric_steps(), numeric),
-            ("text", _text_steps(), text),
-        ]
-    )
-    model = Pipeline([("prepare", prepare), ("logistic", LogisticRegression(max_iter=2000))])
-    return model.fit(frame, y)
-
-
-def _numeric_steps() -> Pipeline:
-    return make_pipeline(
-        SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
-        StandardScaler(),
-    )
-
-
-def _text_steps() -> Pipeline:
-    return make_pipeline(
-        SimpleImputer(strategy="constant", fill_value="(missing)"),
-        OneHotEncoder(handle_unknown="ignore"),
-    )
-
-
-def baseline_proba(model: Pipeline, frame: pd.DataFrame) -> np.ndarray:
-    columns = list(model.feature_names_in_)
-    text = frame[columns].select_dtypes(exclude="number").columns
-    return model.predict_proba(frame[columns].astype({c: object for c in text}))[:, 1]

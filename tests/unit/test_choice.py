@@ -1,0 +1,59 @@
+"""The shipped model: the logistic candidate explains itself exactly and never takes a
+coefficient against a feature's direction; the best-ranking candidate is shipped (the simpler
+on a tie); calibration is chosen by cross-validated log-loss."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cxml.models.choice import LinearRisk, best_calibration, choose_kind
+
+
+def _data(n: int = 4000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    tickets = rng.poisson(1.0, n).astype(float)
+    spend = rng.gamma(2.0, 50.0, n)
+    spend[rng.random(n) < 0.1] = np.nan  # gaps: filled and flagged
+    plan = rng.integers(0, 3, n).astype(float)  # a categorical code
+    odds = -2 + 0.6 * tickets - 0.004 * np.nan_to_num(spend, nan=100) + 0.5 * (plan == 2)
+    y = (rng.random(n) < 1 / (1 + np.exp(-odds))).astype(int)
+    return np.column_stack([tickets, spend, plan]), y
+
+
+COLUMNS = ["n_ticket", "spend", "plan"]
+
+
+def test_contributions_add_up_to_the_log_odds_and_name_each_column():
+    matrix, y = _data()
+    model = LinearRisk(COLUMNS, categorical=[2]).fit(matrix, y)
+    contrib = model.contributions(matrix[:50])
+    np.testing.assert_allclose(contrib.sum(axis=1), model.log_odds(matrix[:50]), atol=1e-9)
+    assert contrib.shape == (50, len(COLUMNS) + 1)
+    assert np.corrcoef(contrib[:, 0], matrix[:50, 0])[0, 1] > 0.99  # tickets raise the odds
+
+
+def test_a_coefficient_against_a_features_direction_drops_that_feature():
+    matrix, y = _data()
+    against = LinearRisk(COLUMNS, [2], directions={"spend": +1}).fit(matrix, y)  # spend lowers
+    assert 1 not in against.kept_
+    assert np.allclose(against.contributions(matrix[:20])[:, 1], 0.0)
+    along = LinearRisk(COLUMNS, [2], directions={"n_ticket": +1}).fit(matrix, y)
+    assert along.kept_ == [0, 1, 2]
+    only = LinearRisk(COLUMNS, [2], use=["n_ticket"]).fit(matrix, y)
+    assert only.kept_ == [0]
+
+
+def test_the_best_ranking_kind_is_shipped_and_a_tie_goes_to_the_simpler():
+    assert choose_kind({"logistic": 0.70, "blend": 0.72, "boosted": 0.71}) == "blend"
+    assert choose_kind({"logistic": 0.72, "blend": 0.72, "boosted": 0.72}) == "logistic"
+    assert choose_kind({"logistic": 0.70, "blend": 0.72, "boosted": 0.73}, "logistic") == "logistic"
+    assert choose_kind({"logistic": float("nan"), "blend": float("nan")}) == "boosted"
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_calibration_leaves_a_shifted_score_alone_never(seed):
+    rng = np.random.default_rng(seed)
+    p = rng.beta(2, 5, 5000)
+    y = (rng.random(len(p)) < p).astype(int)
+    assert best_calibration(p / 3, y, seed) != "none"  # a third of the real risk: recalibrate
