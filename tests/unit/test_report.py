@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cxml.config import LabelConfig
 from cxml.models.drift import psi, reference_profile
 from cxml.report import SECTIONS, ReportContext, render_report
 from cxml.report.kpis import nps_trend, retention_rate
@@ -322,6 +323,9 @@ def test_nps_trend_includes_the_partial_month() -> None:
     assert trend["nps"].iloc[1] == pytest.approx(100.0)
 
 
+NINETY = LabelConfig(horizon_days=90)
+
+
 def test_retention_rate_by_hand() -> None:
     customers = pd.DataFrame(
         {
@@ -340,11 +344,28 @@ def test_retention_rate_by_hand() -> None:
             ("e", "2024-01-05", "cancel", None),  # gone before the period: not counted
         ]
     )
-    rate = retention_rate(events, customers, pd.Timestamp("2024-06-01", tz="UTC"), days=90)
+    rate = retention_rate(events, customers, pd.Timestamp("2024-06-01", tz="UTC"), NINETY)
     assert rate == pytest.approx(2 / 3)  # a and c of a, b, c
+
+
+def test_retention_follows_an_inactivity_churn_definition() -> None:
+    """Nobody cancels, yet customers who stopped buying were not retained."""
+    customers = pd.DataFrame(
+        {"customer_id": ["a", "b", "c"], "signup_time": pd.to_datetime(["2023-01-01"] * 3)}
+    )
+    events = _events(
+        [
+            ("a", "2024-02-15", "purchase", 10.0),  # active in the look-back ...
+            ("a", "2024-04-15", "purchase", 10.0),  # ... and again in the window: retained
+            ("b", "2024-02-20", "purchase", 10.0),  # active in the look-back, then silent: lost
+            ("c", "2023-06-01", "purchase", 10.0),  # lapsed before the look-back: not counted
+        ]
+    )
+    labels = LabelConfig(horizon_days=90, churn="inactivity", activity_types=("purchase",))
+    assert retention_rate(events, customers, "2024-06-01", labels) == pytest.approx(1 / 2)
 
 
 def test_retention_rate_without_customers_is_nan() -> None:
     customers = pd.DataFrame({"customer_id": ["a"], "signup_time": pd.to_datetime(["2024-05-30"])})
     events = _events([])
-    assert np.isnan(retention_rate(events, customers, "2024-06-01", days=90))
+    assert np.isnan(retention_rate(events, customers, "2024-06-01", NINETY))

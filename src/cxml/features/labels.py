@@ -20,6 +20,7 @@ __all__ = [
     "churn_labels",
     "label_inputs",
     "make_labels",
+    "population",
     "satisfaction_drop_labels",
 ]
 
@@ -69,18 +70,41 @@ def active_customers(
     return pd.Index(start.index[keep], dtype=object, name="customer_id")
 
 
+def population(
+    events: pd.DataFrame,
+    customers: pd.DataFrame,
+    cutoff: str | pd.Timestamp,
+    config: LabelConfig = LabelConfig(),
+) -> pd.Index:
+    """Who gets a churn label at `cutoff`, and so whom a model trained on these labels speaks
+    for: the customers still with us (joined before it, not cancelled) and, under inactivity
+    churn, active in the look-back (a lapsed customer has gone already)."""
+    cutoff = utc_timestamp(cutoff)
+    active = active_customers(events, customers, cutoff)
+    if config.churn == "inactivity":
+        start = cutoff - pd.Timedelta(days=config.lookback_days)
+        active = active[active.isin(_ids_with(events, list(config.activity_types), start, cutoff))]
+    return active
+
+
+def describe_churn(config: LabelConfig) -> str:
+    """The churn definition in words, for people reading a list or a report."""
+    days = config.horizon_days
+    if config.churn == "contractual":
+        return f"a cancellation within {days} days"
+    kinds = " or ".join(t.replace("_", " ") for t in config.activity_types)
+    return f"no {kinds} within {days} days (of those active in the {config.lookback_days} before)"
+
+
 def _churn(
-    events: pd.DataFrame, active: pd.Index, cutoff: pd.Timestamp, config: LabelConfig
+    events: pd.DataFrame, rows: pd.Index, cutoff: pd.Timestamp, config: LabelConfig
 ) -> pd.Series:
+    """The churn label of the population `rows` (see `population`)."""
     end = cutoff + config.horizon
     if config.churn == "contractual":
-        rows = active
         churned = rows.isin(_ids_with(events, ["cancel"], cutoff, end))
     elif config.churn == "inactivity":
-        types = list(config.activity_types)
-        recent = _ids_with(events, types, cutoff - pd.Timedelta(days=config.lookback_days), cutoff)
-        rows = active[active.isin(recent)]
-        churned = ~rows.isin(_ids_with(events, types, cutoff, end))
+        churned = ~rows.isin(_ids_with(events, list(config.activity_types), cutoff, end))
     else:
         raise ValueError(f"unknown churn definition {config.churn!r}: use contractual/inactivity")
     return pd.Series(churned.astype(float), index=rows, name="churn")
@@ -98,7 +122,7 @@ def churn_labels(
     (the others have lapsed already and get no row), no activity event in the window.
     """
     cutoff = utc_timestamp(cutoff)
-    return _churn(events, active_customers(events, customers, cutoff), cutoff, config)
+    return _churn(events, population(events, customers, cutoff, config), cutoff, config)
 
 
 def _last_score(surveys: pd.DataFrame, start: pd.Timestamp | None, end: pd.Timestamp) -> pd.Series:
@@ -159,7 +183,7 @@ def make_labels(
     the ones active in the look-back (a lapsed customer is already gone).
     """
     cutoff = utc_timestamp(cutoff)
-    churn = _churn(events, active_customers(events, customers, cutoff), cutoff, config)
+    churn = _churn(events, population(events, customers, cutoff, config), cutoff, config)
     drop = _satisfaction_drop(events, churn.index, cutoff, config)
     return pd.concat([churn, drop], axis=1)
 

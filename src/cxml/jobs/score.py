@@ -68,7 +68,7 @@ def run_score(
     scorer = load_scorer(config.tracking.model_name, ref)
     events, customers = loaded.tables["events"], loaded.tables["customers"]
     next(step)
-    population = scoring_population(events, customers, at)
+    population = scoring_population(events, customers, at, scorer.bundle.labels)
     features = scorer.bundle.features(events, population, at)
     log = loaded.tables.get("actions")
     next(step)

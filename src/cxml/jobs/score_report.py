@@ -11,6 +11,7 @@ import pandas as pd
 
 from cxml.config import LabelConfig
 from cxml.data.load import LoadedData
+from cxml.features.labels import describe_churn
 from cxml.models.drift import psi
 from cxml.models.evaluate import binary_metrics
 from cxml.report import ReportContext, render_report
@@ -100,7 +101,11 @@ def report_html(
         touchpoints=touchpoints,
         drift=psi(profile, features) if isinstance(profile, dict) else None,
         nps=nps_trend(loaded.tables["events"], at),
-        retention_rate=retention_rate(loaded.tables["events"], loaded.tables["customers"], at),
+        retention_rate=retention_rate(
+            loaded.tables["events"], loaded.tables["customers"], at, bundle.labels
+        ),
+        churn_definition=describe_churn(bundle.labels),
+        base_rate=scorer.base_rate,
         earlier=earlier_outcomes(out, loaded, bundle.labels),
         training_metrics=_finite(metrics) if isinstance(metrics, dict) else None,
     )

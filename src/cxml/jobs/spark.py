@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from cxml.config import FeatureConfig
+from cxml.config import FeatureConfig, LabelConfig
 from cxml.data.io import replace_dir
 from cxml.data.schema import TABLES, ContractError
 from cxml.data.validate import clean_table
@@ -155,7 +155,7 @@ class FeatureJob:
     config: FeatureConfig
     columns: list[str]  # output order: customer_id, the features, the quarantine columns
     numeric: frozenset[str]
-    active_only: bool = False  # scoring: only the customers still with us at the cutoff
+    population: LabelConfig | None = None  # scoring: only the population of these labels
 
     def __call__(self, events: pd.DataFrame, customers: pd.DataFrame) -> pd.DataFrame:
         customers = clean_table(
@@ -172,10 +172,10 @@ class FeatureJob:
             self.config.pii_columns,
         )
         people = customers.clean
-        if self.active_only:
+        if self.population is not None:
             from cxml.scoring import scoring_population
 
-            people = scoring_population(events.clean, people, self.cutoff)
+            people = scoring_population(events.clean, people, self.cutoff, self.population)
         features = build_features(events.clean, people, self.cutoff, self.config)
         out = features.frame().reset_index()
         out[REASON] = None
@@ -232,7 +232,10 @@ def pandas_schema(frame: pd.DataFrame) -> Any:
 
 
 def feature_job(
-    customers: DataFrame, cutoff: pd.Timestamp, config: FeatureConfig, active_only: bool = False
+    customers: DataFrame,
+    cutoff: pd.Timestamp,
+    config: FeatureConfig,
+    population: LabelConfig | None = None,
 ) -> tuple[FeatureJob, Any]:
     """The bucket function and its Spark schema, read off the features of a few customers (a
     profile column is numeric in every bucket exactly when it is in this sample)."""
@@ -248,7 +251,7 @@ def feature_job(
     shape = build_features(empty, clean, cutoff, config).frame().reset_index()
     numeric = frozenset(c for c in shape.columns if pd.api.types.is_float_dtype(shape[c].dtype))
     shape = shape.assign(**{REASON: None, TABLE: None})  # texts, set on quarantined rows only
-    job = FeatureJob(cutoff, config, list(shape.columns), numeric, active_only)
+    job = FeatureJob(cutoff, config, list(shape.columns), numeric, population)
     return job, pandas_schema(shape)
 
 
@@ -266,11 +269,12 @@ def spark_features(
     cutoff: pd.Timestamp,
     config: FeatureConfig | None = None,
     buckets: int | None = None,
-    active_only: bool = False,
+    population: LabelConfig | None = None,
 ) -> SparkFeatures:
-    """`build_features` at `cutoff` for every customer in `data_dir` (`active_only`: those
-    still with us at the cutoff, as scoring takes), bucket by bucket. Every event row is
-    cleaned, so faulty rows are quarantined as the local reader does, whatever their time."""
+    """`build_features` at `cutoff` for every customer in `data_dir` (`population`: only the
+    population of these labels at the cutoff, as scoring takes), bucket by bucket. Every
+    event row is cleaned, so faulty rows are quarantined as the local reader does, whatever
+    their time."""
     from pyspark.sql import functions as F
 
     cfg = config or FeatureConfig()
@@ -278,7 +282,7 @@ def spark_features(
     events = read_table(spark, data_dir, "events")
     assert customers is not None and events is not None  # required tables raise when absent
     n = use_buckets(spark, buckets or default_buckets(spark, customers.count()))
-    job, schema = feature_job(customers, cutoff, cfg, active_only)
+    job, schema = feature_job(customers, cutoff, cfg, population)
     by_customer = with_bucket(customers, n).groupBy(BUCKET)
     grouped = with_bucket(events, n).groupBy(BUCKET).cogroup(by_customer)
     rows = grouped.applyInPandas(lambda e, c: job(e, c), schema).cache()  # Spark reads the arity

@@ -134,7 +134,8 @@ def spark_score(
     customers = read_table(spark, data_dir, "customers")
     assert customers is not None  # a required table: absent raises
     n = use_buckets(spark, buckets or default_buckets(spark, customers.count()))
-    built = spark_features(spark, data_dir, at, scorer.bundle.feature_config, n, active_only=True)
+    bundle = scorer.bundle
+    built = spark_features(spark, data_dir, at, bundle.feature_config, n, bundle.labels)
     features = with_bucket(built.features, n).cache()
     log = read_table(spark, data_dir, "actions")
     if log is None:

@@ -25,6 +25,8 @@ class ReportContext:
     drift: pd.DataFrame | None = None  # models.drift.psi
     nps: pd.DataFrame | None = None  # kpis.nps_trend: month, nps, responses
     retention_rate: float | None = None  # share, 0..1
+    churn_definition: str | None = None  # in words, e.g. "a cancellation within 91 days"
+    base_rate: float | None = None  # the churn rate of the rows the model was trained on
     earlier: pd.DataFrame | None = None  # cutoff, customers, realised_auc, expected_churners, …
     training_metrics: dict[str, float] | None = None
     currency: str = ""  # prefix for money, e.g. "€"

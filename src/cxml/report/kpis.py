@@ -8,8 +8,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from cxml.config import LabelConfig
 from cxml.data.schema import utc_timestamp
-from cxml.features.labels import active_customers
+from cxml.features.labels import churn_labels
 
 BANDS = ("high", "medium", "low")
 PROMOTER, DETRACTOR = 9.0, 6.0  # NPS: 9–10 promote, 0–6 detract
@@ -56,23 +57,13 @@ def nps_trend(events: pd.DataFrame, until: str | pd.Timestamp, months: int = 12)
 
 
 def retention_rate(
-    events: pd.DataFrame,
-    customers: pd.DataFrame,
-    cutoff: str | pd.Timestamp,
-    days: int = 90,
+    events: pd.DataFrame, customers: pd.DataFrame, cutoff: str | pd.Timestamp, labels: LabelConfig
 ) -> float:
-    """Share of the customers active at `cutoff − days` (joined before then and not cancelled)
-    who had not cancelled by `cutoff`; a `cancel` event ends a customer. NaN with no customers."""
-    end = utc_timestamp(cutoff)
-    start = end - pd.Timedelta(days=days)
-    active = active_customers(events, customers, start)
-    if len(active) == 0:
-        return float("nan")
-    times = pd.to_datetime(events["event_time"], utc=True)
-    cancel = (events["event_type"] == "cancel") & (times >= start) & (times < end)
-    gone = set(events.loc[cancel, "customer_id"].astype(str))
-    kept = ~active.isin(list(gone))
-    return float(kept.mean())
+    """Share of the population one horizon before `cutoff` who did not churn by it, by the
+    churn definition the model was trained on (a cancellation, or inactivity). NaN with no
+    customers."""
+    churned = churn_labels(events, customers, utc_timestamp(cutoff) - labels.horizon, labels)
+    return float(1 - churned.mean()) if len(churned) else float("nan")
 
 
 def revenue_at_risk(scored: pd.DataFrame, value: pd.Series) -> tuple[float, int]:

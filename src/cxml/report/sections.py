@@ -12,6 +12,7 @@ from cxml.report.context import Badge, ReportContext, View
 from cxml.report.format import DASH, money, num, pct
 from cxml.report.kpis import action_mix, band_table, nps_change, revenue_at_risk
 from cxml.report.page_figures import action_figure, inline, nps_figure, risk_histogram
+from cxml.scoring.bands import band_edges
 
 TOP_N = 50
 
@@ -70,6 +71,12 @@ def _nps_card(ctx: ReportContext) -> Card:
     return Card("NPS", num(latest, sign=True), f"{_month(period)}; {trend}")
 
 
+def _kept(ctx: ReportContext) -> str:
+    period = f"the last {ctx.horizon_days} days" if ctx.horizon_days else "the last period"
+    churn = f"; churn is {ctx.churn_definition}" if ctx.churn_definition else ""
+    return f"customers kept over {period}{churn}"
+
+
 def headline(scored: pd.DataFrame, ctx: ReportContext) -> View:
     n, high = len(scored), int((scored["churn_risk_band"] == "high").sum())
     cards = [
@@ -78,7 +85,7 @@ def headline(scored: pd.DataFrame, ctx: ReportContext) -> View:
         Card("Expected churners", num(scored["churn_probability"].sum()), _horizon(ctx)),
         _revenue_card(scored, ctx),
         _nps_card(ctx),
-        Card("Retention rate", pct(ctx.retention_rate), "customers kept over the last period"),
+        Card("Retention rate", pct(ctx.retention_rate), _kept(ctx)),
     ]
     if "satisfaction_drop_probability" in scored:
         drops = num(scored["satisfaction_drop_probability"].sum())
@@ -108,7 +115,8 @@ def risk(scored: pd.DataFrame, ctx: ReportContext) -> View:
             row.append(money(value, ctx.currency))
     figure = risk_histogram(scored["churn_probability"], scored["churn_risk_band"])
     image = inline(figure, "histogram of churn probability by risk band")
-    return {"image": image, "header": header, "rows": rows}
+    edges = None if ctx.base_rate is None else [pct(e) for e in band_edges(ctx.base_rate)]
+    return {"image": image, "header": header, "rows": rows, "edges": edges}
 
 
 def _reasons(row: pd.Series) -> list[str]:

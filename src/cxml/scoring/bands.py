@@ -11,16 +11,23 @@ import math
 import numpy as np
 import pandas as pd
 
-BAND_HIGH, BAND_MEDIUM = 3.0, 1.5  # multiples of the training churn rate
+BAND_HIGH, BAND_MEDIUM = 3.0, 1.5  # multiples of the base odds of churning
+
+
+def band_edges(base_rate: float) -> tuple[float, float]:
+    """(high, medium) probability edges: the odds of churning at least 3x (1.5x) the base odds
+    the model was trained on. Odds, not probabilities, so the edges stay below 1 at any base
+    rate: at 10% churn they are 25% and 14%, at 70% they are 88% and 78%."""
+    rate = min(max(float(base_rate), 1e-6), 1 - 1e-6)
+    odds = rate / (1 - rate)
+    high, medium = BAND_HIGH * odds, BAND_MEDIUM * odds
+    return high / (1 + high), medium / (1 + medium)
 
 
 def risk_bands(probability: np.ndarray, base_rate: float) -> np.ndarray:
-    """'high' at 3x the average risk the model was trained on or more, 'medium' at 1.5x."""
-    return np.where(
-        probability >= BAND_HIGH * base_rate,
-        "high",
-        np.where(probability >= BAND_MEDIUM * base_rate, "medium", "low"),
-    )
+    """'high', 'medium' or 'low' by `band_edges`."""
+    high, medium = band_edges(base_rate)
+    return np.where(probability >= high, "high", np.where(probability >= medium, "medium", "low"))
 
 
 def ranks(probability: np.ndarray, raw: np.ndarray, ids: pd.Index) -> np.ndarray:

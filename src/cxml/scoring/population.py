@@ -1,17 +1,22 @@
-"""Who is scored: the customers still with us at the cutoff."""
+"""Who is scored: the population the models were trained on, at the cutoff."""
 
 from __future__ import annotations
 
 import pandas as pd
 
+from cxml.config import LabelConfig
+from cxml.features.labels import population
+
 
 def scoring_population(
-    events: pd.DataFrame, customers: pd.DataFrame, cutoff: pd.Timestamp
+    events: pd.DataFrame,
+    customers: pd.DataFrame,
+    cutoff: pd.Timestamp,
+    labels: LabelConfig = LabelConfig(),
 ) -> pd.DataFrame:
-    """The customers still with us at the cutoff (joined before it, not cancelled): the same
-    population the models were trained on."""
-    from cxml.features.labels import active_customers
-
-    active = active_customers(events, customers, cutoff)
+    """The customers a model trained on `labels` speaks for at the cutoff (`population`): still
+    with us and, under inactivity churn, active in the look-back. Scoring anyone else would
+    extrapolate to people the model never saw a label for."""
+    rows = population(events, customers, cutoff, labels)
     ids = customers["customer_id"].astype(str)
-    return customers[ids.isin(active).to_numpy()]
+    return customers[ids.isin(rows).to_numpy()]
