@@ -347,6 +347,11 @@ def _training_lines(summary: dict[str, object], metrics: dict[str, float]) -> li
         if f"{role}_cutoffs" in summary:
             lines.append(f"{role} cutoffs: {', '.join(summary[f'{role}_cutoffs'])}")  # type: ignore[arg-type]
     for target in ("churn", "satisfaction_drop"):
+        if summary.get(f"test_{target}_rate") is not None:
+            lines.append(
+                f"{target} rate {summary[f'{target}_rate']} in the training rows, "
+                f"{summary[f'test_{target}_rate']} in the test rows"
+            )
         if f"{target}_roc_auc" not in metrics:
             continue
         line = (

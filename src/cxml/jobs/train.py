@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from cxml.config import PipelineConfig
@@ -103,25 +104,39 @@ def read_truth(config: PipelineConfig, split: Split | None) -> pd.DataFrame | No
 def summarise(
     loaded: LoadedData, frame: pd.DataFrame, split: Split | None, config: PipelineConfig
 ) -> dict[str, object]:
-    """What the data was: sizes, cutoffs per role, label rates, what was quarantined."""
+    """What the data was: sizes, cutoffs per role, what was quarantined, and the label rates of
+    the rows the models learned from (they set the risk bands) beside those of the test rows,
+    so a shift in base rate between them shows."""
+    cutoffs = frame.index.get_level_values("cutoff")
+    test = cutoffs.isin(split.test) if split is not None else np.zeros(len(frame), dtype=bool)
+    training, tested = frame[~test], frame[test]
     summary: dict[str, object] = {
         "pipeline": config.name,
         "data_dir": str(config.data.dir),
         "customers": len(loaded.tables["customers"]),
         "events": len(loaded.tables["events"]),
         "quarantined_rows": loaded.quarantined_rows,
-        "training_rows": len(frame),
+        "training_rows": len(training),
+        "test_rows": len(tested),
         "features": len(frame.columns)
         - len([t for t in ("churn", "satisfaction_drop") if t in frame]),
     }
     for target in ("churn", "satisfaction_drop"):
         if target in frame:
-            summary[f"{target}_labelled_rows"] = int(frame[target].notna().sum())
-            summary[f"{target}_rate"] = round(float(frame[target].mean()), 4)
+            summary[f"{target}_labelled_rows"] = int(training[target].notna().sum())
+            summary[f"{target}_rate"] = _rate(training[target])
+            if len(tested):
+                summary[f"test_{target}_rate"] = _rate(tested[target])
     if split is not None:
         for role in ("train", "validation", "test"):
             summary[f"{role}_cutoffs"] = [str(c.date()) for c in getattr(split, role)]
     return summary
+
+
+def _rate(labels: pd.Series) -> float | None:
+    """The mean of the known labels, rounded; None when none is known."""
+    known = labels.dropna()
+    return round(float(known.mean()), 4) if len(known) else None
 
 
 def train(config: PipelineConfig) -> Trained:
