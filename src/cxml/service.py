@@ -176,8 +176,15 @@ class CxmlService:
         assert self.history is not None
         at = self._at(as_of)
         found = self.history.find(list(dict.fromkeys(customer_ids)))
+        history = self.history
         scored = scored_rows(
-            self.scorer, found.events, found.customers, at, EXPLAIN_TOP, found.actions
+            self.scorer,
+            found.events,
+            found.customers,
+            at,
+            EXPLAIN_TOP,
+            found.actions,
+            history.since,
         )
         rows = {str(row["customer_id"]): row for row in scored}
         return [answer(rows[cid], at) for cid in customer_ids]

@@ -138,3 +138,12 @@ def test_a_failed_run_leaves_the_previous_outputs(scored_run, monkeypatch):
     assert written == [pd.Timestamp("2025-07-07", tz="UTC")]  # the new list was on disk
     assert _files(out) == before
     assert [p.name for p in out.parent.iterdir() if p.name.startswith(".out.")] == []
+
+
+def test_drift_on_the_data_the_model_was_trained_on_warns_about_nothing(scored_run):
+    """Scored at the test cutoff of the very data it was trained on: the 365-day windows of the
+    early training cutoffs reached before the log started, which once read as drift."""
+    _, _, out, _, _ = scored_run
+    html = (out / "report.html").read_text()
+    assert "Features compared with the training data: 0 drifted, 0 watch" in html
+    assert 'id="drift-warning"' not in html

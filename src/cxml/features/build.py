@@ -27,6 +27,7 @@ from cxml.features.visible import (
     columns_of,
     last_two,
     visible_events,
+    window_scale,
     windowed,
 )
 
@@ -318,9 +319,12 @@ def build_features(
     customers: Source,
     cutoff: str | pd.Timestamp,
     config: FeatureConfig | None = None,
+    since: pd.Timestamp | None = None,
 ) -> Features:
     """One row per customer in `customers`, from events strictly before `cutoff` only: the
-    feature columns with their catalog entries (`.frame()` for a DataFrame, `.catalog()`)."""
+    feature columns with their catalog entries (`.frame()` for a DataFrame, `.catalog()`).
+    `since`: when the event log starts (`log_start`); windowed totals that reach before it
+    are scaled to the whole window (`window_scale`), so early cutoffs read like later ones."""
     cfg = config or FeatureConfig()
     cut = utc_timestamp(cutoff)
     columns = columns_of(customers)
@@ -329,6 +333,9 @@ def build_features(
     out = Features(ids)
     tenure = _tenure_days(columns, cut)
     longest = max(cfg.windows)
+    observed = np.inf if since is None else (cut.value - since.value) / NS_PER_DAY
+    scale = window_scale(cfg.windows, tenure, observed)
+    ev.scale = None if scale is None else np.broadcast_to(scale, (len(ids), len(cfg.windows)))
     seen_days = (
         np.full(len(ids), float(longest)) if tenure is None else np.nan_to_num(tenure, nan=longest)
     )
@@ -345,6 +352,14 @@ def _as_strings(ids: Any) -> np.ndarray:
     if pd.api.types.infer_dtype(values, skipna=False) != "string":
         values = values.astype(str).astype(object)
     return values
+
+
+def log_start(events: pd.DataFrame) -> pd.Timestamp | None:
+    """When the event log starts (its first event, UTC): what `build_features`' `since` takes
+    for a data dir's whole history. None for an empty log."""
+    if len(events) == 0:
+        return None
+    return utc_timestamp(pd.Timestamp(events["event_time"].min()))
 
 
 def feature_catalog(customers: pd.DataFrame, config: FeatureConfig | None = None) -> pd.DataFrame:

@@ -22,7 +22,7 @@ from cxml.actions.policy import allocate, eligible, net_values
 from cxml.actions.recommend import attributes, customer_value
 from cxml.config import ActionsConfig, PipelineConfig
 from cxml.data.load import LoadedData
-from cxml.features.build import build_features
+from cxml.features.build import build_features, log_start
 from cxml.features.dataset import FeaturesFn
 from cxml.features.table import Table
 from cxml.features.treatments import campaign_times, treatment_set
@@ -54,12 +54,13 @@ def fit_uplift(
     fcfg = config.features
     labels = replace(config.labels, horizon_days=actions.horizon_days)
     events, customers = loaded.tables["events"], loaded.tables["customers"]
+    since = log_start(events)
     rows = treatment_set(
         events,
         customers,
         log,
         times,
-        features_fn or (lambda e, c, t: build_features(e, c, t, fcfg).frame()),
+        features_fn or (lambda e, c, t: build_features(e, c, t, fcfg, since).frame()),
         labels,
         actions.outcome,
         actions.control,

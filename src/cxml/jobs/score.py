@@ -12,6 +12,7 @@ import pandas as pd
 from cxml.config import PipelineConfig
 from cxml.data.io import save_csv, save_parquet, write_together
 from cxml.data.schema import utc_timestamp
+from cxml.features.build import log_start
 from cxml.models.bundle import ScoringBundle
 from cxml.scoring import Scorer, scoring_population
 
@@ -69,7 +70,7 @@ def run_score(
     events, customers = loaded.tables["events"], loaded.tables["customers"]
     next(step)
     population = scoring_population(events, customers, at, scorer.bundle.labels)
-    features = scorer.bundle.features(events, population, at)
+    features = scorer.bundle.features(events, population, at, log_start(events))
     log = loaded.tables.get("actions")
     next(step)
     result = scorer.score(features, at, explain_top, log, per_customer=False, touchpoints=True)

@@ -17,7 +17,7 @@ import os
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -156,6 +156,7 @@ class FeatureJob:
     columns: list[str]  # output order: customer_id, the features, the quarantine columns
     numeric: frozenset[str]
     population: LabelConfig | None = None  # scoring: only the population of these labels
+    since: pd.Timestamp | None = None  # where the whole event log starts (not the bucket's)
 
     def __call__(self, events: pd.DataFrame, customers: pd.DataFrame) -> pd.DataFrame:
         customers = clean_table(
@@ -176,7 +177,7 @@ class FeatureJob:
             from cxml.scoring import scoring_population
 
             people = scoring_population(events.clean, people, self.cutoff, self.population)
-        features = build_features(events.clean, people, self.cutoff, self.config)
+        features = build_features(events.clean, people, self.cutoff, self.config, self.since)
         out = features.frame().reset_index()
         out[REASON] = None
         out[TABLE] = None
@@ -283,6 +284,7 @@ def spark_features(
     assert customers is not None and events is not None  # required tables raise when absent
     n = use_buckets(spark, buckets or default_buckets(spark, customers.count()))
     job, schema = feature_job(customers, cutoff, cfg, population)
+    job = replace(job, since=_log_start(events))
     by_customer = with_bucket(customers, n).groupBy(BUCKET)
     grouped = with_bucket(events, n).groupBy(BUCKET).cogroup(by_customer)
     rows = grouped.applyInPandas(lambda e, c: job(e, c), schema).cache()  # Spark reads the arity
@@ -291,6 +293,17 @@ def spark_features(
         F.col(TABLE).alias("table"), "customer_id", F.col(REASON).alias("reason")
     )
     return SparkFeatures(kept, bad)
+
+
+def _log_start(events: DataFrame) -> pd.Timestamp | None:
+    """The first event time of the whole log (int64 UTC nanoseconds in Spark), as `log_start`
+    gives it locally."""
+    from pyspark.sql import functions as F
+
+    first = events.agg(F.min("event_time")).first()
+    if first is None or first[0] is None:
+        return None
+    return pd.Timestamp(int(first[0]), unit="ns", tz="UTC")
 
 
 CUSTOMERS_PER_BUCKET = 50_000  # a bucket's pandas frames stay around a GB at ~60 events each

@@ -17,7 +17,7 @@ import pandas as pd
 from cxml.config import PipelineConfig
 from cxml.data.io import read_file
 from cxml.data.load import LoadedData
-from cxml.features.build import build_features, feature_catalog
+from cxml.features.build import build_features, feature_catalog, log_start
 from cxml.features.dataset import Split, build_training_set, out_of_time_split
 from cxml.features.table import Table
 from cxml.jobs.inputs import cutoffs, load_inputs
@@ -51,10 +51,10 @@ def training_frame(
 ) -> pd.DataFrame:
     """Features + label columns keyed (customer_id, cutoff): derived, or from the labels table."""
     events, customers = loaded.tables["events"], loaded.tables["customers"]
-    fcfg = config.features
+    fcfg, since = config.features, log_start(events)
 
     def features(ev: pd.DataFrame, cu: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFrame:
-        return build_features(ev, cu, cutoff, fcfg).frame()
+        return build_features(ev, cu, cutoff, fcfg, since).frame()
 
     if config.labels.source == "derived":
         return build_training_set(events, customers, at, features, config.labels)
@@ -273,11 +273,14 @@ def _explanations(
 
 
 def _training_rows(features: pd.DataFrame, split: Split | None) -> pd.DataFrame:
-    """The rows the models learned from: the reference that scoring-time drift is measured
-    against."""
+    """The reference scoring-time drift is measured against: the rows of the most recent
+    labelled cutoff before the test (the one the models were chosen and calibrated on), so a
+    scoring base is compared with the latest base the models know, not with a pool of older
+    ones whose customers were younger."""
     if split is None:
         return features
-    return features[features.index.get_level_values("cutoff").isin(split.train)]
+    recent = (split.validation or split.train)[-1:]
+    return features[features.index.get_level_values("cutoff").isin(recent)]
 
 
 def _catalog_table(trained: Trained) -> pd.DataFrame:

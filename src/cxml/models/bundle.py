@@ -86,9 +86,16 @@ class ScoringBundle:
     def feature_names(self) -> list[str]:
         return list(self.encoder.columns_)
 
-    def features(self, events: Source, customers: Source, cutoff: str | pd.Timestamp) -> Features:
-        """Model inputs at `cutoff`, built exactly as in training."""
-        return build_features(events, customers, cutoff, self.feature_config)
+    def features(
+        self,
+        events: Source,
+        customers: Source,
+        cutoff: str | pd.Timestamp,
+        since: pd.Timestamp | None = None,
+    ) -> Features:
+        """Model inputs at `cutoff`, built exactly as in training (`since`: when the event log
+        starts, see `build_features`)."""
+        return build_features(events, customers, cutoff, self.feature_config, since)
 
     def encode(self, features: Table) -> np.ndarray:
         """Rows encoded for the models (the same matrix for every model and the explanations)."""

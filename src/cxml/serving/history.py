@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from cxml.data.load import load_data_dir
+from cxml.features.build import log_start
 
 
 class _ByCustomer:
@@ -49,6 +50,7 @@ class History:
         self.customers["customer_id"] = self.customers["customer_id"].astype(str).astype(object)
         self.rows = {cid: i for i, cid in enumerate(self.customers["customer_id"])}
         self.events = _ByCustomer(tables["events"])
+        self.since = log_start(tables["events"])  # where the log starts, as in batch scoring
         self.actions = _ByCustomer(tables["actions"]) if "actions" in tables else None
 
     @classmethod

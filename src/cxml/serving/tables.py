@@ -71,12 +71,13 @@ def scored_rows(
     at: datetime,
     explain_top: float | None = None,
     log: pd.DataFrame | None = None,
+    since: pd.Timestamp | None = None,
 ) -> list[dict[str, Any]]:
     """These customers scored at `at`, one dict per customer (id first): what an answer is made
     from. Each gets their own best eligible action (a request's answer never depends on who
-    else is scored with it)."""
+    else is scored with it). `since`: where the event log starts, when known."""
     cutoff = pd.Timestamp(at)
-    features = scorer.bundle.features(events, customers, cutoff)
+    features = scorer.bundle.features(events, customers, cutoff, since)
     return scorer.score(features, cutoff, explain_top, log, per_customer=True).records()
 
 
