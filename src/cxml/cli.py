@@ -346,6 +346,10 @@ def _training_lines(summary: dict[str, object], metrics: dict[str, float]) -> li
     for role in ("train", "validation", "test"):
         if f"{role}_cutoffs" in summary:
             lines.append(f"{role} cutoffs: {', '.join(summary[f'{role}_cutoffs'])}")  # type: ignore[arg-type]
+    if "registered_models" in summary:
+        lines.append(
+            f"registered models: {summary['registered_models']} (refitted after the backtest)"
+        )
     for target in ("churn", "satisfaction_drop"):
         if summary.get(f"test_{target}_rate") is not None:
             lines.append(

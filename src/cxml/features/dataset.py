@@ -16,7 +16,14 @@ from cxml.config import LabelConfig
 from cxml.data.schema import utc_timestamp
 from cxml.features.labels import label_inputs, make_labels
 
-__all__ = ["FeaturesFn", "Split", "build_training_set", "monthly_cutoffs", "out_of_time_split"]
+__all__ = [
+    "FeaturesFn",
+    "Split",
+    "build_training_set",
+    "informative",
+    "monthly_cutoffs",
+    "out_of_time_split",
+]
 
 #: `features_fn(events, customers, cutoff)` -> a frame indexed by customer_id.
 FeaturesFn = Callable[[pd.DataFrame, pd.DataFrame, pd.Timestamp], pd.DataFrame]
@@ -84,6 +91,15 @@ def _one_cutoff(features: pd.DataFrame, labels: pd.DataFrame, cutoff: pd.Timesta
         [frame.index, [cutoff]], names=["customer_id", "cutoff"]
     )
     return frame
+
+
+def informative(frame: pd.DataFrame, labels: Iterable[str]) -> pd.DataFrame:
+    """The frame without the feature columns that hold one value (or none) on every row: a
+    purchase-only log has no logins, tickets or surveys, and a block of columns that never
+    change teaches a model nothing while crowding its catalog and its drift checks."""
+    keep = set(labels)
+    varying = [c for c in frame.columns if c in keep or frame[c].nunique(dropna=True) > 1]
+    return frame[varying]
 
 
 def build_training_set(

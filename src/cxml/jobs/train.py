@@ -18,10 +18,10 @@ from cxml.config import PipelineConfig
 from cxml.data.io import read_file
 from cxml.data.load import LoadedData
 from cxml.features.build import build_features, feature_catalog, log_start
-from cxml.features.dataset import Split, build_training_set, out_of_time_split
+from cxml.features.dataset import Split, build_training_set, informative, out_of_time_split
 from cxml.features.table import Table
 from cxml.jobs.inputs import cutoffs, load_inputs
-from cxml.models.backtest import Backtest, cross_validated, out_of_time
+from cxml.models.backtest import LABELS, Backtest, cross_validated, out_of_time
 from cxml.models.bundle import ScoringBundle, bundle_spec, synthetic_example
 from cxml.models.drift import reference_profile
 from cxml.models.report import describe_choice, evaluation_report
@@ -42,7 +42,7 @@ class Trained:
     figures: dict[str, object]
     summary: dict[str, object]
     example: pd.DataFrame
-    frame: pd.DataFrame  # the training frame: features and labels keyed (customer_id, cutoff)
+    frame: pd.DataFrame  # every built feature and the labels, keyed (customer_id, cutoff)
     split: Split | None  # the cutoffs' roles (None: judged by cross-validation)
 
 
@@ -142,20 +142,25 @@ def _rate(labels: pd.Series) -> float | None:
 def train(config: PipelineConfig) -> Trained:
     """Everything but tracking: load, build, backtest, evaluate, bundle."""
     loaded = load_inputs(config)
-    frame = training_frame(config, loaded, cutoffs(config))
+    built = training_frame(config, loaded, cutoffs(config))
+    frame = informative(built, LABELS)  # what the models learn from
     fcfg = config.features
-    features = frame.drop(columns=[c for c in ("churn", "satisfaction_drop") if c in frame])
+    features = frame.drop(columns=[c for c in LABELS if c in frame])
     catalog = feature_catalog(loaded.tables["customers"], fcfg).loc[list(features.columns)]
     result, split = backtest(config, frame, catalog["direction"].to_dict())
     truth = read_truth(config, split)
-    metrics, tables = evaluation_report(result, frame, truth, config.evaluation.segments)
+    metrics, tables = evaluation_report(result, built, truth, config.evaluation.segments)
     figures: dict[str, object] = {**evaluation_figures(tables, result.results)}
     summary = summarise(loaded, frame, split, config)
+    summary["constant_features_left_out"] = len(built.columns) - len(frame.columns)
     for target, model in result.models.items():
         summary[f"{target}_model"] = describe_choice(model)
+    if result.deployment:
+        summary["registered_models"] = result.deployment
     uplift = None
     if config.actions is not None and split is not None:
-        uplift, nba_metrics, nba_table = _actions(config, loaded, split, result, features, truth)
+        everything = built.drop(columns=[c for c in LABELS if c in built])  # as uplift learns
+        uplift, nba_metrics, nba_table = _actions(config, loaded, split, result, everything, truth)
         metrics |= nba_metrics
         tables["nba_policies"] = nba_table
     bundle = ScoringBundle(
@@ -178,7 +183,7 @@ def train(config: PipelineConfig) -> Trained:
     tables |= explained_tables
     figures |= explained_figures
     example = synthetic_example(features)
-    return Trained(bundle, result, metrics, tables, figures, summary, example, frame, split)
+    return Trained(bundle, result, metrics, tables, figures, summary, example, built, split)
 
 
 def _actions(

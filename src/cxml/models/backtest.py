@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -51,6 +51,8 @@ class Backtest:
     encoder: FrameEncoder
     models: dict[str, RiskModel]  # fitted for registration
     results: dict[str, TargetResult]
+    #: how the registered models were fitted, in words (cutoffs per role)
+    deployment: str = ""
 
 
 def feature_part(frame: pd.DataFrame) -> pd.DataFrame:
@@ -159,7 +161,37 @@ def out_of_time(
         model, choice, known = fit_target(target, parts, encoder, config, directions)
         models[target] = model
         results[target] = _predict(target, model, choice, encoder, known["test"])
-    return Backtest(encoder, models, results)
+    return _deployed(Backtest(encoder, models, results), frame, config, directions)
+
+
+def _deployed(
+    backtest: Backtest,
+    frame: pd.DataFrame,
+    config: ModelConfig,
+    directions: Mapping[str, int] | None,
+) -> Backtest:
+    """The models refitted for registration on every labelled cutoff, test cutoffs included:
+    the kind and calibration method the backtest chose, the trees trained on all cutoffs but
+    the newest, whose customers are halved between stopping early and calibrating. The
+    backtest's numbers stay the estimate of their quality. With one cutoff, the backtest's
+    models are registered."""
+    cutoffs = sorted(set(frame.index.get_level_values("cutoff")))
+    if len(cutoffs) < 2:
+        return backtest
+    newest = frame.index.get_level_values("cutoff") == cutoffs[-1]
+    recent, half = frame[newest], _buckets(frame[newest].index, 2) == 0
+    parts = {"train": frame[~newest], "stop": recent[half], "calibrate": recent[~half]}
+    parts["test"] = recent.head(0)
+    encoder = FrameEncoder().fit(feature_part(parts["train"]))
+    models = {}
+    for target, chosen in backtest.models.items():
+        settings = replace(config, choose=chosen.kind, calibration=chosen.method_)  # type: ignore[arg-type]
+        model = fit_target(target, parts, encoder, settings, directions)[0]
+        model.heldout_auc_ = chosen.heldout_auc_  # why this kind: the backtest's comparison
+        models[target] = model
+    first, last = cutoffs[0].date(), cutoffs[-2].date()
+    words = f"trained on the cutoffs {first} to {last}, calibrated on {cutoffs[-1].date()}"
+    return Backtest(encoder, models, backtest.results, words)
 
 
 def _inner_parts(frame: pd.DataFrame, target: str, seed: int) -> dict[str, pd.DataFrame]:
