@@ -106,10 +106,28 @@ def report_html(
         ),
         churn_definition=describe_churn(bundle.labels),
         base_rate=scorer.base_rate,
+        model_facts=_model_facts(bundle.info),
         earlier=earlier_outcomes(out, loaded, bundle.labels),
         training_metrics=_finite(metrics) if isinstance(metrics, dict) else None,
     )
     return render_report(scored, context)
+
+
+def _model_facts(info: dict[str, object]) -> dict[str, str]:
+    """The run's words on what was shipped, why and how it was refitted."""
+    summary = info.get("summary")
+    if not isinstance(summary, dict):
+        return {}
+    names = {
+        "churn_model": "churn model",
+        "satisfaction_drop_model": "satisfaction-drop model",
+        "registered_models": "registered models",
+        "churn_rate": "training churn rate",
+        "test_churn_rate": "test churn rate",
+    }
+    return {
+        label: str(summary[key]) for key, label in names.items() if summary.get(key) is not None
+    }
 
 
 def _finite(metrics: dict[str, object]) -> dict[str, float]:

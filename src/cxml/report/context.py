@@ -3,7 +3,7 @@ to the templates. Its own module so that the page and every section can import i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import pandas as pd
@@ -27,6 +27,8 @@ class ReportContext:
     retention_rate: float | None = None  # share, 0..1
     churn_definition: str | None = None  # in words, e.g. "a cancellation within 91 days"
     base_rate: float | None = None  # the churn rate of the rows the model was trained on
+    #: what was shipped and why, how it was refitted (name -> words), for the model card
+    model_facts: dict[str, str] = field(default_factory=dict)
     earlier: pd.DataFrame | None = None  # cutoff, customers, realised_auc, expected_churners, …
     training_metrics: dict[str, float] | None = None
     currency: str = ""  # prefix for money, e.g. "€"

@@ -145,5 +145,6 @@ def model_card(scored: pd.DataFrame, ctx: ReportContext) -> View:
         ("scored at", date(scored_at, time=True)),
         ("customers scored", num(len(scored))),
     ]
+    facts += [(name, text) for name, text in ctx.model_facts.items()]
     metrics = sorted((ctx.training_metrics or {}).items())
     return {"facts": facts, "metrics": [[metric_words(name), num(v, 3)] for name, v in metrics]}
