@@ -4,6 +4,7 @@ closed before the test cutoff, then judge the policy at the test cutoff beside t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -23,6 +24,7 @@ from cxml.actions.recommend import attributes, customer_value
 from cxml.config import ActionsConfig, PipelineConfig
 from cxml.data.load import LoadedData
 from cxml.features.build import build_features, log_start
+from cxml.features.catalog import Features
 from cxml.features.dataset import FeaturesFn
 from cxml.features.table import Table
 from cxml.features.treatments import campaign_times, treatment_set
@@ -37,9 +39,11 @@ def fit_uplift(
     loaded: LoadedData,
     before: pd.Timestamp,
     features_fn: FeaturesFn | None = None,
+    columns: Sequence[str] | None = None,
 ) -> tuple[object, dict[str, object]]:
     """The configured meta-learner, fitted on every campaign whose window closed by `before`
-    (on the pipeline's features unless `features_fn` gives others)."""
+    (on the pipeline's features, those of `columns` when given (the risk models' own), unless
+    `features_fn` gives others)."""
     actions = config.actions
     assert actions is not None
     log = loaded.tables.get("actions")
@@ -60,7 +64,7 @@ def fit_uplift(
         customers,
         log,
         times,
-        features_fn or (lambda e, c, t: build_features(e, c, t, fcfg, since).frame()),
+        features_fn or (lambda e, c, t: _columns(build_features(e, c, t, fcfg, since), columns)),
         labels,
         actions.outcome,
         actions.control,
@@ -110,6 +114,11 @@ def _allocated(values: pd.DataFrame, allowed: pd.DataFrame, actions: ActionsConf
         actions.allocation,
     )
     return pd.Series(chosen["action"], index=values.index, name="action")
+
+
+def _columns(features: Features, columns: Sequence[str] | None) -> pd.DataFrame:
+    frame = features.frame()
+    return frame if columns is None else frame[list(columns)]
 
 
 def policy_report(

@@ -159,8 +159,7 @@ def train(config: PipelineConfig) -> Trained:
         summary["registered_models"] = result.deployment
     uplift = None
     if config.actions is not None and split is not None:
-        everything = built.drop(columns=[c for c in LABELS if c in built])  # as uplift learns
-        uplift, nba_metrics, nba_table = _actions(config, loaded, split, result, everything, truth)
+        uplift, nba_metrics, nba_table = _actions(config, loaded, split, result, features, truth)
         metrics |= nba_metrics
         tables["nba_policies"] = nba_table
     bundle = ScoringBundle(
@@ -198,7 +197,7 @@ def _actions(
     from cxml.jobs.nba import fit_uplift, policy_report
 
     at = split.test[0]
-    learner, summary = fit_uplift(config, loaded, at)
+    learner, summary = fit_uplift(config, loaded, at, columns=list(features.columns))
     churn = result.results["churn"]
     at_test = churn.index.get_level_values("cutoff") == at
     ids = churn.index[at_test].get_level_values("customer_id")

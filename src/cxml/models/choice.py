@@ -33,7 +33,9 @@ METHODS = ("sigmoid", "isotonic", "none")
 
 class LinearRisk(BaseEstimator):
     """Logistic regression on the encoded feature matrix: numbers median-imputed (with a flag
-    where training had gaps) and scaled, categorical codes one-hot. Its log-odds split exactly
+    where training had gaps) and scaled, those never negative in training (counts, amounts,
+    days) on a log1p scale, where a regression reads their long tails best; categorical codes
+    one-hot. Its log-odds split exactly
     into one contribution per feature. A feature with a direction in the catalog never gets a
     coefficient against it: such a feature is left out and the model refitted."""
 
@@ -82,7 +84,10 @@ class LinearRisk(BaseEstimator):
             if j in cats:
                 self.parts_.append(_Part(j, "levels", levels=np.unique(known)))
                 continue
-            self.parts_.append(_Part(j, "number", float(np.median(known)) if len(known) else 0.0))
+            log = bool(len(known)) and float(known.min()) >= 0
+            scaled = np.log1p(known) if log else known
+            middle = float(np.median(scaled)) if len(known) else 0.0
+            self.parts_.append(_Part(j, "number", middle, log=log))
             if len(known) < len(values):
                 self.parts_.append(_Part(j, "gap"))
 
@@ -127,8 +132,9 @@ class _Part:
 
     column: int
     kind: Literal["number", "gap", "levels"]
-    median: float = 0.0
+    median: float = 0.0  # of the values as used (on the log1p scale when `log`)
     levels: np.ndarray | None = None
+    log: bool = False
 
     @property
     def width(self) -> int:
@@ -136,7 +142,8 @@ class _Part:
 
     def columns(self, values: np.ndarray) -> np.ndarray:
         if self.kind == "number":
-            return np.where(np.isnan(values), self.median, values)[:, None]
+            used = np.log1p(np.maximum(values, 0.0)) if self.log else values
+            return np.where(np.isnan(values), self.median, used)[:, None]
         if self.kind == "gap":
             return np.isnan(values)[:, None].astype(float)
         assert self.levels is not None
