@@ -69,12 +69,17 @@ def test_a_snapshot_has_no_recency_and_names_its_money():
     assert recency_column(frame) is None
     with pytest.raises(ValueError, match="no purchase history"):
         recency_score(frame)
-    assert rfm_columns(frame, ["profile_MonthlyCharges"]) == [
+    assert rfm_columns(frame, monetary=["profile_MonthlyCharges"]) == [
         "tenure_days",
         "profile_MonthlyCharges",
     ]
+    frame["profile_tenure"] = frame["tenure_days"] // 30
+    assert rfm_columns(frame, "profile_tenure", ["profile_MonthlyCharges"]) == [
+        "profile_tenure",
+        "profile_MonthlyCharges",
+    ]
     with pytest.raises(ValueError, match="profile_TotalCharges"):
-        rfm_columns(frame, ["profile_TotalCharges"])
+        rfm_columns(frame, monetary=["profile_TotalCharges"])
 
 
 def test_recency_ranks_by_days_since_the_last_purchase():
@@ -86,7 +91,7 @@ def test_recency_ranks_by_days_since_the_last_purchase():
 def test_out_of_fold_scores_every_labelled_row_once_in_the_backtests_fold_order():
     frame = snapshot_frame()
     frame.iloc[:10, frame.columns.get_loc("churn")] = np.nan  # unlabelled rows are not scored
-    columns = rfm_columns(frame, ["profile_MonthlyCharges"])
+    columns = rfm_columns(frame, monetary=["profile_MonthlyCharges"])
     scores = rfm_out_of_fold(frame, "churn", columns, folds=5, seed=7)
     labelled = frame[frame["churn"].notna()]
     kfold = StratifiedKFold(n_splits=5, shuffle=True, random_state=7)

@@ -3,8 +3,8 @@
 - recency: days since the last purchase, as it is (longer = more likely gone); nothing fitted.
 - RFM logistic regression: log1p of recency, frequency (purchases) and monetary (amount spent),
   both over the longest window, and tenure in days, median-imputed: the marketer's classic.
-  A snapshot without purchase events (Telco) has no recency or frequency: its tenure and
-  monetary profile columns are named instead.
+  A snapshot without purchase events (Telco) has no recency or frequency: it names its
+  tenure and monetary columns instead.
 
 Pure: a training frame in (features + label columns, keyed by customer and cutoff), scores out.
 `cxml.models.backtest` holds the model's own logistic baseline; the folds here are its folds.
@@ -54,16 +54,22 @@ def recency_score(frame: pd.DataFrame) -> np.ndarray:
     return frame[column].to_numpy(dtype=float)
 
 
-def rfm_columns(frame: pd.DataFrame, profile: Sequence[str] = ()) -> list[str]:
-    """Recency, frequency and monetary over the longest window, and tenure in days: those the
-    frame has and that vary; then the named `profile` columns (a snapshot's tenure and money)."""
+def rfm_columns(
+    frame: pd.DataFrame, tenure: str | None = None, monetary: Sequence[str] = ()
+) -> list[str]:
+    """Recency, frequency and monetary over the longest window, then tenure: those the frame has
+    and that vary. A snapshot without purchase events names its own `tenure` column (else
+    `tenure_days`, when it varies) and its `monetary` columns (e.g. the monthly charges)."""
     names = list(frame.columns)
     found = [_longest(names, prefix) for prefix in (RECENCY, FREQUENCY, MONETARY)]
-    chosen = [c for c in [*found, TENURE] if c is not None and _varies(frame, c)]
-    missing = [c for c in profile if c not in frame]
+    chosen = [c for c in found if c is not None and _varies(frame, c)]
+    named = [*([tenure] if tenure else []), *monetary]
+    missing = [c for c in named if c not in frame]
     if missing:
-        raise ValueError(f"profile columns not in the frame: {', '.join(missing)}")
-    chosen += [c for c in profile if c not in chosen]
+        raise ValueError(f"columns not in the frame: {', '.join(missing)}")
+    if tenure is None and _varies(frame, TENURE):
+        tenure = TENURE
+    chosen += [c for c in [*([tenure] if tenure else []), *monetary] if c not in chosen]
     if not chosen:
         raise ValueError("no recency, frequency, monetary or tenure column to fit an RFM model on")
     return chosen
