@@ -9,7 +9,7 @@ DEMO_CUSTOMERS ?= 20000
 export PYTHONHASHSEED := 0
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test bench bench-spark oracle-gap lint clean serve
+.PHONY: help install demo test bench bench-spark real-bench oracle-gap lint clean serve
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -40,6 +40,9 @@ serve: $(STAMP) ## Serve the champion over HTTP on 127.0.0.1:3000 (set CXML_API_
 
 bench: $(STAMP) ## Benchmarks against same-process baselines; rewrites docs/performance.md (CXML_BENCH_DOC=0: not)
 	$(PY) -m benchmarks
+
+real-bench: $(STAMP) ## cxml beside simple baselines on real churn data, with intervals; rewrites its section of docs/performance.md
+	$(PY) -m benchmarks.real_bench
 
 oracle-gap: $(STAMP) ## After make demo: the churn AUC and NBA share when also told the simulator's hidden traits
 	$(PY) -m benchmarks.oracle_gap $(DEMO_DIR)/data

@@ -12,12 +12,16 @@ import pytest
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
 from cxml.models.evaluate import (
+    _counted_auc,
+    _tie_groups,
+    auc_difference,
     binary_metrics,
     expected_calibration_error,
     gains_table,
     lift_at,
     metrics_by_segment,
     reliability_table,
+    verdict,
 )
 from cxml.report.figures import gains_figure, reliability_figure
 
@@ -294,6 +298,129 @@ def test_invalid_settings_are_named():
         binary_metrics(y, p, top=(0.1, 1.5))
     with pytest.raises(ValueError, match="one segment per row"):
         metrics_by_segment(y, p, np.array(["a"]))
+
+
+# --- paired bootstrap of an AUC difference ------------------------------------------------------
+
+
+def _two_scores(n: int, rng: np.random.Generator, shift_a: float, shift_b: float):
+    """Churners' scores shifted up by `shift` over N(0, 1) noise: the AUC is Φ(shift / √2)."""
+    y = (rng.uniform(size=n) < 0.3).astype(int)
+    a = shift_a * y + rng.normal(size=n)
+    b = shift_b * y + rng.normal(size=n)
+    return y, a, b
+
+
+def test_a_perfect_score_is_ahead_of_noise():
+    y, perfect = _perfect_ranking(n=200, positives=40)
+    noise = np.random.default_rng(1).uniform(size=200)
+    difference, low, high = auc_difference(y, perfect, noise, n_boot=300)
+    assert difference == pytest.approx(1 - roc_auc_score(y, noise))
+    assert low <= difference <= high
+    assert low > 0.3
+    assert verdict(low, high) == "ahead"
+    # the other way round: the same draws, the signs turned
+    back = auc_difference(y, noise, perfect, n_boot=300)
+    assert back == pytest.approx((-difference, -high, -low))
+    assert verdict(back[1], back[2]) == "below"
+
+
+def test_a_score_against_itself_is_a_tie_at_exactly_zero():
+    y, p = _random_data(n=300)
+    assert auc_difference(y, p, p, n_boot=200) == (0.0, 0.0, 0.0)
+    assert verdict(0.0, 0.0) == "tie"
+
+
+def test_scores_need_not_be_probabilities_and_only_their_order_counts():
+    y, p = _random_data(n=300)
+    days = 400 * p  # e.g. days since the last purchase
+    rng = np.random.default_rng(2)
+    other = rng.uniform(size=300)
+    assert auc_difference(y, days, other, n_boot=100) == auc_difference(y, p, other, n_boot=100)
+
+
+def test_the_interval_covers_the_true_difference_in_a_simulation():
+    # AUC Φ(1/√2) = 0.760 against Φ(0.5/√2) = 0.638: a true difference of 0.122
+    truth = 0.7602499389065233 - 0.6381631950841185
+    rng = np.random.default_rng(3)
+    covered = 0
+    for run in range(100):
+        y, a, b = _two_scores(400, rng, 1.0, 0.5)
+        _, low, high = auc_difference(y, a, b, n_boot=400, seed=run)
+        covered += low <= truth <= high
+    assert covered >= 88  # 95 expected; a percentile interval runs a little short at n = 400
+
+
+def test_the_bootstrap_auc_equals_scikit_learns_on_the_drawn_rows():
+    rng = np.random.default_rng(4)
+    y = rng.integers(0, 2, 60)
+    p = rng.integers(0, 8, 60) / 8  # many ties
+    rows = rng.integers(0, 60, 60)
+    counts = np.bincount(rows, minlength=60).astype(float)
+    counted = _counted_auc(_tie_groups(p), counts * y, counts * (1 - y))
+    assert counted == pytest.approx(roc_auc_score(y[rows], p[rows]))
+
+
+def test_groups_are_drawn_whole():
+    y, a, b = _two_scores(300, np.random.default_rng(5), 1.0, 0.5)
+    # one group per row is the row bootstrap
+    assert auc_difference(y, a, b, n_boot=200, groups=np.arange(300)) == auc_difference(
+        y, a, b, n_boot=200
+    )
+    # every customer seen twice: drawing rows pretends there are twice as many customers
+    twice = [np.r_[v, v] for v in (y, a, b)]
+    ids = np.r_[np.arange(300), np.arange(300)]
+    _, row_low, row_high = auc_difference(*twice, n_boot=400)
+    _, low, high = auc_difference(*twice, n_boot=400, groups=ids)
+    assert high - low > 1.2 * (row_high - row_low)  # about √2 wider
+
+
+def test_resamples_with_one_class_are_skipped():
+    y = np.r_[1, np.zeros(14)]  # a draw misses the one churner about a third of the time
+    p = np.linspace(0, 1, 15)[::-1]
+    difference, low, high = auc_difference(y, p, 1 - p, n_boot=200)
+    assert (difference, low, high) == (1.0, 1.0, 1.0)
+    with pytest.raises(ValueError, match="single class"):
+        auc_difference(np.zeros(5), p[:5], p[:5])
+
+
+def test_the_bootstrap_is_seeded():
+    y, a, b = _two_scores(200, np.random.default_rng(6), 0.8, 0.6)
+    assert auc_difference(y, a, b, seed=1) == auc_difference(y, a, b, seed=1)
+    assert auc_difference(y, a, b, seed=1) != auc_difference(y, a, b, seed=2)
+
+
+def test_bad_bootstrap_inputs_are_named():
+    y, p = [0, 1, 0, 1], [0.1, 0.2, 0.3, 0.4]
+    with pytest.raises(ValueError, match="n_boot"):
+        auc_difference(y, p, p, n_boot=0)
+    with pytest.raises(ValueError, match="one per row"):
+        auc_difference(y, p, p, groups=[1, 2])
+    with pytest.raises(ValueError, match="not finite"):
+        auc_difference(y, p, [0.1, np.nan, 0.3, 0.4])
+    with pytest.raises(ValueError, match="4 rows but p has 3"):
+        auc_difference(y, p, p[:3])
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "word"),
+    [
+        (0.01, 0.05, "ahead"),
+        (-0.05, -0.01, "below"),
+        (-0.01, 0.02, "tie"),
+        (0.0, 0.03, "tie"),  # an interval that reaches 0 cannot tell them apart
+        (-0.03, 0.0, "tie"),
+    ],
+)
+def test_the_verdict_reads_the_interval_against_zero(low, high, word):
+    assert verdict(low, high) == word
+
+
+def test_a_verdict_needs_an_interval():
+    with pytest.raises(ValueError, match="low <= high"):
+        verdict(0.02, 0.01)
+    with pytest.raises(ValueError, match="finite"):
+        verdict(math.nan, 0.1)
 
 
 # --- figures --------------------------------------------------------------------------------------

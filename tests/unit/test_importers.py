@@ -12,10 +12,13 @@ from cxml.data.importers import (
     GUEST_REASON,
     HILLSTROM_ACTION_TIME,
     IMPORTERS,
+    MLC_CHURN_COLUMNS,
+    MLC_CHURN_CUTOFF,
     TELCO_CUTOFF,
     ImportResult,
     SourceError,
     import_hillstrom,
+    import_mlc_churn,
     import_online_retail,
     import_telco,
     import_transactions,
@@ -80,6 +83,48 @@ def test_telco_customers_labels_and_blank_total_charges(tmp_path: Path) -> None:
     assert q["reason"].iloc[0] == "column 'Churn' value 'Maybe' is not one of Yes, No"
     assert q["reason"].iloc[1] == "customerID 'A-1' repeats an earlier row"
     assert "whole number of months" in q["reason"].iloc[2]
+
+
+# --- MLC++ churn (modeldata's mlc_churn) -------------------------------------------------------
+
+
+def mlc_row(**changes: str) -> str:
+    row = dict.fromkeys(MLC_CHURN_COLUMNS, "1")
+    row |= {"state": "KS", "area_code": "area_code_415", "total_day_charge": "45.07"}
+    row |= {"international_plan": "no", "voice_mail_plan": "yes", "churn": "no"}
+    return ",".join((row | changes)[c] for c in MLC_CHURN_COLUMNS)
+
+
+def test_mlc_churn_customers_labels_and_quarantine(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "mlc_churn.csv",
+        [
+            ",".join(MLC_CHURN_COLUMNS),
+            mlc_row(account_length="128"),
+            mlc_row(churn="yes", international_plan="yes"),
+            mlc_row(churn="maybe"),  # quarantined: churn is not yes/no
+            mlc_row(total_day_calls="2.5"),  # quarantined: a count that is not whole
+            mlc_row(total_eve_charge="-1"),  # quarantined: a negative amount
+        ],
+    )
+    result = import_mlc_churn(path)
+    assert_clean(result)
+    customers, labels = result.tables["customers"], result.tables["labels"]
+    assert customers["customer_id"].tolist() == ["M0001", "M0002"]  # line - 1, as R numbers them
+    assert "churn" not in customers.columns
+    assert customers["account_length"].tolist() == [128, 1]
+    assert customers.loc[0, "total_day_charge"] == 45.07
+    assert customers["international_plan"].tolist() == ["no", "yes"]
+    assert labels["churn"].tolist() == [0.0, 1.0]
+    assert (labels["cutoff"] == MLC_CHURN_CUTOFF).all()
+    assert result.tables["events"].empty
+    assert result.counts == {"rows_read": 5, "customers": 2, "churners": 1, "quarantined_rows": 3}
+    q = result.quarantine
+    assert q["source_row"].tolist() == [4, 5, 6]
+    assert q["reason"].iloc[0] == "column 'churn' value 'maybe' is not one of yes, no"
+    assert "'total_day_calls' value '2.5' is not a whole number" in q["reason"].iloc[1]
+    assert "'total_eve_charge' value '-1' is negative" in q["reason"].iloc[2]
 
 
 # --- Online Retail --------------------------------------------------------------------------------

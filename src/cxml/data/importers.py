@@ -22,6 +22,9 @@ from cxml.data.schema import UTC_TIMESTAMP
 
 #: Telco is a snapshot without dates; this fixed cutoff anchors it (IBM calls it a Q3 snapshot).
 TELCO_CUTOFF = pd.Timestamp("2018-10-01", tz="UTC")
+#: The MLC++ churn data (C50's `churn`, modeldata's `mlc_churn`) has no dates: any fixed cutoff
+#: would do; this one anchors its snapshot.
+MLC_CHURN_CUTOFF = pd.Timestamp("2000-01-01", tz="UTC")
 #: Hillstrom has no dates either; the e-mails are placed here (the challenge ran in March 2008).
 HILLSTROM_ACTION_TIME = pd.Timestamp("2008-03-01", tz="UTC")
 HILLSTROM_ARMS = {  # the control arm is an action too: logged explicitly
@@ -34,6 +37,19 @@ BAD_DEBT_REASON = "bad-debt adjustment ('A' invoice): bookkeeping, not a custome
 
 ACTION_COLUMNS = ("customer_id", "action_time", "action", "channel", "cost", "propensity")
 TELCO_COLUMNS = ("customerID", "SeniorCitizen", "tenure", "MonthlyCharges", "TotalCharges", "Churn")
+MLC_CHURN_COUNTS = (
+    "account_length",
+    "number_vmail_messages",
+    *(f"total_{part}_calls" for part in ("day", "eve", "night", "intl")),
+    "number_customer_service_calls",
+)
+MLC_CHURN_AMOUNTS = tuple(
+    f"total_{part}_{measure}"
+    for part in ("day", "eve", "night", "intl")
+    for measure in ("minutes", "charge")
+)
+MLC_CHURN_YES_NO = ("international_plan", "voice_mail_plan", "churn")
+MLC_CHURN_COLUMNS = ("state", "area_code", *MLC_CHURN_COUNTS, *MLC_CHURN_AMOUNTS, *MLC_CHURN_YES_NO)
 RETAIL_COLUMNS: tuple[str, ...] = ("InvoiceNo", "StockCode", "Description", "Quantity")
 RETAIL_COLUMNS += ("InvoiceDate", "UnitPrice", "CustomerID", "Country")
 HILLSTROM_FEATURES = ("recency", "history_segment", "history", "mens", "womens", "zip_code")
@@ -236,6 +252,51 @@ def telco_customers(
     customers.insert(0, "customer_id", raw["customerID"])
     customers.insert(1, "signup_time", months.map(signup).astype(UTC_TIMESTAMP))
     return customers.reset_index(drop=True)
+
+
+# --- MLC++ telecom churn (C50 / modeldata `mlc_churn`) -----------------------------------------
+
+
+def import_mlc_churn(path: Path) -> ImportResult:
+    """The MLC++ churn snapshot (5,000 customers as R's modeldata::mlc_churn has it, written to
+    CSV): customers with their plan and usage attributes and one churn label each at
+    `MLC_CHURN_CUTOFF`. No ids in the data: customer k (line k + 1) is `M{k:04d}`. No signup time
+    either: `account_length`'s unit is not documented, so it stays an attribute."""
+    raw = read_source(path, MLC_CHURN_COLUMNS)
+    numbers: dict[str, pd.Series] = {}
+    faults: list[Fault] = []
+    for column in (*MLC_CHURN_COUNTS, *MLC_CHURN_AMOUNTS):
+        values, fault = not_a_number(raw, column)
+        numbers[column] = values
+        faults.append(fault)
+        if column in MLC_CHURN_COUNTS:
+            bad = ~fault[0] & ((values < 0) | (values % 1 != 0))
+            faults.append(bad_value(raw, column, bad, "is not a whole number >= 0"))
+        else:
+            faults.append(bad_value(raw, column, ~fault[0] & (values < 0), "is negative"))
+    for column in ("state", "area_code"):
+        faults.append((raw[column] == "", f"column '{column}' is empty"))
+    faults += [not_one_of(raw, column, ("yes", "no")) for column in MLC_CHURN_YES_NO]
+    reason = reasons(raw.index, faults)
+    ok = reason == ""
+    ids = "M" + pd.Series(raw.index - 1, index=raw.index).astype(str).str.zfill(4)
+    customers = pd.DataFrame({"customer_id": ids[ok]})
+    for column in [c for c in raw.columns if c in MLC_CHURN_COLUMNS and c != "churn"]:
+        if column in MLC_CHURN_COUNTS:
+            customers[column] = numbers[column][ok].astype(int)
+        else:
+            customers[column] = numbers[column][ok] if column in numbers else raw.loc[ok, column]
+    customers = customers.reset_index(drop=True)
+    labels = pd.DataFrame({"customer_id": customers["customer_id"], "cutoff": MLC_CHURN_CUTOFF})
+    labels["cutoff"] = labels["cutoff"].astype(UTC_TIMESTAMP)
+    labels["churn"] = (raw.loc[ok, "churn"] == "yes").astype(float).to_numpy()
+    counts = {
+        "rows_read": len(raw),
+        "customers": len(customers),
+        "churners": int(labels["churn"].sum()),
+    }
+    tables = {"customers": customers, "events": empty_events(), "labels": labels}
+    return finish(raw, reason, path, tables, counts)
 
 
 # --- UCI Online Retail --------------------------------------------------------------------------

@@ -5,7 +5,9 @@ on earlier cutoffs, score a later one, then compare the probabilities `p` with w
 Ranking alone (ROC AUC) is not enough for a retention team. They contact the top of the list, so
 they need lift and capture at the share they can afford, and they budget from the probabilities
 themselves, so those must be calibrated (ECE, reliability table). Segment breakdowns show where
-the model is weak; small segments get no AUC or ECE rather than a noisy number.
+the model is weak; small segments get no AUC or ECE rather than a noisy number. A claim that one
+score ranks better than another (the model against a simple baseline) comes with a paired
+bootstrap interval of the AUC difference and a verdict read from it.
 
 Pure functions: array-likes in, numbers or frames out (`cxml.report.figures` draws them).
 No files, printing or logging.
@@ -14,7 +16,8 @@ No files, printing or logging.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -23,9 +26,15 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 MISSING_SEGMENT = "(missing)"
 
+Verdict = Literal["ahead", "tie", "below"]
 
-def _as_arrays(y: npt.ArrayLike, p: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
-    """Outcomes and probabilities as float arrays, after checking they can be evaluated."""
+
+def _as_arrays(
+    y: npt.ArrayLike, p: npt.ArrayLike, probabilities: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """Outcomes and probabilities as float arrays, after checking they can be evaluated.
+
+    `probabilities=False`: p may be any finite score (for ranking metrics such as the AUC)."""
     y_arr = np.asarray(y, dtype=float)
     p_arr = np.asarray(p, dtype=float)
     if y_arr.ndim != 1 or p_arr.ndim != 1:
@@ -36,7 +45,10 @@ def _as_arrays(y: npt.ArrayLike, p: npt.ArrayLike) -> tuple[np.ndarray, np.ndarr
         )
     if len(y_arr) == 0:
         raise ValueError("y and p are empty: evaluate at least one prediction")
-    if not np.isfinite(p_arr).all() or ((p_arr < 0) | (p_arr > 1)).any():
+    if not probabilities and not np.isfinite(p_arr).all():
+        bad = p_arr[~np.isfinite(p_arr)]
+        raise ValueError(f"p has {len(bad)} values that are not finite (e.g. {bad[0]})")
+    if probabilities and not (np.isfinite(p_arr) & (p_arr >= 0) & (p_arr <= 1)).all():
         bad = p_arr[~(np.isfinite(p_arr) & (p_arr >= 0) & (p_arr <= 1))]
         raise ValueError(
             f"p has {len(bad)} values outside [0, 1] or not finite (e.g. {bad[0]}): "
@@ -224,3 +236,91 @@ def metrics_by_segment(
         return table.sort_index()
     except TypeError:  # mixed value types, e.g. numbers and "(missing)"
         return table.sort_index(key=lambda index: index.map(str))
+
+
+def auc_difference(
+    y: npt.ArrayLike,
+    p_a: npt.ArrayLike,
+    p_b: npt.ArrayLike,
+    n_boot: int = 1000,
+    seed: int = 0,
+    groups: npt.ArrayLike | None = None,
+) -> tuple[float, float, float]:
+    """ROC AUC of `p_a` minus that of `p_b` on the same rows, with a 95% paired bootstrap interval.
+
+    Returns (difference, low, high): the difference on all rows, and the 2.5th and 97.5th
+    percentiles of the difference over `n_boot` resamples. Each resample draws rows with
+    replacement and scores both on the same draw, so what the two share cancels out; a resample
+    with one class only is skipped. `groups` (one label per row, e.g. the customer id when a
+    customer is judged at several cutoffs) draws whole groups instead of rows, so that rows
+    which are not independent stay together. The scores only need to rank: they need not be
+    probabilities. Seeded: the same inputs give the same interval.
+    """
+    y_arr, a = _as_arrays(y, p_a, probabilities=False)
+    _, b = _as_arrays(y_arr, p_b, probabilities=False)
+    _check_count("n_boot", n_boot)
+    if _single_class(y_arr):
+        raise ValueError("y has a single class: the AUC is undefined, so is their difference")
+    difference = _roc_auc(y_arr, a) - _roc_auc(y_arr, b)
+    ties_a, ties_b = _tie_groups(a), _tie_groups(b)
+    diffs = []
+    for weight in _resample_weights(len(y_arr), groups, n_boot, seed):
+        positive, negative = weight * y_arr, weight * (1 - y_arr)
+        if positive.sum() > 0 and negative.sum() > 0:
+            diffs.append(
+                _counted_auc(ties_a, positive, negative) - _counted_auc(ties_b, positive, negative)
+            )
+    if not diffs:
+        raise ValueError(f"all {n_boot} resamples had one class only: too few of one class")
+    low, high = np.percentile(diffs, [2.5, 97.5])
+    return float(difference), float(low), float(high)
+
+
+def _resample_weights(
+    n: int, groups: npt.ArrayLike | None, n_boot: int, seed: int
+) -> Iterator[np.ndarray]:
+    """How many times each row is drawn, per resample: as many groups as there are, drawn with
+    replacement, each bringing all its rows (without `groups`, each row is its own group)."""
+    if groups is None:
+        codes = np.arange(n)
+    else:
+        labels = np.asarray(groups, dtype=object)
+        if labels.ndim != 1 or len(labels) != n:
+            raise ValueError(f"groups has shape {labels.shape} but y has {n} rows: one per row")
+        codes = pd.factorize(labels, use_na_sentinel=False)[0]
+    count = int(codes.max()) + 1
+    rng = np.random.default_rng(seed)
+    for _ in range(n_boot):
+        drawn = np.bincount(rng.integers(0, count, count), minlength=count)
+        yield drawn[codes].astype(float)
+
+
+def _tie_groups(p: np.ndarray) -> np.ndarray:
+    """Per row, the rank of its value among the distinct values of p (equal values share one)."""
+    order = np.argsort(p, kind="stable")
+    ordered = p[order]
+    ranks = np.empty(len(p), dtype=np.int64)
+    ranks[order] = np.cumsum(np.r_[True, ordered[1:] != ordered[:-1]]) - 1
+    return ranks
+
+
+def _counted_auc(ties: np.ndarray, positive: np.ndarray, negative: np.ndarray) -> float:
+    """ROC AUC with each row counted `positive` times as a positive and `negative` times as a
+    negative (a bootstrap draw): the share of (positive, negative) pairs ranked right, ties
+    counting half. Equal to roc_auc_score on the drawn rows, without sorting them again."""
+    pos = np.bincount(ties, weights=positive)
+    neg = np.bincount(ties, weights=negative)
+    below = np.cumsum(neg) - neg
+    return float((pos * (below + neg / 2)).sum() / (pos.sum() * neg.sum()))
+
+
+def verdict(low: float, high: float) -> Verdict:
+    """What an interval of a difference (a minus b) says: "ahead" when it lies wholly above 0,
+    "below" when wholly below, else "tie" (the data cannot tell the two apart)."""
+    if not (math.isfinite(low) and math.isfinite(high)) or low > high:
+        raise ValueError(f"need a finite interval with low <= high, got ({low!r}, {high!r})")
+    if low > 0:
+        return "ahead"
+    if high < 0:
+        return "below"
+    return "tie"
