@@ -3,6 +3,7 @@ upgrade touches one file. Promotion uses aliases (champion, challenger); stages 
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import subprocess
@@ -20,6 +21,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 from mlflow.pyfunc import PythonModel
 
+from cxml.data.io import json_text
 from cxml.models.bundle import BundleLayoutError
 
 if TYPE_CHECKING:
@@ -127,6 +129,22 @@ def _pip_requirements() -> list[str]:
         with suppress(metadata.PackageNotFoundError):
             pins.append(f"{dist}=={metadata.version(dist)}")
     return pins
+
+
+def _strict_json(texts: Mapping[str, str]) -> dict[str, str]:
+    """The texts to log, each `.json` one rewritten as strict JSON (NaN and Infinity, which
+    Python's json writes by default, become null); one that is not JSON at all is refused."""
+    strict = dict(texts)
+    for name, text in texts.items():
+        if not name.endswith(".json"):
+            continue
+        try:
+            strict[name] = json_text(json.loads(text)) + "\n"
+        except ValueError as exc:
+            raise ValueError(
+                f"text {name!r} is not JSON ({exc}): fix it or log it as .txt"
+            ) from None
+    return strict
 
 
 def _check_inputs(
@@ -255,6 +273,7 @@ def log_training(
     tags: dict[str, str] | None = None,
 ) -> RunRecord:
     """One MLflow run: logs everything, registers the model and decides on champion."""
+    texts = _strict_json(texts)
     _check_inputs(metrics, promote_metric, tables, texts, input_example, pii_columns)
     client = _client()
     mlflow.set_experiment(experiment)
