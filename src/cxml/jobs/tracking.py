@@ -206,14 +206,21 @@ def _log_and_register(
     return str(info.registered_model_version)
 
 
+def _not_found(err: MlflowException) -> bool:
+    """The store answered that there is no such model or version (not that it failed)."""
+    return err.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")
+
+
 def _aliases(client: MlflowClient, model_name: str) -> dict[str, str]:
     """alias -> version; a clear error when the model was never registered."""
     try:
         registered = client.get_registered_model(model_name)
     except MlflowException as err:
+        if not _not_found(err):  # the store itself failed (unreachable, not a database)
+            raise
         raise ValueError(
-            f"no registered model named {model_name!r} in {tracking_uri()}: train one with "
-            "log_training or check the name and MLFLOW_TRACKING_URI"
+            f"no registered model named {model_name!r} in {tracking_uri()}: train one "
+            "(cxml train, or log_training) or check the name and MLFLOW_TRACKING_URI"
         ) from err
     return {alias: str(version) for alias, version in registered.aliases.items()}
 
@@ -315,6 +322,8 @@ def _existing_version(client: MlflowClient, model_name: str, version: str) -> st
     try:
         client.get_model_version(model_name, number)
     except MlflowException as err:
+        if not _not_found(err):
+            raise
         raise ValueError(
             f"model {model_name!r} has no version {version!r} in {tracking_uri()}: "
             "pick one listed by model_versions"
