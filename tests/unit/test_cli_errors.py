@@ -4,6 +4,7 @@ exit, never a traceback: 2 for what the user can fix, 1 for the tracking store o
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from mlflow.exceptions import MlflowException
@@ -56,11 +57,10 @@ def test_train_failures_are_one_line(monkeypatch, exc, code, says):
 
 
 def test_registration_failures_are_one_line_too(monkeypatch):
-    class Trained:
-        summary = {"training_rows": 10, "features": 3, "quarantined_rows": 0}
-        metrics: dict[str, float] = {}
-
-    monkeypatch.setattr("cxml.jobs.train.train", lambda config: Trained())
+    trained = SimpleNamespace(
+        summary={"training_rows": 10, "features": 3, "quarantined_rows": 0}, metrics={}
+    )
+    monkeypatch.setattr("cxml.jobs.train.train", lambda config: trained)
     missing = ValueError("promote_metric 'churn_roc_auc' is not among the logged metrics []")
     monkeypatch.setattr("cxml.jobs.train.record", _raise(missing))
     assert "promote_metric" in _one_error_line(_train(), EXIT_BAD_INPUT)

@@ -70,7 +70,7 @@ def test_mlflow_json_artifacts_are_made_strict_before_logging():
     strict = _strict_json(texts)
     assert strict_json(strict["data_summary.json"]) == {"rate": None, "rows": 3}
     assert strict["notes.txt"] == texts["notes.txt"]
-    with pytest.raises(ValueError, match="'broken.json' is not JSON"):
+    with pytest.raises(ValueError, match=r"'broken\.json' is not JSON"):
         _strict_json({"broken.json": "{rows: 3"})
 
 
