@@ -2,8 +2,20 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import numpy as np
 from scipy.stats import rankdata
+
+
+def strict_json(text: str) -> Any:
+    """Parse as RFC 8259 JSON: Python's json takes NaN, Infinity and -Infinity unless told."""
+
+    def refuse(constant: str) -> None:
+        raise ValueError(f"not strict JSON: bare {constant}")
+
+    return json.loads(text, parse_constant=refuse)
 
 
 def roc_auc(y: np.ndarray, score: np.ndarray) -> float:

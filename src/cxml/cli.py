@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -19,12 +22,59 @@ app = typer.Typer(
 import_app = typer.Typer(help="Bring a real source into the data contract.", no_args_is_help=True)
 app.add_typer(import_app, name="import")
 
-EXIT_BAD_INPUT = 2
+EXIT_BAD_INPUT = 2  # something the user can fix: a config, a data dir, an argument, a path
+EXIT_FAILED = 1  # anything else: the tracking store, or a bug
+DEBUG_ENV = "CXML_DEBUG"  # set (to anything) to see the traceback of an unexpected failure
+#: Where the tracking store's own failures come from (its client, database or HTTP layers).
+STORE_MODULES = ("mlflow", "sqlalchemy", "alembic", "sqlite3", "requests", "urllib3")
 
 
-def _fail(message: str) -> None:
+def _fail(message: str, code: int = EXIT_BAD_INPUT) -> None:
     typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(EXIT_BAD_INPUT)
+    raise typer.Exit(code)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """Every failure of a command as an `error:` line with what to do and a non-zero exit,
+    never a traceback: exit 2 for bad input (config, data, arguments, paths), 1 otherwise.
+    CXML_DEBUG=1 lets an unexpected failure's traceback through."""
+    from cxml.config import ConfigError
+    from cxml.data.schema import ContractError
+
+    try:
+        yield
+    except (typer.Exit, typer.Abort):
+        raise
+    except (ConfigError, ContractError, ValueError) as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        if exc.errno is None:  # cxml's own, e.g. a data dir not found, saying what to do
+            _fail(str(exc))
+        # the system's: no such folder, no permission, a file in a folder's place, a full disk
+        where = f"{exc.filename}: " if exc.filename else ""
+        _fail(f"{where}{exc.strerror}: check the path, its permissions and the free space")
+    except Exception as exc:
+        if os.environ.get(DEBUG_ENV):
+            raise
+        if type(exc).__module__.split(".")[0] in STORE_MODULES:
+            from cxml.jobs.tracking import tracking_uri
+
+            _fail(
+                f"the MLflow store {tracking_uri()} failed: {_first_line(exc)}; check "
+                "MLFLOW_TRACKING_URI and that the store is reachable and writable",
+                EXIT_FAILED,
+            )
+        _fail(
+            f"unexpected {type(exc).__name__}: {_first_line(exc)}; this is a bug in cxml: "
+            f"rerun with {DEBUG_ENV}=1 for the traceback and report it",
+            EXIT_FAILED,
+        )
 
 
 @app.command()
@@ -205,24 +255,20 @@ def train(
     track: Annotated[bool, typer.Option(help="Log and register in MLflow")] = True,
 ) -> None:
     """Train, backtest and register the churn and satisfaction-drop models."""
-    from cxml.config import ConfigError, load_config
-    from cxml.data.schema import ContractError
+    from cxml.config import load_config
     from cxml.jobs.train import record, train, write_metrics
 
-    try:
+    with _errors():
         pipeline = load_config(config, data)
         trained = train(pipeline)
-    except (ConfigError, ContractError, FileNotFoundError, ValueError) as exc:
-        _fail(str(exc))
-        return
-    for line in _training_lines(trained.summary, trained.metrics):
-        typer.echo(line)
-    if metrics_out:
-        typer.echo(f"metrics -> {write_metrics(trained, metrics_out)}")
-    if track:
-        run = record(trained, pipeline)
-        typer.echo(f"MLflow run {run.run_id}: {pipeline.tracking.model_name} v{run.version}")
-        typer.echo(f"  {run.decision}")
+        for line in _training_lines(trained.summary, trained.metrics):
+            typer.echo(line)
+        if metrics_out:
+            typer.echo(f"metrics -> {write_metrics(trained, metrics_out)}")
+        if track:
+            run = record(trained, pipeline)
+            typer.echo(f"MLflow run {run.run_id}: {pipeline.tracking.model_name} v{run.version}")
+            typer.echo(f"  {run.decision}")
 
 
 @app.command()
@@ -242,21 +288,22 @@ def score(
     buckets: Annotated[int | None, typer.Option(min=1, help="Spark: customer buckets")] = None,
 ) -> None:
     """Score every active customer with the registered model: a ranked, explained list."""
-    from cxml.config import ConfigError, load_config
-    from cxml.data.schema import ContractError
+    from cxml.config import load_config
+    from cxml.data.schema import utc_timestamp
     from cxml.jobs.score import run_score
 
+    try:
+        utc_timestamp(cutoff)
+    except ValueError as exc:
+        _fail(f"--cutoff {cutoff!r} is not a timestamp ({exc}); use e.g. 2025-06-30")
     if engine not in ("local", "spark"):
         _fail(f"--engine must be local or spark, got {engine!r}")
-    try:
+    with _errors():
         pipeline = load_config(config, data)
         if engine == "spark":
             _spark_score(pipeline, cutoff, str(out), model_ref, explain_top, master, buckets)
             return
         scored, written = run_score(pipeline, cutoff, out, model_ref, explain_top)
-    except (ConfigError, ContractError, FileNotFoundError, ValueError) as exc:
-        _fail(str(exc))
-        return
     high = int((scored["churn_risk_band"] == "high").sum())
     typer.echo(
         f"scored {len(scored):,} customers at {cutoff} with {scored['model_name'].iloc[0]} "
@@ -304,10 +351,8 @@ def promote(
     """Make a registered version the champion (scoring and serving load @champion)."""
     from cxml.jobs import tracking
 
-    try:
+    with _errors():
         typer.echo(tracking.promote(model_name, version, reason))
-    except ValueError as exc:
-        _fail(str(exc))
 
 
 @app.command()
@@ -317,10 +362,8 @@ def rollback(
     """Move the champion back to the version it replaced."""
     from cxml.jobs import tracking
 
-    try:
+    with _errors():
         typer.echo(tracking.rollback(model_name))
-    except ValueError as exc:
-        _fail(str(exc))
 
 
 @app.command()
@@ -330,11 +373,8 @@ def models(
     """List a registered model's versions with their aliases and metric."""
     from cxml.jobs import tracking
 
-    try:
+    with _errors():
         table = tracking.model_versions(model_name)
-    except ValueError as exc:
-        _fail(str(exc))
-        return
     typer.echo(table.to_string(index=False))
 
 

@@ -103,6 +103,10 @@ def test_hillstrom_readme_counts(shared_data: Path) -> None:
     )
     actions = result.tables["actions"].set_index("customer_id")["action"]
     events = result.tables["events"]
+    past = events["event_time"] < HILLSTROM_ACTION_TIME  # each customer's last purchase before
+    assert past.sum() == counts["past_purchases"] == 64_000
+    assert events.loc[past, "customer_id"].is_unique
+    events = events[~past]
     ids = actions.index
     for event_type, published in [
         ("visit", {"mens_email": 0.1828, "no_email": 0.1062, "womens_email": 0.1514}),

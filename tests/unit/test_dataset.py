@@ -128,3 +128,11 @@ def test_build_training_set_rejects_feature_columns_named_like_labels(sim):
 
     with pytest.raises(ValueError, match="label columns"):
         build_training_set(sim.events, sim.customers, ["2025-01-01"], leaky, LabelConfig())
+
+
+def test_build_training_set_with_nobody_in_the_population_says_why(sim):
+    """Cutoffs before anyone joined make no rows: a clear error, not an empty frame that
+    trains nothing (the Hillstrom import once gave nobody any history before its cutoff)."""
+    config = LabelConfig(churn="inactivity", activity_types=("visit",), lookback_days=30)
+    with pytest.raises(ValueError, match=r"no training rows.*2001-01-01.*visit event in the 30"):
+        build_training_set(sim.events, sim.customers, ["2001-01-01"], count_past_events, config)

@@ -220,18 +220,52 @@ def test_hillstrom_actions_and_outcomes(tmp_path: Path) -> None:
     assert (actions["action_time"] == HILLSTROM_ACTION_TIME).all()
     assert actions["propensity"].tolist() == pytest.approx([1 / 3] * 3)
     events = result.tables["events"]
-    assert events[["customer_id", "event_type"]].values.tolist() == [
+    # each customer's last purchase, `recency` months before the e-mails; then the outcomes
+    past = events[events["event_time"] < HILLSTROM_ACTION_TIME]
+    assert past[["customer_id", "event_type"]].values.tolist() == [
+        ["H00001", "purchase"],
+        ["H00002", "purchase"],
+        ["H00003", "purchase"],
+    ]
+    assert past["event_time"].dt.strftime("%Y-%m-%d").tolist() == [
+        "2007-05-01",
+        "2007-09-01",
+        "2007-08-01",
+    ]
+    assert past["value"].isna().all() and past["channel"].isna().all()
+    after = events[events["event_time"] > HILLSTROM_ACTION_TIME]
+    assert len(past) + len(after) == len(events)
+    assert after[["customer_id", "event_type"]].values.tolist() == [
         ["H00002", "visit"],
         ["H00003", "visit"],
         ["H00003", "purchase"],
     ]
-    assert events["value"].iloc[2] == 29.99
-    assert (events["event_time"] > HILLSTROM_ACTION_TIME).all()
-    assert (events["event_time"] < HILLSTROM_ACTION_TIME + pd.Timedelta(days=14)).all()
+    assert after["value"].iloc[2] == 29.99
+    assert (after["event_time"] < HILLSTROM_ACTION_TIME + pd.Timedelta(days=14)).all()
     assert result.counts["arm_mens_email"] == 1 and result.counts["arm_no_email"] == 1
     assert result.counts["visits"] == 2 and result.counts["conversions"] == 1
+    assert result.counts["past_purchases"] == 3
     assert result.quarantine["reason"].tolist() == [
         "column 'segment' value 'Kids E-Mail' is not one of Mens E-Mail, Womens E-Mail, No E-Mail"
+    ]
+
+
+def test_hillstrom_recency_must_be_whole_months(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "hillstrom.csv",
+        [
+            HILLSTROM_HEADER,
+            "0,2) $100 - $200,142.44,1,0,Surburban,0,Phone,Womens E-Mail,0,0,0",
+            "2.5,2) $100 - $200,142.44,1,0,Surburban,0,Phone,Womens E-Mail,0,0,0",
+            "3,2) $100 - $200,142.44,1,0,Surburban,0,Phone,Womens E-Mail,0,0,0",
+        ],
+    )
+    result = import_hillstrom(path)
+    assert result.tables["customers"]["customer_id"].tolist() == ["H00003"]
+    assert result.quarantine["reason"].tolist() == [
+        "column 'recency' value '0' is not a whole number of months >= 1",
+        "column 'recency' value '2.5' is not a whole number of months >= 1",
     ]
 
 

@@ -181,13 +181,17 @@ def test_empty_log_and_missing_channel_taken_from_catalog() -> None:
     log = _log([("a", AS_OF - DAY, "email", None)])  # type: ignore[list-item]
     got = eligible(CUSTOMERS, CATALOG, log, ContactPolicy(1, 7), AS_OF)
     assert not got.loc["a", "email"]
+    # the column is optional in the contract: a log without it reads as all channels missing
+    no_column = _log([("a", AS_OF - DAY, "email", "web")]).drop(columns="channel")
+    got = eligible(CUSTOMERS, CATALOG, no_column, ContactPolicy(1, 7), AS_OF)
+    assert not got.loc["a", "email"]
 
 
 def test_eligibility_errors_say_what_is_wrong() -> None:
     with pytest.raises(ValueError, match="no such column"):
         eligible(CUSTOMERS, [Action("x", "web", 1.0, rules=(Rule("tier"),))], None, None, AS_OF)
     with pytest.raises(ValueError, match="lacks columns"):
-        eligible(CUSTOMERS, CATALOG, LOG.drop(columns="channel"), None, AS_OF)
+        eligible(CUSTOMERS, CATALOG, LOG.drop(columns="action_time"), None, AS_OF)
     with pytest.raises(ValueError, match="unique"):
         eligible(CUSTOMERS, [CATALOG[1], CATALOG[1]], None, None, AS_OF)
     with pytest.raises(ValueError, match="reserved"):

@@ -323,6 +323,13 @@ def test_nps_trend_includes_the_partial_month() -> None:
     assert trend["nps"].iloc[1] == pytest.approx(100.0)
 
 
+def test_nps_trend_without_the_optional_value_column_has_no_answers() -> None:
+    events = _events([("a", "2024-06-10", "survey_nps", 9)]).drop(columns="value")
+    trend = nps_trend(events, "2024-06-15", months=2)
+    assert trend["responses"].tolist() == [0, 0]
+    assert trend["nps"].isna().all()
+
+
 NINETY = LabelConfig(horizon_days=90)
 
 

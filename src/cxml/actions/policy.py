@@ -24,7 +24,7 @@ from cxml.features.table import Table
 
 NONE = NO_ACTION  # the "no action" label in an allocation
 ALLOCATION_COLUMNS = ("action", "expected_gain", "cost", "runner_up", "runner_up_gain")
-LOG_COLUMNS = ("customer_id", "action_time", "action", "channel")
+LOG_COLUMNS = ("customer_id", "action_time", "action")  # `channel` is optional
 
 
 def holds(rule: Rule, customers: Table) -> np.ndarray:
@@ -97,7 +97,10 @@ def _past_log(
     time = pd.DatetimeIndex(pd.to_datetime(log["action_time"], utc=True))
     keep = np.asarray((time < as_of) & (time >= as_of - pd.Timedelta(days=days)), dtype=bool)
     action = log["action"].to_numpy(dtype=object)[keep]
-    channel = log["channel"].to_numpy(dtype=object)[keep]
+    if "channel" in log:
+        channel = log["channel"].to_numpy(dtype=object)[keep]
+    else:
+        channel = np.full(int(keep.sum()), None, dtype=object)
     by_name = {a.name: a.channel for a in catalog}  # a row without a channel: the catalog's
     unknown = pd.isna(channel)
     channel[unknown] = [by_name.get(a, np.nan) for a in action[unknown]]

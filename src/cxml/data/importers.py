@@ -32,6 +32,7 @@ HILLSTROM_ARMS = {  # the control arm is an action too: logged explicitly
     "Womens E-Mail": "womens_email",
     "No E-Mail": "no_email",
 }
+MONTHS_AGO = "is not a whole number of months >= 1"
 GUEST_REASON = "no CustomerID (guest order): cannot be attributed to a customer"
 BAD_DEBT_REASON = "bad-debt adjustment ('A' invoice): bookkeeping, not a customer transaction"
 
@@ -378,10 +379,14 @@ def retail_counts(raw: pd.DataFrame, cust: pd.Series, ok: pd.Series) -> dict[str
 
 def import_hillstrom(path: Path) -> ImportResult:
     """The randomised 3-arm e-mail test: pre-treatment customers, one logged action per customer
-    (the control arm explicitly, propensity 1/3) and the 2-week outcomes as events."""
+    (the control arm explicitly, propensity 1/3), and as events each customer's last purchase
+    before the e-mails (from `recency`) and the 2-week outcomes."""
     raw = read_source(path, HILLSTROM_COLUMNS)
     numbers = {c: not_a_number(raw, c) for c in ("recency", "history", "mens", "womens", "newbie")}
     spend, spend_fault = not_a_number(raw, "spend")
+    recency = numbers["recency"][0]
+    months_ago = recency.isna() | (recency < 1) | (recency % 1 != 0)
+    numbers["recency"] = (recency, bad_value(raw, "recency", months_ago, MONTHS_AGO))
     faults: list[Fault] = [fault for _, fault in numbers.values()]
     faults += [
         not_one_of(raw, "segment", tuple(HILLSTROM_ARMS)),
@@ -395,12 +400,16 @@ def import_hillstrom(path: Path) -> ImportResult:
     ids = "H" + pd.Series(raw.index - 1, index=raw.index).astype(str).str.zfill(5)
     customers = hillstrom_customers(clean, ids[ok], {c: v[ok] for c, (v, _) in numbers.items()})
     actions = hillstrom_actions(ids[ok], clean["segment"].map(HILLSTROM_ARMS))
-    events = hillstrom_events(ids[ok], clean["visit"] == "1", clean["conversion"] == "1", spend[ok])
+    events = hillstrom_events(
+        ids[ok], recency[ok], clean["visit"] == "1", clean["conversion"] == "1", spend[ok]
+    )
     counts = {"rows_read": len(raw), "customers": len(customers), "actions": len(actions)}
     for arm in HILLSTROM_ARMS.values():
         counts[f"arm_{arm}"] = int((actions["action"] == arm).sum())
-    counts["visits"] = int((events["event_type"] == "visit").sum())
-    counts["conversions"] = int((events["event_type"] == "purchase").sum())
+    after = events["event_time"] > HILLSTROM_ACTION_TIME
+    counts["past_purchases"] = int((~after).sum())
+    counts["visits"] = int((after & (events["event_type"] == "visit")).sum())
+    counts["conversions"] = int((after & (events["event_type"] == "purchase")).sum())
     counts["events"] = len(events)
     tables = {"customers": customers, "events": events, "actions": actions}
     return finish(raw, reason, path, tables, counts)
@@ -436,15 +445,21 @@ def hillstrom_actions(ids: pd.Series, action: pd.Series) -> pd.DataFrame:
 
 
 def hillstrom_events(
-    ids: pd.Series, visit: pd.Series, conversion: pd.Series, spend: pd.Series
+    ids: pd.Series, recency: pd.Series, visit: pd.Series, conversion: pd.Series, spend: pd.Series
 ) -> pd.DataFrame:
-    """The 2-week outcomes: a web visit on day 1, a purchase (value = spend) on day 2."""
+    """Each customer's last purchase before the e-mails, `recency` calendar months before them
+    (every customer in the test bought in the 12 months before; its amount and channel are not
+    in the data), then the 2-week outcomes: a web visit on day 1, a purchase (value = spend) on
+    day 2. Without the past purchase nobody would be a customer yet at the e-mails' time."""
+    months = recency.astype(int)
+    last = {m: HILLSTROM_ACTION_TIME - pd.DateOffset(months=int(m)) for m in months.unique()}
+    past = make_events(ids, months.map(last), "purchase", None)
     day = pd.Timedelta(days=1)
     visits = make_events(ids[visit], HILLSTROM_ACTION_TIME + day, "visit", "web")
     purchases = make_events(
         ids[conversion], HILLSTROM_ACTION_TIME + 2 * day, "purchase", "web", spend[conversion]
     )
-    return sort_events(pd.concat([visits, purchases], ignore_index=True))
+    return sort_events(pd.concat([past, visits, purchases], ignore_index=True))
 
 
 # --- generic transaction log --------------------------------------------------------------------

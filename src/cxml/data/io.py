@@ -2,12 +2,15 @@
 
 Readers never guess silently: a file that is missing, empty, not UTF-8 or not Parquet raises
 `ContractError` with the file's name and what to do. Writers go through a temporary file in the
-target folder and `os.replace`, so a failed run never leaves half a file behind.
+target folder and `os.replace`, so a failed run never leaves half a file behind. Every JSON the
+project writes goes through `json_text`: strict JSON, a missing or non-finite number is `null`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
+import math
 import os
 import shutil
 import tempfile
@@ -15,6 +18,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -23,10 +27,13 @@ from cxml.data.schema import TABLES, ContractError
 
 __all__ = [
     "ContractError",
+    "json_safe",
+    "json_text",
     "read_table",
     "replace_dir",
     "write_atomic",
     "write_csv",
+    "write_json",
     "write_parquet",
     "write_together",
 ]
@@ -168,3 +175,35 @@ def write_parquet(frame: pd.DataFrame, target: Path) -> Path:
 
 def write_csv(frame: pd.DataFrame, target: Path) -> Path:
     return write_atomic(target, lambda tmp: save_csv(frame, tmp))
+
+
+def json_safe(value: object) -> object:
+    """`value` as data JSON can hold: NaN, ±inf and missing values (None, NaT, NA) become None,
+    numpy scalars and arrays their Python values, mappings and lists item by item (keys as
+    text); anything else (a date, a path) is left for `json_text` to write as its text."""
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    elif isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or value is pd.NaT or value is pd.NA:
+        return None
+    if isinstance(value, Mapping):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return value
+
+
+def json_text(value: object, indent: int | None = 2) -> str:
+    """Strict JSON (RFC 8259, which has no NaN or Infinity) for `value` made `json_safe`; a
+    non-finite number that still got through stops the write (`allow_nan=False`) rather than
+    leaving a file that strict parsers refuse."""
+    return json.dumps(json_safe(value), indent=indent, allow_nan=False, default=str)
+
+
+def write_json(value: object, target: Path) -> Path:
+    """`json_text(value)` and a newline, written atomically."""
+    text = json_text(value) + "\n"
+    return write_atomic(target, lambda tmp: tmp.write_text(text, encoding="utf-8"))

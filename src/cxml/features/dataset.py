@@ -115,11 +115,33 @@ def build_training_set(
     labels read a slice of them cut once, not a copy per cutoff. The cutoff is an index level.
     """
     label_events, label_customers = label_inputs(events, customers, label_config)
-    parts = []
+    parts, at = [], []
     for value in cutoffs:
         cutoff = utc_timestamp(value)
+        at.append(cutoff)
         labels = make_labels(label_events, label_customers, cutoff, label_config)
         parts.append(_one_cutoff(features_fn(events, customers, cutoff), labels, cutoff))
     if not parts:
         raise ValueError("no cutoffs given: pass at least one (see monthly_cutoffs)")
-    return pd.concat(parts)
+    frame = pd.concat(parts)
+    if len(frame) == 0:
+        raise ValueError(_nobody(at, label_config))
+    return frame
+
+
+def _nobody(at: list[pd.Timestamp], config: LabelConfig) -> str:
+    """Why no row was made at any cutoff: who gets a row, and what to check."""
+    when = ", ".join(str(c.date()) for c in at[:3]) + (
+        f" and {len(at) - 3} more" if len(at) > 3 else ""
+    )
+    who = "a customer who joined before the cutoff (signup_time, else the first event)"
+    if config.churn == "inactivity":
+        who += (
+            f" with a {' / '.join(config.activity_types)} event in the {config.lookback_days} "
+            "days before it"
+        )
+    return (
+        f"no training rows: nobody is in the population at the cutoffs ({when}); a row needs "
+        f"{who}: check the cutoffs against the data's dates, labels.churn and "
+        "labels.activity_types"
+    )

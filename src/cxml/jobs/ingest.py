@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
 
-from cxml.data.io import write_atomic, write_csv, write_parquet
+from cxml.data.io import write_csv, write_json, write_parquet
 from cxml.data.load import LoadedData, load_data_dir, summarise
 from cxml.data.validate import Fault
 
@@ -30,9 +29,7 @@ def run_simulate(out: Path, customers: int, seed: int) -> dict[str, object]:
         "evaluation_cutoff": str(cfg.cutoff),
         "horizon_days": cfg.horizon_weeks * 7,
     }
-    write_atomic(
-        out / "simulation.json", lambda tmp: tmp.write_text(json.dumps(meta, indent=2) + "\n")
-    )
+    write_json(meta, out / "simulation.json")
     return {**meta, "events": len(sim.events), "truth_rows": len(sim.truth)}
 
 

@@ -3,6 +3,7 @@ upgrade touches one file. Promotion uses aliases (champion, challenger); stages 
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import subprocess
@@ -20,6 +21,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 from mlflow.pyfunc import PythonModel
 
+from cxml.data.io import json_text
 from cxml.models.bundle import BundleLayoutError
 
 if TYPE_CHECKING:
@@ -129,6 +131,22 @@ def _pip_requirements() -> list[str]:
     return pins
 
 
+def _strict_json(texts: Mapping[str, str]) -> dict[str, str]:
+    """The texts to log, each `.json` one rewritten as strict JSON (NaN and Infinity, which
+    Python's json writes by default, become null); one that is not JSON at all is refused."""
+    strict = dict(texts)
+    for name, text in texts.items():
+        if not name.endswith(".json"):
+            continue
+        try:
+            strict[name] = json_text(json.loads(text)) + "\n"
+        except ValueError as exc:
+            raise ValueError(
+                f"text {name!r} is not JSON ({exc}): fix it or log it as .txt"
+            ) from None
+    return strict
+
+
 def _check_inputs(
     metrics: Mapping[str, float],
     promote_metric: str,
@@ -188,14 +206,21 @@ def _log_and_register(
     return str(info.registered_model_version)
 
 
+def _not_found(err: MlflowException) -> bool:
+    """The store answered that there is no such model or version (not that it failed)."""
+    return err.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")
+
+
 def _aliases(client: MlflowClient, model_name: str) -> dict[str, str]:
     """alias -> version; a clear error when the model was never registered."""
     try:
         registered = client.get_registered_model(model_name)
     except MlflowException as err:
+        if not _not_found(err):  # the store itself failed (unreachable, not a database)
+            raise
         raise ValueError(
-            f"no registered model named {model_name!r} in {tracking_uri()}: train one with "
-            "log_training or check the name and MLFLOW_TRACKING_URI"
+            f"no registered model named {model_name!r} in {tracking_uri()}: train one "
+            "(cxml train, or log_training) or check the name and MLFLOW_TRACKING_URI"
         ) from err
     return {alias: str(version) for alias, version in registered.aliases.items()}
 
@@ -255,6 +280,7 @@ def log_training(
     tags: dict[str, str] | None = None,
 ) -> RunRecord:
     """One MLflow run: logs everything, registers the model and decides on champion."""
+    texts = _strict_json(texts)
     _check_inputs(metrics, promote_metric, tables, texts, input_example, pii_columns)
     client = _client()
     mlflow.set_experiment(experiment)
@@ -296,6 +322,8 @@ def _existing_version(client: MlflowClient, model_name: str, version: str) -> st
     try:
         client.get_model_version(model_name, number)
     except MlflowException as err:
+        if not _not_found(err):
+            raise
         raise ValueError(
             f"model {model_name!r} has no version {version!r} in {tracking_uri()}: "
             "pick one listed by model_versions"

@@ -240,11 +240,11 @@ def record(trained: Trained, config: PipelineConfig) -> RunRecord:
 
 
 def write_metrics(trained: Trained, out: Path) -> Path:
-    from cxml.data.io import write_atomic
+    """The metrics and data summary as strict JSON: a metric that could not be computed (NaN)
+    is null."""
+    from cxml.data.io import write_json
 
-    payload = {"summary": trained.summary, "metrics": trained.metrics}
-    text = json.dumps(payload, indent=2, default=str) + "\n"
-    return write_atomic(out, lambda tmp: tmp.write_text(text))
+    return write_json({"summary": trained.summary, "metrics": trained.metrics}, out)
 
 
 EXPLAIN_ROWS = 5_000

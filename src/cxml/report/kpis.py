@@ -23,7 +23,8 @@ def _naive_utc(times: pd.Series) -> pd.Series:
 def nps_trend(events: pd.DataFrame, until: str | pd.Timestamp, months: int = 12) -> pd.DataFrame:
     """Net promoter score per calendar month, for the `months` months up to `until` (the last one
     partial when `until` is mid-month; only `event_time < until` counts). NPS = % promoters
-    (9–10) − % detractors (0–6) of the `survey_nps` answers; a month without answers has NaN.
+    (9–10) − % detractors (0–6) of the `survey_nps` answers; a month without answers has NaN,
+    and so does every month when the events carry no `value` column (it is optional).
     Columns: month ("YYYY-MM"), nps, responses."""
     end = utc_timestamp(until).tz_localize(None)
     last = (end - pd.Timedelta(1, "ns")).to_period("M")
@@ -31,7 +32,8 @@ def nps_trend(events: pd.DataFrame, until: str | pd.Timestamp, months: int = 12)
     surveys = events[events["event_type"] == "survey_nps"]
     times = _naive_utc(surveys["event_time"])
     keep = (times < end).to_numpy() & (times >= periods[0].start_time).to_numpy()
-    score = pd.to_numeric(surveys["value"], errors="coerce").to_numpy(dtype=float)[keep]
+    values = surveys["value"] if "value" in surveys else pd.Series(np.nan, index=surveys.index)
+    score = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)[keep]
     month = times[keep].dt.to_period("M").to_numpy()
     answered = ~np.isnan(score)
     frame = pd.DataFrame(

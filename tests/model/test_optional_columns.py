@@ -1,0 +1,62 @@
+"""Optional columns are optional everywhere: a data dir whose events carry no `value`, `channel`
+or `text` (and whose actions log no `channel`, `cost` or `propensity`) validates, trains,
+registers and scores, report included."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from cxml.cli import app
+from cxml.config import PipelineConfig, load_config
+from cxml.jobs.ingest import run_simulate
+from cxml.jobs.score import run_score
+from cxml.jobs.train import record, train
+
+PIPELINES = Path(__file__).resolve().parents[2] / "pipelines"
+CUTOFF = "2025-06-30"
+DROPPED = {"events": ["value", "channel", "text"], "actions": ["channel", "cost", "propensity"]}
+
+
+@pytest.fixture(scope="module")
+def bare(tmp_path_factory) -> Path:
+    """The simulator's output with every optional events and actions column dropped."""
+    data = tmp_path_factory.mktemp("bare") / "data"
+    run_simulate(data, customers=1500, seed=5)
+    for table, columns in DROPPED.items():
+        path = data / f"{table}.parquet"
+        pd.read_parquet(path).drop(columns=columns).to_parquet(path)
+    return data
+
+
+def small_config(data_dir: Path) -> PipelineConfig:
+    raw = load_config(PIPELINES / "demo.yaml", data_dir=data_dir).model_dump()
+    raw["model"] |= {"max_rounds": 60, "early_stopping_rounds": 10, "threads": 1}
+    raw["cutoffs"]["first"] = "2024-10-01"
+    return PipelineConfig.model_validate(raw)
+
+
+def test_a_data_dir_without_optional_columns_validates(bare, tmp_path):
+    result = CliRunner().invoke(app, ["validate", str(bare), "--quarantine-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "valid: the data dir meets the contract" in result.output
+
+
+def test_a_data_dir_without_optional_columns_trains_and_scores(bare, tmp_path, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
+    monkeypatch.chdir(tmp_path)
+    config = small_config(bare)
+    trained = train(config)
+    assert trained.metrics["churn_roc_auc"] > 0.5
+    # no survey scores, so no satisfaction-drop labels: that model is left out, not failed
+    assert "satisfaction_drop_roc_auc" not in trained.metrics
+    record(trained, config)
+    scored, written = run_score(config, CUTOFF, tmp_path / "out")
+    assert len(scored) > 0 and scored["churn_probability"].between(0, 1).all()
+    assert scored["action"].isin([*config.actions.names, "none"]).all()
+    assert {p.name for p in written} >= {"scored.parquet", "scored.csv", "report.html"}
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert "no survey answers in the period" in html  # the NPS tile, without scores
