@@ -46,11 +46,18 @@ def test_a_coefficient_against_a_features_direction_drops_that_feature():
     assert only.kept_ == [0]
 
 
-def test_the_best_ranking_kind_is_shipped_and_a_tie_goes_to_the_simpler():
-    assert choose_kind({"logistic": 0.70, "blend": 0.72, "boosted": 0.71}) == "blend"
-    assert choose_kind({"logistic": 0.72, "blend": 0.72, "boosted": 0.72}) == "logistic"
-    assert choose_kind({"logistic": 0.70, "blend": 0.72, "boosted": 0.73}, "logistic") == "logistic"
-    assert choose_kind({"logistic": float("nan"), "blend": float("nan")}) == "boosted"
+def test_a_more_complex_kind_is_shipped_only_when_clearly_better():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 3000)
+    signal = y + rng.normal(0, 1.0, len(y))
+    noise = rng.normal(0, 1.0, len(y))
+    close = {"logistic": signal, "blend": signal + 0.05 * noise, "boosted": signal + 0.02 * noise}
+    kind, aucs = choose_kind(y, close)
+    assert kind == "logistic" and set(aucs) == set(close)  # the others are not clearly better
+    clearly = {"logistic": signal + 2 * noise, "blend": signal + noise, "boosted": signal}
+    assert choose_kind(y, clearly)[0] == "boosted"
+    assert choose_kind(y, clearly, "blend")[0] == "blend"  # configured: no choice
+    assert choose_kind(np.ones(10, dtype=int), {"logistic": np.ones(10)})[0] == "boosted"
 
 
 @pytest.mark.parametrize("seed", [0, 1])

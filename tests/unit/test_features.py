@@ -189,8 +189,9 @@ def test_events_at_or_after_the_cutoff_never_change_a_feature(sim, seed, days_ah
     pd.testing.assert_frame_equal(build_features(changed, sim.customers, cutoff).frame(), baseline)
 
 
-def test_a_window_reaching_before_the_log_starts_reads_as_the_whole_window():
-    """The log starts 30 days before the cutoff: a 90-day count covers a third of its window."""
+def test_rates_count_only_the_weeks_the_log_shows():
+    """The log starts 30 days before the cutoff: counts are what it shows; rates are per week
+    of it, so a 90-day window that reaches before the log does not read as a quiet customer."""
     customers = pd.DataFrame(
         {
             "customer_id": ["old", "new"],
@@ -208,14 +209,10 @@ def test_a_window_reaching_before_the_log_starts_reads_as_the_whole_window():
     )
     since = pd.Timestamp("2024-05-02", tz="UTC")  # the log's first day
     got = build_features(rows, customers, CUTOFF, since=since).frame()
-    assert got.loc["old", "n_login_30d"] == pytest.approx(3)  # the window is all in the log
-    assert got.loc["old", "n_login_90d"] == pytest.approx(3 * 90 / 30)  # a third was seen
-    assert got.loc["old", "n_login_365d"] == pytest.approx(3 * 365 / 30)
+    assert got.loc["old", "n_login_90d"] == 3  # what the log shows, not extrapolated
     assert got.loc["old", "rate_login_per_week_365d"] == pytest.approx(3 / (30 / 7))
-    # new: 10 days with us, all of them logged; nothing to scale up
-    assert got.loc["new", "n_login_90d"] == pytest.approx(2)
-    assert got.loc["new", "rate_login_per_week_365d"] == pytest.approx(2 / (10 / 7))
-    unscaled = build_features(rows, customers, CUTOFF).frame()  # the log's start unknown
-    assert unscaled.loc["old", "n_login_90d"] == 3
+    assert got.loc["new", "rate_login_per_week_365d"] == pytest.approx(2 / (10 / 7))  # its days
+    unknown = build_features(rows, customers, CUTOFF).frame()  # the log's start not given
+    assert unknown.loc["old", "rate_login_per_week_365d"] == pytest.approx(3 / (365 / 7))
     long_ago = build_features(rows, customers, CUTOFF, since=CUTOFF - pd.Timedelta(days=400))
-    pd.testing.assert_frame_equal(long_ago.frame(), unscaled)  # every window covered
+    pd.testing.assert_frame_equal(long_ago.frame(), unknown)  # every window covered

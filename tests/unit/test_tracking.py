@@ -123,14 +123,19 @@ def test_worse_run_stays_challenger(history: History) -> None:
     second = history.records[1]
     assert (second.version, second.promoted) == ("2", False)
     assert history.aliases[1] == {"champion": "1", "challenger": "2"}
-    assert second.decision == "v2 (roc_auc 0.7) does not beat champion v1 (0.8): stays challenger"
+    assert second.decision == (
+        "v2 (roc_auc 0.7) does not beat champion v1 (0.8 logged on its own test rows): "
+        "stays challenger"
+    )
 
 
 def test_better_run_replaces_champion_and_remembers_previous(history: History) -> None:
     third = history.records[2]
     assert (third.version, third.promoted) == ("3", True)
     assert history.aliases[2] == {"champion": "3", "challenger": "3"}
-    assert third.decision == "champion v3 (roc_auc 0.9) replaces v1 (0.8)"
+    assert (
+        third.decision == "champion v3 (roc_auc 0.9) replaces v1 (0.8 logged on its own test rows)"
+    )
     tags = MlflowClient().get_model_version("churn", "3").tags
     assert tags[tracking.PREVIOUS_CHAMPION_TAG] == "1"
     assert tags[tracking.PROMOTION_TAG] == third.decision
@@ -200,7 +205,10 @@ def test_lower_is_better_metric(store: Path) -> None:
     worse, _ = train_and_log("churn_loss", 2, 0.60, metric="log_loss", higher_is_better=False)
     better, _ = train_and_log("churn_loss", 3, 0.40, metric="log_loss", higher_is_better=False)
     assert (worse.promoted, better.promoted) == (False, True)
-    assert better.decision == "champion v3 (log_loss 0.4) replaces v1 (0.5)"
+    assert (
+        better.decision
+        == "champion v3 (log_loss 0.4) replaces v1 (0.5 logged on its own test rows)"
+    )
 
 
 def champion_version(model_name: str) -> str:
@@ -279,3 +287,22 @@ def test_tracking_uri_defaults_to_sqlite_in_cwd(
     assert "MLFLOW_TRACKING_URI" not in os.environ
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow.internal:5000")
     assert tracking.tracking_uri() == "http://mlflow.internal:5000"
+
+
+def test_a_champion_scored_on_the_same_rows_decides_not_its_logged_metric(store: Path) -> None:
+    """v1 logged 0.80 on its own test rows; on v2's test rows it reaches only 0.70, so v2 (0.75
+    there) replaces it. Without such a score the logged values decide."""
+    train_and_log("same-rows", 1, 0.80)
+    seen: list[object] = []
+
+    def judge(champion: object) -> tuple[float, int]:
+        seen.append(champion)
+        return 0.70, 500
+
+    second, _ = train_and_log("same-rows", 2, 0.75, judge=judge)
+    assert second.promoted and isinstance(seen[0], ChurnModel)
+    assert second.decision == (
+        "champion v2 (roc_auc 0.75 on its 500 test rows) replaces v1 (0.7 on the same rows)"
+    )
+    third, _ = train_and_log("same-rows", 3, 0.74, judge=lambda champion: None)
+    assert not third.promoted and "logged on its own test rows" in third.decision

@@ -27,7 +27,6 @@ from cxml.features.visible import (
     columns_of,
     last_two,
     visible_events,
-    window_scale,
     windowed,
 )
 
@@ -146,9 +145,9 @@ def _rates(
     seen_days: np.ndarray,
     risky: list[bool],
 ) -> None:
-    """Events per week of the longest window the customer was there for: a habit's level (how
-    often someone logs in) that raw counts blur with tenure, so a new customer's 12 logins in
-    a month read as the frequent user they are."""
+    """Events per week of the longest window the customer was there for (and the log shows):
+    a habit's level (how often someone logs in) that raw counts blur with tenure and with the
+    log's start, so a new customer's 12 logins in a month read as the frequent user they are."""
     weeks = np.clip(seen_days, 7, window) / 7
     rates = counts / weeks[:, None]
     for k, kind in enumerate(kinds):
@@ -323,8 +322,8 @@ def build_features(
 ) -> Features:
     """One row per customer in `customers`, from events strictly before `cutoff` only: the
     feature columns with their catalog entries (`.frame()` for a DataFrame, `.catalog()`).
-    `since`: when the event log starts (`log_start`); windowed totals that reach before it
-    are scaled to the whole window (`window_scale`), so early cutoffs read like later ones."""
+    `since`: when the event log starts (`log_start`): rates are per week of what the log
+    shows of a customer, so a cutoff soon after it starts does not read as a quiet customer."""
     cfg = config or FeatureConfig()
     cut = utc_timestamp(cutoff)
     columns = columns_of(customers)
@@ -334,11 +333,10 @@ def build_features(
     tenure = _tenure_days(columns, cut)
     longest = max(cfg.windows)
     observed = np.inf if since is None else (cut.value - since.value) / NS_PER_DAY
-    scale = window_scale(cfg.windows, tenure, observed)
-    ev.scale = None if scale is None else np.broadcast_to(scale, (len(ids), len(cfg.windows)))
     seen_days = (
         np.full(len(ids), float(longest)) if tenure is None else np.nan_to_num(tenure, nan=longest)
     )
+    seen_days = np.minimum(seen_days, max(observed, 1.0))
     _activity(out, ev, cfg, seen_days)
     _support(out, ev, cfg, cut)
     _voice(out, ev, cfg)

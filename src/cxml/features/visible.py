@@ -39,9 +39,6 @@ class Events:
     text_at: np.ndarray  # positions of the events with a comment in the text window
     text: np.ndarray  # those comments
     time_ns: np.ndarray
-    #: (customers, windows): what a window's totals are multiplied by to read as if the whole
-    #: window had been observed (1 unless the event log starts inside it; see `window_scale`)
-    scale: np.ndarray | None = None
 
 
 def columns_of(source: Source) -> Mapping[str, Any]:
@@ -137,23 +134,7 @@ def windowed(
     totals = totals.reshape(groups, n, n_windows)
     for w in range(1, n_windows):  # cumulative over the few windows, faster than cumsum(axis=2)
         totals[:, :, w] += totals[:, :, w - 1]
-    out = totals.transpose(1, 0, 2)
-    return out if ev.scale is None else out * ev.scale[:, None, :]
-
-
-def window_scale(
-    windows: tuple[int, ...], tenure: np.ndarray | None, observed_days: float
-) -> np.ndarray | None:
-    """Per customer and window, min(window, tenure) / min(window, tenure, observed): a count
-    over the part of a window the event log covers, scaled to the whole of the customer's time
-    in it, so a cutoff soon after the log starts reads like a later one. None (no scaling) when
-    the log covers every window."""
-    if observed_days >= max(windows):
-        return None
-    lived = np.full(1, np.inf) if tenure is None else np.nan_to_num(tenure, nan=np.inf)
-    span = np.minimum(np.asarray(windows, dtype=float)[None, :], lived[:, None])
-    seen = np.minimum(span, max(observed_days, 1.0))
-    return np.where(seen > 0, span / np.maximum(seen, 1e-9), 1.0)
+    return totals.transpose(1, 0, 2)
 
 
 def last_two(ev: Events, rows: np.ndarray, n: int) -> tuple[np.ndarray, ...]:

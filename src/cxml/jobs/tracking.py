@@ -7,7 +7,7 @@ import json
 import logging
 import os
 import subprocess
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
 from importlib import metadata
@@ -234,22 +234,52 @@ def _run_metric(client: MlflowClient, run_id: str | None, metric: str) -> float 
 
 
 def _decide(
-    client: MlflowClient, model_name: str, version: str, metric: str, value: float, higher: bool
+    client: MlflowClient,
+    model_name: str,
+    version: str,
+    metric: str,
+    value: float,
+    higher: bool,
+    judge: Callable[[Any], tuple[float, int] | None] | None = None,
 ) -> tuple[bool, str]:
-    """Promote when there is no champion or the new run is strictly better on `metric`."""
+    """Promote when there is no champion or the new run is strictly better on `metric`: on
+    the new run's own test rows, scored by both versions, when `judge` can score the champion
+    there; else on each run's logged metric, and the decision says so."""
     new = f"v{version} ({metric} {value:.6g})"
     old_version = _aliases(client, model_name).get(CHAMPION)
     if old_version is None:
         return True, f"champion {new} is the first champion of {model_name}"
+    same = _on_same_rows(model_name, old_version, judge)
+    if same is not None:
+        theirs, rows = same
+        new = f"v{version} ({metric} {value:.6g} on its {rows:,} test rows)"
+        better = value > theirs if higher else value < theirs
+        old = f"v{old_version} ({theirs:.6g} on the same rows)"
+        if better:
+            return True, f"champion {new} replaces {old}"
+        return False, f"{new} does not beat champion {old}: stays challenger"
     old_run = client.get_model_version(model_name, old_version).run_id
     old_value = _run_metric(client, old_run, metric)
     if old_value is None:
         why = f"champion v{old_version} has no {metric}; compare by hand, then promote"
         return False, f"{new} stays challenger: {why}"
-    old = f"v{old_version} ({old_value:.6g})"
+    old = f"v{old_version} ({old_value:.6g} logged on its own test rows)"
     if value > old_value if higher else value < old_value:
         return True, f"champion {new} replaces {old}"
     return False, f"{new} does not beat champion {old}: stays challenger"
+
+
+def _on_same_rows(
+    model_name: str, version: str, judge: Callable[[Any], tuple[float, int] | None] | None
+) -> tuple[float, int] | None:
+    """The champion's metric on the challenger's test rows, when it can be had."""
+    if judge is None:
+        return None
+    try:
+        _, champion = load_reference(model_name, version)
+        return judge(champion)
+    except (ValueError, KeyError):  # another layout, or features it cannot build: logged only
+        return None
 
 
 def _set_champion(client: MlflowClient, model_name: str, version: str, reason: str) -> str | None:
@@ -278,6 +308,7 @@ def log_training(
     higher_is_better: bool = True,
     pii_columns: tuple[str, ...] = (),
     tags: dict[str, str] | None = None,
+    judge: Callable[[Any], tuple[float, int] | None] | None = None,
 ) -> RunRecord:
     """One MLflow run: logs everything, registers the model and decides on champion."""
     texts = _strict_json(texts)
@@ -292,7 +323,7 @@ def log_training(
         client.set_registered_model_alias(model_name, CHALLENGER, version)
         value = float(metrics[promote_metric])
         promoted, decision = _decide(
-            client, model_name, version, promote_metric, value, higher_is_better
+            client, model_name, version, promote_metric, value, higher_is_better, judge
         )
         if promoted:
             _set_champion(client, model_name, version, decision)

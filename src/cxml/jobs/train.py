@@ -172,6 +172,7 @@ def train(config: PipelineConfig) -> Trained:
             "summary": summary,
             "metrics": metrics,
             "reference_profile": reference_profile(_training_rows(features, split)),
+            "labelled_until": _labelled_until(frame, split, config),
             "nba_policies": tables["nba_policies"].to_dict("records")
             if "nba_policies" in tables
             else [],
@@ -214,6 +215,7 @@ def _actions(
 def record(trained: Trained, config: PipelineConfig) -> RunRecord:
     """Log the run and register the bundle in MLflow (the only step that touches it)."""
     from cxml.jobs import tracking
+    from cxml.jobs.gate import same_rows_judge
 
     params = {f"model.{k}": v for k, v in asdict(config.model).items()}
     params |= {f"labels.{k}": v for k, v in asdict(config.labels).items()}
@@ -223,6 +225,7 @@ def record(trained: Trained, config: PipelineConfig) -> RunRecord:
         "data_summary.json": json.dumps(trained.summary, indent=2, default=str) + "\n",
         "config.json": config.model_dump_json(indent=2) + "\n",
     }
+    metric = config.evaluation.promote_metric
     return tracking.log_training(
         experiment=config.tracking.experiment,
         run_name=config.name,
@@ -236,6 +239,7 @@ def record(trained: Trained, config: PipelineConfig) -> RunRecord:
         input_example=trained.example,
         promote_metric=config.evaluation.promote_metric,
         pii_columns=config.features.pii_columns,
+        judge=same_rows_judge(trained.frame, trained.backtest.results, metric),
     )
 
 
@@ -274,6 +278,15 @@ def _explanations(
         for name, figure in global_figures(contrib, rows).items():
             figures[f"{target}_{name}"] = figure
     return tables, figures
+
+
+def _labelled_until(frame: pd.DataFrame, split: Split | None, config: PipelineConfig) -> str | None:
+    """When the label windows the registered models learned from close (they were refitted on
+    every cutoff); None for a snapshot judged by folds (its models saw every row)."""
+    if split is None:
+        return None
+    last = max(frame.index.get_level_values("cutoff"))
+    return str(last + pd.Timedelta(days=config.labels.horizon_days))
 
 
 def _training_rows(features: pd.DataFrame, split: Split | None) -> pd.DataFrame:

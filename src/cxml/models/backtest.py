@@ -17,7 +17,7 @@ from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from cxml.config import ModelConfig
 from cxml.features.dataset import Split
-from cxml.models.choice import LinearRisk, RiskModel, candidate_aucs, choose_kind
+from cxml.models.choice import LinearRisk, RiskModel, candidate_scores, choose_kind
 from cxml.models.train import BoostedClassifier, FrameEncoder, rfm_columns
 
 LABELS = ("churn", "satisfaction_drop")
@@ -121,8 +121,9 @@ def fit_target(
     linear = LinearRisk(names, encoder.categorical_, ways, use)
     linear.fit(encoder.transform(xs["train"]), ys["train"])
     held_out = encoder.transform(xs["calibrate"])
-    aucs = candidate_aucs(boosted, linear, held_out, ys["calibrate"])
-    model = RiskModel(boosted, linear, choose_kind(aucs, config.choose))
+    scores = candidate_scores(boosted, linear, held_out)
+    kind, aucs = choose_kind(ys["calibrate"], scores, config.choose, config.seed)
+    model = RiskModel(boosted, linear, kind)
     model.heldout_auc_ = aucs
     model.calibrate(held_out, ys["calibrate"], config.calibration, config.seed)
     return model, Choice(model.kind, model.method_, aucs), known

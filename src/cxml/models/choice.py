@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 from scipy.special import expit
@@ -23,6 +23,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss, roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
+from cxml.models.evaluate import auc_difference
 from cxml.models.train import BoostedClassifier, Calibrator, logit
 
 Kind = Literal["boosted", "blend", "logistic"]
@@ -197,29 +198,35 @@ class RiskModel(BaseEstimator):
         return out
 
 
-def candidate_aucs(
-    boosted: BoostedClassifier, linear: LinearRisk, matrix: np.ndarray, y: np.ndarray
-) -> dict[str, float]:
-    """Each candidate's ROC AUC on held-out rows (NaN with one class only)."""
+SIMPLEST_FIRST: tuple[Kind, ...] = ("logistic", "blend", "boosted")
+
+
+def candidate_scores(
+    boosted: BoostedClassifier, linear: LinearRisk, matrix: np.ndarray
+) -> dict[Kind, np.ndarray]:
+    """Each candidate's raw scores on these rows."""
+    return {k: RiskModel(boosted, linear, k).predict_matrix_raw(matrix) for k in SIMPLEST_FIRST}
+
+
+def choose_kind(
+    y: np.ndarray, scores: Mapping[Kind, np.ndarray], configured: str = "auto", seed: int = 0
+) -> tuple[Kind, dict[str, float]]:
+    """The configured kind, or ('auto') the simplest candidate (logistic, then blend, then the
+    trees) that ranks the held-out rows as well as the best one within the noise of a paired
+    bootstrap: a more complex model is shipped only when it is clearly better there, since a
+    difference smaller than the noise does not hold out of time. Also each one's AUC. With
+    one class only there is nothing to go by: the trees."""
+    fixed = cast(Kind, configured) if configured != "auto" else None
     if len(np.unique(y)) < 2:
-        return dict.fromkeys(WEIGHTS, float("nan"))
-    return {
-        kind: float(roc_auc_score(y, RiskModel(boosted, linear, kind).predict_matrix_raw(matrix)))  # type: ignore[arg-type]
-        for kind in WEIGHTS
-    }
-
-
-def choose_kind(aucs: Mapping[str, float], configured: str = "auto") -> Kind:
-    """The configured kind, or ('auto') the best-ranking one; on a tie the simpler (logistic,
-    then blend) wins. With no AUC to go by, the trees."""
-    if configured != "auto":
-        return configured  # type: ignore[return-value]
-    known = {k: v for k, v in aucs.items() if np.isfinite(v)}
-    if not known:
-        return "boosted"
-    best = max(known.values())
-    simplest: list[Kind] = ["logistic", "blend", "boosted"]
-    return next(k for k in simplest if known.get(k) == best)
+        return fixed or "boosted", dict.fromkeys(scores, float("nan"))
+    aucs: dict[str, float] = {k: float(roc_auc_score(y, p)) for k, p in scores.items()}
+    if fixed is not None:
+        return fixed, aucs
+    best = max(SIMPLEST_FIRST, key=lambda k: aucs[k])
+    for kind in SIMPLEST_FIRST:
+        if kind == best or auc_difference(y, scores[best], scores[kind], 500, seed)[1] <= 0:
+            return kind, aucs  # the best, or not clearly worse than it
+    return best, aucs
 
 
 def best_calibration(raw: np.ndarray, y: np.ndarray, seed: int, folds: int = 5) -> str:
