@@ -45,7 +45,7 @@ from cxml.data.importers import import_mlc_churn
 from cxml.jobs.ingest import run_import
 from cxml.jobs.train import Trained, train
 from cxml.models import baselines
-from cxml.models.evaluate import auc_difference, binary_metrics, verdict
+from cxml.models.evaluate import auc_difference, binary_metrics, stratified_auc, verdict
 
 REPO = Path(__file__).resolve().parents[1]
 PIPELINES = REPO / "pipelines"
@@ -82,6 +82,9 @@ class Scored:
     customers: np.ndarray  # the customer of each row: the bootstrap draws whole customers
     scores: dict[str, np.ndarray | None]
     notes: list[str]  # what was judged, and how each baseline was made
+    #: the cutoff of each row when several were judged: AUCs are taken within each (a list is
+    #: ranked within one scoring run) and averaged by rows; None: one population
+    strata: np.ndarray | None = None
 
 
 def _with_source(config: PipelineConfig, source: Path | None) -> PipelineConfig:
@@ -106,7 +109,7 @@ def score_out_of_time(
 ) -> Scored:
     """One out-of-time run of `config` per test cutoff (its last cutoff moved there, every other
     setting kept), the RFM model fitted on that run's training cutoffs; the runs pooled."""
-    ys, customers, notes = [], [], []
+    ys, customers, strata, notes = [], [], [], []
     scores: dict[str, list[np.ndarray]] = {name: [] for name in SCORERS}
     recency_note = rfm_note = ""
     for cutoff in test_cutoffs:
@@ -128,6 +131,7 @@ def score_out_of_time(
         scores[CXML].append(result.model)
         ys.append(result.y)
         customers.append(result.index.get_level_values("customer_id").to_numpy())
+        strata.append(np.full(len(result.y), str(cutoff), dtype=object))
         rfm_note = _columns_note(columns)
         auc = {name: roc_auc_score(result.y, scores[name][-1]) for name in SCORERS}
         notes.append(
@@ -145,6 +149,7 @@ def score_out_of_time(
         customers=np.concatenate(customers),
         scores={name: np.concatenate(parts) for name, parts in scores.items()},
         notes=notes,
+        strata=np.concatenate(strata),
     )
 
 
@@ -230,19 +235,20 @@ def judge(name: str, scored: Scored, n_boot: int = N_BOOT, seed: int = SEED) -> 
         if score is None:
             rows[scorer] = dict.fromkeys(("auc", "ece", "diff", "low", "high"), math.nan)
             continue
-        if scorer in PROBABILITIES:
-            metrics = binary_metrics(y, score)
-            auc, ece = metrics["roc_auc"], metrics["ece"]
-        else:
-            auc, ece = float(roc_auc_score(y, score)), math.nan
+        auc = stratified_auc(y, score, scored.strata)
+        ece = binary_metrics(y, score)["ece"] if scorer in PROBABILITIES else math.nan
         diff = low = high = math.nan
         if scorer != CXML:
-            diff, low, high = auc_difference(y, cxml, score, n_boot, seed, scored.customers)
+            diff, low, high = auc_difference(
+                y, cxml, score, n_boot, seed, scored.customers, scored.strata
+            )
         rows[scorer] = {"auc": auc, "ece": ece, "diff": diff, "low": low, "high": high}
     table = pd.DataFrame.from_dict(rows, orient="index")
     best = str(table.loc[list(BASELINES), "auc"].idxmax())
     word = verdict(table.loc[best, "low"], table.loc[best, "high"])
     draws = f"{n_boot:,} bootstrap draws of whole customers, seed {seed}"
+    if scored.strata is not None:
+        draws += "; AUC within each test cutoff, averaged by rows (a list ranks one cutoff)"
     return Judged(name, table, best, word, [*scored.notes, f"intervals: {draws}"])
 
 

@@ -118,8 +118,9 @@ def fit_target(
     names = list(encoder.columns_)
     use = rfm_columns(names) if config.baseline_features == "rfm" else None
     ways = directions if config.monotone else None
-    linear = LinearRisk(names, encoder.categorical_, ways, use)
-    linear.fit(encoder.transform(xs["train"]), ys["train"])
+    linear = LinearRisk(names, encoder.categorical_, ways, use)  # needs no stopping slice:
+    fit_rows = pd.concat([xs["train"], xs["stop"]])  # it learns from the recent rows too
+    linear.fit(encoder.transform(fit_rows), np.concatenate([ys["train"], ys["stop"]]))
     held_out = encoder.transform(xs["calibrate"])
     scores = candidate_scores(boosted, linear, held_out)
     kind, aucs = choose_kind(ys["calibrate"], scores, config.choose, config.seed)

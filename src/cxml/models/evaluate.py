@@ -245,6 +245,7 @@ def auc_difference(
     n_boot: int = 1000,
     seed: int = 0,
     groups: npt.ArrayLike | None = None,
+    strata: npt.ArrayLike | None = None,
 ) -> tuple[float, float, float]:
     """ROC AUC of `p_a` minus that of `p_b` on the same rows, with a 95% paired bootstrap interval.
 
@@ -253,27 +254,55 @@ def auc_difference(
     replacement and scores both on the same draw, so what the two share cancels out; a resample
     with one class only is skipped. `groups` (one label per row, e.g. the customer id when a
     customer is judged at several cutoffs) draws whole groups instead of rows, so that rows
-    which are not independent stay together. The scores only need to rank: they need not be
-    probabilities. Seeded: the same inputs give the same interval.
+    which are not independent stay together. `strata` (one label per row, e.g. the cutoff)
+    takes the AUC within each stratum and their mean weighted by rows (`stratified_auc`): a
+    list is ranked within one scoring run, never across runs. The scores only need to rank:
+    they need not be probabilities. Seeded: the same inputs give the same interval.
     """
     y_arr, a = _as_arrays(y, p_a, probabilities=False)
     _, b = _as_arrays(y_arr, p_b, probabilities=False)
     _check_count("n_boot", n_boot)
     if _single_class(y_arr):
         raise ValueError("y has a single class: the AUC is undefined, so is their difference")
-    difference = _roc_auc(y_arr, a) - _roc_auc(y_arr, b)
+    masks = _strata_masks(strata, len(y_arr))
+    difference = stratified_auc(y_arr, a, strata) - stratified_auc(y_arr, b, strata)
     ties_a, ties_b = _tie_groups(a), _tie_groups(b)
     diffs = []
     for weight in _resample_weights(len(y_arr), groups, n_boot, seed):
-        positive, negative = weight * y_arr, weight * (1 - y_arr)
-        if positive.sum() > 0 and negative.sum() > 0:
-            diffs.append(
-                _counted_auc(ties_a, positive, negative) - _counted_auc(ties_b, positive, negative)
+        parts = []
+        for mask in masks:
+            positive, negative = weight * y_arr * mask, weight * (1 - y_arr) * mask
+            if positive.sum() == 0 or negative.sum() == 0:
+                break
+            gap = _counted_auc(ties_a, positive, negative) - _counted_auc(
+                ties_b, positive, negative
             )
+            parts.append((gap, (weight * mask).sum()))
+        else:
+            gaps, sizes = np.array(parts).T
+            diffs.append(float((gaps * sizes).sum() / sizes.sum()))
     if not diffs:
         raise ValueError(f"all {n_boot} resamples had one class only: too few of one class")
     low, high = np.percentile(diffs, [2.5, 97.5])
     return float(difference), float(low), float(high)
+
+
+def stratified_auc(y: npt.ArrayLike, p: npt.ArrayLike, strata: npt.ArrayLike | None) -> float:
+    """ROC AUC within each stratum, their mean weighted by rows (the plain AUC without strata)."""
+    y_arr, p_arr = _as_arrays(y, p, probabilities=False)
+    masks = _strata_masks(strata, len(y_arr))
+    sizes = np.array([mask.sum() for mask in masks], dtype=float)
+    aucs = np.array([_roc_auc(y_arr[mask], p_arr[mask]) for mask in masks])
+    return float((aucs * sizes).sum() / sizes.sum())
+
+
+def _strata_masks(strata: npt.ArrayLike | None, n: int) -> list[np.ndarray]:
+    if strata is None:
+        return [np.ones(n, dtype=bool)]
+    labels = pd.factorize(np.asarray(strata, dtype=object), use_na_sentinel=False)[0]
+    if len(labels) != n:
+        raise ValueError(f"strata has {len(labels)} labels but y has {n} rows: one per row")
+    return [labels == k for k in range(labels.max() + 1)]
 
 
 def _resample_weights(

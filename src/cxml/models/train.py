@@ -148,17 +148,22 @@ class Calibrator(BaseEstimator):
         return self
 
     def predict(self, raw: np.ndarray) -> np.ndarray:
-        """The fitted curve applied as scikit-learn's `predict` applies it, bit for bit, without
-        its input checks (for one customer they cost more than the curve; the raw scores here
-        are LightGBM's, always finite floats)."""
+        """The fitted curve applied as scikit-learn's `predict` applies it, without its input
+        checks (for one customer they cost more than the curve; raw scores are probabilities,
+        always finite). Isotonic steps would tie every score on a step and so lose the model's
+        order: a slope of `TIE_SLOPE` keeps it, far below any probability anyone reads."""
         raw = np.asarray(raw, dtype=float).reshape(-1)
         model = self.model_
         if self.method == "none":
             return np.clip(raw, 0.0, 1.0)
         if self.method == "isotonic":  # IsotonicRegression: clip, then its interpolation
-            return np.asarray(model.f_(np.clip(raw, model.X_min_, model.X_max_)), dtype=float)
+            curve = np.asarray(model.f_(np.clip(raw, model.X_min_, model.X_max_)), dtype=float)
+            return (1 - TIE_SLOPE) * curve + TIE_SLOPE * np.clip(raw, 0.0, 1.0)
         score = (logit(raw)[:, None] @ model.coef_.T + model.intercept_).reshape(-1)
         return np.asarray(expit(score), dtype=float)  # LogisticRegression: class 1 of 2
+
+
+TIE_SLOPE = 1e-6
 
 
 def logit(p: np.ndarray) -> np.ndarray:
