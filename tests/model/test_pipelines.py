@@ -18,7 +18,13 @@ import pandas as pd
 import pytest
 
 from cxml.config import PipelineConfig, load_config
-from cxml.jobs.ingest import run_simulate
+from cxml.data.importers import (
+    MLC_CHURN_AMOUNTS,
+    MLC_CHURN_COUNTS,
+    MLC_CHURN_YES_NO,
+    import_mlc_churn,
+)
+from cxml.jobs.ingest import run_import, run_simulate
 from cxml.jobs.score import run_score
 from cxml.jobs.train import record, train, write_metrics
 from tests.helpers import strict_json
@@ -166,6 +172,25 @@ def small_config(name: str, data_dir: Path, source: Path | None = None) -> Pipel
     return PipelineConfig.model_validate(raw)
 
 
+def mlc_churn_input(root: Path, rows: int = 400, seed: int = 0) -> Path:
+    """A small file in the MLC++ churn columns, imported into a data dir (its pipeline names
+    no importer: the set comes from a package, not a file)."""
+    rng = np.random.default_rng(seed)
+    calls = rng.integers(0, 8, rows)
+    day = np.round(rng.uniform(0, 350, rows), 1)
+    raw = {"state": rng.choice(["KS", "OH", "NJ"], rows), "area_code": "area_code_415"}
+    raw |= {c: rng.integers(1, 200, rows) for c in MLC_CHURN_COUNTS}
+    raw |= {c: np.round(rng.uniform(0, 300, rows), 2) for c in MLC_CHURN_AMOUNTS}
+    raw |= {"number_customer_service_calls": calls, "total_day_minutes": day}
+    raw |= {c: rng.choice(["yes", "no"], rows) for c in MLC_CHURN_YES_NO}
+    risk = -2.5 + 0.5 * calls + day / 200
+    raw["churn"] = np.where(rng.random(rows) < 1 / (1 + np.exp(-risk)), "yes", "no")
+    pd.DataFrame(raw).to_csv(root / "mlc.csv", index=False)
+    result = import_mlc_churn(root / "mlc.csv")
+    run_import(result.tables, result.quarantine, root / "mlc-data")
+    return root / "mlc-data"
+
+
 def demo_input(root: Path) -> Path:
     data = root / "demo-data"
     run_simulate(data, customers=1500, seed=3)
@@ -188,6 +213,7 @@ INPUTS: dict[str, tuple[Callable[[Path], Path], str]] = {
     "telco": (raw_input(telco_csv, "telco.csv"), "2018-10-01"),
     "online_retail": (raw_input(online_retail_csv, "online_retail.csv"), "2011-12-01"),
     "hillstrom": (raw_input(hillstrom_csv, "hillstrom.csv"), "2008-03-01"),
+    "mlc_churn": (mlc_churn_input, "2000-01-01"),
 }
 
 

@@ -62,11 +62,13 @@ def _start_times(events: pd.DataFrame, customers: pd.DataFrame) -> pd.Series:
 def active_customers(
     events: pd.DataFrame, customers: pd.DataFrame, cutoff: str | pd.Timestamp
 ) -> pd.Index:
-    """Who gets a row at `cutoff`: joined strictly before it and did not cancel before it."""
+    """Who gets a row at `cutoff`: joined strictly before it and did not cancel before it. A
+    customer with no signup time and no event (a snapshot) counts from the start: the customers
+    table says they are one."""
     cutoff = utc_timestamp(cutoff)
     start = _start_times(events, customers)
     gone = _ids_with(events, ["cancel"], None, cutoff)
-    keep = (start < cutoff).to_numpy() & ~start.index.isin(gone)
+    keep = ((start < cutoff) | start.isna()).to_numpy() & ~start.index.isin(gone)
     return pd.Index(start.index[keep], dtype=object, name="customer_id")
 
 

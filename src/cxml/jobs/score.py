@@ -71,6 +71,12 @@ def run_score(
         events, customers = loaded.tables["events"], loaded.tables["customers"]
         next(step)
         population = scoring_population(events, customers, at, scorer.bundle.labels)
+        if population.empty:
+            raise ValueError(
+                f"no customer of {config.data.dir} is in the population the model speaks for at "
+                f"{at.date()} (joined before it, not gone; see the churn definition): pick a "
+                "cutoff inside the data"
+            )
         features = scorer.bundle.features(events, population, at, log_start(events))
         log = loaded.tables.get("actions")
         next(step)

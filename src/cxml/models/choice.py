@@ -111,7 +111,9 @@ class LinearRisk(BaseEstimator):
         return against
 
     def log_odds(self, matrix: np.ndarray) -> np.ndarray:
-        return self._design(matrix) @ self.coef_ + self.intercept_
+        """Row by row (a sum along each row, not a matrix product, whose rounding can depend
+        on how many rows come together): a customer scores the same alone or in a batch."""
+        return (self._design(matrix) * self.coef_).sum(axis=1) + self.intercept_
 
     def predict_matrix_raw(self, matrix: np.ndarray) -> np.ndarray:
         """The (uncalibrated) probability of the outcome, one per row."""
