@@ -22,6 +22,7 @@ from cxml.actions.policy import allocate, eligible, net_values
 from cxml.actions.recommend import attributes, customer_value
 from cxml.config import ActionsConfig, PipelineConfig
 from cxml.data.load import LoadedData
+from cxml.features.attributes import as_of
 from cxml.features.build import build_features
 from cxml.features.dataset import FeaturesFn
 from cxml.features.table import Table
@@ -54,12 +55,13 @@ def fit_uplift(
     fcfg = config.features
     labels = replace(config.labels, horizon_days=actions.horizon_days)
     events, customers = loaded.tables["events"], loaded.tables["customers"]
+    history = loaded.tables.get("attributes")
     rows = treatment_set(
         events,
         customers,
         log,
         times,
-        features_fn or (lambda e, c, t: build_features(e, c, t, fcfg).frame()),
+        features_fn or (lambda e, c, t: build_features(e, as_of(c, history, t), t, fcfg).frame()),
         labels,
         actions.outcome,
         actions.control,

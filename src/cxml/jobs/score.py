@@ -12,6 +12,7 @@ import pandas as pd
 from cxml.config import PipelineConfig
 from cxml.data.io import save_csv, save_parquet, write_together
 from cxml.data.schema import utc_timestamp
+from cxml.features.attributes import as_of
 from cxml.models.bundle import ScoringBundle
 from cxml.scoring import Scorer, scoring_population
 
@@ -69,6 +70,7 @@ def run_score(
     events, customers = loaded.tables["events"], loaded.tables["customers"]
     next(step)
     population = scoring_population(events, customers, at)
+    population = as_of(population, loaded.tables.get("attributes"), at)
     features = scorer.bundle.features(events, population, at)
     log = loaded.tables.get("actions")
     next(step)
