@@ -177,7 +177,7 @@ class CxmlService:
         at = self._at(as_of)
         found = self.history.find(list(dict.fromkeys(customer_ids)))
         scored = scored_rows(
-            self.scorer, found.events, found.customers, at, EXPLAIN_TOP, found.actions
+            self.scorer, found.events, found.profile(at), at, EXPLAIN_TOP, found.actions
         )
         rows = {str(row["customer_id"]): row for row in scored}
         return [answer(rows[cid], at) for cid in customer_ids]
