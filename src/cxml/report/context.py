@@ -27,6 +27,9 @@ class ReportContext:
     retention_rate: float | None = None  # share, 0..1
     earlier: pd.DataFrame | None = None  # cutoff, customers, realised_auc, expected_churners, …
     training_metrics: dict[str, float] | None = None
+    #: the trained model's profile attributes: "with_history" (read as of each cutoff) and
+    #: "static" (no history: assumed constant over time); features/attributes.py
+    attributes: dict[str, list[str]] | None = None
     currency: str = ""  # prefix for money, e.g. "€"
 
 
