@@ -218,7 +218,7 @@ def test_a_number_that_is_not_one_is_quarantined_where_the_column_holds_numbers(
 
 def test_a_malformed_attributes_file_is_a_contract_error(tmp_path):
     data = attributes_dir(tmp_path, "customer_id,attribute,value,since\nc1,plan,basic,2024-01-01")
-    with pytest.raises(ContractError, match="required column.*valid_from missing"):
+    with pytest.raises(ContractError, match=r"required column.*valid_from missing"):
         load_data_dir(data)
     result = CliRunner().invoke(app, ["validate", str(data)])
     assert result.exit_code == 2 and "valid_from" in result.output
