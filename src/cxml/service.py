@@ -180,7 +180,7 @@ class CxmlService:
         scored = scored_rows(
             self.scorer,
             found.events,
-            found.customers,
+            found.profile(at),
             at,
             EXPLAIN_TOP,
             found.actions,

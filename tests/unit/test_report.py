@@ -376,3 +376,13 @@ def test_retention_rate_without_customers_is_nan() -> None:
     customers = pd.DataFrame({"customer_id": ["a"], "signup_time": pd.to_datetime(["2024-05-30"])})
     events = _events([])
     assert np.isnan(retention_rate(events, customers, "2024-06-01", NINETY))
+
+
+def test_the_model_card_lists_the_static_attributes(scored: pd.DataFrame) -> None:
+    minimal = scored[["customer_id", "churn_probability", "churn_risk_band", "churn_rank"]]
+    attributes = {"with_history": ["plan"], "static": ["region", "segment"]}
+    card = _section(render_report(minimal, ReportContext(attributes=attributes)), "model-card")
+    assert "assumed constant over time" in card and "region, segment" in card
+    assert "from their history: plan" in card
+    unknown = _section(render_report(minimal), "model-card")  # a model trained before the record
+    assert "does not say which attributes had a history" in unknown

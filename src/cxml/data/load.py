@@ -14,7 +14,7 @@ import pandas as pd
 from cxml.config import DEFAULT_PII_COLUMNS
 from cxml.data.io import read_table, write_csv
 from cxml.data.schema import TABLES
-from cxml.data.validate import Fault, TableResult, clean_table
+from cxml.data.validate import Fault, TableResult, clean_table, numeric_attributes
 
 
 @dataclass
@@ -49,16 +49,18 @@ def load_data_dir(data_dir: Path, pii_columns: tuple[str, ...] = DEFAULT_PII_COL
     """Read and clean every table; raises ContractError on a structural fault."""
     loaded = LoadedData(tables={})
     known: pd.Index | None = None
+    numeric: frozenset[str] = frozenset()
     for table in TABLES:
         found = read_table(data_dir, table)
         if found is None:
             continue
         raw, path = found
-        result = clean_table(table, raw, path.name, known, pii_columns)
+        result = clean_table(table, raw, path.name, known, pii_columns, numeric)
         loaded.results[table] = result
         loaded.tables[table] = result.clean
         if table == "customers":
             known = pd.Index(result.clean["customer_id"].astype(object))
+            numeric = numeric_attributes(result.clean)
     return loaded
 
 
@@ -76,4 +78,6 @@ def summarise(tables: dict[str, pd.DataFrame]) -> dict[str, object]:
         summary["actions_by_type"] = tables["actions"]["action"].value_counts().to_dict()
     if "labels" in tables:
         summary["label_rows"] = len(tables["labels"])
+    if "attributes" in tables:
+        summary["attribute_rows"] = tables["attributes"]["attribute"].value_counts().to_dict()
     return summary

@@ -97,7 +97,23 @@ TABLES: dict[str, TableSpec] = {
         required=False,
         unique=("customer_id", "cutoff"),
     ),
+    # The history of profile attributes: from `valid_from` on, `attribute` had `value` (text as
+    # stored; see features/attributes.py for how it is read as of a cutoff).
+    "attributes": TableSpec(
+        "attributes",
+        (
+            ColumnSpec("customer_id", "id"),
+            ColumnSpec("attribute", "string"),
+            ColumnSpec("value", "text", required=False),
+            ColumnSpec("valid_from", "timestamp"),
+        ),
+        required=False,
+        unique=("customer_id", "attribute", "valid_from"),
+    ),
 }
+
+#: Customers columns that are not profile attributes, so no attribute history can name them.
+RESERVED_ATTRIBUTES = ("customer_id", "signup_time")
 
 #: Per event type, the allowed range of `value` (a row outside it is quarantined).
 EVENT_VALUE_RANGES: dict[str, tuple[float, float]] = {
@@ -125,7 +141,7 @@ def _pandera_column(spec: ColumnSpec) -> pa.Column:
         dtype = None  # str / category / object: checked by `_is_text` below
         checks.append(pa.Check(_is_text, element_wise=False, error="values must be text"))
     nullable = spec.kind not in ("id",) and not (spec.kind == "timestamp" and spec.required)
-    if spec.name == "event_type" or spec.name == "action":
+    if spec.name in ("event_type", "action", "attribute"):
         nullable = False
     return pa.Column(dtype, checks=checks, nullable=nullable, required=spec.required)
 

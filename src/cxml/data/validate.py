@@ -7,6 +7,7 @@ without being counted.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -15,6 +16,7 @@ import pandas as pd
 from cxml.config import DEFAULT_PII_COLUMNS
 from cxml.data.schema import (
     EVENT_VALUE_RANGES,
+    RESERVED_ATTRIBUTES,
     TABLES,
     ColumnSpec,
     ContractError,
@@ -172,14 +174,67 @@ def _event_value_ranges(frame: pd.DataFrame, faults: _Faults) -> None:
         faults.add("value", f"outside {limit} for {event_type}", outside)
 
 
+def is_pii(names: Iterable[object], pii_columns: Iterable[str]) -> np.ndarray:
+    """Per name: whether it names a PII column (case and surrounding spaces aside)."""
+    pii = {str(p).strip().lower() for p in pii_columns}
+    return np.array([str(n).strip().lower() in pii for n in names], dtype=bool)
+
+
+def usable_attributes(names: Iterable[object], pii_columns: Iterable[str]) -> list[str]:
+    """The attribute names an attributes table may hold (sorted, each once): not empty, not PII
+    and not `customer_id` or `signup_time`. Rows naming any other are quarantined."""
+    found = {str(n).strip() for n in names if n is not None and not pd.isna(n)}
+    found -= {"", *RESERVED_ATTRIBUTES}
+    return sorted(n for n, pii in zip(found, is_pii(found, pii_columns), strict=True) if not pii)
+
+
+def numeric_attributes(customers: pd.DataFrame) -> frozenset[str]:
+    """The customers columns holding numbers (true/false columns are not): an attribute's
+    history values are read as numbers exactly for these."""
+    return frozenset(
+        str(c)
+        for c in customers.columns
+        if str(c) not in RESERVED_ATTRIBUTES
+        and pd.api.types.is_numeric_dtype(customers[c].dtype)
+        and not pd.api.types.is_bool_dtype(customers[c].dtype)
+    )
+
+
+def _attribute_rows(
+    frame: pd.DataFrame, faults: _Faults, pii_columns: Iterable[str], numeric: Collection[str]
+) -> np.ndarray:
+    """Quarantine attribute rows naming PII or a reserved column, and text where the customers
+    column holds numbers; returns which rows name PII (their values never reach a file)."""
+    names = frame["attribute"].astype(object)
+    pii = is_pii(names, pii_columns) & names.notna().to_numpy()
+    faults.add("attribute", "a PII attribute (never stored or used)", pii)
+    faults.add(
+        "attribute",
+        f"not a profile attribute ({' and '.join(RESERVED_ATTRIBUTES)} have no history)",
+        names.isin(RESERVED_ATTRIBUTES),
+    )
+    if numeric and "value" in frame:
+        value = frame["value"].astype(object)
+        number = pd.to_numeric(value, errors="coerce")
+        faults.add(
+            "value",
+            "not a number, where the customers column of this attribute holds numbers",
+            names.isin(list(numeric)).to_numpy() & ~pii & value.notna() & number.isna(),
+        )
+    return pii
+
+
 def clean_table(
     table: str,
     raw: pd.DataFrame,
     source: str,
     known_customers: pd.Index | None = None,
     pii_columns: tuple[str, ...] = DEFAULT_PII_COLUMNS,
+    numeric: Collection[str] = (),
 ) -> TableResult:
-    """Type the contract columns, quarantine faulty rows with reasons, keep the rest."""
+    """Type the contract columns, quarantine faulty rows with reasons, keep the rest.
+    `numeric`: for the attributes table, the customers columns that hold numbers
+    (`numeric_attributes`)."""
     spec = TABLES[table]
     _check_structure(spec, raw, source)
     raw = raw.reset_index(drop=True)
@@ -205,6 +260,9 @@ def clean_table(
         extra = []
     if table == "events":
         _event_value_ranges(clean, faults)
+    secret = np.zeros(len(raw), dtype=bool)
+    if table == "attributes":
+        secret = _attribute_rows(clean, faults, pii_columns, numeric)
     if spec.unique:
         faults.add(
             spec.unique[0],
@@ -219,6 +277,8 @@ def clean_table(
         )
     bad = faults.bad_rows()
     quarantine = raw.loc[bad, [c for c in raw.columns if c not in pii_columns]].astype(object)
+    if secret.any() and "value" in quarantine:
+        quarantine.loc[secret[bad], "value"] = "(withheld: PII)"
     quarantine.insert(0, "source_row", raw.index[bad] + 1)
     quarantine.insert(0, "source_file", source)
     quarantine["reason"] = faults.reasons(bad)

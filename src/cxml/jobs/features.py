@@ -12,6 +12,7 @@ from cxml.config import FeatureConfig
 from cxml.data.io import write_parquet
 from cxml.data.load import load_data_dir
 from cxml.data.schema import utc_timestamp
+from cxml.features.attributes import as_of
 from cxml.features.build import build_features
 
 
@@ -50,8 +51,9 @@ def batch_features(
 def run_features(data_dir: Path, cutoff: str, out: Path, chunk_customers: int) -> pd.DataFrame:
     loaded = load_data_dir(data_dir)
     cut = utc_timestamp(cutoff)
+    customers = as_of(loaded.tables["customers"], loaded.tables.get("attributes"), cut)
     features = batch_features(
-        loaded.tables["events"], loaded.tables["customers"], cut, chunk_customers=chunk_customers
+        loaded.tables["events"], customers, cut, chunk_customers=chunk_customers
     )
     write_parquet(features.reset_index(), out)
     return features

@@ -70,4 +70,8 @@ def describe_summary(loaded: LoadedData) -> list[str]:
         lines.append(f"date range: {summary['first_event']} .. {summary['last_event']}")
     if "label_rows" in summary:
         lines.append(f"label rows: {summary['label_rows']:,}")
+    if "attribute_rows" in summary:
+        counts = summary["attribute_rows"]
+        assert isinstance(counts, dict)
+        lines.append("attribute history: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
     return lines

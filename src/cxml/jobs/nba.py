@@ -23,6 +23,7 @@ from cxml.actions.policy import allocate, eligible, net_values
 from cxml.actions.recommend import attributes, customer_value
 from cxml.config import ActionsConfig, PipelineConfig
 from cxml.data.load import LoadedData
+from cxml.features.attributes import as_of
 from cxml.features.build import build_features, log_start
 from cxml.features.catalog import Features
 from cxml.features.dataset import FeaturesFn
@@ -58,13 +59,22 @@ def fit_uplift(
     fcfg = config.features
     labels = replace(config.labels, horizon_days=actions.horizon_days)
     events, customers = loaded.tables["events"], loaded.tables["customers"]
-    since = log_start(events)
+    since, history = log_start(events), loaded.tables.get("attributes")
+
+    def built(e: pd.DataFrame, c: pd.DataFrame, t: pd.Timestamp) -> pd.DataFrame:
+        return _columns(build_features(e, as_of(c, history, t), t, fcfg, since), columns)
+
     rows = treatment_set(
         events,
         customers,
         log,
         times,
-        features_fn or (lambda e, c, t: _columns(build_features(e, c, t, fcfg, since), columns)),
+        features_fn
+        or (
+            lambda e, c, t: _columns(
+                build_features(e, as_of(c, history, t), t, fcfg, since), columns
+            )
+        ),
         labels,
         actions.outcome,
         actions.control,

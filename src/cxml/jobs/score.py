@@ -12,6 +12,7 @@ import pandas as pd
 from cxml.config import PipelineConfig
 from cxml.data.io import save_csv, save_parquet, write_together
 from cxml.data.schema import utc_timestamp
+from cxml.features.attributes import as_of
 from cxml.features.build import log_start
 from cxml.models.bundle import ScoringBundle
 from cxml.scoring import Scorer, scoring_population
@@ -77,6 +78,7 @@ def run_score(
                 f"{at.date()} (joined before it, not gone; see the churn definition): pick a "
                 "cutoff inside the data"
             )
+        population = as_of(population, loaded.tables.get("attributes"), at)
         features = scorer.bundle.features(events, population, at, log_start(events))
         log = loaded.tables.get("actions")
         next(step)

@@ -109,6 +109,7 @@ def report_html(
         model_facts=_model_facts(bundle.info),
         earlier=earlier_outcomes(out, loaded, bundle.labels),
         training_metrics=_finite(metrics) if isinstance(metrics, dict) else None,
+        attributes=_attributes(bundle.info.get("attributes")),
     )
     return render_report(scored, context)
 
@@ -134,3 +135,10 @@ def _finite(metrics: dict[str, object]) -> dict[str, float]:
     return {
         k: float(v) for k, v in metrics.items() if isinstance(v, int | float) and np.isfinite(v)
     }
+
+
+def _attributes(found: object) -> dict[str, list[str]] | None:
+    """The bundle's record of its attributes (None for a model trained before it was kept)."""
+    if not isinstance(found, dict):
+        return None
+    return {k: [str(n) for n in found.get(k, [])] for k in ("with_history", "static")}

@@ -1,8 +1,11 @@
 """Scale-out on Apache Spark: the very same features and scoring, one customer bucket at a time.
 
-Every customer's rows (profile, events, logged actions) are sent to one bucket by a hash of their
-id, and each bucket runs the local pandas functions unchanged: `clean_table` and `build_features`
-through `cogroup(...).applyInPandas`, and the scorer's per-customer steps likewise. Only three
+Every customer's rows (profile, attribute history, events, logged actions) are sent to one bucket
+by a hash of their id, and each bucket runs the local pandas functions unchanged: `clean_table`,
+`as_of` and `build_features` through `cogroup(...).applyInPandas`, and the scorer's per-customer
+steps likewise. (A cogroup takes two sides, so the attribute history travels with the profiles:
+its rows are unioned into the customers side under prefixed column names and split off again
+in the bucket.) Only three
 steps need the whole base, and each is reduced to something small first: the risk rank (a
 distributed sort), which rows to explain (the rank of the k-th riskiest), and the budget
 allocation (only customers with a worthwhile eligible action reach the driver, as a matrix of
@@ -26,7 +29,8 @@ import pandas as pd
 from cxml.config import FeatureConfig, LabelConfig
 from cxml.data.io import replace_dir
 from cxml.data.schema import TABLES, ContractError
-from cxml.data.validate import clean_table
+from cxml.data.validate import clean_table, numeric_attributes, usable_attributes
+from cxml.features.attributes import as_of
 from cxml.features.build import build_features
 
 if TYPE_CHECKING:
@@ -38,6 +42,8 @@ MIN_JAVA = 17
 BUCKET = "_bucket"
 REASON = "_quarantine_reason"
 TABLE = "_quarantine_table"
+HISTORY = "_attributes__"  # prefix of the attribute history's columns on the customers side
+HISTORY_ROW = HISTORY + "_row"  # true on the rows of the attribute history
 
 #: Timestamps travel as int64 UTC nanoseconds: exact, and Parquet written by pandas (nanosecond
 #: timestamps) is readable this way, which Spark's own timestamp type (microseconds) refuses.
@@ -157,31 +163,44 @@ class FeatureJob:
     numeric: frozenset[str]
     population: LabelConfig | None = None  # scoring: only the population of these labels
     since: pd.Timestamp | None = None  # where the whole event log starts (not the bucket's)
+    attributes: tuple[str, ...] = ()  # every attribute the history names (as_of's `names`)
 
     def __call__(self, events: pd.DataFrame, customers: pd.DataFrame) -> pd.DataFrame:
+        profiles, history = split_history(customers.drop(columns=[BUCKET]))
         customers = clean_table(
             "customers",
-            to_pandas_times(customers.drop(columns=[BUCKET]), "customers"),
+            to_pandas_times(profiles, "customers"),
             "customers.parquet",
             pii_columns=self.config.pii_columns,
         )
+        known = pd.Index(customers.clean["customer_id"].astype(object))
         events = clean_table(
             "events",
             to_pandas_times(events.drop(columns=[BUCKET]), "events"),
             "events.parquet",
-            pd.Index(customers.clean["customer_id"].astype(object)),
+            known,
             self.config.pii_columns,
         )
+        results = [customers, events]
+        if history is not None:
+            numeric = numeric_attributes(customers.clean)
+            raw = to_pandas_times(history, "attributes")
+            pii = self.config.pii_columns
+            results.append(
+                clean_table("attributes", raw, "attributes.parquet", known, pii, numeric)
+            )
         people = customers.clean
         if self.population is not None:
             from cxml.scoring import scoring_population
 
             people = scoring_population(events.clean, people, self.cutoff, self.population)
+        attributes = results[2].clean if len(results) > 2 else None
+        people = as_of(people, attributes, self.cutoff, self.attributes)
         features = build_features(events.clean, people, self.cutoff, self.config, self.since)
         out = features.frame().reset_index()
         out[REASON] = None
         out[TABLE] = None
-        bad = [_quarantined(r.quarantine, r.table) for r in (customers, events)]
+        bad = [_quarantined(r.quarantine, r.table) for r in results]
         return self.conform(pd.concat([out, *bad], ignore_index=True))
 
     def conform(self, frame: pd.DataFrame) -> pd.DataFrame:
@@ -194,6 +213,34 @@ class FeatureJob:
                 values = frame[column].astype(object)
                 frame[column] = values.where(values.notna(), None).map(_text)
         return frame
+
+
+def with_history(customers: DataFrame, history: DataFrame | None) -> DataFrame:
+    """The customers frame with the attribute history's rows unioned in (its columns prefixed,
+    `customer_id` shared so each row lands in its customer's bucket)."""
+    if history is None:
+        return customers
+    from pyspark.sql import functions as F
+
+    id_type = customers.schema["customer_id"].dataType
+    renamed = history.select(
+        F.col("customer_id").cast(id_type).alias("customer_id"),
+        *(F.col(c).alias(HISTORY + c) for c in history.columns if c != "customer_id"),
+        F.lit(True).alias(HISTORY_ROW),
+    )
+    return customers.unionByName(renamed, allowMissingColumns=True)
+
+
+def split_history(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """A bucket's customers side as (profiles, attribute history rows or None)."""
+    if HISTORY_ROW not in rows:
+        return rows, None
+    prefixed = [c for c in rows.columns if str(c).startswith(HISTORY) and c != HISTORY_ROW]
+    is_history = rows[HISTORY_ROW].fillna(False).to_numpy(dtype=bool)
+    profiles = rows.loc[~is_history].drop(columns=[*prefixed, HISTORY_ROW])
+    history = rows.loc[is_history, ["customer_id", *prefixed]]
+    history = history.rename(columns=lambda c: str(c).removeprefix(HISTORY))
+    return profiles.reset_index(drop=True), history.reset_index(drop=True)
 
 
 def _text(value: Any) -> Any:
@@ -237,11 +284,14 @@ def feature_job(
     cutoff: pd.Timestamp,
     config: FeatureConfig,
     population: LabelConfig | None = None,
+    attributes: tuple[str, ...] = (),
 ) -> tuple[FeatureJob, Any]:
     """The bucket function and its Spark schema, read off the features of a few customers (a
-    profile column is numeric in every bucket exactly when it is in this sample)."""
+    profile column is numeric in every bucket exactly when it is in this sample; `attributes`:
+    the names the attribute history holds, which `as_of` gives a column each)."""
     sample = to_pandas_times(customers.limit(100).toPandas(), "customers")
     clean = clean_table("customers", sample, "customers.parquet").clean
+    clean = as_of(clean, None, cutoff, attributes)
     empty = pd.DataFrame(
         {
             "customer_id": pd.Series([], dtype=object),
@@ -252,7 +302,9 @@ def feature_job(
     shape = build_features(empty, clean, cutoff, config).frame().reset_index()
     numeric = frozenset(c for c in shape.columns if pd.api.types.is_float_dtype(shape[c].dtype))
     shape = shape.assign(**{REASON: None, TABLE: None})  # texts, set on quarantined rows only
-    job = FeatureJob(cutoff, config, list(shape.columns), numeric, population)
+    job = FeatureJob(
+        cutoff, config, list(shape.columns), numeric, population, attributes=attributes
+    )
     return job, pandas_schema(shape)
 
 
@@ -282,10 +334,21 @@ def spark_features(
     customers = read_table(spark, data_dir, "customers")
     events = read_table(spark, data_dir, "events")
     assert customers is not None and events is not None  # required tables raise when absent
+    history = read_table(spark, data_dir, "attributes")
+    names: tuple[str, ...] = ()
+    if history is not None:  # (a name all of whose rows are quarantined still gets its column)
+        missing = [c for c in TABLES["attributes"].required_columns if c not in history.columns]
+        if missing:
+            raise ContractError(
+                f"attributes.parquet: required column(s) {', '.join(missing)} missing; "
+                "see the data contract in docs/data-contract.md"
+            )
+        found = [r[0] for r in history.select("attribute").distinct().collect()]
+        names = tuple(usable_attributes(found, cfg.pii_columns))
     n = use_buckets(spark, buckets or default_buckets(spark, customers.count()))
-    job, schema = feature_job(customers, cutoff, cfg, population)
+    job, schema = feature_job(customers, cutoff, cfg, population, names)
     job = replace(job, since=_log_start(events))
-    by_customer = with_bucket(customers, n).groupBy(BUCKET)
+    by_customer = with_bucket(with_history(customers, history), n).groupBy(BUCKET)
     grouped = with_bucket(events, n).groupBy(BUCKET).cogroup(by_customer)
     rows = grouped.applyInPandas(lambda e, c: job(e, c), schema).cache()  # Spark reads the arity
     kept = rows.filter(F.col(REASON).isNull()).drop(REASON, TABLE)

@@ -17,6 +17,7 @@ import pandas as pd
 from cxml.config import PipelineConfig
 from cxml.data.io import read_file
 from cxml.data.load import LoadedData
+from cxml.features.attributes import as_of, attribute_record, profile_columns
 from cxml.features.build import build_features, feature_catalog, log_start
 from cxml.features.dataset import Split, build_training_set, informative, out_of_time_split
 from cxml.features.table import Table
@@ -52,9 +53,10 @@ def training_frame(
     """Features + label columns keyed (customer_id, cutoff): derived, or from the labels table."""
     events, customers = loaded.tables["events"], loaded.tables["customers"]
     fcfg, since = config.features, log_start(events)
+    history = loaded.tables.get("attributes")
 
     def features(ev: pd.DataFrame, cu: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFrame:
-        return build_features(ev, cu, cutoff, fcfg, since).frame()
+        return build_features(ev, as_of(cu, history, cutoff), cutoff, fcfg, since).frame()
 
     if config.labels.source == "derived":
         return build_training_set(events, customers, at, features, config.labels)
@@ -146,7 +148,8 @@ def train(config: PipelineConfig) -> Trained:
     frame = informative(built, LABELS)  # what the models learn from
     fcfg = config.features
     features = frame.drop(columns=[c for c in LABELS if c in frame])
-    catalog = feature_catalog(loaded.tables["customers"], fcfg).loc[list(features.columns)]
+    profile = profile_columns(loaded.tables["customers"], loaded.tables.get("attributes"))
+    catalog = feature_catalog(profile, fcfg).loc[list(features.columns)]
     result, split = backtest(config, frame, catalog["direction"].to_dict())
     truth = read_truth(config, split)
     metrics, tables = evaluation_report(result, built, truth, config.evaluation.segments)
@@ -176,6 +179,9 @@ def train(config: PipelineConfig) -> Trained:
             "nba_policies": tables["nba_policies"].to_dict("records")
             if "nba_policies" in tables
             else [],
+            "attributes": attribute_record(
+                profile, loaded.tables.get("attributes"), fcfg.pii_columns
+            ),
         },
         uplift=uplift,
     )

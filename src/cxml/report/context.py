@@ -31,6 +31,9 @@ class ReportContext:
     model_facts: dict[str, str] = field(default_factory=dict)
     earlier: pd.DataFrame | None = None  # cutoff, customers, realised_auc, expected_churners, …
     training_metrics: dict[str, float] | None = None
+    #: the trained model's profile attributes: "with_history" (read as of each cutoff) and
+    #: "static" (no history: assumed constant over time); features/attributes.py
+    attributes: dict[str, list[str]] | None = None
     currency: str = ""  # prefix for money, e.g. "€"
 
 

@@ -147,4 +147,11 @@ def model_card(scored: pd.DataFrame, ctx: ReportContext) -> View:
     ]
     facts += [(name, text) for name, text in ctx.model_facts.items()]
     metrics = sorted((ctx.training_metrics or {}).items())
-    return {"facts": facts, "metrics": [[metric_words(name), num(v, 3)] for name, v in metrics]}
+    attributes = ctx.attributes or {}
+    return {
+        "facts": facts,
+        "metrics": [[metric_words(name), num(v, 3)] for name, v in metrics],
+        "attributes_given": ctx.attributes is not None,
+        "static": ", ".join(attributes.get("static", [])),
+        "with_history": ", ".join(attributes.get("with_history", [])),
+    }

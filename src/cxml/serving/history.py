@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from cxml.data.load import load_data_dir
+from cxml.features.attributes import as_of, history_names
 from cxml.features.build import log_start
 
 
@@ -36,8 +37,14 @@ class _ByCustomer:
 @dataclass(frozen=True)
 class Found:
     events: pd.DataFrame
-    customers: pd.DataFrame
+    customers: pd.DataFrame  # as the customers table has them today: see `profile`
     actions: pd.DataFrame | None  # what was done to the customer: cooldowns and contact caps
+    attributes: pd.DataFrame | None = None  # their rows of the attribute history
+    names: tuple[str, ...] = ()  # every attribute the data dir's history names
+
+    def profile(self, at: object) -> pd.DataFrame:
+        """The customers' attributes as of `at` (features/attributes.py), as in training."""
+        return as_of(self.customers, self.attributes, pd.Timestamp(at), self.names)
 
 
 class History:
@@ -52,6 +59,9 @@ class History:
         self.events = _ByCustomer(tables["events"])
         self.since = log_start(tables["events"])  # where the log starts, as in batch scoring
         self.actions = _ByCustomer(tables["actions"]) if "actions" in tables else None
+        history = tables.get("attributes")
+        self.attributes = None if history is None else _ByCustomer(history)
+        self.attribute_names = tuple(history_names(history))
 
     @classmethod
     def load(cls, data_dir: Path, pii_columns: Sequence[str]) -> History:
@@ -62,7 +72,9 @@ class History:
         """The rows of these customers (all known), one frame per table."""
         rows = [self.rows[cid] for cid in customer_ids]
         actions = None if self.actions is None else _joined(self.actions, customer_ids)
-        return Found(_joined(self.events, customer_ids), self.customers.iloc[rows], actions)
+        history = None if self.attributes is None else _joined(self.attributes, customer_ids)
+        events, customers = _joined(self.events, customer_ids), self.customers.iloc[rows]
+        return Found(events, customers, actions, history, self.attribute_names)
 
 
 def _joined(table: _ByCustomer, customer_ids: Sequence[str]) -> pd.DataFrame:
