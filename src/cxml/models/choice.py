@@ -111,9 +111,14 @@ class LinearRisk(BaseEstimator):
         return against
 
     def log_odds(self, matrix: np.ndarray) -> np.ndarray:
-        """Row by row (a sum along each row, not a matrix product, whose rounding can depend
-        on how many rows come together): a customer scores the same alone or in a batch."""
-        return (self._design(matrix) * self.coef_).sum(axis=1) + self.intercept_
+        """Added up column by column in a fixed order (a matrix product or a row sum rounds
+        differently with the number of rows): a customer scores the same alone or in a
+        coalesced call."""
+        design = self._design(matrix)
+        total = np.full(len(design), self.intercept_)
+        for k, weight in enumerate(self.coef_):
+            total += design[:, k] * weight
+        return total
 
     def predict_matrix_raw(self, matrix: np.ndarray) -> np.ndarray:
         """The (uncalibrated) probability of the outcome, one per row."""
