@@ -82,8 +82,8 @@ class Scored:
     customers: np.ndarray  # the customer of each row: the bootstrap draws whole customers
     scores: dict[str, np.ndarray | None]
     notes: list[str]  # what was judged, and how each baseline was made
-    #: the cutoff of each row when several were judged: AUCs are taken within each (a list is
-    #: ranked within one scoring run) and averaged by rows; None: one population
+    #: the cutoff or fold of each row: AUCs are taken within each (a list is ranked within one
+    #: scoring run, by one model) and averaged by rows; None: one population
     strata: np.ndarray | None = None
 
 
@@ -182,6 +182,7 @@ def score_cross_validated(config: PipelineConfig, rfm: Rfm = Rfm()) -> Scored:
             f"RFM logistic: {_columns_note(columns)}; fitted on each fold's other rows "
             "(cxml fits on 80% of them, stops and calibrates on the rest)",
         ],
+        strata=result.fold,
     )
 
 
@@ -248,7 +249,9 @@ def judge(name: str, scored: Scored, n_boot: int = N_BOOT, seed: int = SEED) -> 
     word = verdict(table.loc[best, "low"], table.loc[best, "high"])
     draws = f"{n_boot:,} bootstrap draws of whole customers, seed {seed}"
     if scored.strata is not None:
-        draws += "; AUC within each test cutoff, averaged by rows (a list ranks one cutoff)"
+        draws += (
+            "; AUC within each test cutoff or fold (each is its own model's list), averaged by rows"
+        )
     return Judged(name, table, best, word, [*scored.notes, f"intervals: {draws}"])
 
 

@@ -37,6 +37,8 @@ class TargetResult:
     #: per fit (one, or one per fold): the kind chosen, its calibration, and each candidate's
     #: AUC on the held-out rows it was chosen on
     choices: list[Choice] = field(default_factory=list)
+    #: per row, the fold that judged it (cross-validation); None out of time
+    fold: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -243,4 +245,5 @@ def _concat(target: str, pieces: list[TargetResult]) -> TargetResult:
         index=pieces[0].index.append([p.index for p in pieces[1:]]),
         best_iterations=[i for p in pieces for i in p.best_iterations],
         choices=[c for p in pieces for c in p.choices],
+        fold=np.repeat(np.arange(len(pieces)), [len(p.y) for p in pieces]),
     )

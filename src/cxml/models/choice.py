@@ -29,7 +29,8 @@ from cxml.models.train import BoostedClassifier, Calibrator, logit
 Kind = Literal["boosted", "blend", "logistic"]
 #: The weight of the trees in log-odds; the rest is the logistic regression's.
 WEIGHTS: dict[str, float] = {"logistic": 0.0, "blend": 0.5, "boosted": 1.0}
-METHODS = ("none", "sigmoid", "isotonic")  # simplest first
+#: Platt's sigmoid first (two parameters: the usual default), then none, then isotonic
+METHODS = ("sigmoid", "none", "isotonic")
 
 
 class LinearRisk(BaseEstimator):
@@ -237,10 +238,10 @@ def choose_kind(
 
 
 def best_calibration(raw: np.ndarray, y: np.ndarray, seed: int, folds: int = 5) -> str:
-    """The simplest calibration (none, then sigmoid, then isotonic) whose cross-fitted log-loss
-    on these rows is not clearly worse than the best one's (within two standard errors of the
-    paired per-row difference): a curve fitted to noise only moves probabilities around.
-    'sigmoid' when there are too few of either class to tell."""
+    """The first calibration of `METHODS` whose cross-fitted log-loss on these rows is not
+    clearly worse than the best one's (within two standard errors of the paired per-row
+    difference): a more flexible curve must earn its place, as one fitted to noise only moves
+    probabilities around. 'sigmoid' when there are too few of either class to tell."""
     y = np.asarray(y, dtype=int)
     if min(np.bincount(y, minlength=2)) < folds:
         return "sigmoid"
