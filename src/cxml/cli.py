@@ -129,6 +129,18 @@ def validate(
     typer.echo("valid: the data dir meets the contract")
 
 
+def _check_cutoff_and_engine(cutoff: str, engine: str) -> None:
+    """Stop with what to write when --cutoff is not a time or --engine is unknown."""
+    from cxml.data.schema import utc_timestamp
+
+    try:
+        utc_timestamp(cutoff)
+    except ValueError as exc:
+        _fail(f"--cutoff {cutoff!r} is not a timestamp ({exc}); use e.g. 2025-06-30")
+    if engine not in ("local", "spark"):
+        _fail(f"--engine must be local or spark, got {engine!r}")
+
+
 ENGINE_HELP = "local (pandas, one machine) or spark (the same functions per customer bucket)"
 MASTER_HELP = "Spark master, e.g. local[8] or spark://host:7077 (default $SPARK_MASTER, local[2])"
 
@@ -144,14 +156,9 @@ def features(
     buckets: Annotated[int | None, typer.Option(min=1, help="Spark: customer buckets")] = None,
 ) -> None:
     """Point-in-time features at a cutoff for every customer of a data dir."""
-    from cxml.data.schema import ContractError, utc_timestamp
+    from cxml.data.schema import ContractError
 
-    try:
-        utc_timestamp(cutoff)
-    except ValueError as exc:
-        _fail(f"--cutoff {cutoff!r} is not a timestamp ({exc}); use e.g. 2025-06-30")
-    if engine not in ("local", "spark"):
-        _fail(f"--engine must be local or spark, got {engine!r}")
+    _check_cutoff_and_engine(cutoff, engine)
     try:
         if engine == "spark":
             rows, bad = _spark_features(data_dir, cutoff, out, master, buckets)
@@ -289,15 +296,9 @@ def score(
 ) -> None:
     """Score every active customer with the registered model: a ranked, explained list."""
     from cxml.config import load_config
-    from cxml.data.schema import utc_timestamp
     from cxml.jobs.score import run_score
 
-    try:
-        utc_timestamp(cutoff)
-    except ValueError as exc:
-        _fail(f"--cutoff {cutoff!r} is not a timestamp ({exc}); use e.g. 2025-06-30")
-    if engine not in ("local", "spark"):
-        _fail(f"--engine must be local or spark, got {engine!r}")
+    _check_cutoff_and_engine(cutoff, engine)
     with _errors():
         pipeline = load_config(config, data)
         if engine == "spark":
