@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cxml.cli import app
-from cxml.data.io import write_atomic
+from cxml.data.io import save_csv, write_atomic, write_together
 from cxml.data.load import load_data_dir
 from cxml.data.schema import ContractError, check_clean
 
@@ -170,6 +172,22 @@ def test_a_failed_write_leaves_the_previous_output_untouched(tmp_path):
         write_atomic(target, broken)
     assert target.read_text() == "previous"
     assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o007])
+def test_outputs_are_readable_as_the_umask_allows(tmp_path, umask):
+    """A list on a shared drive: teammates in the group open it (no 0600 from mkstemp)."""
+    before = os.umask(umask)
+    try:
+        single = write_atomic(tmp_path / "one.txt", lambda tmp: tmp.write_text("x"))
+        folder = tmp_path / "run"
+        frame = pd.DataFrame({"a": [1]})
+        written = write_together(folder, {"scored.csv": lambda path: save_csv(frame, path)})
+    finally:
+        os.umask(before)
+    for path in [single, *written]:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask, path
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o777 & ~umask
 
 
 def test_missing_data_dir_is_a_contract_error(tmp_path):

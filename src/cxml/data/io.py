@@ -86,6 +86,13 @@ def read_file(path: Path) -> pd.DataFrame:
         raise ContractError(f"{path}: not a readable CSV file ({exc}); check the export") from exc
 
 
+def current_umask() -> int:
+    """The process's umask (the standard library only reads it by setting it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_path(target: Path) -> Iterator[Path]:
     """Yield a temporary path beside `target`; on success it replaces `target` in one step."""
@@ -94,6 +101,7 @@ def atomic_path(target: Path) -> Iterator[Path]:
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes 0600: teammates could not read
         os.replace(tmp, target)
     finally:
         if os.path.exists(tmp):
