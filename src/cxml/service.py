@@ -44,7 +44,8 @@ from cxml.jobs.score import load_scorer
 from cxml.scoring import Scorer
 from cxml.serving.checks import Checks, Items, Profile
 from cxml.serving.coalesce import Coalescer
-from cxml.serving.errors import ApiError, NotFound, Problem, Unusable, problem
+from cxml.scoring.population import outside_population
+from cxml.serving.errors import ApiError, Gone, NotFound, Problem, Unusable, problem
 from cxml.serving.guard import Guard, announce_model, keep_request_content_out_of_logs
 from cxml.serving.history import History
 from cxml.serving.schemas import (
@@ -151,7 +152,8 @@ class CxmlService:
             return self._refuse(Unusable(problems))
         if (unknown := self._unknown(customer_id)) is not None:
             return self._refuse(NotFound([unknown]))
-        return await self.known.submit(as_of, customer_id)  # None: now, when scored
+        answered = await self.known.submit(as_of, customer_id)  # None: now, when scored
+        return self._refuse(answered) if isinstance(answered, Gone) else answered
 
     def _unknown(self, customer_id: str) -> Problem | None:
         """Why this server cannot score the customer by id, or None: it can."""
@@ -169,25 +171,37 @@ class CxmlService:
         CALL_SIZE.labels(endpoint="/predict").observe(len(items))
         return self._score(items, self._at(as_of))
 
-    def _score_known_at(self, as_of: datetime | None, customer_ids: list[str]) -> list[Prediction]:
+    def _score_known_at(
+        self, as_of: datetime | None, customer_ids: list[str]
+    ) -> list[Prediction | Gone]:
         """Customers of the loaded history, each once (one asked for twice at once shares an
-        answer: same history, same time)."""
+        answer: same history, same time). One who has left by `as_of` (or not yet joined) gets
+        why, not a risk and an offer."""
         CALL_SIZE.labels(endpoint="/predict_by_id").observe(len(customer_ids))
         assert self.history is not None
         at = self._at(as_of)
         found = self.history.find(list(dict.fromkeys(customer_ids)))
-        history = self.history
-        scored = scored_rows(
-            self.scorer,
-            found.events,
-            found.profile(at),
-            at,
-            EXPLAIN_TOP,
-            found.actions,
-            history.since,
-        )
-        rows = {str(row["customer_id"]): row for row in scored}
-        return [answer(rows[cid], at) for cid in customer_ids]
+        profile = found.profile(at)
+        gone = outside_population(found.events, profile, at, self.scorer.bundle.labels)
+        rows = {}
+        if len(gone) < len(profile):
+            staying = profile[~profile["customer_id"].isin(list(gone)).to_numpy()]
+            scored = scored_rows(
+                self.scorer,
+                found.events,
+                staying,
+                at,
+                EXPLAIN_TOP,
+                found.actions,
+                self.history.since,
+            )
+            rows = {str(row["customer_id"]): row for row in scored}
+        return [
+            Gone.refuse(f"customer {cid} is not scored: {gone[cid]}", "customer_gone")
+            if cid in gone
+            else answer(rows[cid], at)
+            for cid in customer_ids
+        ]
 
     def _score(self, items: Items, at: datetime) -> list[Prediction]:
         """Each item scored as its own customer, under its place in `items` as id: requests

@@ -23,6 +23,7 @@ import pytest
 import yaml
 
 from cxml.features.build import build_features
+from cxml.scoring import scoring_population
 from cxml.serving.checks import Profile
 from cxml.serving.history import History
 from cxml.serving.schemas import PredictRequest
@@ -43,11 +44,18 @@ def _body(served: Served, customer_id: str, as_of: str | None = CUTOFF) -> dict[
     return request_body(row, own, names, as_of)
 
 
+def _staying(served: Served) -> pd.DataFrame:
+    """The customers the model speaks for at the cutoff (the others are answered 409)."""
+    tables, labels = served.tables, served.scorer.bundle.labels
+    return scoring_population(tables["events"], tables["customers"], pd.Timestamp(CUTOFF), labels)
+
+
 @pytest.fixture(scope="module")
 def parity_ids(served: Served) -> list[str]:
-    """Every n-th customer, and the one with the most events."""
-    ids = sorted(served.tables["customers"]["customer_id"].astype(str))
-    busiest = served.tables["events"]["customer_id"].astype(str).value_counts().index[0]
+    """Every n-th customer still with us at the cutoff, and the one with the most events."""
+    ids = sorted(_staying(served)["customer_id"].astype(str))
+    counts = served.tables["events"]["customer_id"].astype(str).value_counts()
+    busiest = counts[counts.index.isin(ids)].index[0]
     return sorted({*ids[:: max(1, len(ids) // (N_PARITY - 1))][: N_PARITY - 1], busiest})
 
 
@@ -60,7 +68,7 @@ def expected(served: Served) -> pd.DataFrame:
 def _in_process(served: Served, log: pd.DataFrame | None) -> pd.DataFrame:
     """Each customer of the data dir scored in this process, by id (their best action each)."""
     tables, scorer = served.tables, served.scorer
-    features = scorer.bundle.features(tables["events"], tables["customers"], CUTOFF)
+    features = scorer.bundle.features(tables["events"], _staying(served), CUTOFF)
     scored = scorer.score(features, CUTOFF, None, log, per_customer=True).frame()
     return scored.set_index(scored.index.astype(str))
 
@@ -173,6 +181,35 @@ def test_http_recommends_the_in_process_action(api, expected_actions):
         assert got["action"]["name"] == want["action"], cid
         assert got["action"]["runner_up"] == want["runner_up_action"], cid
         assert got["action"]["expected_gain"] == pytest.approx(want["action_expected_gain"])
+
+
+def test_by_id_a_customer_who_left_is_told_so_not_scored(api, served):
+    """A customer who cancelled before as_of gets a 409 saying when, not a risk and an offer;
+    asked as of a day before they cancelled, they are scored."""
+    events = served.tables["events"]
+    cancels = events[(events["event_type"] == "cancel") & (events["event_time"] < CUTOFF)]
+    first = cancels.sort_values("event_time").iloc[len(cancels) // 2]
+    cid, day = str(first["customer_id"]), pd.Timestamp(first["event_time"])
+    gone = api.post("/predict_by_id", json={"customer_id": cid, "as_of": CUTOFF})
+    assert gone.status_code == 409, gone.text
+    assert f"cancelled on {day.date()}" in gone.json()["error"]
+    assert "churn_probability" not in gone.json()
+    before = (day - pd.Timedelta(days=1)).isoformat()
+    still = api.post("/predict_by_id", json={"customer_id": cid, "as_of": before})
+    assert still.status_code == 200, still.text
+    assert 0 <= still.json()["churn_probability"] <= 1
+
+
+def test_by_id_a_customer_not_yet_joined_is_told_so(api, served):
+    customers = served.tables["customers"]
+    late = customers.sort_values("signup_time").iloc[-1]
+    joined = pd.Timestamp(late["signup_time"])
+    as_of = (joined - pd.Timedelta(days=1)).isoformat()
+    answer = api.post(
+        "/predict_by_id", json={"customer_id": str(late["customer_id"]), "as_of": as_of}
+    )
+    assert answer.status_code == 409, answer.text
+    assert "not a customer yet" in answer.json()["error"]
 
 
 # ---------------------------------------------------------------------------- bad requests

@@ -263,3 +263,31 @@ def test_contractual_churn_rate_matches_the_cancels_in_the_truth_horizon(sim):
     # and the realised rate is one draw of the stated probabilities (4 standard errors)
     p = sim.truth.set_index("customer_id").loc[churn.index, "p_churn_observed"]
     assert abs(churn.mean() - p.mean()) < 4 * np.sqrt((p * (1 - p)).sum()) / len(p)
+
+
+def test_who_is_outside_the_population_and_why():
+    """What /predict_by_id answers instead of a score: each reason matches the rule that left
+    the customer out, and everyone inside the population is absent from the answer."""
+    from cxml.scoring.population import outside_population
+
+    events = _frame(
+        [
+            ("stays", BEFORE, "login", np.nan),
+            ("left", BEFORE, "cancel", np.nan),
+            ("quiet", OLD, "purchase", 5.0),
+            ("buyer", BEFORE, "purchase", 5.0),
+        ],
+        categorical=False,
+    )
+    customers = _customers(
+        {"stays": OLD, "left": OLD, "late": CUTOFF, "quiet": OLD, "buyer": OLD}, False
+    )
+    contractual = outside_population(events, customers, CUTOFF, CONFIG)
+    assert contractual == {
+        "left": f"cancelled on {BEFORE.date()}, before {CUTOFF.date()}",
+        "late": f"not a customer yet on {CUTOFF.date()} (joined {CUTOFF.date()})",
+    }
+    inactivity = LabelConfig(horizon_days=90, churn="inactivity", activity_types=("purchase",))
+    lapsed = outside_population(events, customers, CUTOFF, inactivity)
+    assert set(lapsed) == {"left", "late", "quiet", "stays"}
+    assert lapsed["quiet"].startswith("lapsed: no purchase in the")

@@ -46,7 +46,7 @@ def _ids_with(
     return _str_ids(pd.Series(events.loc[mask, "customer_id"].unique()))
 
 
-def _start_times(events: pd.DataFrame, customers: pd.DataFrame) -> pd.Series:
+def start_times(events: pd.DataFrame, customers: pd.DataFrame) -> pd.Series:
     """When each customer became one: signup_time, or their first event where it is missing."""
     ids = _str_ids(customers["customer_id"])
     if "signup_time" in customers:
@@ -66,7 +66,7 @@ def active_customers(
     customer with no signup time and no event (a snapshot) counts from the start: the customers
     table says they are one."""
     cutoff = utc_timestamp(cutoff)
-    start = _start_times(events, customers)
+    start = start_times(events, customers)
     gone = _ids_with(events, ["cancel"], None, cutoff)
     keep = ((start < cutoff) | start.isna()).to_numpy() & ~start.index.isin(gone)
     return pd.Index(start.index[keep], dtype=object, name="customer_id")
@@ -204,6 +204,6 @@ def label_inputs(
     keep = events["event_type"].isin(types).to_numpy()
     columns = [c for c in ("customer_id", "event_time", "event_type", "value") if c in events]
     small = events.loc[keep, columns].reset_index(drop=True)
-    start = _start_times(events, customers)
+    start = start_times(events, customers)
     people = pd.DataFrame({"customer_id": start.index, "signup_time": start.array})
     return small, people

@@ -76,6 +76,13 @@ class NotFound(ApiError):
     status = 404
 
 
+class Gone(ApiError):
+    """A known customer the model does not speak for at `as_of`: cancelled before it, not a
+    customer yet, or lapsed. Answered instead of a risk and an offer that would mean nothing."""
+
+    status = 409
+
+
 class TooLarge(ApiError):
     """A body over CXML_MAX_BODY_BYTES."""
 
