@@ -41,10 +41,9 @@ from starlette.responses import Response
 
 from cxml.config import load_config
 from cxml.jobs.score import load_scorer
-from cxml.scoring import Scorer
+from cxml.scoring import Scorer, outside_population
 from cxml.serving.checks import Checks, Items, Profile
 from cxml.serving.coalesce import Coalescer
-from cxml.scoring.population import outside_population
 from cxml.serving.errors import ApiError, Gone, NotFound, Problem, Unusable, problem
 from cxml.serving.guard import Guard, announce_model, keep_request_content_out_of_logs
 from cxml.serving.history import History

@@ -1,7 +1,7 @@
 """The pure scoring core: a bundle applied to built features gives the scored columns."""
 
 from cxml.scoring.bands import band_edges, explain_mask, ranks, risk_bands
-from cxml.scoring.population import scoring_population
+from cxml.scoring.population import outside_population, scoring_population
 from cxml.scoring.scorer import CustomerPart, Scored, Scorer
 
 __all__ = [
@@ -10,6 +10,7 @@ __all__ = [
     "Scorer",
     "band_edges",
     "explain_mask",
+    "outside_population",
     "ranks",
     "risk_bands",
     "scoring_population",
