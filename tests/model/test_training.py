@@ -13,6 +13,7 @@ from cxml.config import PipelineConfig, load_config
 from cxml.jobs.ingest import run_simulate
 from cxml.jobs.inputs import load_inputs
 from cxml.jobs.nba import fit_uplift
+from cxml.jobs.tracking import table_digest
 from cxml.jobs.train import record, train
 
 PIPELINES = Path(__file__).resolve().parents[2] / "pipelines"
@@ -91,6 +92,42 @@ def test_registered_model_loads_by_alias_with_identical_predictions(
     np.testing.assert_array_equal(
         np.asarray(pyfunc.predict(rows)["churn_probability"]), expected["churn_probability"]
     )
+
+
+def test_the_mlflow_run_reads_as_a_record(trained, data_dir, tmp_path, monkeypatch):
+    """A reader finds the settings as params, a description, the code version, and each input
+    as a dataset with a digest over all its rows and no PII column."""
+    from mlflow import MlflowClient
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
+    monkeypatch.chdir(tmp_path)
+    config = small_config(data_dir)
+    done = record(trained, config, show_progress=False)
+    run = MlflowClient(f"sqlite:///{tmp_path}/mlflow.db").get_run(done.run_id)
+    params = run.data.params
+    assert params["cutoffs.test"] == "2025-06-30"
+    assert params["labels.horizon_days"] == "91" and params["model.calibration"] == "auto"
+    assert params["actions.learner"] == "offset" and float(params["actions.budget"]) == 20_000
+    assert "churn: a cancellation within 91 days" in run.data.tags["mlflow.note.content"]
+    assert run.data.tags["cxml.package_version"] not in ("", "unknown")
+    inputs = {d.dataset.name: d for d in run.inputs.dataset_inputs}
+    assert {"events", "customers", "actions", "training_rows"} <= set(inputs)
+    customers = inputs["customers"].dataset
+    assert customers.digest == table_digest(
+        pd.read_parquet(data_dir / "customers.parquet").drop(columns=["name", "email"])
+    )
+    assert "email" not in customers.schema and "customer_id" in customers.schema
+    assert {t.key: t.value for t in inputs["events"].tags}["rows"] == str(
+        len(pd.read_parquet(data_dir / "events.parquet"))
+    )
+
+
+def test_a_table_digest_sees_every_row():
+    frame = pd.DataFrame({"a": range(50_000), "b": ["x"] * 50_000})
+    changed = frame.copy()
+    changed.loc[49_999, "b"] = "y"  # past the first rows MLflow's own digest reads
+    assert table_digest(frame) == table_digest(frame.copy())
+    assert table_digest(frame) != table_digest(changed)
 
 
 def _test_features(trained, data_dir: Path) -> pd.DataFrame:

@@ -3,10 +3,12 @@ upgrade touches one file. Promotion uses aliases (champion, challenger); stages 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
 import subprocess
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
@@ -17,9 +19,12 @@ import mlflow
 import mlflow.pyfunc
 import pandas as pd
 from mlflow import MlflowClient
+from mlflow.data.dataset_source_registry import resolve_dataset_source
+from mlflow.data.meta_dataset import MetaDataset
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 from mlflow.pyfunc import PythonModel
+from mlflow.types import ColSpec, Schema
 
 from cxml.data.io import json_text
 from cxml.models.bundle import BundleLayoutError
@@ -33,6 +38,7 @@ PREVIOUS_CHAMPION_TAG = "cxml.previous_champion"
 PROMOTION_TAG = "cxml.promotion"
 PROMOTE_METRIC_TAG = "cxml.promote_metric"
 CODE_VERSION_TAG = "cxml.code_version"
+PACKAGE_VERSION_TAG = "cxml.package_version"
 # MLflow rejects or truncates (with a warning) longer param values; we cut them ourselves first.
 _PARAM_MAX_CHARS = 6000
 _TRUNCATED = "...[truncated]"
@@ -114,6 +120,59 @@ def _code_version() -> str:
     return commit if done.returncode == 0 and commit else "unknown"
 
 
+def _package_version() -> str:
+    with suppress(metadata.PackageNotFoundError):
+        return metadata.version("cxml")
+    return "unknown"
+
+
+@dataclass(frozen=True)
+class InputTable:
+    """A table a run read, to log as an MLflow dataset: its name, its rows, and where it came
+    from (a file path or folder). Only a digest, the row count and the column types are logged,
+    never rows, and never a PII column's name."""
+
+    name: str
+    frame: pd.DataFrame
+    source: str
+    context: str = "training"
+
+
+def table_digest(frame: pd.DataFrame) -> str:
+    """A fingerprint of every row and column (MLflow's own looks at the first rows only): the
+    same table gives the same digest, a changed value a different one."""
+    hashed = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    names = "\x1f".join(map(str, frame.columns)).encode()
+    return hashlib.sha256(names + hashed.tobytes()).hexdigest()[:16]
+
+
+def _col_type(column: pd.Series) -> str:
+    if pd.api.types.is_bool_dtype(column):
+        return "boolean"
+    if pd.api.types.is_integer_dtype(column):
+        return "long"
+    if pd.api.types.is_numeric_dtype(column):
+        return "double"
+    if pd.api.types.is_datetime64_any_dtype(column):
+        return "datetime"
+    return "string"
+
+
+def _log_inputs(inputs: Iterable[InputTable], pii_columns: tuple[str, ...]) -> None:
+    """Each input as a metadata-only MLflow dataset (digest, schema, rows), PII columns left out."""
+    banned = {c.strip().lower() for c in pii_columns}
+    for table in inputs:
+        frame = table.frame[[c for c in table.frame.columns if str(c).lower() not in banned]]
+        schema = Schema([ColSpec(_col_type(frame[c]), str(c)) for c in frame.columns])
+        with warnings.catch_warnings():  # 'can be interpreted in multiple ways': it is a path
+            warnings.simplefilter("ignore", UserWarning)
+            source = resolve_dataset_source(table.source)
+        digest = table_digest(frame)
+        # MetaDataset has no profile (no rows): MLflow's typing marks that abstract
+        dataset = MetaDataset(source, name=table.name, digest=digest, schema=schema)  # type: ignore[abstract]
+        mlflow.log_input(dataset, context=table.context, tags={"rows": str(len(frame))})
+
+
 def _param_value(value: object) -> str:
     """MLflow stores params as bounded strings; cut long ones visibly instead of failing."""
     text = str(value)
@@ -185,7 +244,8 @@ def _log_run_data(
         mlflow.log_figure(figure, f"plots/{name}.png")
     for file_name, text in texts.items():
         mlflow.log_text(text, file_name)
-    mlflow.set_tags({**(tags or {}), CODE_VERSION_TAG: _code_version()})
+    versions = {CODE_VERSION_TAG: _code_version(), PACKAGE_VERSION_TAG: _package_version()}
+    mlflow.set_tags({**(tags or {}), **versions})
 
 
 def _log_and_register(
@@ -309,15 +369,23 @@ def log_training(
     pii_columns: tuple[str, ...] = (),
     tags: dict[str, str] | None = None,
     judge: Callable[[Any], tuple[float, int] | None] | None = None,
+    inputs: Iterable[InputTable] = (),
+    description: str | None = None,
+    begin: Callable[[str], None] = lambda stage: None,
 ) -> RunRecord:
-    """One MLflow run: logs everything, registers the model and decides on champion."""
+    """One MLflow run: logs everything, registers the model and decides on champion.
+    `begin(stage)` is told as each stage of the logging starts (for progress)."""
     texts = _strict_json(texts)
     _check_inputs(metrics, promote_metric, tables, texts, input_example, pii_columns)
     client = _client()
     mlflow.set_experiment(experiment)
-    with mlflow.start_run(run_name=run_name) as run:
+    with mlflow.start_run(run_name=run_name, description=description) as run:
+        begin("log run data")
+        _log_inputs(inputs, pii_columns)
         _log_run_data(params, metrics, tables, figures, texts, tags)
+        begin("log and register the model")
         version = _log_and_register(model, input_example, model_name, pii_columns)
+        begin("decide the champion")
         # The new version is always challenger; it becomes champion only if it wins.
         client.set_model_version_tag(model_name, version, PROMOTE_METRIC_TAG, promote_metric)
         client.set_registered_model_alias(model_name, CHALLENGER, version)

@@ -20,8 +20,10 @@ from cxml.data.load import LoadedData
 from cxml.features.attributes import as_of, attribute_record, profile_columns
 from cxml.features.build import build_features, feature_catalog, log_start
 from cxml.features.dataset import Split, build_training_set, informative, out_of_time_split
+from cxml.features.labels import describe_churn
 from cxml.features.table import Table
 from cxml.jobs.inputs import cutoffs, load_inputs
+from cxml.jobs.progress import stages
 from cxml.models.backtest import LABELS, Backtest, cross_validated, out_of_time
 from cxml.models.bundle import ScoringBundle, bundle_spec, synthetic_example
 from cxml.models.drift import reference_profile
@@ -29,7 +31,7 @@ from cxml.models.report import describe_choice, evaluation_report
 from cxml.report.figures import evaluation_figures
 
 if TYPE_CHECKING:
-    from cxml.jobs.tracking import RunRecord
+    from cxml.jobs.tracking import InputTable, RunRecord
 
 
 @dataclass
@@ -45,6 +47,7 @@ class Trained:
     example: pd.DataFrame
     frame: pd.DataFrame  # every built feature and the labels, keyed (customer_id, cutoff)
     split: Split | None  # the cutoffs' roles (None: judged by cross-validation)
+    loaded: LoadedData  # the data dir's tables it learned from (logged as MLflow datasets)
 
 
 def training_frame(
@@ -141,55 +144,66 @@ def _rate(labels: pd.Series) -> float | None:
     return round(float(known.mean()), 4) if len(known) else None
 
 
-def train(config: PipelineConfig) -> Trained:
+TRAIN_STAGES = ("load data", "build features", "backtest", "next best action", "explain")
+
+
+def train(config: PipelineConfig, show_progress: bool = True) -> Trained:
     """Everything but tracking: load, build, backtest, evaluate, bundle."""
-    loaded = load_inputs(config)
-    built = training_frame(config, loaded, cutoffs(config))
-    frame = informative(built, LABELS)  # what the models learn from
-    fcfg = config.features
-    features = frame.drop(columns=[c for c in LABELS if c in frame])
-    profile = profile_columns(loaded.tables["customers"], loaded.tables.get("attributes"))
-    catalog = feature_catalog(profile, fcfg).loc[list(features.columns)]
-    result, split = backtest(config, frame, catalog["direction"].to_dict())
-    truth = read_truth(config, split)
-    metrics, tables = evaluation_report(result, built, truth, config.evaluation.segments)
-    figures: dict[str, object] = {**evaluation_figures(tables, result.results)}
-    summary = summarise(loaded, frame, split, config)
-    summary["constant_features_left_out"] = len(built.columns) - len(frame.columns)
-    for target, model in result.models.items():
-        summary[f"{target}_model"] = describe_choice(model)
-    if result.deployment:
-        summary["registered_models"] = result.deployment
-    uplift = None
-    if config.actions is not None and split is not None:
-        uplift, nba_metrics, nba_table = _actions(config, loaded, split, result, features, truth)
-        metrics |= nba_metrics
-        tables["nba_policies"] = nba_table
-    bundle = ScoringBundle(
-        pipeline=config.name,
-        spec=bundle_spec(fcfg, config.labels, config.actions),
-        catalog=catalog,
-        encoder=result.encoder,
-        models=result.models,
-        info={
-            "summary": summary,
-            "metrics": metrics,
-            "reference_profile": reference_profile(_training_rows(features, split)),
-            "labelled_until": _labelled_until(frame, split, config),
-            "nba_policies": tables["nba_policies"].to_dict("records")
-            if "nba_policies" in tables
-            else [],
-            "attributes": attribute_record(
-                profile, loaded.tables.get("attributes"), fcfg.pii_columns
-            ),
-        },
-        uplift=uplift,
-    )
-    explained_tables, explained_figures = _explanations(bundle, features, result)
-    tables |= explained_tables
-    figures |= explained_figures
-    example = synthetic_example(features)
-    return Trained(bundle, result, metrics, tables, figures, summary, example, built, split)
+    with stages("training", TRAIN_STAGES, show_progress) as begin:
+        begin("load data")
+        loaded = load_inputs(config)
+        begin("build features")
+        built = training_frame(config, loaded, cutoffs(config))
+        frame = informative(built, LABELS)  # what the models learn from
+        fcfg = config.features
+        features = frame.drop(columns=[c for c in LABELS if c in frame])
+        profile = profile_columns(loaded.tables["customers"], loaded.tables.get("attributes"))
+        catalog = feature_catalog(profile, fcfg).loc[list(features.columns)]
+        begin("backtest")
+        result, split = backtest(config, frame, catalog["direction"].to_dict())
+        truth = read_truth(config, split)
+        metrics, tables = evaluation_report(result, built, truth, config.evaluation.segments)
+        figures: dict[str, object] = {**evaluation_figures(tables, result.results)}
+        summary = summarise(loaded, frame, split, config)
+        summary["constant_features_left_out"] = len(built.columns) - len(frame.columns)
+        for target, model in result.models.items():
+            summary[f"{target}_model"] = describe_choice(model)
+        if result.deployment:
+            summary["registered_models"] = result.deployment
+        uplift = None
+        begin("next best action")
+        if config.actions is not None and split is not None:
+            uplift, nba_metrics, nba_table = _actions(
+                config, loaded, split, result, features, truth
+            )
+            metrics |= nba_metrics
+            tables["nba_policies"] = nba_table
+        bundle = ScoringBundle(
+            pipeline=config.name,
+            spec=bundle_spec(fcfg, config.labels, config.actions),
+            catalog=catalog,
+            encoder=result.encoder,
+            models=result.models,
+            info={
+                "summary": summary,
+                "metrics": metrics,
+                "reference_profile": reference_profile(_training_rows(features, split)),
+                "labelled_until": _labelled_until(frame, split, config),
+                "nba_policies": tables["nba_policies"].to_dict("records")
+                if "nba_policies" in tables
+                else [],
+                "attributes": attribute_record(
+                    profile, loaded.tables.get("attributes"), fcfg.pii_columns
+                ),
+            },
+            uplift=uplift,
+        )
+        begin("explain")
+        explained_tables, explained_figures = _explanations(bundle, features, result)
+        tables |= explained_tables
+        figures |= explained_figures
+        example = synthetic_example(features)
+    return Trained(bundle, result, metrics, tables, figures, summary, example, built, split, loaded)
 
 
 def _actions(
@@ -218,35 +232,93 @@ def _actions(
     return learner, metrics, table
 
 
-def record(trained: Trained, config: PipelineConfig) -> RunRecord:
+RECORD_STAGES = ("log run data", "log and register the model", "decide the champion")
+
+
+def record(trained: Trained, config: PipelineConfig, show_progress: bool = True) -> RunRecord:
     """Log the run and register the bundle in MLflow (the only step that touches it)."""
     from cxml.jobs import tracking
     from cxml.jobs.gate import same_rows_judge
 
-    params = {f"model.{k}": v for k, v in asdict(config.model).items()}
-    params |= {f"labels.{k}": v for k, v in asdict(config.labels).items()}
-    params |= {"features.windows": config.features.windows, "pipeline": config.name}
     texts = {
         "feature_list.txt": "\n".join(trained.bundle.feature_names) + "\n",
         "data_summary.json": json.dumps(trained.summary, indent=2, default=str) + "\n",
         "config.json": config.model_dump_json(indent=2) + "\n",
     }
     metric = config.evaluation.promote_metric
-    return tracking.log_training(
-        experiment=config.tracking.experiment,
-        run_name=config.name,
-        model_name=config.tracking.model_name,
-        params=params,
-        metrics=trained.metrics,
-        tables={**trained.tables, "feature_catalog": _catalog_table(trained)},
-        figures=trained.figures,  # type: ignore[arg-type]
-        texts=texts,
-        model=trained.bundle,
-        input_example=trained.example,
-        promote_metric=config.evaluation.promote_metric,
-        pii_columns=config.features.pii_columns,
-        judge=same_rows_judge(trained.frame, trained.backtest.results, metric),
-    )
+    with stages("recording in MLflow", RECORD_STAGES, show_progress) as begin:
+        return tracking.log_training(
+            experiment=config.tracking.experiment,
+            run_name=config.name,
+            model_name=config.tracking.model_name,
+            params=run_params(config, trained.split),
+            metrics=trained.metrics,
+            tables={**trained.tables, "feature_catalog": _catalog_table(trained)},
+            figures=trained.figures,  # type: ignore[arg-type]
+            texts=texts,
+            model=trained.bundle,
+            input_example=trained.example,
+            promote_metric=config.evaluation.promote_metric,
+            pii_columns=config.features.pii_columns,
+            judge=same_rows_judge(trained.frame, trained.backtest.results, metric),
+            inputs=_inputs(trained, config),
+            description=describe_run(trained, config),
+            begin=begin,
+        )
+
+
+def run_params(config: PipelineConfig, split: Split | None) -> dict[str, object]:
+    """The settings a reader of the run looks for first, as MLflow params: the cutoffs and
+    their roles, the label horizon and churn definition, the model's settings (calibration
+    among them), and the action learner and budget."""
+    days = [str(c.date()) for c in cutoffs(config)]
+    params: dict[str, object] = {"pipeline": config.name, "data.dir": str(config.data.dir)}
+    params |= {"cutoffs": ", ".join(days), "cutoffs.count": len(days)}
+    if split is not None:
+        for role in ("train", "validation", "test"):
+            params[f"cutoffs.{role}"] = ", ".join(str(c.date()) for c in getattr(split, role))
+    params |= {f"model.{k}": v for k, v in asdict(config.model).items()}
+    params |= {f"labels.{k}": v for k, v in asdict(config.labels).items()}
+    params |= {"features.windows": config.features.windows}
+    if config.actions is not None:
+        actions = config.actions
+        params |= {"actions.learner": actions.learner, "actions.budget": actions.budget}
+        params |= {"actions.allocation": actions.allocation, "actions.outcome": actions.outcome}
+        params["actions.catalog"] = ", ".join(a.name for a in actions.catalog)
+    return params
+
+
+def describe_run(trained: Trained, config: PipelineConfig) -> str:
+    """The run's description in MLflow (Markdown): what was learned, from what, judged how."""
+    summary, labels = trained.summary, config.labels
+    lines = [
+        f"cxml training of pipeline **{config.name}** on `{config.data.dir}`.",
+        "",
+        f"- churn: {describe_churn(labels)}; horizon {labels.horizon_days} days",
+        f"- cutoffs: {run_params(config, trained.split)['cutoffs']}",
+        f"- training rows: {summary.get('training_rows', '')}; "
+        f"customers: {summary.get('customers', '')}",
+    ]
+    for target in trained.bundle.models:
+        lines.append(f"- {target}: {summary.get(f'{target}_model', '')}")
+    judged = "out of time" if trained.split is not None else "by cross-validation"
+    lines.append(f"- judged {judged}; champion decided on `{config.evaluation.promote_metric}`")
+    return "\n".join(lines)
+
+
+def _inputs(trained: Trained, config: PipelineConfig) -> list[InputTable]:
+    """The data dir's tables and the training rows, as MLflow datasets (digests, not rows)."""
+    from cxml.data.io import find_table
+    from cxml.jobs.tracking import InputTable
+
+    data_dir = config.data.dir
+    inputs = [
+        InputTable(name, frame, str(find_table(data_dir, name) or data_dir))
+        for name, frame in trained.loaded.tables.items()
+    ]
+    rows = trained.frame.reset_index()
+    inputs.append(InputTable("training_rows", rows, str(data_dir), context="train"))
+    return inputs
 
 
 def write_metrics(trained: Trained, out: Path) -> Path:
