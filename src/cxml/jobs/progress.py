@@ -14,10 +14,11 @@ from tqdm import tqdm
 @contextmanager
 def stages(desc: str, names: Sequence[str], show: bool = True) -> Iterator[Callable[[str], None]]:
     """Yields `begin(name)`: ends the stage running (printing its time) and starts `name`.
-    The last stage is printed when the block ends without an error; the bar is cleared either
-    way, so an error message is not printed onto it."""
+    The last stage is printed when the block ends without an error; the bar (drawn on a
+    terminal only) is cleared either way, so an error message is not printed onto it."""
+    live = show and sys.stderr.isatty()  # a log file gets the stage lines, not bar redraws
     bar = tqdm(total=len(names), desc=desc, unit="stage", leave=False, file=sys.stderr,
-               disable=not show)  # fmt: skip
+               disable=not live)  # fmt: skip
     running: list[tuple[str, float]] = []
 
     def end() -> None:

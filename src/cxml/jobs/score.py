@@ -55,22 +55,19 @@ def run_score(
     """Score everyone active at the cutoff with the registered bundle; write the list and the
     report. Everything is computed before anything is written, and the run's files replace
     the previous ones together, so a failed run leaves the previous outputs as they were."""
-    from tqdm import tqdm
-
     from cxml.jobs.inputs import load_inputs
+    from cxml.jobs.progress import stages
     from cxml.jobs.score_report import report_html
 
     at = utc_timestamp(cutoff)
     steps = ["load data", "load model", "features", "score, explain, allocate", "report", "write"]
-    # closed (and cleared) however the run ends, so an error is not printed onto the bar
-    with tqdm(steps, desc="scoring", unit="step", leave=False) as progress:
-        step = iter(progress)
-        next(step)
+    with stages("scoring", steps) as begin:
+        begin("load data")
         loaded = load_inputs(config)
-        next(step)
+        begin("load model")
         scorer = load_scorer(config.tracking.model_name, ref)
         events, customers = loaded.tables["events"], loaded.tables["customers"]
-        next(step)
+        begin("features")
         population = scoring_population(events, customers, at, scorer.bundle.labels)
         if population.empty:
             raise ValueError(
@@ -81,13 +78,13 @@ def run_score(
         population = as_of(population, loaded.tables.get("attributes"), at)
         features = scorer.bundle.features(events, population, at, log_start(events))
         log = loaded.tables.get("actions")
-        next(step)
+        begin("score, explain, allocate")
         result = scorer.score(features, at, explain_top, log, per_customer=False, touchpoints=True)
         scored = result.frame().reset_index()
         scored = scored.sort_values("churn_rank", kind="stable").reset_index(drop=True)
         scored["scored_at"] = pd.Timestamp.now(tz="UTC")
-        next(step)
+        begin("report")
         html = report_html(scored, scorer, features.frame(), loaded, out, result.touchpoints)
-        next(step)
+        begin("write")
         written = write_together(out, scored_files(scored, html))
     return scored, written

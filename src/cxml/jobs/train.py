@@ -7,6 +7,7 @@ Reads and writes; the logic lives in features/ and models/. MLflow is reached on
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -80,19 +81,23 @@ def training_frame(
 
 
 def backtest(
-    config: PipelineConfig, frame: pd.DataFrame, directions: dict[str, int] | None = None
+    config: PipelineConfig,
+    frame: pd.DataFrame,
+    directions: dict[str, int] | None = None,
+    begin: Callable[[str], None] = lambda step: None,
 ) -> tuple[Backtest, Split | None]:
     """The models judged out of time (or by cross-validation for snapshots); `directions`:
-    the catalog's, per feature, which the trees keep (see ModelConfig.monotone)."""
+    the catalog's, per feature, which the trees keep (see ModelConfig.monotone); `begin`: told
+    each step as it starts."""
     targets = tuple(t for t in config.targets if t in frame.columns and frame[t].notna().any())
     model, folds = config.model, config.evaluation.folds
     if config.evaluation.kind == "cross_validation":
-        return cross_validated(frame, targets, model, folds, directions), None
+        return cross_validated(frame, targets, model, folds, directions, begin), None
     at = sorted(set(frame.index.get_level_values("cutoff")))
     split = out_of_time_split(
         at, config.labels.horizon_days, config.cutoffs.n_test, config.cutoffs.n_validation
     )
-    return out_of_time(frame, split, targets, model, directions), split
+    return out_of_time(frame, split, targets, model, directions, begin), split
 
 
 def read_truth(config: PipelineConfig, split: Split | None) -> pd.DataFrame | None:
@@ -144,12 +149,16 @@ def _rate(labels: pd.Series) -> float | None:
     return round(float(known.mean()), 4) if len(known) else None
 
 
-TRAIN_STAGES = ("load data", "build features", "backtest", "next best action", "explain")
+def train_stages(config: PipelineConfig) -> list[str]:
+    """The named stages `cxml train` shows, in order."""
+    backtests = [f"backtest {target}" for target in config.targets]
+    refit = [] if config.evaluation.kind == "cross_validation" else ["refit for registration"]
+    return ["load data", "build features", *backtests, *refit, "next best action", "explain"]
 
 
 def train(config: PipelineConfig, show_progress: bool = True) -> Trained:
     """Everything but tracking: load, build, backtest, evaluate, bundle."""
-    with stages("training", TRAIN_STAGES, show_progress) as begin:
+    with stages("training", train_stages(config), show_progress) as begin:
         begin("load data")
         loaded = load_inputs(config)
         begin("build features")
@@ -159,8 +168,7 @@ def train(config: PipelineConfig, show_progress: bool = True) -> Trained:
         features = frame.drop(columns=[c for c in LABELS if c in frame])
         profile = profile_columns(loaded.tables["customers"], loaded.tables.get("attributes"))
         catalog = feature_catalog(profile, fcfg).loc[list(features.columns)]
-        begin("backtest")
-        result, split = backtest(config, frame, catalog["direction"].to_dict())
+        result, split = backtest(config, frame, catalog["direction"].to_dict(), begin)
         truth = read_truth(config, split)
         metrics, tables = evaluation_report(result, built, truth, config.evaluation.segments)
         figures: dict[str, object] = {**evaluation_figures(tables, result.results)}

@@ -8,7 +8,7 @@ customers from a slice the model never trains on; test rows are never seen befor
 from __future__ import annotations
 
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -55,6 +55,10 @@ class Backtest:
     results: dict[str, TargetResult]
     #: how the registered models were fitted, in words (cutoffs per role)
     deployment: str = ""
+
+
+def _untold(step: str) -> None:
+    """The default progress callback: nobody is told."""
 
 
 def feature_part(frame: pd.DataFrame) -> pd.DataFrame:
@@ -155,16 +159,20 @@ def out_of_time(
     targets: tuple[str, ...],
     config: ModelConfig,
     directions: Mapping[str, int] | None = None,
+    begin: Callable[[str], None] = _untold,
 ) -> Backtest:
     """Train on the training cutoffs, stop early and calibrate on slices it never sees (see
-    `_slices`), judge on the test cutoffs. `directions`: the catalog's, per feature."""
+    `_slices`), judge on the test cutoffs. `directions`: the catalog's, per feature. `begin`
+    is told each step's name as it starts (for progress)."""
     parts = _slices(frame, split)
     encoder = FrameEncoder().fit(feature_part(parts["train"]))
     models, results = {}, {}
     for target in targets:
+        begin(f"backtest {target}")
         model, choice, known = fit_target(target, parts, encoder, config, directions)
         models[target] = model
         results[target] = _predict(target, model, choice, encoder, known["test"])
+    begin("refit for registration")
     return _deployed(Backtest(encoder, models, results), frame, config, directions)
 
 
@@ -216,12 +224,14 @@ def cross_validated(
     config: ModelConfig,
     folds: int,
     directions: Mapping[str, int] | None = None,
+    begin: Callable[[str], None] = _untold,
 ) -> Backtest:
     """Stratified, shuffled k-fold predictions (fixed seed) for snapshots without time; the
     registered models are then fitted on all rows."""
     encoder = FrameEncoder().fit(feature_part(frame))
     models, results = {}, {}
     for target in targets:
+        begin(f"backtest {target}")
         labelled = frame[frame[target].notna()]
         pieces = []
         kfold = StratifiedKFold(n_splits=folds, shuffle=True, random_state=config.seed)
