@@ -190,6 +190,17 @@ def test_outputs_are_readable_as_the_umask_allows(tmp_path, umask):
     assert stat.S_IMODE(folder.stat().st_mode) == 0o777 & ~umask
 
 
+def test_csv_text_that_a_spreadsheet_would_run_is_neutralised(tmp_path):
+    """OWASP's CSV-injection rule in every CSV cxml writes (lists, quarantine files)."""
+    ids = ["=cmd|' /C calc'!A0", "+HYPERLINK(1)", "@SUM(1+1)", "-2+3", "\tx", "C0001"]
+    frame = pd.DataFrame({"customer_id": ids, "churn_probability": [-0.5, 0, 0, 0, 0, 1]})
+    path = write_atomic(tmp_path / "list.csv", lambda tmp: save_csv(frame, tmp))
+    back = pd.read_csv(path, dtype={"customer_id": str})
+    assert list(back["customer_id"]) == ["'" + i for i in ids[:5]] + ["C0001"]
+    assert list(back["churn_probability"]) == [-0.5, 0, 0, 0, 0, 1]  # numbers untouched
+    assert frame["customer_id"].tolist() == ids  # the caller's frame is not changed
+
+
 def test_missing_data_dir_is_a_contract_error(tmp_path):
     with pytest.raises(ContractError, match="no such data folder"):
         load_data_dir(tmp_path / "nope")
