@@ -216,3 +216,21 @@ def test_rates_count_only_the_weeks_the_log_shows():
     assert unknown.loc["old", "rate_login_per_week_365d"] == pytest.approx(3 / (365 / 7))
     long_ago = build_features(rows, customers, CUTOFF, since=CUTOFF - pd.Timedelta(days=400))
     pd.testing.assert_frame_equal(long_ago.frame(), unknown)  # every window covered
+
+
+def test_pii_columns_are_matched_whatever_their_case_and_spacing():
+    """`Email`, ` E-mail ` and `Date Of Birth` are the configured `email` and `date_of_birth`:
+    none becomes a feature, and the quarantine of a bad row leaves them out too."""
+    from cxml.data.validate import clean_table
+
+    customers = CUSTOMERS.assign(
+        **{"Email": ["a@x.org", "b@y.org"], " E-mail ": ["a", "b"], "Date Of Birth": ["1", "2"]}
+    )
+    built = build_features(BOUNDARY, customers, CUTOFF).frame()
+    assert [c for c in built.columns if c.startswith("profile_")] == ["profile_plan"]
+    raw = customers.astype(object)
+    raw.loc[1, "customer_id"] = None  # a faulty row: quarantined
+    result = clean_table("customers", raw, "customers.csv")
+    assert len(result.quarantine) == 1
+    leaked = {"name", "Email", " E-mail ", "Date Of Birth"} & set(result.quarantine.columns)
+    assert not leaked

@@ -7,6 +7,7 @@ without being counted.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
@@ -174,10 +175,16 @@ def _event_value_ranges(frame: pd.DataFrame, faults: _Faults) -> None:
         faults.add("value", f"outside {limit} for {event_type}", outside)
 
 
+def pii_key(name: object) -> str:
+    """A column name as it is compared with the PII list: case, spaces, `_` and `-` aside, so
+    `Email`, ` e-mail ` and `E_Mail` all match `email`, and `National ID` `national_id`."""
+    return re.sub(r"[\s_\-]+", "", str(name)).lower()
+
+
 def is_pii(names: Iterable[object], pii_columns: Iterable[str]) -> np.ndarray:
-    """Per name: whether it names a PII column (case and surrounding spaces aside)."""
-    pii = {str(p).strip().lower() for p in pii_columns}
-    return np.array([str(n).strip().lower() in pii for n in names], dtype=bool)
+    """Per name: whether it names a PII column (`pii_key`: the one way names are matched)."""
+    pii = {pii_key(p) for p in pii_columns}
+    return np.array([pii_key(n) in pii for n in names], dtype=bool)
 
 
 def usable_attributes(names: Iterable[object], pii_columns: Iterable[str]) -> list[str]:
@@ -276,7 +283,8 @@ def clean_table(
             clean["customer_id"].notna() & ~clean["customer_id"].isin(known_customers),
         )
     bad = faults.bad_rows()
-    quarantine = raw.loc[bad, [c for c in raw.columns if c not in pii_columns]].astype(object)
+    kept = raw.columns[~is_pii(raw.columns, pii_columns)]
+    quarantine = raw.loc[bad, kept].astype(object)
     if secret.any() and "value" in quarantine:
         quarantine.loc[secret[bad], "value"] = "(withheld: PII)"
     quarantine.insert(0, "source_row", raw.index[bad] + 1)

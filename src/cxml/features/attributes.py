@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from cxml.data.schema import RESERVED_ATTRIBUTES, utc_timestamp
-from cxml.data.validate import numeric_attributes
+from cxml.data.validate import is_pii, numeric_attributes
 
 __all__ = ["as_of", "attribute_record", "history_names", "profile_columns"]
 
@@ -136,6 +136,9 @@ def attribute_record(
     """For a trained model's record: the profile attributes read through their history, and the
     static ones (no history at all: the customers table's value, assumed constant over time)."""
     history = history_names(attributes)
-    skip = {*RESERVED_ATTRIBUTES, *history, *(str(p) for p in pii_columns)}
-    static = sorted(str(c) for c in customers.columns if str(c) not in skip)
+    skip = {*RESERVED_ATTRIBUTES, *history}
+    pii = is_pii(customers.columns, pii_columns)
+    static = sorted(
+        str(c) for c, p in zip(customers.columns, pii, strict=True) if not p and str(c) not in skip
+    )
     return {"with_history": history, "static": static}

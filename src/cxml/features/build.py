@@ -17,6 +17,7 @@ import pandas as pd
 
 from cxml.config import FeatureConfig
 from cxml.data.schema import utc_timestamp
+from cxml.data.validate import is_pii
 from cxml.features.catalog import FeatureInfo, Features, event_words, family_of
 from cxml.features.sentiment import sentiment
 from cxml.features.visible import (
@@ -302,9 +303,10 @@ def _profile(
 ) -> None:
     if tenure is not None:
         out.add(_info("tenure_days", "tenure", None, "customer for {value:.0f} days"), tenure)
-    skip = {"customer_id", "signup_time", *cfg.pii_columns}
+    names = list(customers)
+    pii = dict(zip(names, is_pii(names, cfg.pii_columns), strict=True))
     for column, array in customers.items():
-        if column in skip:
+        if column in ("customer_id", "signup_time") or pii[column]:
             continue
         values = np.asarray(array)
         out.add(

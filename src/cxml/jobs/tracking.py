@@ -27,6 +27,7 @@ from mlflow.pyfunc import PythonModel
 from mlflow.types import ColSpec, Schema
 
 from cxml.data.io import json_text
+from cxml.data.validate import is_pii
 from cxml.models.bundle import BundleLayoutError
 
 if TYPE_CHECKING:
@@ -100,8 +101,9 @@ def _check_no_pii(
         names = [*map(str, frame_or_names.columns), *map(str, frame_or_names.index.names)]
     else:
         names = [str(name) for name in frame_or_names]
-    banned = {str(col).strip().lower() for col in pii_columns}
-    found = sorted({name for name in names if name.strip().lower() in banned})
+    found = sorted(
+        {name for name, pii in zip(names, is_pii(names, pii_columns), strict=True) if pii}
+    )
     if found:
         raise ValueError(
             f"{what} contains PII column(s) {found}: drop them (or pass only synthetic/aggregate "
@@ -160,9 +162,8 @@ def _col_type(column: pd.Series) -> str:
 
 def _log_inputs(inputs: Iterable[InputTable], pii_columns: tuple[str, ...]) -> None:
     """Each input as a metadata-only MLflow dataset (digest, schema, rows), PII columns left out."""
-    banned = {c.strip().lower() for c in pii_columns}
     for table in inputs:
-        frame = table.frame[[c for c in table.frame.columns if str(c).lower() not in banned]]
+        frame = table.frame.loc[:, ~is_pii(table.frame.columns, pii_columns)]
         schema = Schema([ColSpec(_col_type(frame[c]), str(c)) for c in frame.columns])
         with warnings.catch_warnings():  # 'can be interpreted in multiple ways': it is a path
             warnings.simplefilter("ignore", UserWarning)

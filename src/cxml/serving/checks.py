@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from cxml.data.schema import EVENT_VALUE_RANGES
+from cxml.data.validate import pii_key
 from cxml.models.bundle import ScoringBundle
 from cxml.serving.errors import Problem, problem
 
@@ -78,7 +79,7 @@ class Profile:
         names = [c.removeprefix("profile_") for c in bundle.feature_names if c[:8] == "profile_"]
         known = bundle.encoder.levels_
         levels = {n: tuple(known[f"profile_{n}"]) for n in names if f"profile_{n}" in known}
-        pii = frozenset(str(c).strip().lower() for c in pii_columns)
+        pii = frozenset(pii_key(c) for c in pii_columns)
         return cls(tuple(n for n in names if n not in levels), levels, pii)
 
     @property
@@ -94,7 +95,7 @@ class Profile:
 
     def _fault(self, name: str, value: AttributeValue) -> tuple[str, str] | None:
         """What is wrong with one attribute, (message, type), or None."""
-        if name.strip().lower() in self.pii:
+        if pii_key(name) in self.pii:
             msg = f"{_show(name)} is personal data: do not send PII; the model does not use it"
             return msg, "pii_refused"
         if name in self.levels:

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from cxml.data.load import load_data_dir
+from cxml.data.validate import is_pii
 from cxml.features.attributes import as_of, history_names
 from cxml.features.build import log_start
 
@@ -52,7 +53,7 @@ class History:
 
     def __init__(self, tables: dict[str, pd.DataFrame], pii: frozenset[str]) -> None:
         customers = tables["customers"]
-        keep = [c for c in customers.columns if str(c).strip().lower() not in pii]
+        keep = customers.columns[~is_pii(customers.columns, pii)]
         self.customers = customers[keep].reset_index(drop=True)
         self.customers["customer_id"] = self.customers["customer_id"].astype(str).astype(object)
         self.rows = {cid: i for i, cid in enumerate(self.customers["customer_id"])}
@@ -66,7 +67,7 @@ class History:
     @classmethod
     def load(cls, data_dir: Path, pii_columns: Sequence[str]) -> History:
         tables = load_data_dir(data_dir, tuple(pii_columns)).tables
-        return cls(tables, frozenset(str(c).strip().lower() for c in pii_columns))
+        return cls(tables, frozenset(pii_columns))
 
     def find(self, customer_ids: Sequence[str]) -> Found:
         """The rows of these customers (all known), one frame per table."""
