@@ -63,10 +63,10 @@ def _errors() -> Iterator[None]:
         if os.environ.get(DEBUG_ENV):
             raise
         if type(exc).__module__.split(".")[0] in STORE_MODULES:
-            from cxml.jobs.tracking import tracking_uri
+            from cxml.jobs.tracking import shown_uri
 
             _fail(
-                f"the MLflow store {tracking_uri()} failed: {_first_line(exc)}; check "
+                f"the MLflow store {shown_uri()} failed: {_first_line(exc)}; check "
                 "MLFLOW_TRACKING_URI and that the store is reachable and writable",
                 EXIT_FAILED,
             )
