@@ -3,6 +3,10 @@ score every active customer, and check the list, the rules and the report."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -147,3 +151,74 @@ def test_drift_on_the_data_the_model_was_trained_on_warns_about_nothing(scored_r
     html = (out / "report.html").read_text()
     assert "Features compared with the training data: 0 drifted, 0 watch" in html
     assert 'id="drift-warning"' not in html
+
+
+KILLER = """
+import os, signal, sys
+from pathlib import Path
+sys.path.insert(0, {repo!r})
+from cxml.jobs import score as score_job
+from cxml.jobs.score import run_score
+from tests.model.test_scoring import small_config
+
+limit, steps = int(sys.argv[1]), [0]
+
+
+def step():
+    steps[0] += 1
+    if steps[0] == limit:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def counted(write):
+    def run(*args):
+        write(*args)
+        step()
+    return run
+
+
+for name in ("save_parquet", "save_csv"):
+    setattr(score_job, name, counted(getattr(score_job, name)))
+rename = Path.rename
+Path.rename = lambda self, target: (rename(self, target), step())[0]
+run_score(small_config(Path(sys.argv[2])), sys.argv[3], Path(sys.argv[4]), ref="challenger")
+"""
+
+
+@pytest.mark.slow
+def test_killed_at_every_step_of_writing_the_previous_or_the_new_set_survives(scored_run):
+    """`kill -9` after each output file is written and after each rename: the folder holds the
+    previous complete set or the new one, never a mix, and the next start leaves no orphans."""
+    from cxml.data.io import recover
+
+    _, data, out, _, _ = scored_run
+    root = out.parent
+    script = KILLER.format(repo=str(Path(__file__).resolve().parents[2]))
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{root}/mlflow.db"}
+    env.pop("PYTHONPATH", None)
+    outcomes, step = [], 0
+    while True:
+        step += 1
+        before = _files(out)
+        cutoff = f"2025-07-{step:02d}"  # each run a new list, told apart by its cutoff
+        args = [sys.executable, "-c", script, str(step), str(data), cutoff, str(out)]
+        done = subprocess.run(args, cwd=root, env=env, capture_output=True, text=True)
+        assert "Traceback" not in done.stderr, done.stderr
+        recover(out)  # what the next run does first
+        after = _files(out)
+        assert not [p.name for p in root.iterdir() if p.name.startswith(".out.")]
+        if after == before:
+            outcomes.append("previous")
+        else:
+            parquet = pd.read_parquet(out / "scored.parquet")["cutoff"].iloc[0]
+            csv = pd.read_csv(out / "scored.csv")["cutoff"].iloc[0]
+            lists = {pd.Timestamp(parquet).date(), pd.Timestamp(csv).date()}
+            assert lists == {pd.Timestamp(cutoff).date()}, (step, lists)
+            assert f"history/scored-{cutoff}.parquet" in after
+            outcomes.append("new")
+        if done.returncode == 0:
+            break
+        assert done.returncode == -signal.SIGKILL, done.stderr
+    # killed while the files are written or between the two renames: the previous set
+    assert outcomes[0] == "previous" and "previous" in outcomes[-3:-1]
+    assert outcomes[-1] == "new" and len(outcomes) >= 5

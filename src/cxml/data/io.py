@@ -13,7 +13,6 @@ import json
 import math
 import os
 import shutil
-import tempfile
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -30,6 +29,7 @@ __all__ = [
     "json_safe",
     "json_text",
     "read_table",
+    "recover",
     "replace_dir",
     "write_atomic",
     "write_csv",
@@ -93,19 +93,57 @@ def current_umask() -> int:
     return mask
 
 
+def _scratch(target: Path, kind: str) -> Path:
+    """A name beside `target` for a file or folder being written (`tmp`) or set aside (`old`),
+    tagged with this process's id so a later run can tell an orphan from a live writer's."""
+    return target.parent / f".{target.name}.{os.getpid()}.{uuid.uuid4().hex}.{kind}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
+
+
+def recover(target: Path) -> None:
+    """Undo what a killed writer left beside `target`: the previous complete output set aside
+    (`old`) goes back when `target` is missing, and half-written scratch files and folders are
+    removed. A live process's scratch is left alone."""
+    if not target.parent.is_dir():
+        return
+    prefix = f".{target.name}."
+    for leftover in sorted(target.parent.iterdir()):
+        name = leftover.name
+        if not name.startswith(prefix) or not name.endswith((".tmp", ".old")):
+            continue
+        pid = name[len(prefix) :].split(".", 1)[0]
+        if not pid.isdigit() or (int(pid) != os.getpid() and _alive(int(pid))):
+            continue
+        if name.endswith(".old") and not target.exists():
+            leftover.rename(target)
+        elif leftover.is_dir() and not leftover.is_symlink():
+            shutil.rmtree(leftover, ignore_errors=True)
+        else:
+            leftover.unlink(missing_ok=True)
+
+
 @contextlib.contextmanager
 def atomic_path(target: Path) -> Iterator[Path]:
     """Yield a temporary path beside `target`; on success it replaces `target` in one step."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
+    recover(target)
+    tmp = _scratch(target, "tmp")
+    tmp.touch(mode=0o600)
     try:
-        yield Path(tmp)
-        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes 0600: teammates could not read
+        yield tmp
+        os.chmod(tmp, 0o666 & ~current_umask())  # readable as the umask allows, as files are
         os.replace(tmp, target)
     finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+        tmp.unlink(missing_ok=True)
 
 
 def write_atomic(target: Path, write: Callable[[Path], object]) -> Path:
@@ -118,10 +156,11 @@ def write_atomic(target: Path, write: Callable[[Path], object]) -> Path:
 def replace_dir(target: Path, write: Callable[[Path], object]) -> Path:
     """Run `write(tmp_dir)` (it creates the folder) and swap the folder in for `target` only if
     it succeeded: readers find the old folder or the new one, never a mix, and a failure
-    leaves `target` as it was."""
+    leaves `target` as it was. Killed between the two renames, the previous folder waits
+    beside it and the next write to `target` puts it back first (`recover`)."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
-    old = target.parent / f".{target.name}.{uuid.uuid4().hex}.old"
+    recover(target)
+    tmp, old = _scratch(target, "tmp"), _scratch(target, "old")
     try:
         write(tmp)
         if target.exists():
