@@ -391,6 +391,13 @@ def _training_lines(summary: dict[str, object], metrics: dict[str, float]) -> li
         lines.append(
             f"registered models: {summary['registered_models']} (refitted after the backtest)"
         )
+    lookalikes = summary.get("pii_lookalikes_left_out")
+    if isinstance(lookalikes, dict):
+        for name, kind in lookalikes.items():
+            lines.append(
+                f"left out customers column {name!r}: its values look like {kind}; add it to "
+                "features.not_pii if it is not personal data"
+            )
     for target in ("churn", "satisfaction_drop"):
         if summary.get(f"test_{target}_rate") is not None:
             lines.append(

@@ -124,6 +124,9 @@ class FeatureConfig:
     channel_windows: tuple[int, ...] = (30, 90)
     text_window: int = 90
     pii_columns: tuple[str, ...] = DEFAULT_PII_COLUMNS
+    #: Columns whose values look like e-mails, phone or card numbers but are not personal data
+    #: (training leaves such columns out unless they are named here).
+    not_pii: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         windows = self.windows

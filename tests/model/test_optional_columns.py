@@ -1,6 +1,7 @@
 """Optional columns are optional everywhere: a data dir whose events carry no `value`, `channel`
 or `text` (and whose actions log no `channel`, `cost` or `propensity`) validates, trains,
-registers and scores, report included."""
+registers and scores, report included. Its customers also carry e-mail addresses under a name
+no PII list has: found by their values, they are never used."""
 
 from __future__ import annotations
 
@@ -29,6 +30,9 @@ def bare(tmp_path_factory) -> Path:
     for table, columns in DROPPED.items():
         path = data / f"{table}.parquet"
         pd.read_parquet(path).drop(columns=columns).to_parquet(path)
+    customers = pd.read_parquet(data / "customers.parquet")  # a column PII by its values only
+    customers["work_contact"] = "desk." + customers["customer_id"] + "@example.org"
+    customers.to_parquet(data / "customers.parquet")
     return data
 
 
@@ -53,8 +57,12 @@ def test_a_data_dir_without_optional_columns_trains_and_scores(bare, tmp_path, m
     assert trained.metrics["churn_roc_auc"] > 0.5
     # no survey scores, so no satisfaction-drop labels: that model is left out, not failed
     assert "satisfaction_drop_roc_auc" not in trained.metrics
+    # e-mail addresses under a name no PII list has: found by their values, never a feature
+    assert trained.summary["pii_lookalikes_left_out"] == {"work_contact": "e-mail addresses"}
+    assert not [f for f in trained.bundle.feature_names if "work_contact" in f]
     record(trained, config)
     scored, written = run_score(config, CUTOFF, tmp_path / "out")
+    assert "@example.org" not in (tmp_path / "out" / "scored.csv").read_text()
     assert len(scored) > 0 and scored["churn_probability"].between(0, 1).all()
     assert scored["action"].isin([*config.actions.names, "none"]).all()
     assert {p.name for p in written} >= {"scored.parquet", "scored.csv", "report.html"}

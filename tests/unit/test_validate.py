@@ -204,3 +204,30 @@ def test_csv_text_that_a_spreadsheet_would_run_is_neutralised(tmp_path):
 def test_missing_data_dir_is_a_contract_error(tmp_path):
     with pytest.raises(ContractError, match="no such data folder"):
         load_data_dir(tmp_path / "nope")
+
+
+def test_columns_whose_values_look_like_personal_data_are_found():
+    from cxml.data.validate import pii_kind, pii_lookalikes
+
+    n = 40
+    customers = pd.DataFrame(
+        {
+            "customer_id": [f"C{i}" for i in range(n)],
+            "contact": [f"user{i}@example.org" for i in range(n)],
+            "mobile": [f"+44 (0)20 7946 {i:04d}" for i in range(n)],
+            "pan": ["4111 1111 1111 1111"] * n,  # a test card number: passes the Luhn check
+            "plan": ["basic", "premium"] * (n // 2),
+            "joined": [f"2024-01-{1 + i % 28:02d}" for i in range(n)],  # dates are not phones
+            "ref": [f"{i:016d}" for i in range(n)],  # 16 digits, most failing Luhn: not cards
+            "login": [f"u{i}@corp.example" for i in range(n)],  # e-mail-like, declared safe
+            "Email": ["a@b.co"] * n,  # declared PII by name already
+        }
+    )
+    found = pii_lookalikes(customers, ("email",), not_pii=("login",))
+    assert found == {
+        "contact": "e-mail addresses",
+        "mobile": "phone numbers",
+        "pan": "card numbers",
+    }
+    for safe in ("plan", "joined", "ref"):
+        assert pii_kind(customers[safe]) is None, safe

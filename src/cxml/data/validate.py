@@ -187,6 +187,58 @@ def is_pii(names: Iterable[object], pii_columns: Iterable[str]) -> np.ndarray:
     return np.array([pii_key(n) in pii for n in names], dtype=bool)
 
 
+_EMAIL = r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}"
+PII_SCAN_ROWS = 2_000  # values looked at per column: enough to see a pattern, cheap on any size
+PII_SHARE = 0.5  # a column is taken for PII when at least this share of its values look so
+
+
+def _luhn(digits: str) -> bool:
+    """The check digit card numbers carry (ISO/IEC 7812)."""
+    total = 0
+    for place, char in enumerate(reversed(digits)):
+        d = int(char) * (2 if place % 2 else 1)
+        total += d - 9 if d > 9 else d
+    return total % 10 == 0
+
+
+def pii_kind(values: pd.Series) -> str | None:
+    """What a text column's values look like when they look like personal data (e-mail
+    addresses, card numbers, phone numbers), from a sample of its values; None otherwise."""
+    text = values.dropna().astype(str).str.strip()
+    text = text[text != ""].head(PII_SCAN_ROWS)
+    if text.empty:
+        return None
+    if text.str.fullmatch(_EMAIL).mean() >= PII_SHARE:
+        return "e-mail addresses"
+    digits = text.str.replace(r"[\s().+/-]", "", regex=True)
+    numeric = digits.str.fullmatch(r"\d+")
+    length = digits.str.len()
+    card = numeric & length.between(13, 19) & digits.map(lambda d: d.isdigit() and _luhn(d))
+    if card.mean() >= PII_SHARE:
+        return "card numbers"
+    if (numeric & length.between(10, 15)).mean() >= PII_SHARE:
+        return "phone numbers"
+    return None
+
+
+def pii_lookalikes(
+    customers: pd.DataFrame, pii_columns: Iterable[str], not_pii: Iterable[str] = ()
+) -> dict[str, str]:
+    """The customers' text columns not declared PII (nor declared safe in `not_pii`) whose
+    values look like personal data, each with what they look like."""
+    safe = {pii_key(n) for n in not_pii}
+    found = {}
+    for name in customers.columns[~is_pii(customers.columns, pii_columns)]:
+        column = customers[name]
+        if name in RESERVED_ATTRIBUTES or pii_key(name) in safe:
+            continue
+        if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_datetime64_any_dtype(column):
+            continue
+        if kind := pii_kind(column):
+            found[str(name)] = kind
+    return found
+
+
 def usable_attributes(names: Iterable[object], pii_columns: Iterable[str]) -> list[str]:
     """The attribute names an attributes table may hold (sorted, each once): not empty, not PII
     and not `customer_id` or `signup_time`. Rows naming any other are quarantined."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,6 +18,7 @@ import pandas as pd
 from cxml.config import PipelineConfig
 from cxml.data.io import read_file
 from cxml.data.load import LoadedData
+from cxml.data.validate import pii_lookalikes
 from cxml.features.attributes import as_of, attribute_record, profile_columns
 from cxml.features.build import build_features, feature_catalog, log_start
 from cxml.features.dataset import Split, build_training_set, informative, out_of_time_split
@@ -161,6 +162,7 @@ def train(config: PipelineConfig, show_progress: bool = True) -> Trained:
     with stages("training", train_stages(config), show_progress) as begin:
         begin("load data")
         loaded = load_inputs(config)
+        config, lookalikes = _without_pii_lookalikes(config, loaded)
         begin("build features")
         built = training_frame(config, loaded, cutoffs(config))
         frame = informative(built, LABELS)  # what the models learn from
@@ -174,6 +176,8 @@ def train(config: PipelineConfig, show_progress: bool = True) -> Trained:
         figures: dict[str, object] = {**evaluation_figures(tables, result.results)}
         summary = summarise(loaded, frame, split, config)
         summary["constant_features_left_out"] = len(built.columns) - len(frame.columns)
+        if lookalikes:
+            summary["pii_lookalikes_left_out"] = lookalikes
         for target, model in result.models.items():
             summary[f"{target}_model"] = describe_choice(model)
         if result.deployment:
@@ -212,6 +216,20 @@ def train(config: PipelineConfig, show_progress: bool = True) -> Trained:
         figures |= explained_figures
         example = synthetic_example(features)
     return Trained(bundle, result, metrics, tables, figures, summary, example, built, split, loaded)
+
+
+def _without_pii_lookalikes(
+    config: PipelineConfig, loaded: LoadedData
+) -> tuple[PipelineConfig, dict[str, str]]:
+    """The config with the customers columns whose values look like personal data (e-mails,
+    phone or card numbers: `pii_lookalikes`) added to its PII columns, so no model, bundle or
+    list ever uses them; `features.not_pii` names the ones that are safe."""
+    fcfg = config.features
+    found = pii_lookalikes(loaded.tables["customers"], fcfg.pii_columns, fcfg.not_pii)
+    if not found:
+        return config, found
+    features = replace(fcfg, pii_columns=(*fcfg.pii_columns, *found))
+    return config.model_copy(update={"features": features}), found
 
 
 def _actions(
