@@ -60,6 +60,10 @@ def _errors() -> Iterator[None]:
         where = f"{exc.filename}: " if exc.filename else ""
         _fail(f"{where}{exc.strerror}: check the path, its permissions and the free space")
     except Exception as exc:
+        from cxml.jobs.database import DatabaseError
+
+        if isinstance(exc, DatabaseError):  # the --to-db database's, already saying what to do
+            _fail(str(exc), EXIT_FAILED)
         if os.environ.get(DEBUG_ENV):
             raise
         if type(exc).__module__.split(".")[0] in STORE_MODULES:
@@ -141,6 +145,10 @@ def _check_cutoff_and_engine(cutoff: str, engine: str) -> None:
         _fail(f"--engine must be local or spark, got {engine!r}")
 
 
+TO_DB_HELP = (
+    "Also write the list, decisions and run into this database (SQLAlchemy URL, e.g. "
+    "sqlite:///demo/cxml.db or postgresql+psycopg://user@host/db); the run is replaced whole"
+)
 ENGINE_HELP = "local (pandas, one machine) or spark (the same functions per customer bucket)"
 MASTER_HELP = "Spark master, e.g. local[8] or spark://host:7077 (default $SPARK_MASTER, local[2])"
 
@@ -293,18 +301,24 @@ def score(
     engine: Annotated[str, typer.Option(help=ENGINE_HELP)] = "local",
     master: Annotated[str | None, typer.Option(help=MASTER_HELP)] = None,
     buckets: Annotated[int | None, typer.Option(min=1, help="Spark: customer buckets")] = None,
+    to_db: Annotated[str | None, typer.Option(help=TO_DB_HELP)] = None,
+    run_id: Annotated[
+        str | None, typer.Option(help="With --to-db: the run to replace (default model/vN/cutoff)")
+    ] = None,
 ) -> None:
     """Score every active customer with the registered model: a ranked, explained list."""
     from cxml.config import load_config
     from cxml.jobs.score import run_score
 
     _check_cutoff_and_engine(cutoff, engine)
+    if engine == "spark" and to_db is not None:
+        _fail("--to-db works with --engine local; load the Spark parts into the database yourself")
     with _errors():
         pipeline = load_config(config, data)
         if engine == "spark":
             _spark_score(pipeline, cutoff, str(out), model_ref, explain_top, master, buckets)
             return
-        scored, written = run_score(pipeline, cutoff, out, model_ref, explain_top)
+        scored, written = run_score(pipeline, cutoff, out, model_ref, explain_top, to_db, run_id)
     high = int((scored["churn_risk_band"] == "high").sum())
     typer.echo(
         f"scored {len(scored):,} customers at {cutoff} with {scored['model_name'].iloc[0]} "
@@ -313,6 +327,10 @@ def score(
     )
     for path in written:
         typer.echo(f"  -> {path}")
+    if to_db is not None:
+        from cxml.jobs.database import run_key, safe_url
+
+        typer.echo(f"  -> {safe_url(to_db)} (run {run_key(scored, run_id)})")
 
 
 def _spark_score(

@@ -14,6 +14,7 @@ from cxml.data.io import save_csv, save_parquet, write_together
 from cxml.data.schema import utc_timestamp
 from cxml.features.attributes import as_of
 from cxml.features.build import log_start
+from cxml.jobs import database
 from cxml.models.bundle import ScoringBundle
 from cxml.scoring import Scorer, scoring_population
 
@@ -51,15 +52,25 @@ def run_score(
     out: Path,
     ref: str = "champion",
     explain_top: float | None = 0.1,
+    to_db: str | None = None,
+    run_id: str | None = None,
 ) -> tuple[pd.DataFrame, list[Path]]:
     """Score everyone active at the cutoff with the registered bundle; write the list and the
     report. Everything is computed before anything is written, and the run's files replace
-    the previous ones together, so a failed run leaves the previous outputs as they were."""
+    the previous ones together, so a failed run leaves the previous outputs as they were.
+
+    `to_db`: a database URL the list also goes to (jobs/database.py), as the run `run_id`
+    (default: model, version and cutoff). It is checked before any work; then the run's rows
+    are replaced in one transaction, the files are written inside it and it commits last, so
+    a failed database write leaves the files as they were and a failed file write leaves the
+    database as it was."""
     from cxml.jobs.inputs import load_inputs
     from cxml.jobs.progress import stages
     from cxml.jobs.score_report import report_html
 
     at = utc_timestamp(cutoff)
+    if to_db is not None:
+        database.check(to_db)
     steps = ["load data", "load model", "features", "score, explain, allocate", "report", "write"]
     with stages("scoring", steps) as begin:
         begin("load data")
@@ -86,5 +97,10 @@ def run_score(
         begin("report")
         html = report_html(scored, scorer, features.frame(), loaded, out, result.touchpoints)
         begin("write")
-        written = write_together(out, scored_files(scored, html))
-    return scored, written
+        files = scored_files(scored, html)
+        if to_db is None:
+            return scored, write_together(out, files)
+        actions = scorer.bundle.actions
+        budget = None if actions is None else actions.budget
+        with database.replacing_run(to_db, scored, run_id, model_ref=ref, budget=budget):
+            return scored, write_together(out, files)
