@@ -31,14 +31,10 @@ def load_scorer(model_name: str, ref: str = "champion") -> Scorer:
 
 def scored_files(scored: pd.DataFrame, html: str | None = None) -> dict[str, Writer]:
     """The files of a scoring run (name in the output folder -> its writer): the list as
-    Parquet and CSV, the report, and this run's entry in the archive of earlier scorings."""
-    from cxml.jobs.score_report import archived
-
-    name, kept = archived(scored)
+    Parquet and CSV, and the report."""
     files: dict[str, Writer] = {
         "scored.parquet": partial(save_parquet, scored),
         "scored.csv": partial(save_csv, scored),
-        name: partial(save_parquet, kept),
     }
     if html is not None:
         files["report.html"] = lambda path: path.write_text(html, encoding="utf-8")
@@ -53,15 +49,17 @@ def run_score(
     explain_top: float | None = 0.1,
 ) -> tuple[pd.DataFrame, list[Path]]:
     """Score everyone active at the cutoff with the registered bundle; write the list and the
-    report. Everything is computed before anything is written, and the run's files replace
-    the previous ones together, so a failed run leaves the previous outputs as they were."""
+    report, then record the scoring in MLflow (`jobs/scorings.py`) for later monitoring.
+    Everything is computed before anything is written, and the run's files replace the
+    previous ones together, so a failed run leaves the previous outputs as they were."""
     from tqdm import tqdm
 
     from cxml.jobs.inputs import load_inputs
     from cxml.jobs.score_report import report_html
+    from cxml.jobs.scorings import register
 
     at = utc_timestamp(cutoff)
-    steps = ["load data", "load model", "features", "score, explain, allocate", "report", "write"]
+    steps = ["load data", "load model", "features", "score, explain", "report", "write", "register"]
     # closed (and cleared) however the run ends, so an error is not printed onto the bar
     with tqdm(steps, desc="scoring", unit="step", leave=False) as progress:
         step = iter(progress)
@@ -87,7 +85,9 @@ def run_score(
         scored = scored.sort_values("churn_rank", kind="stable").reset_index(drop=True)
         scored["scored_at"] = pd.Timestamp.now(tz="UTC")
         next(step)
-        html = report_html(scored, scorer, features.frame(), loaded, out, result.touchpoints)
+        html = report_html(scored, scorer, features.frame(), loaded, result.touchpoints)
         next(step)
         written = write_together(out, scored_files(scored, html))
+        next(step)
+        register(config, scored, str(out.resolve()))
     return scored, written
