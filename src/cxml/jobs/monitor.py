@@ -14,8 +14,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cxml.config import PipelineConfig, plain
+from cxml.config import NO_ACTION, PipelineConfig, plain
 from cxml.data.io import json_text, write_together
+from cxml.data.load import LoadedData
 from cxml.data.schema import utc_timestamp
 from cxml.features.attributes import as_of
 from cxml.features.build import log_start
@@ -66,24 +67,16 @@ def run_monitor(
 
     loaded = load_inputs(config)
     scorer = load_scorer(config.tracking.model_name, ref)
-    events, customers = loaded.tables["events"], loaded.tables["customers"]
+    events = loaded.tables["events"]
     at = default_cutoff(events) if cutoff is None else utc_timestamp(cutoff)
-    population = scoring_population(events, customers, at, scorer.bundle.labels)
-    if population.empty:
-        raise ValueError(
-            f"no customer of {config.data.dir} is in the population the model speaks for at "
-            f"{at.date()}: pick a --cutoff inside the data"
-        )
-    population = as_of(population, loaded.tables.get("attributes"), at)
-    features = scorer.bundle.features(events, population, at, log_start(events)).frame()
-    p = scorer.bundle.predict(features)["churn_probability"].to_numpy(dtype=float)
+    features, p = _current(config, loaded, scorer, at)
     found = outcomes(
         earlier_scorings(scorer.model_name, folders),
         events,
-        customers,
+        loaded.tables["customers"],
         scorer.bundle.labels,
         loaded.tables.get("actions"),
-        "none" if scorer.bundle.actions is None else scorer.bundle.actions.control,
+        NO_ACTION if scorer.bundle.actions is None else scorer.bundle.actions.control,
     )
     ctx = _context(config, scorer, at, features, p, found)
     latest = _latest(found, scorer.model_version)
@@ -98,6 +91,28 @@ def run_monitor(
     written = write_together(out, files)
     run_id = _record(config, ctx, summary, html, latest)
     return Monitored(summary, crossed, written, run_id)
+
+
+def _current(
+    config: PipelineConfig, loaded: LoadedData, scorer: Scorer, at: pd.Timestamp
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """The features and churn probabilities of the customers the model speaks for at `at`."""
+    if "churn" not in scorer.bundle.models:
+        raise ValueError(
+            f"{scorer.model_name} v{scorer.model_version} has no churn model to monitor: train "
+            "one with churn among the pipeline's targets"
+        )
+    events, customers = loaded.tables["events"], loaded.tables["customers"]
+    population = scoring_population(events, customers, at, scorer.bundle.labels)
+    if population.empty:
+        raise ValueError(
+            f"no customer of {config.data.dir} is in the population the model speaks for at "
+            f"{at.date()}: pick a --cutoff inside the data"
+        )
+    population = as_of(population, loaded.tables.get("attributes"), at)
+    features = scorer.bundle.features(events, population, at, log_start(events)).frame()
+    p = scorer.bundle.predict(features)["churn_probability"].to_numpy(dtype=float)
+    return features, p
 
 
 def _latest(found: Outcomes, version: str) -> dict[str, object] | None:
