@@ -24,6 +24,8 @@ from cxml.jobs.scorings import ARTIFACT, KEPT
 from cxml.jobs.train import record, train
 from tests.model.test_scoring import small_config
 
+pytestmark = pytest.mark.slow  # one training, then several scorings and monitorings
+
 EARLY = "2025-05-01"  # its 91-day outcome window closes inside the simulated log
 runner = CliRunner()
 
