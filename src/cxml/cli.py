@@ -24,6 +24,7 @@ app.add_typer(import_app, name="import")
 
 EXIT_BAD_INPUT = 2  # something the user can fix: a config, a data dir, an argument, a path
 EXIT_FAILED = 1  # anything else: the tracking store, or a bug
+EXIT_ALERT = 3  # cxml monitor: a threshold of the config's monitor section was crossed
 DEBUG_ENV = "CXML_DEBUG"  # set (to anything) to see the traceback of an unexpected failure
 #: Where the tracking store's own failures come from (its client, database or HTTP layers).
 STORE_MODULES = ("mlflow", "sqlalchemy", "alembic", "sqlite3", "requests", "urllib3")
@@ -61,14 +62,13 @@ def _errors() -> Iterator[None]:
         _fail(f"{where}{exc.strerror}: check the path, its permissions and the free space")
     except Exception as exc:
         from cxml.jobs.database import DatabaseError
+        from cxml.jobs.store import StoreError, shown_uri
 
         if isinstance(exc, DatabaseError):  # the --to-db database's, already saying what to do
             _fail(str(exc), EXIT_FAILED)
         if os.environ.get(DEBUG_ENV):
             raise
-        if type(exc).__module__.split(".")[0] in STORE_MODULES:
-            from cxml.jobs.tracking import shown_uri
-
+        if isinstance(exc, StoreError) or type(exc).__module__.split(".")[0] in STORE_MODULES:
             _fail(
                 f"the MLflow store {shown_uri()} failed: {_first_line(exc)}; check "
                 "MLFLOW_TRACKING_URI and that the store is reachable and writable",
@@ -271,12 +271,12 @@ def train(
 ) -> None:
     """Train, backtest and register the churn and satisfaction-drop models."""
     from cxml.config import load_config
-    from cxml.jobs.train import record, train, write_metrics
+    from cxml.jobs.train import describe_training, record, train, write_metrics
 
     with _errors():
         pipeline = load_config(config, data)
         trained = train(pipeline)
-        for line in _training_lines(trained.summary, trained.metrics):
+        for line in describe_training(trained.summary, trained.metrics):
             typer.echo(line)
         if metrics_out:
             typer.echo(f"metrics -> {write_metrics(trained, metrics_out)}")
@@ -362,6 +362,41 @@ def _spark_score(
 
 
 @app.command()
+def monitor(
+    config: Annotated[Path, typer.Option(help="Pipeline config (its monitor: thresholds)")],
+    out: Annotated[Path, typer.Option(help="Folder for monitor.html and monitor.json")],
+    data: Annotated[
+        Path | None, typer.Option(help="Data dir to use instead of the config's")
+    ] = None,
+    cutoff: Annotated[
+        str | None, typer.Option(help="Monitor as of this time (default: the end of the data)")
+    ] = None,
+    model_ref: Annotated[str, typer.Option(help="Alias or version to monitor")] = "champion",
+    scored: Annotated[
+        list[Path] | None,
+        typer.Option(help="A `cxml score` --out folder to judge besides the registry's scorings"),
+    ] = None,
+) -> None:
+    """Drift, expected and realised performance of the registered model; exit 3 on an alert."""
+    from cxml.config import load_config
+    from cxml.jobs.monitor import describe, run_monitor
+
+    if cutoff is not None:
+        _check_cutoff_and_engine(cutoff, "local")
+    with _errors():
+        pipeline = load_config(config, data)
+        done = run_monitor(pipeline, out, cutoff, model_ref, scored or [])
+    for line in describe(done):
+        typer.echo(line)
+    for path in done.written:
+        typer.echo(f"  -> {path}")
+    for alert in done.alerts:
+        typer.echo(f"alert: {alert.message}", err=True)
+    if done.alerts:
+        raise typer.Exit(EXIT_ALERT)
+
+
+@app.command()
 def promote(
     model_name: Annotated[str, typer.Argument(help="Registered model, e.g. cxml-demo")],
     version: Annotated[str, typer.Argument(help="Version to make champion")],
@@ -395,51 +430,6 @@ def models(
     with _errors():
         table = tracking.model_versions(model_name)
     typer.echo(table.to_string(index=False))
-
-
-def _training_lines(summary: dict[str, object], metrics: dict[str, float]) -> list[str]:
-    lines = [
-        f"{summary['training_rows']:,} training rows, {summary['features']} features, "
-        f"{summary['quarantined_rows']:,} quarantined rows"
-    ]
-    for role in ("train", "validation", "test"):
-        if f"{role}_cutoffs" in summary:
-            lines.append(f"{role} cutoffs: {', '.join(summary[f'{role}_cutoffs'])}")  # type: ignore[arg-type]
-    if "registered_models" in summary:
-        lines.append(
-            f"registered models: {summary['registered_models']} (refitted after the backtest)"
-        )
-    lookalikes = summary.get("pii_lookalikes_left_out")
-    if isinstance(lookalikes, dict):
-        for name, kind in lookalikes.items():
-            lines.append(
-                f"left out customers column {name!r}: its values look like {kind}; add it to "
-                "features.not_pii if it is not personal data"
-            )
-    for target in ("churn", "satisfaction_drop"):
-        if summary.get(f"test_{target}_rate") is not None:
-            lines.append(
-                f"{target} rate {summary[f'{target}_rate']} in the training rows, "
-                f"{summary[f'test_{target}_rate']} in the test rows"
-            )
-        if f"{target}_roc_auc" not in metrics:
-            continue
-        line = (
-            f"{target}: ROC-AUC {metrics[f'{target}_roc_auc']:.4f} "
-            f"(baseline {metrics[f'{target}_baseline_roc_auc']:.4f}"
-        )
-        if f"{target}_oracle_roc_auc" in metrics:
-            line += f", oracle {metrics[f'{target}_oracle_roc_auc']:.4f}"
-        line += (
-            f"), PR-AUC {metrics[f'{target}_pr_auc']:.4f}, Brier {metrics[f'{target}_brier']:.4f}, "
-            f"ECE {metrics[f'{target}_ece']:.4f} (uncalibrated "
-            f"{metrics[f'{target}_uncalibrated_ece']:.4f}), lift@10% "
-            f"{metrics[f'{target}_lift_top10']:.2f}"
-        )
-        lines.append(line)
-        if f"{target}_model" in summary:
-            lines.append(f"{target}: shipped {summary[f'{target}_model']}")
-    return lines
 
 
 @app.command()

@@ -32,14 +32,10 @@ def load_scorer(model_name: str, ref: str = "champion") -> Scorer:
 
 def scored_files(scored: pd.DataFrame, html: str | None = None) -> dict[str, Writer]:
     """The files of a scoring run (name in the output folder -> its writer): the list as
-    Parquet and CSV, the report, and this run's entry in the archive of earlier scorings."""
-    from cxml.jobs.score_report import archived
-
-    name, kept = archived(scored)
+    Parquet and CSV, and the report."""
     files: dict[str, Writer] = {
         "scored.parquet": partial(save_parquet, scored),
         "scored.csv": partial(save_csv, scored),
-        name: partial(save_parquet, kept),
     }
     if html is not None:
         files["report.html"] = lambda path: path.write_text(html, encoding="utf-8")
@@ -56,8 +52,9 @@ def run_score(
     run_id: str | None = None,
 ) -> tuple[pd.DataFrame, list[Path]]:
     """Score everyone active at the cutoff with the registered bundle; write the list and the
-    report. Everything is computed before anything is written, and the run's files replace
-    the previous ones together, so a failed run leaves the previous outputs as they were.
+    report, then record the scoring in MLflow (`jobs/scorings.py`) for later monitoring.
+    Everything is computed before anything is written, and the run's files replace the
+    previous ones together, so a failed run leaves the previous outputs as they were.
 
     `to_db`: a database URL the list also goes to (jobs/database.py), as the run `run_id`
     (default: model, version and cutoff). It is checked before any work; then the run's rows
@@ -67,12 +64,13 @@ def run_score(
     from cxml.jobs.inputs import load_inputs
     from cxml.jobs.progress import stages
     from cxml.jobs.score_report import report_html
+    from cxml.jobs.scorings import register
 
     at = utc_timestamp(cutoff)
     if to_db is not None:
         database.check(to_db)
     steps = ["load data", "load model", "features", "score, explain, allocate", "report", "write"]
-    with stages("scoring", steps) as begin:
+    with stages("scoring", [*steps, "register"]) as begin:
         begin("load data")
         loaded = load_inputs(config)
         begin("load model")
@@ -95,12 +93,16 @@ def run_score(
         scored = scored.sort_values("churn_rank", kind="stable").reset_index(drop=True)
         scored["scored_at"] = pd.Timestamp.now(tz="UTC")
         begin("report")
-        html = report_html(scored, scorer, features.frame(), loaded, out, result.touchpoints)
+        html = report_html(scored, scorer, features.frame(), loaded, result.touchpoints)
         begin("write")
         files = scored_files(scored, html)
         if to_db is None:
-            return scored, write_together(out, files)
-        actions = scorer.bundle.actions
-        budget = None if actions is None else actions.budget
-        with database.replacing_run(to_db, scored, run_id, model_ref=ref, budget=budget):
-            return scored, write_together(out, files)
+            written = write_together(out, files)
+        else:
+            actions = scorer.bundle.actions
+            budget = None if actions is None else actions.budget
+            with database.replacing_run(to_db, scored, run_id, model_ref=ref, budget=budget):
+                written = write_together(out, files)
+        begin("register")
+        register(config, scored, str(out.resolve()))
+    return scored, written
