@@ -117,6 +117,7 @@ def model_card_markdown(
         "version": version,
         "window": [(k, _cell(v)) for k, v in _window(bundle)],
         "metrics": _metrics(bundle),
+        "out_of_time": any(label == "test cutoffs" for label, _ in _window(bundle)),
         "models": [(t, _cell(describe_choice(m))) for t, m in bundle.models.items()],
         "inputs": others,
         "outputs": [(n, _cell(OUTPUT_WORDS.get(n, ""))) for n in outputs],
