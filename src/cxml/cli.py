@@ -433,6 +433,23 @@ def models(
 
 
 @app.command()
+def export(
+    config: Annotated[Path, typer.Option(help="Pipeline config, e.g. pipelines/demo.yaml")],
+    model_ref: Annotated[str, typer.Option(help="Alias or version to export")] = "champion",
+    out: Annotated[Path, typer.Option(help="Folder for <model name>/<version>/")] = Path("models"),
+) -> None:
+    """Export a registered version as a self-contained MLflow model with its model card: it
+    loads with mlflow.pyfunc.load_model where cxml is not installed and answers as cxml score."""
+    from cxml.config import load_config
+    from cxml.jobs.export import run_export
+
+    with _errors():
+        path = run_export(load_config(config), model_ref, out)
+    typer.echo(f"exported {path.parent.name} v{path.name} -> {path}")
+    typer.echo(f"  model card: {path / 'README.md'}")
+
+
+@app.command()
 def serve(
     config: Annotated[Path, typer.Option(help="Pipeline config: model name, data dir")] = Path(
         "pipelines/demo.yaml"

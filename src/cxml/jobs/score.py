@@ -11,9 +11,11 @@ import pandas as pd
 
 from cxml.config import PipelineConfig
 from cxml.data.io import save_csv, save_parquet, write_together
+from cxml.data.load import LoadedData
 from cxml.data.schema import utc_timestamp
 from cxml.features.attributes import as_of
 from cxml.features.build import log_start
+from cxml.features.catalog import Features
 from cxml.jobs import database
 from cxml.models.bundle import ScoringBundle
 from cxml.scoring import Scorer, scoring_population
@@ -40,6 +42,23 @@ def scored_files(scored: pd.DataFrame, html: str | None = None) -> dict[str, Wri
     if html is not None:
         files["report.html"] = lambda path: path.write_text(html, encoding="utf-8")
     return files
+
+
+def base_features(
+    loaded: LoadedData, bundle: ScoringBundle, at: pd.Timestamp, where: Path
+) -> Features:
+    """The features at `at` of everyone the model speaks for (the scoring population), as
+    `cxml score` scores them; `where`: the data dir, for the message when there is no one."""
+    events, customers = loaded.tables["events"], loaded.tables["customers"]
+    population = scoring_population(events, customers, at, bundle.labels)
+    if population.empty:
+        raise ValueError(
+            f"no customer of {where} is in the population the model speaks for at "
+            f"{at.date()} (joined before it, not gone; see the churn definition): pick a "
+            "cutoff inside the data"
+        )
+    population = as_of(population, loaded.tables.get("attributes"), at)
+    return bundle.features(events, population, at, log_start(events))
 
 
 def run_score(
@@ -75,17 +94,8 @@ def run_score(
         loaded = load_inputs(config)
         begin("load model")
         scorer = load_scorer(config.tracking.model_name, ref)
-        events, customers = loaded.tables["events"], loaded.tables["customers"]
         begin("features")
-        population = scoring_population(events, customers, at, scorer.bundle.labels)
-        if population.empty:
-            raise ValueError(
-                f"no customer of {config.data.dir} is in the population the model speaks for at "
-                f"{at.date()} (joined before it, not gone; see the churn definition): pick a "
-                "cutoff inside the data"
-            )
-        population = as_of(population, loaded.tables.get("attributes"), at)
-        features = scorer.bundle.features(events, population, at, log_start(events))
+        features = base_features(loaded, scorer.bundle, at, config.data.dir)
         log = loaded.tables.get("actions")
         begin("score, explain, allocate")
         result = scorer.score(features, at, explain_top, log, per_customer=False, touchpoints=True)

@@ -46,8 +46,13 @@ PACKAGE_VERSION_TAG = "cxml.package_version"
 # MLflow rejects or truncates (with a warning) longer param values; we cut them ourselves first.
 _PARAM_MAX_CHARS = 6000
 _TRUNCATED = "...[truncated]"
-# Pinned into the logged model's requirements when installed (cxml itself must be installed too).
-_RUNTIME_DISTS = ("mlflow", "cloudpickle", "numpy", "pandas", "scipy", "scikit-learn", "lightgbm")
+# Pinned into a model's requirements at their installed versions: MLflow, the unpickler, and
+# what cxml's code imports when a model is loaded and predicts (tests/model/test_export.py
+# records those imports where cxml is not installed). A registered model also needs cxml.
+_RUNTIME_DISTS = (
+    "mlflow", "cloudpickle", "numpy", "pandas", "pyarrow", "pandera", "pydantic", "pyyaml",
+    "scipy", "scikit-learn", "lightgbm",
+)  # fmt: skip
 
 # MLflow logs INFO lines on every call; keep real warnings only. cxml pickles model objects on
 # purpose, so MLflow's cloudpickle notice (repeated on every log_model) is dropped too.
@@ -79,7 +84,7 @@ class _CxmlPyfunc(PythonModel):
     def predict(
         self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
     ) -> pd.DataFrame:
-        return self.model.predict(model_input)
+        return self.model.predict(model_input, **(params or {}))
 
 
 def _client() -> MlflowClient:
@@ -249,22 +254,58 @@ def _log_run_data(
     mlflow.set_tags({**(tags or {}), **versions})
 
 
+def _pyfunc(
+    model: Any,
+    input_example: pd.DataFrame,
+    pii_columns: tuple[str, ...],
+    params: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """What MLflow stores of a model, logged or saved: the object, its signature (`params`:
+    the keyword arguments `predict` takes, with their defaults), a PII-free example and pins."""
+    _check_no_pii(input_example, pii_columns, "input_example")
+    prediction = model.predict(input_example)
+    if isinstance(prediction, pd.DataFrame):
+        _check_no_pii(prediction, pii_columns, "model output")
+    with warnings.catch_warnings():  # integer outputs (a rank) are never missing
+        warnings.filterwarnings("ignore", "Hint: Inferred schema contains integer", UserWarning)
+        signature = infer_signature(input_example, prediction, params)
+    return {
+        "python_model": _CxmlPyfunc(model),
+        "signature": signature,
+        "input_example": input_example,
+        "pip_requirements": _pip_requirements(),
+    }
+
+
 def _log_and_register(
     model: Any, input_example: pd.DataFrame, model_name: str, pii_columns: tuple[str, ...]
 ) -> str:
     """Log the model as a pyfunc with a signature and register it; returns the new version."""
-    prediction = model.predict(input_example)
-    if isinstance(prediction, pd.DataFrame):
-        _check_no_pii(prediction, pii_columns, "model output")
     info = mlflow.pyfunc.log_model(
         name="model",
-        python_model=_CxmlPyfunc(model),
-        signature=infer_signature(input_example, prediction),
-        input_example=input_example,
-        pip_requirements=_pip_requirements(),
         registered_model_name=model_name,
+        **_pyfunc(model, input_example, pii_columns),
     )
     return str(info.registered_model_version)
+
+
+def save_self_contained(
+    path: Path,
+    model: object,
+    input_example: pd.DataFrame,
+    params: dict[str, Any],
+    pii_columns: tuple[str, ...] = (),
+) -> None:
+    """Save `model` as an MLflow model folder at `path` (which must not exist) that loads with
+    `mlflow.pyfunc.load_model` where cxml is not installed: the cxml package travels in its
+    `code/` folder, which MLflow puts first on sys.path when loading."""
+    import cxml
+
+    mlflow.pyfunc.save_model(
+        str(path),
+        code_paths=[str(Path(cxml.__file__).parent)],
+        **_pyfunc(model, input_example, pii_columns, params),
+    )
 
 
 def _not_found(err: MlflowException) -> bool:
