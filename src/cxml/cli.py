@@ -466,7 +466,8 @@ def serve(
 
     CXML_API_KEY: require the header 'Authorization: Bearer <key>'.
     MLFLOW_TRACKING_URI: the registry to load from.
-    CXML_MAX_BODY_BYTES, CXML_MAX_EVENTS, CXML_MAX_BATCH: request limits."""
+    CXML_MAX_BODY_BYTES, CXML_MAX_EVENTS, CXML_MAX_BATCH: request limits.
+    CXML_HEADER_TIMEOUT, CXML_BODY_TIMEOUT: seconds a request's headers, then its body, may take."""
     import os
     import sys
 
