@@ -76,7 +76,7 @@ def test_schema_rejects_a_wrongly_typed_clean_frame():
         # row 2: the amount is text
         (EVENTS.replace("20.5", "abc"), "value", "not a number", 1),
         # row 2: a negative purchase amount
-        (EVENTS.replace("20.5", "-3"), "value", "outside >= 0 for purchase", 1),
+        (EVENTS.replace("20.5", "-3"), "value", "outside 0..1e", 1),
         # row 3: NPS of 11 is outside 0..10
         (EVENTS.replace(",9,", ",11,"), "value", "outside 0..10 for survey_nps", 1),
         # rows 2 and 4: events of customers that customers.csv does not have

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import numpy as np
 import pandas as pd
@@ -17,14 +18,26 @@ import pandas as pd
 from cxml.config import DEFAULT_PII_COLUMNS
 from cxml.data.schema import (
     EVENT_VALUE_RANGES,
+    MAX_MAGNITUDE,
     RESERVED_ATTRIBUTES,
     TABLES,
+    TIME_RANGE,
     ColumnSpec,
     ContractError,
     TableSpec,
+    outside_time_range,
 )
 
 EXAMPLES_PER_FAULT = 3
+#: A customers text column is read as numbers when at least this share of its non-empty values
+#: are numbers (as a CSV of a numeric column is); the rest are quarantined, naming the column.
+NUMERIC_SHARE = 0.9
+NUL = "holds a NUL byte (a binary or damaged export): remove it at the source"
+WITH_YEAR = r"(?<!\d)\d{4}(?!\d)"  # a four-digit year somewhere in the text
+DAY_OR_MONTH = r"\s*\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}"  # 05/06/2024: May or June?
+LINE_BREAK = "holds a line break (a quote left open in the file joins lines): fix the quoting"
+OUT_OF_TIME = f"outside {TIME_RANGE} (a typo, or a placeholder for unknown: leave it empty)"
+TOO_LARGE = f"infinite, or of magnitude above {MAX_MAGNITUDE:g}"
 
 
 @dataclass
@@ -46,6 +59,7 @@ class TableResult:
     faults: list[Fault] = field(default_factory=list)
     ignored_columns: list[str] = field(default_factory=list)
     rows_read: int = 0
+    source: str = ""  # the file's name
 
 
 class _Faults:
@@ -95,7 +109,24 @@ def _parse_id(series: pd.Series, faults: _Faults, column: str) -> pd.Series:
         series = series.astype(object)
     text = _stripped(series)
     faults.add(column, "empty", text.isna() | (text == ""))
+    _control_characters(text, faults, column)
     return text
+
+
+def _control_characters(text: pd.Series, faults: _Faults, column: str) -> None:
+    """A NUL byte, or a line break where a name is expected (a quote the export never closed
+    joins the lines after it into one value)."""
+    faults.add(column, NUL, _has(text, "\x00"))
+    faults.add(column, LINE_BREAK, _has(text, "\n") | _has(text, "\r"))
+
+
+def _has(series: pd.Series, char: str) -> np.ndarray:
+    """Per value: whether its text holds `char` (each distinct value looked at once)."""
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    if not len(uniques):
+        return np.zeros(len(series), dtype=bool)
+    found = np.asarray(pd.Index(uniques).astype(str).str.contains(char, regex=False), bool)
+    return np.append(found, False)[codes]  # code -1 (missing) reads the last slot
 
 
 def _stripped(series: pd.Series) -> pd.Series:
@@ -108,6 +139,7 @@ def _stripped(series: pd.Series) -> pd.Series:
 
 
 def _parse_timestamp(series: pd.Series, faults: _Faults, spec: ColumnSpec) -> pd.Series:
+    beyond = np.zeros(len(series), dtype=bool)  # ISO times pandas cannot hold (e.g. 2999)
     if isinstance(series.dtype, pd.DatetimeTZDtype):
         parsed = series.dt.tz_convert("UTC")
     elif pd.api.types.is_datetime64_dtype(series.dtype):
@@ -115,18 +147,39 @@ def _parse_timestamp(series: pd.Series, faults: _Faults, spec: ColumnSpec) -> pd
     else:
         text = series.astype("string").str.strip()
         parsed = pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601")
-        retry = parsed.isna() & text.notna()
-        if retry.any():
+        # other spellings of a full date ("31 May 2024 14:00"), but never a guess: a time of day
+        # alone would read as today, and 05/06/2024 as May or June
+        failed = text[parsed.isna() & text.notna()]
+        spelled = failed.str.contains(WITH_YEAR) & ~failed.str.match(DAY_OR_MONTH)
+        retry = failed.index[spelled.fillna(False).to_numpy(bool)]
+        if len(retry):
             parsed[retry] = pd.to_datetime(text[retry], utc=True, errors="coerce", format="mixed")
+        unread = (parsed.isna() & text.notna() & (text != "")).to_numpy(bool)
+        beyond = _dates_beyond_pandas(text, unread)
         faults.add(
-            spec.name,
-            "not a timestamp (use ISO 8601, e.g. 2024-05-31T14:00:00Z)",
-            parsed.isna() & text.notna() & (text != ""),
+            spec.name, "not a timestamp (use ISO 8601, e.g. 2024-05-31T14:00:00Z)", unread & ~beyond
         )
-    parsed = parsed.astype("datetime64[ns, UTC]")
+    outside = outside_time_range(parsed)
+    faults.add(spec.name, OUT_OF_TIME, outside | beyond)
+    parsed = parsed.where(~outside).astype("datetime64[ns, UTC]")
     if spec.required:
         faults.add(spec.name, "empty", series.isna())
     return parsed
+
+
+def _dates_beyond_pandas(text: pd.Series, unread: np.ndarray) -> np.ndarray:
+    """Which unread values are ISO 8601 times all the same (Python reads years 1 to 9999; pandas
+    only 1677 to 2262), so they are told apart from text that is no time at all."""
+    dated = {value for value in text[unread].unique() if _is_iso(str(value))}
+    return unread & text.isin(dated).to_numpy(bool)
+
+
+def _is_iso(value: str) -> bool:
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _parse_number(series: pd.Series, faults: _Faults, spec: ColumnSpec) -> pd.Series:
@@ -135,6 +188,7 @@ def _parse_number(series: pd.Series, faults: _Faults, spec: ColumnSpec) -> pd.Se
         return pd.Series(np.nan, index=series.index)
     number = pd.to_numeric(series, errors="coerce").astype(float)
     faults.add(spec.name, "not a number", number.isna() & series.notna())
+    faults.add(spec.name, TOO_LARGE, _too_large(number))
     if spec.minimum is not None:
         faults.add(spec.name, f"below {spec.minimum:g}", number < spec.minimum)
     if spec.maximum is not None:
@@ -144,17 +198,49 @@ def _parse_number(series: pd.Series, faults: _Faults, spec: ColumnSpec) -> pd.Se
     return number
 
 
+def _too_large(number: pd.Series) -> np.ndarray:
+    """Per number: infinite or beyond MAX_MAGNITUDE (sums of such values overflow)."""
+    values = number.to_numpy(dtype=float, na_value=np.nan)
+    return np.abs(np.nan_to_num(values, nan=0.0, posinf=np.inf, neginf=np.inf)) > MAX_MAGNITUDE
+
+
 def _parse_string(series: pd.Series, faults: _Faults, spec: ColumnSpec) -> pd.Series:
     out = series if isinstance(series.dtype, pd.CategoricalDtype) else _stripped(series)
     if spec.required:
         faults.add(spec.name, "empty", out.isna() | (out.astype(object) == ""))
+    if spec.kind == "text":  # free text may hold line breaks
+        faults.add(spec.name, NUL, _has(out, "\x00"))
+    else:
+        _control_characters(out, faults, spec.name)
     return out
+
+
+def _attribute_column(series: pd.Series, faults: _Faults, name: str) -> pd.Series:
+    """A customers profile column: text read as numbers when it holds numbers (CSV keeps them
+    as text; Parquet as typed), with the faults of either kind quarantined."""
+    if pd.api.types.is_bool_dtype(series.dtype) or isinstance(series.dtype, pd.CategoricalDtype):
+        return series
+    if pd.api.types.is_numeric_dtype(series.dtype):
+        faults.add(name, TOO_LARGE, _too_large(series.astype(float)))
+        return series
+    faults.add(name, NUL, _has(series, "\x00"))
+    if pd.api.types.is_datetime64_any_dtype(series.dtype):
+        return series
+    text = _stripped(series)
+    given = text.notna() & (text != "")
+    number = pd.to_numeric(text.where(given), errors="coerce").astype(float)
+    if not given.any() or number[given].notna().mean() < NUMERIC_SHARE:
+        return series
+    faults.add(name, "not a number, where the column holds numbers", given & number.isna())
+    faults.add(name, TOO_LARGE, _too_large(number))
+    return number
 
 
 def _check_structure(spec: TableSpec, raw: pd.DataFrame, source: str) -> None:
     missing = [c for c in spec.required_columns if c not in raw.columns]
     if missing:
-        have = ", ".join(map(str, raw.columns)) or "none"
+        shown = [str(c)[:40] for c in raw.columns[:20]]
+        have = ", ".join(shown) + (", ..." if len(raw.columns) > 20 else "") or "none"
         raise ContractError(
             f"{source}: required column(s) {', '.join(missing)} missing (the file has: {have}); "
             f"rename or add them — see the data contract in docs/data-contract.md"
@@ -170,7 +256,8 @@ def _event_value_ranges(frame: pd.DataFrame, faults: _Faults) -> None:
         if not rows.any():
             continue
         value = frame["value"].to_numpy()
-        outside = rows & ((value < low) | (value > high))
+        finite = np.abs(np.nan_to_num(value, nan=0.0)) <= MAX_MAGNITUDE  # else TOO_LARGE says so
+        outside = rows & finite & ((value < low) | (value > high))
         limit = f"{low:g}..{high:g}" if np.isfinite(high) else f">= {low:g}"
         faults.add("value", f"outside {limit} for {event_type}", outside)
 
@@ -290,10 +377,12 @@ def clean_table(
     known_customers: pd.Index | None = None,
     pii_columns: tuple[str, ...] = DEFAULT_PII_COLUMNS,
     numeric: Collection[str] = (),
+    set_aside: Collection[str] = (),
 ) -> TableResult:
     """Type the contract columns, quarantine faulty rows with reasons, keep the rest.
     `numeric`: for the attributes table, the customers columns that hold numbers
-    (`numeric_attributes`)."""
+    (`numeric_attributes`); `set_aside`: ids of customers whose rows were quarantined (rows of
+    theirs here say so rather than "unknown customer")."""
     spec = TABLES[table]
     _check_structure(spec, raw, source)
     raw = raw.reset_index(drop=True)
@@ -314,8 +403,10 @@ def clean_table(
     known = {c.name for c in spec.columns}
     extra = [c for c in raw.columns if c not in known]
     if spec.open_columns:
+        pii = dict(zip(extra, is_pii(extra, pii_columns), strict=True))
         for name in extra:
-            clean[name] = raw[name]
+            # a PII column is never looked at: a fault's examples would show its values
+            clean[name] = raw[name] if pii[name] else _attribute_column(raw[name], faults, name)
         extra = []
     if table == "events":
         _event_value_ranges(clean, faults)
@@ -329,18 +420,21 @@ def clean_table(
             clean.duplicated(list(spec.unique), keep="first"),
         )
     if known_customers is not None:
-        faults.add(
-            "customer_id",
-            "unknown customer (not in customers)",
-            clean["customer_id"].notna() & ~clean["customer_id"].isin(known_customers),
-        )
+        unknown = clean["customer_id"].notna() & ~clean["customer_id"].isin(known_customers)
+        aside = unknown & clean["customer_id"].isin(set_aside)
+        faults.add("customer_id", "its customer's row is quarantined (see customers)", aside)
+        faults.add("customer_id", "unknown customer (not in customers)", unknown & ~aside)
     bad = faults.bad_rows()
     kept = raw.columns[~is_pii(raw.columns, pii_columns)]
     quarantine = raw.loc[bad, kept].astype(object)
+    if any(problem == NUL for _, problem, _ in faults.masks):  # shown, not passed on
+        quarantine = quarantine.map(
+            lambda v: v.replace("\x00", "\\x00") if isinstance(v, str) else v
+        )
     if secret.any() and "value" in quarantine:
         quarantine.loc[secret[bad], "value"] = "(withheld: PII)"
     quarantine.insert(0, "source_row", raw.index[bad] + 1)
     quarantine.insert(0, "source_file", source)
     quarantine["reason"] = faults.reasons(bad)
     result = clean.loc[~bad].reset_index(drop=True)
-    return TableResult(table, result, quarantine, faults.summary(), extra, len(raw))
+    return TableResult(table, result, quarantine, faults.summary(), extra, len(raw), source)

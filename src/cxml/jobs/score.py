@@ -11,6 +11,7 @@ import pandas as pd
 
 from cxml.config import PipelineConfig
 from cxml.data.io import save_csv, save_parquet, write_together
+from cxml.data.load import LoadedData
 from cxml.data.schema import utc_timestamp
 from cxml.features.attributes import as_of
 from cxml.features.build import log_start
@@ -18,6 +19,7 @@ from cxml.models.bundle import ScoringBundle
 from cxml.scoring import Scorer, scoring_population
 
 Writer = Callable[[Path], object]
+QUARANTINE = "quarantine"  # the folder in a scoring run's output for the input rows left out
 
 
 def load_scorer(model_name: str, ref: str = "champion") -> Scorer:
@@ -29,9 +31,12 @@ def load_scorer(model_name: str, ref: str = "champion") -> Scorer:
     return Scorer(bundle, model_name, version)
 
 
-def scored_files(scored: pd.DataFrame, html: str | None = None) -> dict[str, Writer]:
+def scored_files(
+    scored: pd.DataFrame, html: str | None = None, loaded: LoadedData | None = None
+) -> dict[str, Writer]:
     """The files of a scoring run (name in the output folder -> its writer): the list as
-    Parquet and CSV, the report, and this run's entry in the archive of earlier scorings."""
+    Parquet and CSV, the report, this run's entry in the archive of earlier scorings, and the
+    input rows it left out (`quarantine/<table>.quarantine.csv`, each row with its reason)."""
     from cxml.jobs.score_report import archived
 
     name, kept = archived(scored)
@@ -42,7 +47,16 @@ def scored_files(scored: pd.DataFrame, html: str | None = None) -> dict[str, Wri
     }
     if html is not None:
         files["report.html"] = lambda path: path.write_text(html, encoding="utf-8")
+    quarantine = {} if loaded is None else loaded.quarantine_files(Path(QUARANTINE))
+    for path, rows in quarantine.items():
+        # no rows: a writer that writes nothing, so an earlier run's file goes (write_together
+        # removes each named file before writing it)
+        files[str(path)] = _nothing if rows is None else partial(save_csv, rows)
     return files
+
+
+def _nothing(path: Path) -> None:
+    """Write no file at `path`."""
 
 
 def run_score(
@@ -63,7 +77,7 @@ def run_score(
     steps = ["load data", "load model", "features", "score, explain, allocate", "report", "write"]
     with stages("scoring", steps) as begin:
         begin("load data")
-        loaded = load_inputs(config)
+        loaded = load_inputs(config, out / QUARANTINE, write=False)  # written with the list
         begin("load model")
         scorer = load_scorer(config.tracking.model_name, ref)
         events, customers = loaded.tables["events"], loaded.tables["customers"]
@@ -86,5 +100,5 @@ def run_score(
         begin("report")
         html = report_html(scored, scorer, features.frame(), loaded, out, result.touchpoints)
         begin("write")
-        written = write_together(out, scored_files(scored, html))
-    return scored, written
+        written = write_together(out, scored_files(scored, html, loaded))
+    return scored, [path for path in written if path.exists()]
