@@ -92,7 +92,8 @@ def load_data_dir(
         if found is None:
             continue
         raw, path = found
-        result = clean_table(table, raw, path.name, known, pii_columns, numeric, aside)
+        text = path.suffix != ".parquet"
+        result = clean_table(table, raw, path.name, known, pii_columns, numeric, aside, text)
         loaded.results[table] = result
         loaded.tables[table] = result.clean
         if table == "customers":

@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
 
 import numpy as np
 import pandas as pd
@@ -21,23 +20,24 @@ from cxml.data.schema import (
     MAX_MAGNITUDE,
     RESERVED_ATTRIBUTES,
     TABLES,
-    TIME_RANGE,
     ColumnSpec,
     ContractError,
     TableSpec,
     outside_time_range,
 )
+from cxml.data.values import (
+    LINE_BREAK,
+    NOT_A_TIME,
+    NUL,
+    OUT_OF_TIME,
+    TOO_LARGE,
+    has_char,
+    numbers_in_text,
+    read_times,
+    too_large,
+)
 
 EXAMPLES_PER_FAULT = 3
-#: A customers text column is read as numbers when at least this share of its non-empty values
-#: are numbers (as a CSV of a numeric column is); the rest are quarantined, naming the column.
-NUMERIC_SHARE = 0.9
-NUL = "holds a NUL byte (a binary or damaged export): remove it at the source"
-WITH_YEAR = r"(?<!\d)\d{4}(?!\d)"  # a four-digit year somewhere in the text
-DAY_OR_MONTH = r"\s*\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}"  # 05/06/2024: May or June?
-LINE_BREAK = "holds a line break (a quote left open in the file joins lines): fix the quoting"
-OUT_OF_TIME = f"outside {TIME_RANGE} (a typo, or a placeholder for unknown: leave it empty)"
-TOO_LARGE = f"infinite, or of magnitude above {MAX_MAGNITUDE:g}"
 
 
 @dataclass
@@ -116,17 +116,8 @@ def _parse_id(series: pd.Series, faults: _Faults, column: str) -> pd.Series:
 def _control_characters(text: pd.Series, faults: _Faults, column: str) -> None:
     """A NUL byte, or a line break where a name is expected (a quote the export never closed
     joins the lines after it into one value)."""
-    faults.add(column, NUL, _has(text, "\x00"))
-    faults.add(column, LINE_BREAK, _has(text, "\n") | _has(text, "\r"))
-
-
-def _has(series: pd.Series, char: str) -> np.ndarray:
-    """Per value: whether its text holds `char` (each distinct value looked at once)."""
-    codes, uniques = pd.factorize(series, use_na_sentinel=True)
-    if not len(uniques):
-        return np.zeros(len(series), dtype=bool)
-    found = np.asarray(pd.Index(uniques).astype(str).str.contains(char, regex=False), bool)
-    return np.append(found, False)[codes]  # code -1 (missing) reads the last slot
+    faults.add(column, NUL, has_char(text, "\x00"))
+    faults.add(column, LINE_BREAK, has_char(text, "\n") | has_char(text, "\r"))
 
 
 def _stripped(series: pd.Series) -> pd.Series:
@@ -146,19 +137,9 @@ def _parse_timestamp(series: pd.Series, faults: _Faults, spec: ColumnSpec) -> pd
         parsed = series.dt.tz_localize("UTC")  # naive timestamps are taken to be UTC (the contract)
     else:
         text = series.astype("string").str.strip()
-        parsed = pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601")
-        # other spellings of a full date ("31 May 2024 14:00"), but never a guess: a time of day
-        # alone would read as today, and 05/06/2024 as May or June
-        failed = text[parsed.isna() & text.notna()]
-        spelled = failed.str.contains(WITH_YEAR) & ~failed.str.match(DAY_OR_MONTH)
-        retry = failed.index[spelled.fillna(False).to_numpy(bool)]
-        if len(retry):
-            parsed[retry] = pd.to_datetime(text[retry], utc=True, errors="coerce", format="mixed")
+        parsed, beyond = read_times(text)
         unread = (parsed.isna() & text.notna() & (text != "")).to_numpy(bool)
-        beyond = _dates_beyond_pandas(text, unread)
-        faults.add(
-            spec.name, "not a timestamp (use ISO 8601, e.g. 2024-05-31T14:00:00Z)", unread & ~beyond
-        )
+        faults.add(spec.name, NOT_A_TIME, unread & ~beyond)
     outside = outside_time_range(parsed)
     faults.add(spec.name, OUT_OF_TIME, outside | beyond)
     parsed = parsed.where(~outside).astype("datetime64[ns, UTC]")
@@ -167,28 +148,13 @@ def _parse_timestamp(series: pd.Series, faults: _Faults, spec: ColumnSpec) -> pd
     return parsed
 
 
-def _dates_beyond_pandas(text: pd.Series, unread: np.ndarray) -> np.ndarray:
-    """Which unread values are ISO 8601 times all the same (Python reads years 1 to 9999; pandas
-    only 1677 to 2262), so they are told apart from text that is no time at all."""
-    dated = {value for value in text[unread].unique() if _is_iso(str(value))}
-    return unread & text.isin(dated).to_numpy(bool)
-
-
-def _is_iso(value: str) -> bool:
-    try:
-        datetime.fromisoformat(value)
-    except ValueError:
-        return False
-    return True
-
-
 def _parse_number(series: pd.Series, faults: _Faults, spec: ColumnSpec) -> pd.Series:
     if pd.api.types.is_bool_dtype(series.dtype):
         faults.add(spec.name, "true/false where a number is expected", series.notna())
         return pd.Series(np.nan, index=series.index)
     number = pd.to_numeric(series, errors="coerce").astype(float)
     faults.add(spec.name, "not a number", number.isna() & series.notna())
-    faults.add(spec.name, TOO_LARGE, _too_large(number))
+    faults.add(spec.name, TOO_LARGE, too_large(number))
     if spec.minimum is not None:
         faults.add(spec.name, f"below {spec.minimum:g}", number < spec.minimum)
     if spec.maximum is not None:
@@ -198,41 +164,38 @@ def _parse_number(series: pd.Series, faults: _Faults, spec: ColumnSpec) -> pd.Se
     return number
 
 
-def _too_large(number: pd.Series) -> np.ndarray:
-    """Per number: infinite or beyond MAX_MAGNITUDE (sums of such values overflow)."""
-    values = number.to_numpy(dtype=float, na_value=np.nan)
-    return np.abs(np.nan_to_num(values, nan=0.0, posinf=np.inf, neginf=np.inf)) > MAX_MAGNITUDE
-
-
 def _parse_string(series: pd.Series, faults: _Faults, spec: ColumnSpec) -> pd.Series:
     out = series if isinstance(series.dtype, pd.CategoricalDtype) else _stripped(series)
     if spec.required:
         faults.add(spec.name, "empty", out.isna() | (out.astype(object) == ""))
     if spec.kind == "text":  # free text may hold line breaks
-        faults.add(spec.name, NUL, _has(out, "\x00"))
+        faults.add(spec.name, NUL, has_char(out, "\x00"))
     else:
         _control_characters(out, faults, spec.name)
     return out
 
 
-def _attribute_column(series: pd.Series, faults: _Faults, name: str) -> pd.Series:
-    """A customers profile column: text read as numbers when it holds numbers (CSV keeps them
-    as text; Parquet as typed), with the faults of either kind quarantined."""
+def _attribute_column(series: pd.Series, faults: _Faults, name: str, text: bool) -> pd.Series:
+    """A customers profile column, its bad values quarantined. `text`: read from CSV, where a
+    column of numbers arrives as text: read as numbers when it holds numbers (Parquet keeps the
+    type it was written with, so a text column there stays text)."""
     if pd.api.types.is_bool_dtype(series.dtype) or isinstance(series.dtype, pd.CategoricalDtype):
         return series
     if pd.api.types.is_numeric_dtype(series.dtype):
-        faults.add(name, TOO_LARGE, _too_large(series.astype(float)))
+        faults.add(name, TOO_LARGE, too_large(series.astype(float)))
         return series
-    faults.add(name, NUL, _has(series, "\x00"))
     if pd.api.types.is_datetime64_any_dtype(series.dtype):
         return series
-    text = _stripped(series)
-    given = text.notna() & (text != "")
-    number = pd.to_numeric(text.where(given), errors="coerce").astype(float)
-    if not given.any() or number[given].notna().mean() < NUMERIC_SHARE:
+    faults.add(name, NUL, has_char(series, "\x00"))
+    if not text:
         return series
+    values = _stripped(series)
+    number = numbers_in_text(values)
+    if number is None:
+        return series
+    given = values.notna() & (values != "")
     faults.add(name, "not a number, where the column holds numbers", given & number.isna())
-    faults.add(name, TOO_LARGE, _too_large(number))
+    faults.add(name, TOO_LARGE, too_large(number))
     return number
 
 
@@ -378,11 +341,13 @@ def clean_table(
     pii_columns: tuple[str, ...] = DEFAULT_PII_COLUMNS,
     numeric: Collection[str] = (),
     set_aside: Collection[str] = (),
+    text: bool = False,
 ) -> TableResult:
     """Type the contract columns, quarantine faulty rows with reasons, keep the rest.
     `numeric`: for the attributes table, the customers columns that hold numbers
     (`numeric_attributes`); `set_aside`: ids of customers whose rows were quarantined (rows of
-    theirs here say so rather than "unknown customer")."""
+    theirs here say so rather than "unknown customer"); `text`: read from CSV (every value
+    text)."""
     spec = TABLES[table]
     _check_structure(spec, raw, source)
     raw = raw.reset_index(drop=True)
@@ -406,7 +371,8 @@ def clean_table(
         pii = dict(zip(extra, is_pii(extra, pii_columns), strict=True))
         for name in extra:
             # a PII column is never looked at: a fault's examples would show its values
-            clean[name] = raw[name] if pii[name] else _attribute_column(raw[name], faults, name)
+            column = raw[name]
+            clean[name] = column if pii[name] else _attribute_column(column, faults, name, text)
         extra = []
     if table == "events":
         _event_value_ranges(clean, faults)
