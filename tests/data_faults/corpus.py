@@ -105,6 +105,8 @@ class Case:
     imports: Stop | str | None = None
     #: the data is usable but no model can learn from what is left: train's Stop
     untrainable: Stop | None = None
+    #: the data is usable but not by the model trained on the base dir: score's Stop
+    unscorable: Stop | None = None
     #: whether VICTIM's customers row is among the quarantined (no list may hold them)
     victim_out: bool = False
 
@@ -218,6 +220,13 @@ def _value_as_text(frame: pd.DataFrame) -> pd.DataFrame:
     values = [None if pd.isna(v) else repr(float(v)) for v in frame["value"]]
     values[event_row_typed(frame, "purchase")] = "abc"
     return frame.assign(value=pd.Series(values, dtype=object))
+
+
+def _number_as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """monthly_charge stored as text (the model reads it as numbers), one value not a number."""
+    values = [repr(float(v)) for v in frame["monthly_charge"]]
+    values[int(np.flatnonzero(frame["customer_id"] == VICTIM)[0])] = "abc"
+    return frame.assign(monthly_charge=pd.Series(values, dtype=object))
 
 
 def event_row_typed(frame: pd.DataFrame, event_type: str) -> int:
@@ -474,6 +483,11 @@ def cases() -> list[Case]:
                 "events.csv": b.rows_of("events", VICTIM),
                 "actions.csv": b.rows_of("actions", VICTIM),
             },
+        ),
+        Case(  # Parquet keeps it text: valid data, but not for a model that reads numbers
+            "customers_parquet_number_as_text",
+            customers_parquet(_number_as_text),
+            unscorable=Stop("customers.parquet: column 'monthly_charge'", "retrain on this data"),
         ),
         Case("customers_bom", raw_edit(c, _bom)),
         Case("customers_crlf", raw_edit(c, _crlf)),

@@ -211,8 +211,9 @@ def test_score(
     out = tmp_path / "out"
     args = ["score", "--config", str(config), "--cutoff", CUTOFF, "--out", str(out)]
     result = runner.invoke(app, args)
-    if case.stop:
-        stopped(result, case.stop)
+    stop = case.stop or case.unscorable
+    if stop:
+        stopped(result, stop)
         assert not out.exists()
         return
     said = accounted(result, case, base, folder, out / "quarantine")

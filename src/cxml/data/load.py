@@ -7,6 +7,7 @@ limits, and what counts as usable.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -73,6 +74,22 @@ class LoadedData:
                     f"{result.source}: none of its {result.rows_read:,} row(s) is usable ({why}); "
                     "fix the file at the source (cxml validate writes each row's reason)"
                 )
+
+
+def require_numbers(loaded: LoadedData, columns: Iterable[str], reader: str) -> None:
+    """Stop (ContractError) when a customers column that `reader` (a model) reads as numbers
+    holds values that are not: a column typed as text (Parquet), where CSV's numbers were read
+    as numbers and any text quarantined. Says the file, the column, examples and what to do."""
+    customers, result = loaded.tables["customers"], loaded.results["customers"]
+    for column in (c for c in columns if c in customers):
+        values = customers[column]
+        bad = values.notna() & pd.to_numeric(values, errors="coerce").isna()
+        if bad.any():
+            shown = ", ".join(repr(v) for v in values[bad].unique()[:3])
+            raise ContractError(
+                f"{result.source}: column '{column}' holds text ({shown}) where {reader} reads "
+                "numbers: write numbers there (empty for unknown), or retrain on this data"
+            )
 
 
 def load_data_dir(

@@ -11,7 +11,7 @@ import pandas as pd
 
 from cxml.config import PipelineConfig
 from cxml.data.io import save_csv, save_parquet, write_together
-from cxml.data.load import LoadedData
+from cxml.data.load import LoadedData, require_numbers
 from cxml.data.schema import utc_timestamp
 from cxml.features.attributes import as_of
 from cxml.features.build import log_start
@@ -29,6 +29,13 @@ def load_scorer(model_name: str, ref: str = "champion") -> Scorer:
     if not isinstance(bundle, ScoringBundle):
         raise ValueError(f"{model_name} v{version} is not a cxml scoring bundle")
     return Scorer(bundle, model_name, version)
+
+
+def numeric_profile(bundle: ScoringBundle) -> list[str]:
+    """The customers columns the bundle's model reads as numbers."""
+    levels = bundle.encoder.levels_
+    names = [c for c in bundle.feature_names if c.startswith("profile_") and c not in levels]
+    return [c.removeprefix("profile_") for c in names]
 
 
 def scored_files(
@@ -80,6 +87,9 @@ def run_score(
         loaded = load_inputs(config, out / QUARANTINE, write=False)  # written with the list
         begin("load model")
         scorer = load_scorer(config.tracking.model_name, ref)
+        require_numbers(
+            loaded, numeric_profile(scorer.bundle), f"{scorer.model_name} v{scorer.model_version}"
+        )
         events, customers = loaded.tables["events"], loaded.tables["customers"]
         begin("features")
         population = scoring_population(events, customers, at, scorer.bundle.labels)
