@@ -177,6 +177,8 @@ def features(
 ) -> None:
     """Point-in-time features at a cutoff for every customer of a data dir."""
     _check_cutoff_and_engine(cutoff, engine)
+    if engine == "spark" and config is not None:
+        _fail("--config is read by --engine local; Spark builds with the default settings")
     with _errors():
         if engine == "spark":
             rows, bad = _spark_features(data_dir, cutoff, out, master, buckets)
