@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
-    from cxml.config import PipelineConfig
+    from cxml.config import PipelineConfig, ReadLimits
 
 app = typer.Typer(
     help="cxml: churn, satisfaction-drop and next-best-action for CX teams.",
@@ -98,22 +98,31 @@ def simulate(
     )
 
 
+CONFIG_HELP = "Pipeline config whose PII columns, read limits (and feature settings) to use"
+
+
 @app.command()
 def validate(
-    data_dir: Annotated[Path, typer.Argument(help="Data dir holding customers.*, events.*, ...")],
+    data_dir: Annotated[
+        Path | None, typer.Argument(help="Data dir holding customers.*, events.*, ...")
+    ] = None,
     quarantine_dir: Annotated[
         Path | None, typer.Option(help="Where faulty rows go (default DATA_DIR/quarantine)")
     ] = None,
+    config: Annotated[Path | None, typer.Option(help=CONFIG_HELP)] = None,
 ) -> None:
     """Check a data dir against the contract; exit 2 with a report if anything is wrong."""
-    from cxml.data.schema import ContractError
-    from cxml.jobs.ingest import describe_faults, describe_summary, run_validate
+    from cxml.jobs.ingest import describe_summary
+    from cxml.jobs.inputs import read_data
 
-    try:
-        loaded, written = run_validate(data_dir, quarantine_dir or data_dir / "quarantine")
-    except ContractError as exc:
-        _fail(str(exc))
-        return
+    with _errors():
+        pipeline = _optional_config(config, data_dir)
+        folder = pipeline.data.dir if pipeline else data_dir  # DATA_DIR overrides the config's
+        if folder is None:
+            _fail("pass the data dir (cxml validate DATA_DIR) or --config")
+            return
+        pii, limits = _pii_and_limits(pipeline)
+        loaded = read_data(folder, pii, limits, quarantine_dir or folder / "quarantine")
     for line in describe_summary(loaded):
         typer.echo(line)
     for name, result in loaded.results.items():
@@ -123,14 +132,24 @@ def validate(
                 "of the contract and are ignored"
             )
     if loaded.faults:
-        typer.echo(f"\n{loaded.quarantined_rows:,} row(s) quarantined:", err=True)
-        for line in describe_faults(loaded.faults):
-            typer.echo(f"  {line}", err=True)
-        for path in written:
-            typer.echo(f"  written with a reason per row to {path}", err=True)
         typer.echo("fix the rows at the source, or proceed knowing they are left out", err=True)
         raise typer.Exit(EXIT_BAD_INPUT)
     typer.echo("valid: the data dir meets the contract")
+
+
+def _optional_config(config: Path | None, data_dir: Path | str | None) -> PipelineConfig | None:
+    from cxml.config import load_config
+
+    return None if config is None else load_config(config, data_dir)
+
+
+def _pii_and_limits(pipeline: PipelineConfig | None) -> tuple[tuple[str, ...], ReadLimits]:
+    """The PII columns and read limits of a config, or the defaults without one."""
+    from cxml.config import DEFAULT_PII_COLUMNS, ReadLimits
+
+    if pipeline is None:
+        return DEFAULT_PII_COLUMNS, ReadLimits()
+    return pipeline.features.pii_columns, pipeline.data.limits
 
 
 def _check_cutoff_and_engine(cutoff: str, engine: str) -> None:
@@ -162,22 +181,21 @@ def features(
     engine: Annotated[str, typer.Option(help=ENGINE_HELP)] = "local",
     master: Annotated[str | None, typer.Option(help=MASTER_HELP)] = None,
     buckets: Annotated[int | None, typer.Option(min=1, help="Spark: customer buckets")] = None,
+    config: Annotated[Path | None, typer.Option(help=CONFIG_HELP)] = None,
 ) -> None:
     """Point-in-time features at a cutoff for every customer of a data dir."""
-    from cxml.data.schema import ContractError
-
     _check_cutoff_and_engine(cutoff, engine)
-    try:
+    if engine == "spark" and config is not None:
+        _fail("--config is read by --engine local; Spark builds with the default settings")
+    with _errors():
         if engine == "spark":
             rows, bad = _spark_features(data_dir, cutoff, out, master, buckets)
         else:
             from cxml.jobs.features import run_features
 
-            rows = len(run_features(Path(data_dir), cutoff, Path(out), chunk_customers))
-            bad = 0
-    except ContractError as exc:
-        _fail(str(exc))
-        return
+            pipeline = _optional_config(config, data_dir)
+            features = run_features(Path(data_dir), cutoff, Path(out), chunk_customers, pipeline)
+            rows, bad = len(features), 0  # the quarantine was reported as it was read
     typer.echo(f"{rows:,} customers' features at {cutoff} -> {out}")
     if bad:
         typer.echo(f"{bad:,} faulty row(s) quarantined with reasons -> {out}.quarantine", err=True)
@@ -206,6 +224,14 @@ def _import(kind: str, source: Path, out: Path, **kwargs: object) -> None:
     except importers.SourceError as exc:
         _fail(str(exc))
         return
+    if result.tables["customers"].empty:  # nothing to import: say why rather than write nothing
+        if len(result.quarantine) == 0:
+            _fail(f"{source.name}: no row to import (a header only); export the rows too")
+        run_import({}, result.quarantine, out)
+        _fail(
+            f"{source.name}: no row could be imported; each row's reason is in "
+            f"{out / 'quarantine'}: fix them at the source"
+        )
     paths = run_import(result.tables, result.quarantine, out)
     for name, count in result.counts.items():
         typer.echo(f"{name}: {count:,}")

@@ -63,10 +63,22 @@ FORBID = ConfigDict(extra="forbid")
 # key or value is reported with its path).
 @with_config(FORBID)
 @dataclass(frozen=True)
+class ReadLimits:
+    """Caps on one table file of a data dir, so a compression bomb or a wrong file stops with a
+    message instead of filling the memory: the bytes it may hold once decompressed (CSV) or
+    decoded (Parquet), and its rows."""
+
+    max_file_bytes: Annotated[int, Field(ge=1)] = 4 * 1024**3
+    max_rows: Annotated[int, Field(ge=1)] = 100_000_000
+
+
+@with_config(FORBID)
+@dataclass(frozen=True)
 class DataConfig:
     dir: Path
     importer: Literal["telco", "online-retail", "hillstrom"] | None = None
     source: Path | None = None  # the raw file the importer reads when `dir` has no tables yet
+    limits: ReadLimits = ReadLimits()
 
 
 @with_config(FORBID)

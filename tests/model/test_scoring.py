@@ -213,7 +213,6 @@ def test_killed_at_every_step_of_writing_the_previous_or_the_new_set_survives(sc
             csv = pd.read_csv(out / "scored.csv")["cutoff"].iloc[0]
             lists = {pd.Timestamp(parquet).date(), pd.Timestamp(csv).date()}
             assert lists == {pd.Timestamp(cutoff).date()}, (step, lists)
-            assert f"history/scored-{cutoff}.parquet" in after
             outcomes.append("new")
         if done.returncode == 0:
             break

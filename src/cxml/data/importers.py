@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cxml.data.schema import UTC_TIMESTAMP
+from cxml.data.io import read_file
+from cxml.data.schema import UTC_TIMESTAMP, ContractError
 
 #: Telco is a snapshot without dates; this fixed cutoff anchors it (IBM calls it a Q3 snapshot).
 TELCO_CUTOFF = pd.Timestamp("2018-10-01", tz="UTC")
@@ -85,16 +86,9 @@ def read_source(path: Path, required: tuple[str, ...]) -> pd.DataFrame:
     if not path.is_file():
         raise SourceError(f"{path}: file not found; check the path (and CXML_SHARED_DATA)")
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise SourceError(
-            f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start}); re-save the file as "
-            "UTF-8 (e.g. 'CSV UTF-8' in a spreadsheet) and import it again"
-        ) from exc
-    except pd.errors.EmptyDataError as exc:
-        raise SourceError(f"{name}: the file is empty; export the data again") from exc
-    except (pd.errors.ParserError, OSError, EOFError) as exc:
-        raise SourceError(f"{name}: not a readable CSV ({exc}); check the export") from exc
+        frame = read_file(path).fillna("")  # the data dir's reader: its limits and checks
+    except ContractError as exc:
+        raise SourceError(str(exc)) from exc
     frame.columns = [str(c).strip() for c in frame.columns]
     missing = [c for c in required if c not in frame.columns]
     if missing:
@@ -106,6 +100,13 @@ def read_source(path: Path, required: tuple[str, ...]) -> pd.DataFrame:
         )
     frame[list(required)] = frame[list(required)].apply(lambda col: col.str.strip())
     frame.index = pd.RangeIndex(2, len(frame) + 2)
+    for column in frame.columns:  # cut at the NUL, a value would be imported as another one
+        nul = frame[column].str.contains("\x00", regex=False)
+        if nul.any():
+            raise SourceError(
+                f"{name}: line {nul.idxmax()}, column '{column}' holds a NUL byte (a binary or "
+                "damaged export): remove it and import again"
+            )
     return frame
 
 

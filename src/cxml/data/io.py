@@ -9,19 +9,24 @@ project writes goes through `json_text`: strict JSON, a missing or non-finite nu
 from __future__ import annotations
 
 import contextlib
+import gzip
+import io
 import json
 import math
 import os
 import shutil
 import uuid
+import zlib
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from cxml.config import ReadLimits
 from cxml.data.schema import TABLES, ContractError
 
 __all__ = [
@@ -42,15 +47,18 @@ SUFFIXES = (".parquet", ".csv", ".csv.gz")
 
 
 def find_table(data_dir: Path, table: str) -> Path | None:
-    """The file holding `table` in `data_dir` (Parquet first), or None."""
-    for suffix in SUFFIXES:
-        path = data_dir / f"{table}{suffix}"
-        if path.is_file():
-            return path
-    return None
+    """The file holding `table` in `data_dir`, or None; two files for one table are refused
+    rather than one being picked silently."""
+    found = [data_dir / f"{table}{s}" for s in SUFFIXES if (data_dir / f"{table}{s}").is_file()]
+    if len(found) > 1:
+        names = " and ".join(p.name for p in found)
+        raise ContractError(f"{data_dir}: {names} both hold table '{table}': keep one of them")
+    return found[0] if found else None
 
 
-def read_table(data_dir: Path, table: str) -> tuple[pd.DataFrame, Path] | None:
+def read_table(
+    data_dir: Path, table: str, limits: ReadLimits = ReadLimits()
+) -> tuple[pd.DataFrame, Path] | None:
     """Read one contract table as stored (CSV as text, Parquet typed); None if optional, absent."""
     if not data_dir.is_dir():
         raise ContractError(f"{data_dir}: no such data folder; pass the folder holding customers.*")
@@ -60,30 +68,105 @@ def read_table(data_dir: Path, table: str) -> tuple[pd.DataFrame, Path] | None:
             names = ", ".join(f"{table}{s}" for s in SUFFIXES)
             raise ContractError(f"{data_dir}: the required table '{table}' is missing: add {names}")
         return None
-    return read_file(path), path
+    return read_file(path, limits), path
 
 
-def read_file(path: Path) -> pd.DataFrame:
-    """Read Parquet or CSV(.gz); CSV columns stay text so the validator can name bad values."""
+def read_file(path: Path, limits: ReadLimits = ReadLimits()) -> pd.DataFrame:
+    """Read Parquet or CSV(.gz) within `limits`; CSV columns stay text so the validator can
+    name bad values."""
     if path.stat().st_size == 0:
         raise ContractError(f"{path}: the file is empty; export the table again with a header row")
     if path.suffix == ".parquet":
-        try:
-            return pd.read_parquet(path)
-        except (OSError, pa.ArrowException) as exc:
-            raise ContractError(
-                f"{path}: not a readable Parquet file ({exc}); re-export it"
-            ) from exc
+        return _read_parquet(path, limits)
     try:
-        return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+        frame, nul = _read_csv(path, limits, "c")
+        if nul:  # the C parser cuts a text at a NUL byte: read it whole, for the validator
+            frame, _ = _read_csv(path, limits, "python")
     except UnicodeDecodeError as exc:
         raise ContractError(
-            f"{path}: not UTF-8 text (byte {exc.start}); re-save the file as UTF-8"
+            f"{path}: not UTF-8 text ({exc.reason}); re-save the file as UTF-8"
         ) from exc
     except pd.errors.EmptyDataError as exc:
         raise ContractError(f"{path}: the file has no header row; add one") from exc
-    except (pd.errors.ParserError, OSError, EOFError) as exc:
-        raise ContractError(f"{path}: not a readable CSV file ({exc}); check the export") from exc
+    except (zlib.error, gzip.BadGzipFile, EOFError) as exc:
+        raise ContractError(
+            f"{path}: not a readable gzip file ({exc}); compress the CSV again or save it as .csv"
+        ) from exc
+    except (pd.errors.ParserError, OSError) as exc:
+        said = " ".join(str(exc).split())  # pandas' message may end in a line break
+        raise ContractError(f"{path}: not a readable CSV file ({said}); check the export") from exc
+    _check_rows(path, len(frame), limits)
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return frame
+
+
+def _read_parquet(path: Path, limits: ReadLimits) -> pd.DataFrame:
+    """Parquet, its decoded size and rows checked from its footer before any data is read."""
+    try:
+        meta = pq.ParquetFile(path).metadata
+        decoded = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+        _check_size(path, decoded, limits)
+        _check_rows(path, meta.num_rows, limits)
+        return pd.read_parquet(path)
+    except (OSError, pa.ArrowException) as exc:
+        raise ContractError(f"{path}: not a readable Parquet file ({exc}); re-export it") from exc
+
+
+def _read_csv(
+    path: Path, limits: ReadLimits, engine: Literal["c", "python"]
+) -> tuple[pd.DataFrame, bool]:
+    """The CSV as text, at most `limits.max_rows` + 1 rows (one more tells a file over the cap),
+    and whether it holds a NUL byte."""
+    opened = gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")  # noqa: SIM115
+    with opened as raw:
+        capped = _Capped(raw, path, limits)
+        frame = pd.read_csv(
+            io.BufferedReader(capped),
+            dtype=str,
+            keep_default_na=False,
+            na_values=[""],
+            nrows=limits.max_rows + 1,
+            engine=engine,
+        )
+    return frame, capped.nul
+
+
+class _Capped(io.RawIOBase):
+    """A byte stream that stops with a ContractError past `limits.max_file_bytes` (what a gzip
+    file holds is only known by decompressing it) and notes whether it saw a NUL byte."""
+
+    def __init__(self, stream: io.BufferedIOBase, path: Path, limits: ReadLimits) -> None:
+        self.stream, self.path, self.limits = stream, path, limits
+        self.seen, self.nul = 0, False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.stream.read(len(buffer))
+        size = len(data)
+        buffer[:size] = data
+        self.seen += size
+        _check_size(self.path, self.seen, self.limits)
+        self.nul = self.nul or b"\x00" in data
+        return size
+
+
+def _check_size(path: Path, size: int, limits: ReadLimits) -> None:
+    if size > limits.max_file_bytes:
+        raise ContractError(
+            f"{path}: holds more than {limits.max_file_bytes:,} bytes (data.limits."
+            "max_file_bytes); split the table, or raise the limit in the pipeline config if "
+            "the file is genuine"
+        )
+
+
+def _check_rows(path: Path, rows: int, limits: ReadLimits) -> None:
+    if rows > limits.max_rows:
+        raise ContractError(
+            f"{path}: holds more than {limits.max_rows:,} rows (data.limits.max_rows); split "
+            "the table, or raise the limit in the pipeline config if the file is genuine"
+        )
 
 
 def current_umask() -> int:

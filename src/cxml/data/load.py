@@ -1,19 +1,21 @@
 """Load a data dir: read every contract table, quarantine faulty rows, summarise what is there.
 
-The composition the CLI, training and scoring share: one place decides the order (customers
-first, so events of unknown customers are caught) and what counts as usable.
+The composition every command shares (through `jobs/inputs.py`) and the service's history: one
+place decides the order (customers first, so events of unknown customers are caught), the
+limits, and what counts as usable.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from cxml.config import DEFAULT_PII_COLUMNS
+from cxml.config import DEFAULT_PII_COLUMNS, ReadLimits
 from cxml.data.io import read_table, write_csv
-from cxml.data.schema import TABLES
+from cxml.data.schema import TABLES, ContractError
 from cxml.data.validate import Fault, TableResult, clean_table, numeric_attributes
 
 
@@ -36,31 +38,88 @@ class LoadedData:
         frames = [r.quarantine for r in self.results.values() if len(r.quarantine)]
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
-    def write_quarantine(self, folder: Path) -> list[Path]:
-        """One CSV per table with faulty rows, each with its reason; nothing written if none."""
-        return [
-            write_csv(r.quarantine, folder / f"{name}.quarantine.csv")
+    def quarantine_files(self, folder: Path) -> dict[Path, pd.DataFrame | None]:
+        """Per table read, its quarantine file in `folder` and the rows for it (None: no
+        faulty row, so a file left there by an earlier run is to go)."""
+        return {
+            folder / f"{name}.quarantine.csv": r.quarantine if len(r.quarantine) else None
             for name, r in self.results.items()
-            if len(r.quarantine)
-        ]
+        }
+
+    def write_quarantine(self, folder: Path) -> list[Path]:
+        """One CSV per table with faulty rows, each with its reason; an earlier run's file of a
+        table with none now is removed, so the folder never shows rows of another run."""
+        written = []
+        for path, rows in self.quarantine_files(folder).items():
+            if rows is None:
+                path.unlink(missing_ok=True)
+            else:
+                written.append(write_csv(rows, path))
+        return written
+
+    def check_usable(self) -> None:
+        """Raise ContractError when the run cannot go on: no customer, or a required table
+        given with rows none of which passed (its faults then are the data's shape, not a few
+        rows). An optional table may lose every row: it is counted like any other."""
+        for result in self.results.values():
+            if result.table == "customers" and result.rows_read == 0:
+                raise ContractError(
+                    f"{result.source}: no customers (the file has a header only); export the "
+                    "table with its rows"
+                )
+            if TABLES[result.table].required and result.rows_read and result.clean.empty:
+                worst = sorted(result.faults, key=lambda f: -f.rows)[:2]
+                why = "; ".join(f"column '{f.column}': {f.rows:,} {f.problem}" for f in worst)
+                raise ContractError(
+                    f"{result.source}: none of its {result.rows_read:,} row(s) is usable ({why}); "
+                    "fix the file at the source (cxml validate writes each row's reason)"
+                )
 
 
-def load_data_dir(data_dir: Path, pii_columns: tuple[str, ...] = DEFAULT_PII_COLUMNS) -> LoadedData:
-    """Read and clean every table; raises ContractError on a structural fault."""
+def require_numbers(loaded: LoadedData, columns: Iterable[str], reader: str) -> None:
+    """Stop (ContractError) when a customers column that `reader` (a model) reads as numbers
+    holds values that are not: a column typed as text (Parquet), where CSV's numbers were read
+    as numbers and any text quarantined. Says the file, the column, examples and what to do."""
+    customers, result = loaded.tables["customers"], loaded.results["customers"]
+    for column in (c for c in columns if c in customers):
+        values = customers[column]
+        bad = values.notna() & pd.to_numeric(values, errors="coerce").isna()
+        if bad.any():
+            shown = ", ".join(repr(v) for v in values[bad].unique()[:3])
+            raise ContractError(
+                f"{result.source}: column '{column}' holds text ({shown}) where {reader} reads "
+                "numbers: write numbers there (empty for unknown), or retrain on this data"
+            )
+
+
+def load_data_dir(
+    data_dir: Path,
+    pii_columns: tuple[str, ...] = DEFAULT_PII_COLUMNS,
+    limits: ReadLimits = ReadLimits(),
+    check: bool = True,
+) -> LoadedData:
+    """Read and clean every table; raises ContractError on a structural fault and (`check`)
+    when the data is not usable (`LoadedData.check_usable`)."""
     loaded = LoadedData(tables={})
     known: pd.Index | None = None
     numeric: frozenset[str] = frozenset()
+    aside: set[str] = set()
     for table in TABLES:
-        found = read_table(data_dir, table)
+        found = read_table(data_dir, table, limits)
         if found is None:
             continue
         raw, path = found
-        result = clean_table(table, raw, path.name, known, pii_columns, numeric)
+        text = path.suffix != ".parquet"
+        result = clean_table(table, raw, path.name, known, pii_columns, numeric, aside, text)
         loaded.results[table] = result
         loaded.tables[table] = result.clean
         if table == "customers":
             known = pd.Index(result.clean["customer_id"].astype(object))
             numeric = numeric_attributes(result.clean)
+            quarantined = result.quarantine["customer_id"].dropna().astype(str).str.strip()
+            aside = set(quarantined) - set(known)
+    if check:
+        loaded.check_usable()
     return loaded
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
@@ -22,6 +23,23 @@ def utc_timestamp(value: str | pd.Timestamp) -> pd.Timestamp:
     """A time as a UTC Timestamp; a naive value is taken to be UTC already (the contract)."""
     stamp = pd.Timestamp(value)
     return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+#: The times a table or a request may hold, [EARLIEST, LATEST): one definition for batch
+#: (`data/validate.py`) and the service (`serving/checks.py`). Outside it a time is a typo or a
+#: placeholder (1800-01-01, 2999-12-31), which would stretch every "days since" feature.
+EARLIEST = pd.Timestamp("1900-01-01", tz="UTC")
+LATEST = pd.Timestamp("2200-01-01", tz="UTC")
+TIME_RANGE = f"{EARLIEST.year}..{LATEST.year}"
+
+#: The largest magnitude a number in a table may have: beyond any amount, count or duration a
+#: customer produces, and far from float overflow when millions of them are summed.
+MAX_MAGNITUDE = 1e15
+
+
+def outside_time_range(times: pd.Series) -> np.ndarray:
+    """Per UTC time: whether it is outside [EARLIEST, LATEST) (a missing time is not)."""
+    return np.asarray(times.notna() & ((times < EARLIEST) | (times >= LATEST)), dtype=bool)
 
 
 class ContractError(ValueError):
@@ -117,8 +135,8 @@ RESERVED_ATTRIBUTES = ("customer_id", "signup_time")
 
 #: Per event type, the allowed range of `value` (a row outside it is quarantined).
 EVENT_VALUE_RANGES: dict[str, tuple[float, float]] = {
-    "purchase": (0.0, float("inf")),
-    "support_ticket": (0.0, float("inf")),
+    "purchase": (0.0, MAX_MAGNITUDE),
+    "support_ticket": (0.0, MAX_MAGNITUDE),
     "survey_nps": (0.0, 10.0),
     "survey_csat": (1.0, 5.0),
 }

@@ -17,11 +17,24 @@ import pandas as pd
 from cxml.config import DEFAULT_PII_COLUMNS
 from cxml.data.schema import (
     EVENT_VALUE_RANGES,
+    MAX_MAGNITUDE,
     RESERVED_ATTRIBUTES,
     TABLES,
     ColumnSpec,
     ContractError,
     TableSpec,
+    outside_time_range,
+)
+from cxml.data.values import (
+    LINE_BREAK,
+    NOT_A_TIME,
+    NUL,
+    OUT_OF_TIME,
+    TOO_LARGE,
+    has_char,
+    numbers_in_text,
+    read_times,
+    too_large,
 )
 
 EXAMPLES_PER_FAULT = 3
@@ -46,6 +59,7 @@ class TableResult:
     faults: list[Fault] = field(default_factory=list)
     ignored_columns: list[str] = field(default_factory=list)
     rows_read: int = 0
+    source: str = ""  # the file's name
 
 
 class _Faults:
@@ -95,7 +109,15 @@ def _parse_id(series: pd.Series, faults: _Faults, column: str) -> pd.Series:
         series = series.astype(object)
     text = _stripped(series)
     faults.add(column, "empty", text.isna() | (text == ""))
+    _control_characters(text, faults, column)
     return text
+
+
+def _control_characters(text: pd.Series, faults: _Faults, column: str) -> None:
+    """A NUL byte, or a line break where a name is expected (a quote the export never closed
+    joins the lines after it into one value)."""
+    faults.add(column, NUL, has_char(text, "\x00"))
+    faults.add(column, LINE_BREAK, has_char(text, "\n") | has_char(text, "\r"))
 
 
 def _stripped(series: pd.Series) -> pd.Series:
@@ -108,22 +130,19 @@ def _stripped(series: pd.Series) -> pd.Series:
 
 
 def _parse_timestamp(series: pd.Series, faults: _Faults, spec: ColumnSpec) -> pd.Series:
+    beyond = np.zeros(len(series), dtype=bool)  # ISO times pandas cannot hold (e.g. 2999)
     if isinstance(series.dtype, pd.DatetimeTZDtype):
         parsed = series.dt.tz_convert("UTC")
     elif pd.api.types.is_datetime64_dtype(series.dtype):
         parsed = series.dt.tz_localize("UTC")  # naive timestamps are taken to be UTC (the contract)
     else:
         text = series.astype("string").str.strip()
-        parsed = pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601")
-        retry = parsed.isna() & text.notna()
-        if retry.any():
-            parsed[retry] = pd.to_datetime(text[retry], utc=True, errors="coerce", format="mixed")
-        faults.add(
-            spec.name,
-            "not a timestamp (use ISO 8601, e.g. 2024-05-31T14:00:00Z)",
-            parsed.isna() & text.notna() & (text != ""),
-        )
-    parsed = parsed.astype("datetime64[ns, UTC]")
+        parsed, beyond = read_times(text)
+        unread = (parsed.isna() & text.notna() & (text != "")).to_numpy(bool)
+        faults.add(spec.name, NOT_A_TIME, unread & ~beyond)
+    outside = outside_time_range(parsed)
+    faults.add(spec.name, OUT_OF_TIME, outside | beyond)
+    parsed = parsed.where(~outside).astype("datetime64[ns, UTC]")
     if spec.required:
         faults.add(spec.name, "empty", series.isna())
     return parsed
@@ -135,6 +154,7 @@ def _parse_number(series: pd.Series, faults: _Faults, spec: ColumnSpec) -> pd.Se
         return pd.Series(np.nan, index=series.index)
     number = pd.to_numeric(series, errors="coerce").astype(float)
     faults.add(spec.name, "not a number", number.isna() & series.notna())
+    faults.add(spec.name, TOO_LARGE, too_large(number))
     if spec.minimum is not None:
         faults.add(spec.name, f"below {spec.minimum:g}", number < spec.minimum)
     if spec.maximum is not None:
@@ -148,13 +168,42 @@ def _parse_string(series: pd.Series, faults: _Faults, spec: ColumnSpec) -> pd.Se
     out = series if isinstance(series.dtype, pd.CategoricalDtype) else _stripped(series)
     if spec.required:
         faults.add(spec.name, "empty", out.isna() | (out.astype(object) == ""))
+    if spec.kind == "text":  # free text may hold line breaks
+        faults.add(spec.name, NUL, has_char(out, "\x00"))
+    else:
+        _control_characters(out, faults, spec.name)
     return out
+
+
+def _attribute_column(series: pd.Series, faults: _Faults, name: str, text: bool) -> pd.Series:
+    """A customers profile column, its bad values quarantined. `text`: read from CSV, where a
+    column of numbers arrives as text: read as numbers when it holds numbers (Parquet keeps the
+    type it was written with, so a text column there stays text)."""
+    if pd.api.types.is_bool_dtype(series.dtype) or isinstance(series.dtype, pd.CategoricalDtype):
+        return series
+    if pd.api.types.is_numeric_dtype(series.dtype):
+        faults.add(name, TOO_LARGE, too_large(series.astype(float)))
+        return series
+    if pd.api.types.is_datetime64_any_dtype(series.dtype):
+        return series
+    faults.add(name, NUL, has_char(series, "\x00"))
+    if not text:
+        return series
+    values = _stripped(series)
+    number = numbers_in_text(values)
+    if number is None:
+        return series
+    given = values.notna() & (values != "")
+    faults.add(name, "not a number, where the column holds numbers", given & number.isna())
+    faults.add(name, TOO_LARGE, too_large(number))
+    return number
 
 
 def _check_structure(spec: TableSpec, raw: pd.DataFrame, source: str) -> None:
     missing = [c for c in spec.required_columns if c not in raw.columns]
     if missing:
-        have = ", ".join(map(str, raw.columns)) or "none"
+        shown = [str(c)[:40] for c in raw.columns[:20]]
+        have = ", ".join(shown) + (", ..." if len(raw.columns) > 20 else "") or "none"
         raise ContractError(
             f"{source}: required column(s) {', '.join(missing)} missing (the file has: {have}); "
             f"rename or add them — see the data contract in docs/data-contract.md"
@@ -170,7 +219,8 @@ def _event_value_ranges(frame: pd.DataFrame, faults: _Faults) -> None:
         if not rows.any():
             continue
         value = frame["value"].to_numpy()
-        outside = rows & ((value < low) | (value > high))
+        finite = np.abs(np.nan_to_num(value, nan=0.0)) <= MAX_MAGNITUDE  # else TOO_LARGE says so
+        outside = rows & finite & ((value < low) | (value > high))
         limit = f"{low:g}..{high:g}" if np.isfinite(high) else f">= {low:g}"
         faults.add("value", f"outside {limit} for {event_type}", outside)
 
@@ -290,10 +340,14 @@ def clean_table(
     known_customers: pd.Index | None = None,
     pii_columns: tuple[str, ...] = DEFAULT_PII_COLUMNS,
     numeric: Collection[str] = (),
+    set_aside: Collection[str] = (),
+    text: bool = False,
 ) -> TableResult:
     """Type the contract columns, quarantine faulty rows with reasons, keep the rest.
     `numeric`: for the attributes table, the customers columns that hold numbers
-    (`numeric_attributes`)."""
+    (`numeric_attributes`); `set_aside`: ids of customers whose rows were quarantined (rows of
+    theirs here say so rather than "unknown customer"); `text`: read from CSV (every value
+    text)."""
     spec = TABLES[table]
     _check_structure(spec, raw, source)
     raw = raw.reset_index(drop=True)
@@ -314,8 +368,11 @@ def clean_table(
     known = {c.name for c in spec.columns}
     extra = [c for c in raw.columns if c not in known]
     if spec.open_columns:
+        pii = dict(zip(extra, is_pii(extra, pii_columns), strict=True))
         for name in extra:
-            clean[name] = raw[name]
+            # a PII column is never looked at: a fault's examples would show its values
+            column = raw[name]
+            clean[name] = column if pii[name] else _attribute_column(column, faults, name, text)
         extra = []
     if table == "events":
         _event_value_ranges(clean, faults)
@@ -329,18 +386,21 @@ def clean_table(
             clean.duplicated(list(spec.unique), keep="first"),
         )
     if known_customers is not None:
-        faults.add(
-            "customer_id",
-            "unknown customer (not in customers)",
-            clean["customer_id"].notna() & ~clean["customer_id"].isin(known_customers),
-        )
+        unknown = clean["customer_id"].notna() & ~clean["customer_id"].isin(known_customers)
+        aside = unknown & clean["customer_id"].isin(set_aside)
+        faults.add("customer_id", "its customer's row is quarantined (see customers)", aside)
+        faults.add("customer_id", "unknown customer (not in customers)", unknown & ~aside)
     bad = faults.bad_rows()
     kept = raw.columns[~is_pii(raw.columns, pii_columns)]
     quarantine = raw.loc[bad, kept].astype(object)
+    if any(problem == NUL for _, problem, _ in faults.masks):  # shown, not passed on
+        quarantine = quarantine.map(
+            lambda v: v.replace("\x00", "\\x00") if isinstance(v, str) else v
+        )
     if secret.any() and "value" in quarantine:
         quarantine.loc[secret[bad], "value"] = "(withheld: PII)"
     quarantine.insert(0, "source_row", raw.index[bad] + 1)
     quarantine.insert(0, "source_file", source)
     quarantine["reason"] = faults.reasons(bad)
     result = clean.loc[~bad].reset_index(drop=True)
-    return TableResult(table, result, quarantine, faults.summary(), extra, len(raw))
+    return TableResult(table, result, quarantine, faults.summary(), extra, len(raw), source)

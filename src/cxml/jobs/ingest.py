@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from cxml.data.io import write_csv, write_json, write_parquet
-from cxml.data.load import LoadedData, load_data_dir, summarise
+from cxml.data.load import LoadedData, summarise
 from cxml.data.validate import Fault
 
 
@@ -31,11 +31,6 @@ def run_simulate(out: Path, customers: int, seed: int) -> dict[str, object]:
     }
     write_json(meta, out / "simulation.json")
     return {**meta, "events": len(sim.events), "truth_rows": len(sim.truth)}
-
-
-def run_validate(data_dir: Path, quarantine_dir: Path) -> tuple[LoadedData, list[Path]]:
-    loaded = load_data_dir(data_dir)
-    return loaded, loaded.write_quarantine(quarantine_dir)
 
 
 def run_import(

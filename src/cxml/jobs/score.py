@@ -11,7 +11,7 @@ import pandas as pd
 
 from cxml.config import PipelineConfig
 from cxml.data.io import save_csv, save_parquet, write_together
-from cxml.data.load import LoadedData
+from cxml.data.load import LoadedData, require_numbers
 from cxml.data.schema import utc_timestamp
 from cxml.features.attributes import as_of
 from cxml.features.build import log_start
@@ -21,6 +21,7 @@ from cxml.models.bundle import ScoringBundle
 from cxml.scoring import Scorer, scoring_population
 
 Writer = Callable[[Path], object]
+QUARANTINE = "quarantine"  # the folder in a scoring run's output for the input rows left out
 
 
 def load_scorer(model_name: str, ref: str = "champion") -> Scorer:
@@ -32,16 +33,35 @@ def load_scorer(model_name: str, ref: str = "champion") -> Scorer:
     return Scorer(bundle, model_name, version)
 
 
-def scored_files(scored: pd.DataFrame, html: str | None = None) -> dict[str, Writer]:
+def numeric_profile(bundle: ScoringBundle) -> list[str]:
+    """The customers columns the bundle's model reads as numbers."""
+    levels = bundle.encoder.levels_
+    names = [c for c in bundle.feature_names if c.startswith("profile_") and c not in levels]
+    return [c.removeprefix("profile_") for c in names]
+
+
+def scored_files(
+    scored: pd.DataFrame, html: str | None = None, loaded: LoadedData | None = None
+) -> dict[str, Writer]:
     """The files of a scoring run (name in the output folder -> its writer): the list as
-    Parquet and CSV, and the report."""
+    Parquet and CSV, the report, and the input rows it left out
+    (`quarantine/<table>.quarantine.csv`, each row with its reason)."""
     files: dict[str, Writer] = {
         "scored.parquet": partial(save_parquet, scored),
         "scored.csv": partial(save_csv, scored),
     }
     if html is not None:
         files["report.html"] = lambda path: path.write_text(html, encoding="utf-8")
+    quarantine = {} if loaded is None else loaded.quarantine_files(Path(QUARANTINE))
+    for path, rows in quarantine.items():
+        # no rows: a writer that writes nothing, so an earlier run's file goes (write_together
+        # removes each named file before writing it)
+        files[str(path)] = _nothing if rows is None else partial(save_csv, rows)
     return files
+
+
+def _nothing(path: Path) -> None:
+    """Write no file at `path`."""
 
 
 def base_features(
@@ -91,9 +111,12 @@ def run_score(
     steps = ["load data", "load model", "features", "score, explain, allocate", "report", "write"]
     with stages("scoring", [*steps, "register"]) as begin:
         begin("load data")
-        loaded = load_inputs(config)
+        loaded = load_inputs(config, out / QUARANTINE, write=False)  # written with the list
         begin("load model")
         scorer = load_scorer(config.tracking.model_name, ref)
+        require_numbers(
+            loaded, numeric_profile(scorer.bundle), f"{scorer.model_name} v{scorer.model_version}"
+        )
         begin("features")
         features = base_features(loaded, scorer.bundle, at, config.data.dir)
         log = loaded.tables.get("actions")
@@ -105,7 +128,7 @@ def run_score(
         begin("report")
         html = report_html(scored, scorer, features.frame(), loaded, result.touchpoints)
         begin("write")
-        files = scored_files(scored, html)
+        files = scored_files(scored, html, loaded)
         if to_db is None:
             written = write_together(out, files)
         else:
@@ -115,4 +138,4 @@ def run_score(
                 written = write_together(out, files)
         begin("register")
         register(config, scored, str(out.resolve()))
-    return scored, written
+    return scored, [path for path in written if path.exists()]

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from cxml.data.schema import EVENT_VALUE_RANGES
+from cxml.data.schema import EARLIEST, EVENT_VALUE_RANGES, LATEST, TIME_RANGE
 from cxml.data.validate import pii_key
 from cxml.models.bundle import ScoringBundle
 from cxml.serving.errors import Problem, problem
@@ -30,8 +30,8 @@ def utc_ns(value: datetime) -> int:
     return ((delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds) * 1_000
 
 
-EARLIEST_NS = utc_ns(datetime(1900, 1, 1, tzinfo=UTC))
-LATEST_NS = utc_ns(datetime(2200, 1, 1, tzinfo=UTC))
+EARLIEST_NS = utc_ns(EARLIEST.to_pydatetime())  # the data contract's range, as in batch
+LATEST_NS = utc_ns(LATEST.to_pydatetime())
 
 
 def time_problem(value: datetime | None, loc: Sequence[str | int]) -> Problem | None:
@@ -46,7 +46,7 @@ def _time_fault(value: datetime) -> tuple[str, str] | None:
         msg = "timestamp without a time zone: add one, e.g. 2025-06-30T00:00:00Z or +02:00"
         return msg, "timezone_required"
     if not EARLIEST_NS <= utc_ns(value) < LATEST_NS:  # integers: cheaper than aware datetimes
-        return "timestamp outside 1900..2200", "timestamp_out_of_range"
+        return f"timestamp outside {TIME_RANGE}", "timestamp_out_of_range"
     return None
 
 

@@ -1,0 +1,76 @@
+"""What a single value may be, as vector checks: text without a NUL byte or a stray line break,
+numbers finite and of a sane size, times spelled as dates and inside the contract's range.
+
+Pure functions returning masks or parsed columns; `validate.py` turns them into quarantined
+rows with reasons. Each distinct value is looked at once where that is the cost.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+
+from cxml.data.schema import MAX_MAGNITUDE, TIME_RANGE
+
+NUL = "holds a NUL byte (a binary or damaged export): remove it at the source"
+LINE_BREAK = "holds a line break (a quote left open in the file joins lines): fix the quoting"
+OUT_OF_TIME = f"outside {TIME_RANGE} (a typo, or a placeholder for unknown: leave it empty)"
+TOO_LARGE = f"infinite, or of magnitude above {MAX_MAGNITUDE:g}"
+NOT_A_TIME = "not a timestamp (use ISO 8601, e.g. 2024-05-31T14:00:00Z)"
+#: A customers text column is read as numbers when at least this share of its non-empty values
+#: are numbers (as a CSV of a numeric column is); the rest are quarantined, naming the column.
+NUMERIC_SHARE = 0.9
+WITH_YEAR = r"(?<!\d)\d{4}(?!\d)"  # a four-digit year somewhere in the text
+DAY_OR_MONTH = r"\s*\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}"  # 05/06/2024: May or June?
+
+
+def has_char(series: pd.Series, char: str) -> np.ndarray:
+    """Per value: whether its text holds `char`."""
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    if not len(uniques):
+        return np.zeros(len(series), dtype=bool)
+    found = np.asarray(pd.Index(uniques).astype(str).str.contains(char, regex=False), bool)
+    return np.append(found, False)[codes]  # code -1 (missing) reads the last slot
+
+
+def too_large(number: pd.Series) -> np.ndarray:
+    """Per number: infinite or beyond MAX_MAGNITUDE (sums of such values overflow)."""
+    values = number.to_numpy(dtype=float, na_value=np.nan)
+    return np.abs(np.nan_to_num(values, nan=0.0, posinf=np.inf, neginf=np.inf)) > MAX_MAGNITUDE
+
+
+def read_times(text: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """Stripped text as UTC times, and which values are ISO 8601 times pandas cannot hold
+    (years outside 1677..2262, e.g. 2999: out of range, not unreadable). ISO 8601 first; other
+    spellings of a full date ("31 May 2024 14:00") too, but never a guess: a time of day alone
+    would read as today, and 05/06/2024 as May or June."""
+    parsed = pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601")
+    failed = text[parsed.isna() & text.notna()]
+    spelled = failed.str.contains(WITH_YEAR) & ~failed.str.match(DAY_OR_MONTH)
+    retry = failed.index[spelled.fillna(False).to_numpy(bool)]
+    if len(retry):
+        parsed[retry] = pd.to_datetime(text[retry], utc=True, errors="coerce", format="mixed")
+    unread = (parsed.isna() & text.notna() & (text != "")).to_numpy(bool)
+    dated = {value for value in text[unread].unique() if _is_iso(str(value))}
+    return parsed, unread & text.isin(dated).to_numpy(bool)
+
+
+def _is_iso(value: str) -> bool:
+    """Python reads ISO 8601 for years 1 to 9999."""
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+def numbers_in_text(values: pd.Series) -> pd.Series | None:
+    """A text column (stripped, missing kept) as floats when it holds numbers (NUMERIC_SHARE
+    of its non-empty values), the rest NaN; None when it is text."""
+    given = values.notna() & (values != "")
+    number = pd.to_numeric(values.where(given), errors="coerce").astype(float)
+    if not given.any() or number[given].notna().mean() < NUMERIC_SHARE:
+        return None
+    return number
