@@ -476,6 +476,29 @@ def export(
 
 
 @app.command()
+def forget(
+    customer_ids: Annotated[list[str], typer.Argument(help="Customer ids to erase")],
+    config: Annotated[Path, typer.Option(help="Pipeline config: model, data dir")],
+    scored: Annotated[
+        list[Path] | None, typer.Option(help="Also a scored folder the registry does not know")
+    ] = None,
+    db: Annotated[str | None, typer.Option(help="The database lists went to (--to-db)")] = None,
+) -> None:
+    """Erase customers from what cxml wrote: scorings, lists, reports, quarantine, database."""
+    from cxml.config import load_config
+    from cxml.jobs.forget import NOT_TOUCHED, forget
+
+    with _errors():
+        done = forget(load_config(config), customer_ids, scored or [], db)
+    typer.echo(f"forgot {len(set(customer_ids))} customer(s): {done.rows:,} row(s) removed")
+    for place, rows in done.removed:
+        typer.echo(f"  {rows:,} from {place}")
+    typer.echo("not touched (cxml did not write them, or holds no rows of them):")
+    for line in NOT_TOUCHED:
+        typer.echo(f"  {line}")
+
+
+@app.command()
 def serve(
     config: Annotated[Path, typer.Option(help="Pipeline config: model name, data dir")] = Path(
         "pipelines/demo.yaml"

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 from cxml.config import PipelineConfig, load_config
 from cxml.jobs import score as score_job
@@ -220,3 +221,39 @@ def test_killed_at_every_step_of_writing_the_previous_or_the_new_set_survives(sc
     # killed while the files are written or between the two renames: the previous set
     assert outcomes[0] == "previous" and "previous" in outcomes[-3:-1]
     assert outcomes[-1] == "new" and len(outcomes) >= 5
+
+
+def test_forget_erases_customers_from_everything_cxml_wrote(scored_run, tmp_path, monkeypatch):
+    """The right to erasure: after `cxml forget`, the ids are in no list, report, scoring record
+    or database table cxml wrote, and everyone else's rows are still there."""
+    from typer.testing import CliRunner
+
+    from cxml.cli import app
+    from cxml.jobs import database, scorings, tracking
+
+    config, _, out, _, _ = scored_run
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{out.parent}/mlflow.db")
+    monkeypatch.chdir(out.parent)
+    db = f"sqlite:///{tmp_path}/cxml.db"
+    other = tmp_path / "elsewhere"
+    scored, _ = run_score(config, CUTOFF, other, ref="challenger", to_db=db)
+    gone = list(scored["customer_id"].astype(str)[:3])  # the riskiest: in the report's table
+    assert all(cid in (other / "report.html").read_text() for cid in gone)
+    config_path = tmp_path / "pipeline.yaml"
+    config_path.write_text(yaml.safe_dump(config.model_dump(mode="json")))
+
+    result = CliRunner().invoke(app, ["forget", *gone, "--config", str(config_path), "--db", db])
+    assert result.exit_code == 0, result.output
+    assert "not touched" in result.output
+    for folder in (out, other):
+        for name in ("scored.parquet", "scored.csv", "report.html"):
+            text = (folder / name).read_bytes()
+            assert not any(cid.encode() in text for cid in gone), (folder, name)
+    left = pd.read_parquet(other / "scored.parquet")
+    assert len(left) == len(scored) - 3
+    for run_id, _ in tracking.find_uses(scorings.KIND, config.tracking.model_name):
+        kept = tracking.use_frame(run_id, scorings.ARTIFACT)["customer_id"].astype(str)
+        assert not kept.isin(gone).any() and len(kept) > 0
+    rows = database.read_run(db)
+    assert not rows["customer_id"].astype(str).isin(gone).any()
+    assert len(rows) == len(scored) - 3

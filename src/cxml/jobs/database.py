@@ -13,7 +13,7 @@ writer that dies mid-way leaves the previous run as it was. Other runs are not t
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -189,6 +189,23 @@ def read_run(url: str, run_id: str | None = None) -> pd.DataFrame:
     for column in fields:
         frame[column.name] = _from_db(frame[column.name], column)
     return frame[frame["list_columns"].iloc[0].split(",")]
+
+
+def forget(url: str, customer_ids: Iterable[str]) -> dict[str, int]:
+    """Delete these customers' rows from every run's scores and decisions, in one transaction;
+    returns the rows deleted per table. Runs keep their totals (counts and sums, no one in
+    them)."""
+    ids = sorted({str(c) for c in customer_ids})
+    deleted = {}
+    with (
+        _database(url, create=False) as engine,
+        _failures(url, safe_url(url)),
+        engine.begin() as conn,
+    ):
+        for table in PER_CUSTOMER:
+            done = conn.execute(table.delete().where(table.c.customer_id.in_(ids)))
+            deleted[table.name] = int(done.rowcount or 0)
+    return deleted
 
 
 def _check_list(scored: pd.DataFrame) -> None:

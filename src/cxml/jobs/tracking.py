@@ -610,6 +610,17 @@ def _every(search: Callable[..., Any]) -> list[Any]:
             return found
 
 
+def replace_use_frame(run_id: str, name: str, frame: pd.DataFrame) -> None:
+    """Write `frame` over the Parquet artifact `name` of a `log_use` run (to forget rows)."""
+    from cxml.data.io import save_parquet
+
+    folder, _, file_name = name.rpartition("/")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, file_name)
+        save_parquet(frame, Path(path))
+        _client().log_artifact(run_id, path, folder or None)
+
+
 def use_frame(run_id: str, name: str) -> pd.DataFrame:
     """A Parquet artifact `log_use` logged under `name`."""
     with tempfile.TemporaryDirectory() as tmp:

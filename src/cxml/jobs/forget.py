@@ -1,0 +1,106 @@
+"""Wiring for `cxml forget`: a customer's right to erasure over what cxml itself wrote. Their rows
+go from the registry of scorings in MLflow, from every scored folder it knows (the list, the
+report's table of riskiest customers, the quarantine files), from the data dir's quarantine files
+and from the database the lists went to. Source data and trained models are not cxml's to edit:
+the answer says so, and what to do."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+
+from cxml.config import PipelineConfig
+from cxml.data.io import read_file, save_csv, save_parquet, write_together
+
+NOT_TOUCHED = (
+    "the source data dir (events, customers, actions): delete them there, at the source",
+    "trained models: they hold no customer rows, but learned from them: retrain to forget",
+    "copies made outside cxml (exports of the list, backups, a CRM that read the database)",
+)
+
+
+@dataclass
+class Erasure:
+    """What `forget` removed: (place, rows) per place that held the customers."""
+
+    removed: list[tuple[str, int]] = field(default_factory=list)
+
+    @property
+    def rows(self) -> int:
+        return sum(n for _, n in self.removed)
+
+
+def forget(
+    config: PipelineConfig,
+    customer_ids: Iterable[str],
+    folders: Iterable[Path] = (),
+    db_url: str | None = None,
+) -> Erasure:
+    """Remove the customers from every place cxml wrote them. Each folder's files are replaced
+    together; the database rows go in one transaction."""
+    from cxml.jobs import database, scorings, tracking
+
+    ids = {str(c) for c in customer_ids}
+    done = Erasure()
+    known = [Path(f) for f in folders]
+    for run_id, params in tracking.find_uses(scorings.KIND, config.tracking.model_name):
+        frame = tracking.use_frame(run_id, scorings.ARTIFACT)
+        mine = frame["customer_id"].astype(str).isin(ids).to_numpy()
+        if mine.any():
+            tracking.replace_use_frame(run_id, scorings.ARTIFACT, frame[~mine])
+            done.removed.append((f"MLflow scoring run {run_id}", int(mine.sum())))
+        if params.get("out"):
+            known.append(Path(params["out"]))
+    for folder in dict.fromkeys(f.resolve() for f in known if f.is_dir()):
+        done.removed += _forget_in_folder(folder, ids)
+    done.removed += _forget_in_folder(config.data.dir / "quarantine", ids)
+    if db_url is not None:
+        for table, n in database.forget(db_url, ids).items():
+            if n:
+                done.removed.append((f"database table {table}", n))
+    return done
+
+
+def _forget_in_folder(folder: Path, ids: set[str]) -> list[tuple[str, int]]:
+    """The customers' rows out of a folder's lists (Parquet, CSV) and the report's table."""
+    if not folder.is_dir():
+        return []
+    writes: dict[str, Callable[[Path], object]] = {}
+    removed = []
+    tables = [folder / "scored.parquet", *sorted(folder.rglob("*.csv"))]
+    for path in tables:
+        if not path.is_file():
+            continue
+        frame = read_file(path)
+        if "customer_id" not in frame:
+            continue
+        mine = frame["customer_id"].astype(str).isin(ids).to_numpy()
+        if mine.any():
+            save = save_parquet if path.suffix == ".parquet" else save_csv
+            writes[str(path.relative_to(folder))] = partial(save, frame[~mine])
+            removed.append((str(path), int(mine.sum())))
+    report = folder / "report.html"
+    if report.is_file():
+        text = report.read_text(encoding="utf-8")
+        kept, n = _without_rows(text, ids)
+        if n:
+            writes["report.html"] = partial(Path.write_text, data=kept, encoding="utf-8")
+            removed.append((str(report), n))
+    if writes:
+        write_together(folder, writes)
+    return removed
+
+
+def _without_rows(page: str, ids: set[str]) -> tuple[str, int]:
+    """The report without the table rows naming these customers (its riskiest-customers table
+    names each in a cell of its own), and how many went."""
+    total = 0
+    for cid in ids:
+        cell = re.escape(f"<td>{html.escape(cid)}</td>")
+        page, n = re.subn(rf"<tr>(?:(?!</tr>).)*?{cell}.*?</tr>\s*", "", page, flags=re.S)
+        total += n
+    return page, total
