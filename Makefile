@@ -27,10 +27,17 @@ demo: $(STAMP) ## Run the main job end to end on simulated data (DEMO_CUSTOMERS=
 	$(VENV)/bin/cxml simulate --out $(DEMO_DIR)/data --customers $(DEMO_CUSTOMERS) --seed 7
 	$(VENV)/bin/cxml validate $(DEMO_DIR)/data
 	$(VENV)/bin/cxml train --config pipelines/demo.yaml --data $(DEMO_DIR)/data --metrics-out $(DEMO_DIR)/metrics.json
-	$(VENV)/bin/cxml score --config pipelines/demo.yaml --data $(DEMO_DIR)/data --cutoff 2025-06-30 --model-ref challenger --out $(DEMO_DIR)/scored
-	@echo "demo data dir: $(DEMO_DIR)/data; metrics: $(DEMO_DIR)/metrics.json"
-	@echo "scored list: $(DEMO_DIR)/scored/scored.csv; report: $(DEMO_DIR)/scored/report.html"
-	@echo "MLflow store: mlflow.db (browse: $(VENV)/bin/mlflow ui --backend-store-uri sqlite:///mlflow.db)"
+	$(VENV)/bin/cxml score --config pipelines/demo.yaml --data $(DEMO_DIR)/data --cutoff 2025-06-30 --model-ref challenger --out $(DEMO_DIR)/scored --to-db sqlite:///$(DEMO_DIR)/cxml.db
+	$(VENV)/bin/cxml monitor --config pipelines/demo.yaml --data $(DEMO_DIR)/data --cutoff 2025-06-30 --model-ref challenger --out $(DEMO_DIR)/monitor || [ $$? -eq 3 ]
+	$(VENV)/bin/cxml export --config pipelines/demo.yaml --model-ref challenger --out models
+	@echo
+	@echo "demo data dir:   $(DEMO_DIR)/data (metrics: $(DEMO_DIR)/metrics.json)"
+	@echo "scored list:     $(DEMO_DIR)/scored/scored.csv (and scored.parquet)"
+	@echo "report:          $(DEMO_DIR)/scored/report.html"
+	@echo "database:        $(DEMO_DIR)/cxml.db (SQLite: tables cxml_runs, cxml_scores, cxml_decisions; docs/database.md)"
+	@echo "monitoring:      $(DEMO_DIR)/monitor/monitor.html (exit 3 = a threshold crossed; docs/monitoring.md)"
+	@echo "exported model:  models/cxml-demo/ (self-contained MLflow model and its README.md model card)"
+	@echo "MLflow store:    mlflow.db (browse: $(VENV)/bin/mlflow ui --backend-store-uri sqlite:///mlflow.db)"
 
 test: $(STAMP) ## Run the test suite
 	$(PY) -m pytest -q
