@@ -24,6 +24,7 @@ app.add_typer(import_app, name="import")
 
 EXIT_BAD_INPUT = 2  # something the user can fix: a config, a data dir, an argument, a path
 EXIT_FAILED = 1  # anything else: the tracking store, or a bug
+EXIT_ALERT = 3  # cxml monitor: a threshold of the config's monitor section was crossed
 DEBUG_ENV = "CXML_DEBUG"  # set (to anything) to see the traceback of an unexpected failure
 #: Where the tracking store's own failures come from (its client, database or HTTP layers).
 STORE_MODULES = ("mlflow", "sqlalchemy", "alembic", "sqlite3", "requests", "urllib3")
@@ -60,11 +61,14 @@ def _errors() -> Iterator[None]:
         where = f"{exc.filename}: " if exc.filename else ""
         _fail(f"{where}{exc.strerror}: check the path, its permissions and the free space")
     except Exception as exc:
+        from cxml.jobs.database import DatabaseError
+        from cxml.jobs.store import StoreError, shown_uri
+
+        if isinstance(exc, DatabaseError):  # the --to-db database's, already saying what to do
+            _fail(str(exc), EXIT_FAILED)
         if os.environ.get(DEBUG_ENV):
             raise
-        if type(exc).__module__.split(".")[0] in STORE_MODULES:
-            from cxml.jobs.tracking import shown_uri
-
+        if isinstance(exc, StoreError) or type(exc).__module__.split(".")[0] in STORE_MODULES:
             _fail(
                 f"the MLflow store {shown_uri()} failed: {_first_line(exc)}; check "
                 "MLFLOW_TRACKING_URI and that the store is reachable and writable",
@@ -160,6 +164,10 @@ def _check_cutoff_and_engine(cutoff: str, engine: str) -> None:
         _fail(f"--engine must be local or spark, got {engine!r}")
 
 
+TO_DB_HELP = (
+    "Also write the list, decisions and run into this database (SQLAlchemy URL, e.g. "
+    "sqlite:///demo/cxml.db or postgresql+psycopg://user@host/db); the run is replaced whole"
+)
 ENGINE_HELP = "local (pandas, one machine) or spark (the same functions per customer bucket)"
 MASTER_HELP = "Spark master, e.g. local[8] or spark://host:7077 (default $SPARK_MASTER, local[2])"
 
@@ -289,12 +297,12 @@ def train(
 ) -> None:
     """Train, backtest and register the churn and satisfaction-drop models."""
     from cxml.config import load_config
-    from cxml.jobs.train import record, train, write_metrics
+    from cxml.jobs.train import describe_training, record, train, write_metrics
 
     with _errors():
         pipeline = load_config(config, data)
         trained = train(pipeline)
-        for line in _training_lines(trained.summary, trained.metrics):
+        for line in describe_training(trained.summary, trained.metrics):
             typer.echo(line)
         if metrics_out:
             typer.echo(f"metrics -> {write_metrics(trained, metrics_out)}")
@@ -319,18 +327,24 @@ def score(
     engine: Annotated[str, typer.Option(help=ENGINE_HELP)] = "local",
     master: Annotated[str | None, typer.Option(help=MASTER_HELP)] = None,
     buckets: Annotated[int | None, typer.Option(min=1, help="Spark: customer buckets")] = None,
+    to_db: Annotated[str | None, typer.Option(help=TO_DB_HELP)] = None,
+    run_id: Annotated[
+        str | None, typer.Option(help="With --to-db: the run to replace (default model/vN/cutoff)")
+    ] = None,
 ) -> None:
     """Score every active customer with the registered model: a ranked, explained list."""
     from cxml.config import load_config
     from cxml.jobs.score import run_score
 
     _check_cutoff_and_engine(cutoff, engine)
+    if engine == "spark" and to_db is not None:
+        _fail("--to-db works with --engine local; load the Spark parts into the database yourself")
     with _errors():
         pipeline = load_config(config, data)
         if engine == "spark":
             _spark_score(pipeline, cutoff, str(out), model_ref, explain_top, master, buckets)
             return
-        scored, written = run_score(pipeline, cutoff, out, model_ref, explain_top)
+        scored, written = run_score(pipeline, cutoff, out, model_ref, explain_top, to_db, run_id)
     high = int((scored["churn_risk_band"] == "high").sum())
     typer.echo(
         f"scored {len(scored):,} customers at {cutoff} with {scored['model_name'].iloc[0]} "
@@ -339,6 +353,10 @@ def score(
     )
     for path in written:
         typer.echo(f"  -> {path}")
+    if to_db is not None:
+        from cxml.jobs.database import run_key, safe_url
+
+        typer.echo(f"  -> {safe_url(to_db)} (run {run_key(scored, run_id)})")
 
 
 def _spark_score(
@@ -367,6 +385,41 @@ def _spark_score(
     for path in done.written:
         typer.echo(f"  -> {path}")
     typer.echo("  (report.html comes with --engine local: it reads the whole list in one process)")
+
+
+@app.command()
+def monitor(
+    config: Annotated[Path, typer.Option(help="Pipeline config (its monitor: thresholds)")],
+    out: Annotated[Path, typer.Option(help="Folder for monitor.html and monitor.json")],
+    data: Annotated[
+        Path | None, typer.Option(help="Data dir to use instead of the config's")
+    ] = None,
+    cutoff: Annotated[
+        str | None, typer.Option(help="Monitor as of this time (default: the end of the data)")
+    ] = None,
+    model_ref: Annotated[str, typer.Option(help="Alias or version to monitor")] = "champion",
+    scored: Annotated[
+        list[Path] | None,
+        typer.Option(help="A `cxml score` --out folder to judge besides the registry's scorings"),
+    ] = None,
+) -> None:
+    """Drift, expected and realised performance of the registered model; exit 3 on an alert."""
+    from cxml.config import load_config
+    from cxml.jobs.monitor import describe, run_monitor
+
+    if cutoff is not None:
+        _check_cutoff_and_engine(cutoff, "local")
+    with _errors():
+        pipeline = load_config(config, data)
+        done = run_monitor(pipeline, out, cutoff, model_ref, scored or [])
+    for line in describe(done):
+        typer.echo(line)
+    for path in done.written:
+        typer.echo(f"  -> {path}")
+    for alert in done.alerts:
+        typer.echo(f"alert: {alert.message}", err=True)
+    if done.alerts:
+        raise typer.Exit(EXIT_ALERT)
 
 
 @app.command()
@@ -405,49 +458,21 @@ def models(
     typer.echo(table.to_string(index=False))
 
 
-def _training_lines(summary: dict[str, object], metrics: dict[str, float]) -> list[str]:
-    lines = [
-        f"{summary['training_rows']:,} training rows, {summary['features']} features, "
-        f"{summary['quarantined_rows']:,} quarantined rows"
-    ]
-    for role in ("train", "validation", "test"):
-        if f"{role}_cutoffs" in summary:
-            lines.append(f"{role} cutoffs: {', '.join(summary[f'{role}_cutoffs'])}")  # type: ignore[arg-type]
-    if "registered_models" in summary:
-        lines.append(
-            f"registered models: {summary['registered_models']} (refitted after the backtest)"
-        )
-    lookalikes = summary.get("pii_lookalikes_left_out")
-    if isinstance(lookalikes, dict):
-        for name, kind in lookalikes.items():
-            lines.append(
-                f"left out customers column {name!r}: its values look like {kind}; add it to "
-                "features.not_pii if it is not personal data"
-            )
-    for target in ("churn", "satisfaction_drop"):
-        if summary.get(f"test_{target}_rate") is not None:
-            lines.append(
-                f"{target} rate {summary[f'{target}_rate']} in the training rows, "
-                f"{summary[f'test_{target}_rate']} in the test rows"
-            )
-        if f"{target}_roc_auc" not in metrics:
-            continue
-        line = (
-            f"{target}: ROC-AUC {metrics[f'{target}_roc_auc']:.4f} "
-            f"(baseline {metrics[f'{target}_baseline_roc_auc']:.4f}"
-        )
-        if f"{target}_oracle_roc_auc" in metrics:
-            line += f", oracle {metrics[f'{target}_oracle_roc_auc']:.4f}"
-        line += (
-            f"), PR-AUC {metrics[f'{target}_pr_auc']:.4f}, Brier {metrics[f'{target}_brier']:.4f}, "
-            f"ECE {metrics[f'{target}_ece']:.4f} (uncalibrated "
-            f"{metrics[f'{target}_uncalibrated_ece']:.4f}), lift@10% "
-            f"{metrics[f'{target}_lift_top10']:.2f}"
-        )
-        lines.append(line)
-        if f"{target}_model" in summary:
-            lines.append(f"{target}: shipped {summary[f'{target}_model']}")
-    return lines
+@app.command()
+def export(
+    config: Annotated[Path, typer.Option(help="Pipeline config, e.g. pipelines/demo.yaml")],
+    model_ref: Annotated[str, typer.Option(help="Alias or version to export")] = "champion",
+    out: Annotated[Path, typer.Option(help="Folder for <model name>/<version>/")] = Path("models"),
+) -> None:
+    """Export a registered version as a self-contained MLflow model with its model card: it
+    loads with mlflow.pyfunc.load_model where cxml is not installed and answers as cxml score."""
+    from cxml.config import load_config
+    from cxml.jobs.export import run_export
+
+    with _errors():
+        path = run_export(load_config(config), model_ref, out)
+    typer.echo(f"exported {path.parent.name} v{path.name} -> {path}")
+    typer.echo(f"  model card: {path / 'README.md'}")
 
 
 @app.command()
@@ -467,7 +492,8 @@ def serve(
 
     CXML_API_KEY: require the header 'Authorization: Bearer <key>'.
     MLFLOW_TRACKING_URI: the registry to load from.
-    CXML_MAX_BODY_BYTES, CXML_MAX_EVENTS, CXML_MAX_BATCH: request limits."""
+    CXML_MAX_BODY_BYTES, CXML_MAX_EVENTS, CXML_MAX_BATCH: request limits.
+    CXML_HEADER_TIMEOUT, CXML_BODY_TIMEOUT: seconds a request's headers, then its body, may take."""
     import os
     import sys
 

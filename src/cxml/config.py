@@ -188,6 +188,23 @@ class TrackingConfig:
     model_name: str
 
 
+@with_config(FORBID)
+@dataclass(frozen=True)
+class MonitorConfig:
+    """When `cxml monitor` alerts (a distinct exit code): a feature has drifted when its PSI
+    against the training profile reaches `psi_threshold` beyond what chance gives; the run
+    alerts when more than `max_drift_share` of the features drifted, when the AUC expected from
+    the calibrated probabilities is more than `max_expected_auc_drop` below the test AUC, or
+    when the latest scoring whose outcomes are known realised an AUC below `min_realised_auc`
+    or a calibration error (ECE) above `max_ece`."""
+
+    psi_threshold: Annotated[float, Field(gt=0)] = 0.25
+    max_drift_share: Annotated[float, Field(ge=0, le=1)] = 0.1
+    max_expected_auc_drop: Annotated[float, Field(ge=0, le=1)] = 0.05
+    min_realised_auc: Annotated[float, Field(ge=0, le=1)] = 0.6
+    max_ece: Annotated[float, Field(ge=0, le=1)] = 0.05
+
+
 NO_ACTION = "none"  # the "no action" name in an allocation; no catalog action may take it
 
 
@@ -314,6 +331,7 @@ class PipelineConfig(BaseModel):
     evaluation: EvaluationConfig = EvaluationConfig()
     actions: ActionsConfig | None = None
     tracking: TrackingConfig
+    monitor: MonitorConfig = MonitorConfig()
 
     @field_validator("targets")
     @classmethod

@@ -2,22 +2,25 @@
 `cxml.serving` (only this module and `cxml.serving.schemas` import bentoml).
 
 Endpoints (JSON in, JSON out; every answer names the model version that produced it, in the body
-and in the `X-Model-Name` / `X-Model-Version` headers):
+and in the `X-Model-Name` / `X-Model-Version` headers, to a client with the key):
 
 - `POST /predict`        one customer's profile and events -> risk, band, reasons, action
 - `POST /predict_batch`  up to CXML_MAX_BATCH such customers at one `as_of`, scored in one call
 - `POST /predict_by_id`  a customer of the configured data dir, from the history loaded at start
-- `GET /livez`, `/healthz`, `/readyz`, `/metrics` (BentoML's; no key needed), `/docs.json`
+- `GET /livez`, `/healthz`, `/readyz`, `/metrics` (BentoML's; no key needed)
+- `GET /docs.json`         the OpenAPI document (`cxml.serving.openapi`)
 
 Configured by environment (`cxml.serving.settings`): CXML_CONFIG (pipeline yaml, default
 pipelines/demo.yaml), CXML_MODEL_REF (alias or version, default champion), MLFLOW_TRACKING_URI,
 CXML_API_KEY (when set, every other endpoint needs `Authorization: Bearer <key>`),
 CXML_MAX_BODY_BYTES (default 1 MiB), CXML_MAX_EVENTS (per customer, default 5000),
-CXML_MAX_BATCH (default 100).
+CXML_MAX_BATCH (default 100), CXML_HEADER_TIMEOUT and CXML_BODY_TIMEOUT (seconds for a
+request's headers, default 10, and then its body, default 20).
 
 Status codes (`cxml.serving.errors`): 400 the body does not match the schema (wrong type,
 missing or unknown field, value not allowed, malformed JSON); 401 missing or wrong key; 404
-unknown customer; 413 body too large; 415 not `application/json`; 422 well-formed but unusable
+unknown customer; 405 wrong method; 408 the request did not arrive in time; 409 a customer who
+has left; 413 body too large; 415 not `application/json`; 422 well-formed but unusable
 (timestamp without a time zone, too many events, an attribute the model does not know or a
 category it never saw, PII). Logs carry method, path, status and latency only: never a body, a
 customer id or an attribute.
@@ -44,9 +47,11 @@ from cxml.jobs.score import load_scorer
 from cxml.scoring import Scorer, outside_population
 from cxml.serving.checks import Checks, Items, Profile
 from cxml.serving.coalesce import Coalescer
+from cxml.serving.deadline import use_header_deadline
 from cxml.serving.errors import ApiError, Gone, NotFound, Problem, Unusable, problem
 from cxml.serving.guard import Guard, announce_model, keep_request_content_out_of_logs
 from cxml.serving.history import History
+from cxml.serving.openapi import api_document
 from cxml.serving.schemas import (
     Customer,
     CustomerHistory,
@@ -57,7 +62,7 @@ from cxml.serving.schemas import (
     Prediction,
     PredictRequest,
 )
-from cxml.serving.settings import Settings
+from cxml.serving.settings import REQUEST_TIMEOUT, Settings
 from cxml.serving.tables import answer, scored_rows, tables
 
 log = logging.getLogger("cxml.service")
@@ -73,12 +78,14 @@ CALL_SIZE = bentoml.metrics.Histogram(
     buckets=(1, 2, 4, 8, 16, 32, 64, 128),
 )
 EXPLAIN_TOP = None  # Scorer.score: None = reasons for every customer (all of a request)
+# Before BentoML's worker builds its uvicorn server, which it does after importing this module.
+use_header_deadline(Settings.from_env().header_timeout)
 
 
 @bentoml.service(
     name="cxml",
     logging={"access": {"enabled": False}},
-    traffic={"timeout": 30},
+    traffic={"timeout": REQUEST_TIMEOUT},
     tracing={"excluded_urls": UNTRACED},
 )
 class CxmlService:
@@ -97,7 +104,10 @@ class CxmlService:
         if any(data_dir.glob("customers.*")):
             self.history = History.load(data_dir, config.features.pii_columns)
         name, version = self.scorer.model_name, self.scorer.model_version
-        announce_model(name, version)
+        spec = cast("bentoml.Service[CxmlService]", CxmlService).openapi_spec.asdict()
+        announce_model(
+            name, version, api_document(spec, self.profile, self.settings, (name, version))
+        )
         self.coalescer = Coalescer(self._score_at, self.settings.max_batch)
         self.known = Coalescer(self._score_known_at, self.settings.max_batch)
         known = "no data dir" if self.history is None else f"{len(self.history.rows):,} customers"
@@ -223,4 +233,6 @@ class CxmlService:
 
 
 # mypy does not see class decorators' return types: CxmlService is a bentoml.Service here.
-cast("bentoml.Service[CxmlService]", CxmlService).add_asgi_middleware(Guard)
+cast("bentoml.Service[CxmlService]", CxmlService).add_asgi_middleware(
+    Guard, json_routes=SCORING_ROUTES
+)

@@ -18,6 +18,9 @@ from cxml.scoring import Scorer
 from tests.service.server import Prepared, Server, prepare, tracking_env
 
 API_KEY = "test-key-5f2c"
+# Short request deadlines, so the tests of them wait little; still far above what a request
+# sent at once by a test client needs.
+HEADER_TIMEOUT, BODY_TIMEOUT = 3, 5
 
 
 @dataclass
@@ -46,7 +49,8 @@ def served(prepared: Prepared) -> Iterator[Served]:
     with tracking_env(prepared.workdir, prepared.tracking_uri):
         scorer = load_scorer(prepared.model_name, "champion")
     loaded: LoadedData = load_data_dir(prepared.data_dir)
-    with Server(prepared, api_key=API_KEY) as server:
+    deadlines = {"CXML_HEADER_TIMEOUT": str(HEADER_TIMEOUT), "CXML_BODY_TIMEOUT": str(BODY_TIMEOUT)}
+    with Server(prepared, api_key=API_KEY, **deadlines) as server:
         yield Served(server, prepared, scorer, loaded.tables)
 
 

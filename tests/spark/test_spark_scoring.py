@@ -63,6 +63,7 @@ def test_spark_explains_and_acts_identically(scored_both):
 
 
 def test_spark_score_writes_the_list_partitioned_by_risk_band(scored_both, monkeypatch):
+    from cxml.jobs.scorings import KEPT, earlier_scorings
     from cxml.jobs.spark_score import run_spark_score
 
     local, _, config, root = scored_both
@@ -76,3 +77,8 @@ def test_spark_score_writes_the_list_partitioned_by_risk_band(scored_both, monke
     assert not {"name", "email"} & set(written.columns)
     assert done.spent == pytest.approx(local["action_cost"].sum(), abs=1e-9)
     assert not list((root / "out").glob(".*"))  # no temporary folders left behind
+    [scoring] = earlier_scorings(config.tracking.model_name)  # registered as a local run is
+    assert scoring.cutoff == CUTOFF and scoring.model_version == "1"
+    assert len(scoring.rows) == len(local) and list(scoring.rows.columns) == KEPT
+    by_id = scoring.rows.set_index("customer_id").sort_index()
+    np.testing.assert_allclose(by_id["churn_probability"], local["churn_probability"], atol=1e-9)

@@ -66,3 +66,13 @@ def test_unset_variable_is_named(tmp_path):
     path = write(tmp_path, MINIMAL.replace("{dir: d}", "{dir: '${CXML_NOT_SET_ANYWHERE}'}"))
     with pytest.raises(ConfigError, match="CXML_NOT_SET_ANYWHERE is not set"):
         load_config(path)
+
+
+def test_monitor_thresholds_have_defaults_and_are_checked(tmp_path):
+    assert load_config(write(tmp_path, MINIMAL)).monitor.max_drift_share == 0.1
+    given = load_config(write(tmp_path, MINIMAL + "monitor: {max_ece: 0.08, psi_threshold: 0.2}\n"))
+    assert (given.monitor.max_ece, given.monitor.psi_threshold) == (0.08, 0.2)
+    with pytest.raises(ConfigError, match=r"monitor\.max_drift_share: .*less than or equal to 1"):
+        load_config(write(tmp_path, MINIMAL + "monitor: {max_drift_share: 1.5}\n"))
+    with pytest.raises(ConfigError, match=r"monitor\.min_auc: unknown key"):
+        load_config(write(tmp_path, MINIMAL + "monitor: {min_auc: 0.6}\n"))

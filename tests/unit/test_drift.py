@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cxml.models.drift import psi, reference_profile, status
+from cxml.models.drift import psi, reference_profile, shares, status
 
 
 def _training(n: int = 2000, seed: int = 0) -> pd.DataFrame:
@@ -40,7 +40,7 @@ def test_profile_is_json_serialisable_plain_data() -> None:
 def test_identical_data_is_stable() -> None:
     frame = _training()
     table = psi(reference_profile(frame), frame)
-    assert list(table.columns) == ["feature", "psi", "status"]
+    assert list(table.columns) == ["feature", "psi", "noise", "status"]
     assert table["psi"].to_numpy() == pytest.approx(0.0, abs=1e-9)
     assert set(table["status"]) == {"stable"}
 
@@ -105,3 +105,38 @@ def test_empty_frame_is_an_error_with_a_reason() -> None:
     train = _training()
     with pytest.raises(ValueError, match="at least one row"):
         psi(reference_profile(train), train.iloc[:0])
+
+
+def test_small_fresh_samples_of_the_same_population_are_not_drift() -> None:
+    """150 rows against 150: sampling alone often moves a 20-level text feature's PSI past
+    0.25, so a feature counts as moved only past what chance gives at these sizes (`noise`)."""
+    rng = np.random.default_rng(5)
+    levels = [f"region_{i}" for i in range(20)]
+    found = []
+    for _ in range(100):
+        train = pd.DataFrame({"region": rng.choice(levels, 150)})
+        later = pd.DataFrame({"region": rng.choice(levels, 150)})
+        found.append(psi(reference_profile(train), later).iloc[0])
+    table = pd.DataFrame(found)
+    assert (table["psi"] >= 0.25).mean() > 0.3  # the usual bar alone: drift a third of the time
+    assert (table["status"] != "stable").mean() <= 0.05  # beyond chance: rarely
+    shifted = pd.DataFrame({"region": rng.choice(levels[:5], 150)})  # a real change still shows
+    assert psi(reference_profile(train), shifted).iloc[0]["status"] == "drifted"
+    assert status(0.3, chance=0.35) == "stable" and status(0.3, chance=0.2) == "drifted"
+
+
+def test_shares_are_the_bins_psi_sums_over() -> None:
+    train = _training()
+    later = train.assign(spend_90d=train["spend_90d"] * 2.5 + 40)
+    profile = reference_profile(train)
+    spend = shares(profile, later, "spend_90d")
+    assert len(spend.bins) == len(spend.expected) == len(spend.actual) == 11  # 10 bins, missing
+    assert spend.bins[0].startswith("≤") and spend.bins[-2].startswith(">")
+    assert spend.bins[-1] == "missing"
+    assert spend.expected.sum() == pytest.approx(1.0) and spend.actual.sum() == pytest.approx(1.0)
+    assert spend.actual[-2] > 0.4  # the shifted values pile into the top bin
+    plan = shares(profile, train, "plan")
+    assert plan.bins == ["basic", "plus", "pro", "other", "missing"]
+    assert plan.actual == pytest.approx(plan.expected)
+    with pytest.raises(KeyError, match="not in the profile"):
+        shares(profile, train, "no_such_feature")

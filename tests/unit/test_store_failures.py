@@ -11,14 +11,14 @@ import pytest
 from typer.testing import CliRunner
 
 from cxml.cli import EXIT_BAD_INPUT, EXIT_FAILED, app
-from cxml.jobs import tracking
+from cxml.jobs import store
 
 runner = CliRunner()
 
 
 def _models(monkeypatch, uri: str):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    monkeypatch.setattr(tracking, "_REACHED", set())
+    monkeypatch.setattr(store, "_REACHED", set())
     result = runner.invoke(app, ["models", "cxml-demo"])
     assert "Traceback" not in result.output
     errors = [line for line in result.output.splitlines() if line.startswith("error: ")]
@@ -56,7 +56,7 @@ def test_a_store_locked_by_another_writer(tmp_path, monkeypatch):
     holder = sqlite3.connect(path, isolation_level=None)
     holder.execute("CREATE TABLE t (x)")
     holder.execute("BEGIN EXCLUSIVE")
-    monkeypatch.setattr(tracking, "STORE_WAIT_SECONDS", 0.2)
+    monkeypatch.setattr(store, "STORE_WAIT_SECONDS", 0.2)
     try:
         code, line = _models(monkeypatch, f"sqlite:///{path}")
     finally:

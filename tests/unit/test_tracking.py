@@ -20,6 +20,7 @@ from mlflow import MlflowClient
 from sklearn.linear_model import LogisticRegression
 
 from cxml.jobs import tracking
+from cxml.jobs.store import tracking_uri
 from cxml.jobs.tracking import RunRecord, log_training
 
 FEATURES = ["tenure_days", "tickets_90d", "spend_30d"]
@@ -279,14 +280,14 @@ def test_tracking_uri_defaults_to_sqlite_in_cwd(
 ) -> None:
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.chdir(tmp_path)
-    assert tracking.tracking_uri() == f"sqlite:///{Path(os.getcwd()) / 'mlflow.db'}"
+    assert tracking_uri() == f"sqlite:///{Path(os.getcwd()) / 'mlflow.db'}"
     with pytest.raises(ValueError, match="no registered model named 'churn'"):
         tracking.model_versions("churn")  # opens (creates) the embedded store in cwd
     assert (tmp_path / "mlflow.db").is_file()
     # mlflow.set_tracking_uri exports the URI to os.environ; it must not pin this cwd
     assert "MLFLOW_TRACKING_URI" not in os.environ
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow.internal:5000")
-    assert tracking.tracking_uri() == "http://mlflow.internal:5000"
+    assert tracking_uri() == "http://mlflow.internal:5000"
 
 
 def test_a_champion_scored_on_the_same_rows_decides_not_its_logged_metric(store: Path) -> None:

@@ -83,7 +83,7 @@ class _Past:
 _NO_IDS = pd.Index([], dtype=object)  # an empty log's ids, made once
 
 
-def _past_log(
+def past_log(
     log: pd.DataFrame | None, catalog: Sequence[Action], as_of: pd.Timestamp, days: int
 ) -> _Past:
     """Log rows in [as_of − days, as_of): only the past can block an offer."""
@@ -129,7 +129,7 @@ def eligible(
     catalog_names(catalog)
     at = utc_timestamp(as_of)
     window = max([a.cooldown_days for a in catalog] + [contact.period_days if contact else 0])
-    past = _past_log(log, catalog, at, window)
+    past = past_log(log, catalog, at, window)
     at64 = at.tz_convert(None).to_datetime64()  # naive UTC, as the log's times
     where = past.where(customers.index)
     if contact is not None:

@@ -15,6 +15,8 @@ from cxml.data.load import LoadedData, require_numbers
 from cxml.data.schema import utc_timestamp
 from cxml.features.attributes import as_of
 from cxml.features.build import log_start
+from cxml.features.catalog import Features
+from cxml.jobs import database
 from cxml.models.bundle import ScoringBundle
 from cxml.scoring import Scorer, scoring_population
 
@@ -42,15 +44,11 @@ def scored_files(
     scored: pd.DataFrame, html: str | None = None, loaded: LoadedData | None = None
 ) -> dict[str, Writer]:
     """The files of a scoring run (name in the output folder -> its writer): the list as
-    Parquet and CSV, the report, this run's entry in the archive of earlier scorings, and the
-    input rows it left out (`quarantine/<table>.quarantine.csv`, each row with its reason)."""
-    from cxml.jobs.score_report import archived
-
-    name, kept = archived(scored)
+    Parquet and CSV, the report, and the input rows it left out
+    (`quarantine/<table>.quarantine.csv`, each row with its reason)."""
     files: dict[str, Writer] = {
         "scored.parquet": partial(save_parquet, scored),
         "scored.csv": partial(save_csv, scored),
-        name: partial(save_parquet, kept),
     }
     if html is not None:
         files["report.html"] = lambda path: path.write_text(html, encoding="utf-8")
@@ -66,23 +64,52 @@ def _nothing(path: Path) -> None:
     """Write no file at `path`."""
 
 
+def base_features(
+    loaded: LoadedData, bundle: ScoringBundle, at: pd.Timestamp, where: Path
+) -> Features:
+    """The features at `at` of everyone the model speaks for (the scoring population), as
+    `cxml score` scores them; `where`: the data dir, for the message when there is no one."""
+    events, customers = loaded.tables["events"], loaded.tables["customers"]
+    population = scoring_population(events, customers, at, bundle.labels)
+    if population.empty:
+        raise ValueError(
+            f"no customer of {where} is in the population the model speaks for at "
+            f"{at.date()} (joined before it, not gone; see the churn definition): pick a "
+            "cutoff inside the data"
+        )
+    population = as_of(population, loaded.tables.get("attributes"), at)
+    return bundle.features(events, population, at, log_start(events))
+
+
 def run_score(
     config: PipelineConfig,
     cutoff: str,
     out: Path,
     ref: str = "champion",
     explain_top: float | None = 0.1,
+    to_db: str | None = None,
+    run_id: str | None = None,
 ) -> tuple[pd.DataFrame, list[Path]]:
     """Score everyone active at the cutoff with the registered bundle; write the list and the
-    report. Everything is computed before anything is written, and the run's files replace
-    the previous ones together, so a failed run leaves the previous outputs as they were."""
+    report, then record the scoring in MLflow (`jobs/scorings.py`) for later monitoring.
+    Everything is computed before anything is written, and the run's files replace the
+    previous ones together, so a failed run leaves the previous outputs as they were.
+
+    `to_db`: a database URL the list also goes to (jobs/database.py), as the run `run_id`
+    (default: model, version and cutoff). It is checked before any work; then the run's rows
+    are replaced in one transaction, the files are written inside it and it commits last, so
+    a failed database write leaves the files as they were and a failed file write leaves the
+    database as it was."""
     from cxml.jobs.inputs import load_inputs
     from cxml.jobs.progress import stages
     from cxml.jobs.score_report import report_html
+    from cxml.jobs.scorings import register
 
     at = utc_timestamp(cutoff)
+    if to_db is not None:
+        database.check(to_db)
     steps = ["load data", "load model", "features", "score, explain, allocate", "report", "write"]
-    with stages("scoring", steps) as begin:
+    with stages("scoring", [*steps, "register"]) as begin:
         begin("load data")
         loaded = load_inputs(config, out / QUARANTINE, write=False)  # written with the list
         begin("load model")
@@ -90,17 +117,8 @@ def run_score(
         require_numbers(
             loaded, numeric_profile(scorer.bundle), f"{scorer.model_name} v{scorer.model_version}"
         )
-        events, customers = loaded.tables["events"], loaded.tables["customers"]
         begin("features")
-        population = scoring_population(events, customers, at, scorer.bundle.labels)
-        if population.empty:
-            raise ValueError(
-                f"no customer of {config.data.dir} is in the population the model speaks for at "
-                f"{at.date()} (joined before it, not gone; see the churn definition): pick a "
-                "cutoff inside the data"
-            )
-        population = as_of(population, loaded.tables.get("attributes"), at)
-        features = scorer.bundle.features(events, population, at, log_start(events))
+        features = base_features(loaded, scorer.bundle, at, config.data.dir)
         log = loaded.tables.get("actions")
         begin("score, explain, allocate")
         result = scorer.score(features, at, explain_top, log, per_customer=False, touchpoints=True)
@@ -108,7 +126,16 @@ def run_score(
         scored = scored.sort_values("churn_rank", kind="stable").reset_index(drop=True)
         scored["scored_at"] = pd.Timestamp.now(tz="UTC")
         begin("report")
-        html = report_html(scored, scorer, features.frame(), loaded, out, result.touchpoints)
+        html = report_html(scored, scorer, features.frame(), loaded, result.touchpoints)
         begin("write")
-        written = write_together(out, scored_files(scored, html, loaded))
+        files = scored_files(scored, html, loaded)
+        if to_db is None:
+            written = write_together(out, files)
+        else:
+            actions = scorer.bundle.actions
+            budget = None if actions is None else actions.budget
+            with database.replacing_run(to_db, scored, run_id, model_ref=ref, budget=budget):
+                written = write_together(out, files)
+        begin("register")
+        register(config, scored, str(out.resolve()))
     return scored, [path for path in written if path.exists()]

@@ -1,68 +1,30 @@
-"""Wiring for the scoring report: gathers what `render_report` shows from the run, the bundle
-and the data dir, and keeps an archive of scored lists so later runs can say how earlier scores
-turned out once their outcome window has closed."""
+"""Wiring for the scoring report: gathers what `render_report` shows from the run, the bundle,
+the data dir and the registry of earlier scorings (`jobs/scorings.py`)."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from cxml.config import LabelConfig
 from cxml.data.load import LoadedData
 from cxml.features.labels import describe_churn
 from cxml.models.drift import psi
-from cxml.models.evaluate import binary_metrics
+from cxml.models.monitoring import outcomes
 from cxml.report import ReportContext, render_report
 from cxml.report.kpis import nps_trend, retention_rate
 from cxml.scoring import Scorer
 
-ARCHIVE = "history"
-KEPT = ["customer_id", "cutoff", "churn_probability"]
 
-
-def archived(scored: pd.DataFrame) -> tuple[str, pd.DataFrame]:
-    """(path inside the output folder, rows) of this run's (customer, cutoff, probability):
-    what 'earlier scorings' reads later."""
-    cutoff = pd.Timestamp(scored["cutoff"].iloc[0]).strftime("%Y-%m-%d")
-    return f"{ARCHIVE}/scored-{cutoff}.parquet", scored[KEPT]
-
-
-def earlier_outcomes(out: Path, loaded: LoadedData, labels: LabelConfig) -> pd.DataFrame | None:
-    """For each archived scoring whose outcome window has closed in the data: realised AUC,
-    calibration and lift against who actually churned (by the label definition trained on)."""
-    from cxml.features.labels import churn_labels
-
-    horizon_days = labels.horizon_days
+def earlier_outcomes(scorer: Scorer, loaded: LoadedData) -> pd.DataFrame | None:
+    """How the model's earlier scorings (found in the registry) turned out, for those whose
+    outcome window has closed: realised AUC, calibration and lift (`models.monitoring`)."""
+    from cxml.jobs.scorings import earlier_scorings
 
     events, customers = loaded.tables["events"], loaded.tables["customers"]
     if events.empty:
         return None
-    last_seen = events["event_time"].max()
-    rows = []
-    for path in sorted((out / ARCHIVE).glob("scored-*.parquet")):
-        old = pd.read_parquet(path)
-        cutoff = pd.Timestamp(old["cutoff"].iloc[0])
-        if cutoff + pd.Timedelta(days=horizon_days) > last_seen:
-            continue
-        churn = churn_labels(events, customers, cutoff, labels)
-        joined = old.set_index("customer_id").join(churn, how="inner")
-        if joined["churn"].nunique() < 2:
-            continue
-        m = binary_metrics(joined["churn"].to_numpy(int), joined["churn_probability"].to_numpy())
-        rows.append(
-            {
-                "cutoff": cutoff.date(),
-                "customers": len(joined),
-                "realised_auc": m["roc_auc"],
-                "expected_churners": float(joined["churn_probability"].sum()),
-                "realised_churners": int(joined["churn"].sum()),
-                "ece": m["ece"],
-                "lift_top10": m["lift_top10"],
-            }
-        )
-    return pd.DataFrame(rows) if rows else None
+    found = outcomes(earlier_scorings(scorer.model_name), events, customers, scorer.bundle.labels)
+    return found.earlier if len(found.earlier) else None
 
 
 def _policy_values(scorer: Scorer) -> pd.DataFrame | None:
@@ -80,7 +42,6 @@ def report_html(
     scorer: Scorer,
     features: pd.DataFrame,
     loaded: LoadedData,
-    out: Path,
     touchpoints: pd.DataFrame | None = None,
 ) -> str:
     bundle = scorer.bundle
@@ -107,7 +68,7 @@ def report_html(
         churn_definition=describe_churn(bundle.labels),
         base_rate=scorer.base_rate,
         model_facts=_model_facts(bundle.info),
-        earlier=earlier_outcomes(out, loaded, bundle.labels),
+        earlier=earlier_outcomes(scorer, loaded),
         training_metrics=_finite(metrics) if isinstance(metrics, dict) else None,
         attributes=_attributes(bundle.info.get("attributes")),
     )

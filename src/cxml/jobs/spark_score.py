@@ -189,12 +189,14 @@ def run_spark_score(
     buckets: int | None = None,
 ) -> SparkScoreSummary:
     """`cxml score --engine spark`: the scored list as Parquet partitioned by risk band, under
-    `out`/scored (and faulty input rows under `out`/quarantine). The HTML report reads the whole
-    list into one process, so it stays with the local engine."""
+    `out`/scored (and faulty input rows under `out`/quarantine), recorded in the registry of
+    scorings as a local run is. The HTML report reads the whole list into one process, so it
+    stays with the local engine."""
     from pyspark.sql import functions as F
 
     from cxml.data.schema import utc_timestamp
     from cxml.jobs.score import load_scorer
+    from cxml.jobs.scorings import KEPT, register
 
     at = utc_timestamp(cutoff)
     scorer = load_scorer(config.tracking.model_name, ref)
@@ -215,6 +217,9 @@ def run_spark_score(
         F.sum("action_cost").alias("spent"),
     ).first()
     assert totals is not None
+    named = [c for c in [*KEPT, "model_name", "model_version"] if c in kept.columns]
+    rows: pd.DataFrame = kept.select(*named).toPandas()  # a few columns each, for the registry
+    register(config, rows.assign(cutoff=pd.to_datetime(rows["cutoff"], utc=True)), root)
     return SparkScoreSummary(
         int(totals["n"]),
         int(totals["high"] or 0),

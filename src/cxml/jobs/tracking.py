@@ -8,11 +8,13 @@ import json
 import logging
 import os
 import subprocess
+import tempfile
 import warnings
 from collections.abc import Callable, Iterable, Mapping
-from contextlib import closing, suppress
+from contextlib import suppress
 from dataclasses import dataclass
 from importlib import metadata
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import mlflow
@@ -28,6 +30,7 @@ from mlflow.types import ColSpec, Schema
 
 from cxml.data.io import json_text
 from cxml.data.validate import is_pii
+from cxml.jobs.store import check_store, tracking_uri
 from cxml.models.bundle import BundleLayoutError
 
 if TYPE_CHECKING:
@@ -43,8 +46,13 @@ PACKAGE_VERSION_TAG = "cxml.package_version"
 # MLflow rejects or truncates (with a warning) longer param values; we cut them ourselves first.
 _PARAM_MAX_CHARS = 6000
 _TRUNCATED = "...[truncated]"
-# Pinned into the logged model's requirements when installed (cxml itself must be installed too).
-_RUNTIME_DISTS = ("mlflow", "cloudpickle", "numpy", "pandas", "scipy", "scikit-learn", "lightgbm")
+# Pinned into a model's requirements at their installed versions: MLflow, the unpickler, and
+# what cxml's code imports when a model is loaded and predicts (tests/model/test_export.py
+# records those imports where cxml is not installed). A registered model also needs cxml.
+_RUNTIME_DISTS = (
+    "mlflow", "cloudpickle", "numpy", "pandas", "pyarrow", "pandera", "pydantic", "pyyaml",
+    "scipy", "scikit-learn", "lightgbm",
+)  # fmt: skip
 
 # MLflow logs INFO lines on every call; keep real warnings only. cxml pickles model objects on
 # purpose, so MLflow's cloudpickle notice (repeated on every log_model) is dropped too.
@@ -52,6 +60,8 @@ logging.getLogger("mlflow").setLevel(logging.WARNING)
 logging.getLogger("mlflow.pyfunc").addFilter(
     lambda record: "Passing a Python object as `python_model`" not in record.getMessage()
 )
+# Its artifact progress bars would draw over the commands' own output (set it to true to see).
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 
 @dataclass(frozen=True)
@@ -74,114 +84,7 @@ class _CxmlPyfunc(PythonModel):
     def predict(
         self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
     ) -> pd.DataFrame:
-        return self.model.predict(model_input)
-
-
-def tracking_uri() -> str:
-    """MLFLOW_TRACKING_URI if set, else an embedded sqlite store in cwd, so no server is needed."""
-    default = f"sqlite:///{os.path.abspath('mlflow.db')}"
-    return os.environ.get("MLFLOW_TRACKING_URI", "").strip() or default
-
-
-STORE_WAIT_SECONDS = 5  # how long a store may take to answer the first check
-_REACHED: set[str] = set()  # stores this process has checked and found usable
-
-
-def check_store(uri: str) -> None:
-    """Fail at once, saying what to do, where MLflow would retry for minutes, hang, or make a
-    new empty database: a SQLite file in a folder that does not exist (a mistyped path), a file
-    that is not a database, a database locked by another process, a database server or an HTTP
-    tracking server that does not answer. A store checked once is not checked again."""
-    if uri in _REACHED:
-        return
-    scheme = uri.split(":", 1)[0].lower()
-    if scheme == "sqlite":
-        _check_sqlite(uri)
-    elif scheme in ("http", "https"):
-        _check_http(uri)
-    elif "://" in uri and scheme not in ("file", "databricks"):
-        _check_database(uri)
-    _REACHED.add(uri)
-
-
-def shown_uri(uri: str | None = None) -> str:
-    """The tracking URI (by default the one in use) without its password, for messages."""
-    uri = tracking_uri() if uri is None else uri
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    try:
-        return make_url(uri).render_as_string(hide_password=True)
-    except ArgumentError:
-        return uri.split("@")[-1]
-
-
-def _check_sqlite(uri: str) -> None:
-    import sqlite3
-    from pathlib import Path
-
-    name = uri.split(":///", 1)[-1]
-    if not name or name == ":memory:":
-        return
-    path = Path(name)
-    if not path.parent.is_dir():
-        raise ValueError(
-            f"MLFLOW_TRACKING_URI {uri}: the folder {path.parent} does not exist; fix the path "
-            "(sqlite:////abs/path/mlflow.db or sqlite:///relative.db) or create the folder"
-        )
-    if path.is_dir():
-        raise ValueError(f"MLFLOW_TRACKING_URI {uri}: {path} is a folder, not a database file")
-    if not path.exists():
-        if not os.access(path.parent, os.W_OK):
-            raise ValueError(f"MLFLOW_TRACKING_URI {uri}: cannot create {path}: no write access")
-        return
-    try:
-        with closing(sqlite3.connect(path, timeout=STORE_WAIT_SECONDS)) as db:
-            db.execute("SELECT count(*) FROM sqlite_master").fetchone()
-            db.execute("BEGIN IMMEDIATE")  # a writer elsewhere holds the lock: say so now
-            db.rollback()
-    except sqlite3.DatabaseError as exc:
-        if "locked" in str(exc):
-            why = "the SQLite store is locked by another process (a training or scoring still"
-            raise MlflowException(
-                f"{why} running?): wait for it, or use a database server"
-            ) from None
-        raise MlflowException(f"{path} cannot be used as an SQLite store: {exc}") from None
-
-
-def _check_http(uri: str) -> None:
-    import requests
-
-    try:
-        requests.get(uri.rstrip("/") + "/health", timeout=STORE_WAIT_SECONDS)
-    except requests.RequestException as exc:
-        why = f"the tracking server does not answer: {type(exc).__name__}"
-        raise MlflowException(f"{why}; is it running, and is the address right?") from None
-
-
-def _check_database(uri: str) -> None:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.exc import SQLAlchemyError
-
-    timeout = {"connect_timeout": STORE_WAIT_SECONDS}
-    scheme = uri.split(":", 1)[0].lower()
-    args = timeout if scheme.startswith(("postgres", "mysql")) else {}
-    try:
-        engine = create_engine(uri, connect_args=args)
-    except (SQLAlchemyError, ImportError) as exc:
-        raise MlflowException(f"not a usable database URL: {_first_line(exc)}") from None
-    try:
-        with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-    except SQLAlchemyError as exc:
-        raise MlflowException(f"the database does not answer: {_first_line(exc)}") from None
-    finally:
-        engine.dispose()
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+        return self.model.predict(model_input, **(params or {}))
 
 
 def _client() -> MlflowClient:
@@ -351,22 +254,58 @@ def _log_run_data(
     mlflow.set_tags({**(tags or {}), **versions})
 
 
+def _pyfunc(
+    model: Any,
+    input_example: pd.DataFrame,
+    pii_columns: tuple[str, ...],
+    params: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """What MLflow stores of a model, logged or saved: the object, its signature (`params`:
+    the keyword arguments `predict` takes, with their defaults), a PII-free example and pins."""
+    _check_no_pii(input_example, pii_columns, "input_example")
+    prediction = model.predict(input_example)
+    if isinstance(prediction, pd.DataFrame):
+        _check_no_pii(prediction, pii_columns, "model output")
+    with warnings.catch_warnings():  # integer outputs (a rank) are never missing
+        warnings.filterwarnings("ignore", "Hint: Inferred schema contains integer", UserWarning)
+        signature = infer_signature(input_example, prediction, params)
+    return {
+        "python_model": _CxmlPyfunc(model),
+        "signature": signature,
+        "input_example": input_example,
+        "pip_requirements": _pip_requirements(),
+    }
+
+
 def _log_and_register(
     model: Any, input_example: pd.DataFrame, model_name: str, pii_columns: tuple[str, ...]
 ) -> str:
     """Log the model as a pyfunc with a signature and register it; returns the new version."""
-    prediction = model.predict(input_example)
-    if isinstance(prediction, pd.DataFrame):
-        _check_no_pii(prediction, pii_columns, "model output")
     info = mlflow.pyfunc.log_model(
         name="model",
-        python_model=_CxmlPyfunc(model),
-        signature=infer_signature(input_example, prediction),
-        input_example=input_example,
-        pip_requirements=_pip_requirements(),
         registered_model_name=model_name,
+        **_pyfunc(model, input_example, pii_columns),
     )
     return str(info.registered_model_version)
+
+
+def save_self_contained(
+    path: Path,
+    model: object,
+    input_example: pd.DataFrame,
+    params: dict[str, Any],
+    pii_columns: tuple[str, ...] = (),
+) -> None:
+    """Save `model` as an MLflow model folder at `path` (which must not exist) that loads with
+    `mlflow.pyfunc.load_model` where cxml is not installed: the cxml package travels in its
+    `code/` folder, which MLflow puts first on sys.path when loading."""
+    import cxml
+
+    mlflow.pyfunc.save_model(
+        str(path),
+        code_paths=[str(Path(cxml.__file__).parent)],
+        **_pyfunc(model, input_example, pii_columns, params),
+    )
 
 
 def _not_found(err: MlflowException) -> bool:
@@ -601,3 +540,77 @@ def load_reference(model_name: str, ref: str = CHAMPION) -> tuple[str, object]:
     if not isinstance(wrapper, _CxmlPyfunc):
         raise ValueError(f"{model_name!r} v{version} was not logged by cxml")
     return version, wrapper.model
+
+
+KIND_TAG, MODEL_TAG, VERSION_TAG = "cxml.kind", "cxml.model_name", "cxml.model_version"
+
+
+def log_use(
+    *,
+    kind: str,
+    experiment: str,
+    run_name: str,
+    model_name: str,
+    version: str,
+    params: dict[str, object],
+    metrics: dict[str, float],
+    frames: dict[str, pd.DataFrame],
+    texts: dict[str, str],
+    pii_columns: tuple[str, ...],
+) -> str:
+    """One run recording a use of a registered version (`kind`: a scoring, a monitoring),
+    tagged so `find_uses` finds it; `frames` are logged as Parquet under their names. Returns
+    the run id."""
+    from cxml.data.io import save_parquet
+
+    texts = _strict_json(texts)
+    for name, frame in frames.items():
+        _check_no_pii(frame, pii_columns, f"artifact {name!r}")
+    _client()
+    mlflow.set_experiment(experiment)
+    tags = {KIND_TAG: kind, MODEL_TAG: model_name, VERSION_TAG: version}
+    with mlflow.start_run(run_name=run_name) as run, tempfile.TemporaryDirectory() as tmp:
+        _log_run_data(params, metrics, {}, {}, texts, tags)
+        for name, frame in frames.items():
+            path = Path(tmp, name)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            save_parquet(frame, path)
+            mlflow.log_artifact(str(path), str(Path(name).parent) if "/" in name else None)
+    return str(run.info.run_id)
+
+
+def find_uses(kind: str, model_name: str) -> list[tuple[str, dict[str, str]]]:
+    """(run id, params) of every finished `log_use` run of `kind` for the model, in any
+    experiment, newest first."""
+    client = _client()
+    experiments = [e.experiment_id for e in _every(client.search_experiments)]
+    if not experiments:
+        return []
+    escaped = model_name.replace("'", "\\'")
+    query = (
+        f"tags.`{KIND_TAG}` = '{kind}' AND tags.`{MODEL_TAG}` = '{escaped}' "
+        "AND attributes.status = 'FINISHED'"
+    )
+    runs = _every(
+        lambda **page: client.search_runs(
+            experiments, query, order_by=["attributes.start_time DESC"], **page
+        )
+    )
+    return [(r.info.run_id, dict(r.data.params)) for r in runs]
+
+
+def _every(search: Callable[..., Any]) -> list[Any]:
+    """All pages of an MLflow search."""
+    found, token = [], None
+    while True:
+        page = search(page_token=token)
+        found += list(page)
+        token = page.token
+        if not token:
+            return found
+
+
+def use_frame(run_id: str, name: str) -> pd.DataFrame:
+    """A Parquet artifact `log_use` logged under `name`."""
+    with tempfile.TemporaryDirectory() as tmp:
+        return pd.read_parquet(_client().download_artifacts(run_id, name, tmp))

@@ -347,6 +347,52 @@ def _inputs(trained: Trained, config: PipelineConfig) -> list[InputTable]:
     return inputs
 
 
+def describe_training(summary: dict[str, object], metrics: dict[str, float]) -> list[str]:
+    """What `cxml train` prints: sizes, cutoffs, rates and each target's test metrics."""
+    lines = [
+        f"{summary['training_rows']:,} training rows, {summary['features']} features, "
+        f"{summary['quarantined_rows']:,} quarantined rows"
+    ]
+    for role in ("train", "validation", "test"):
+        if f"{role}_cutoffs" in summary:
+            lines.append(f"{role} cutoffs: {', '.join(summary[f'{role}_cutoffs'])}")  # type: ignore[arg-type]
+    if "registered_models" in summary:
+        lines.append(
+            f"registered models: {summary['registered_models']} (refitted after the backtest)"
+        )
+    lookalikes = summary.get("pii_lookalikes_left_out")
+    if isinstance(lookalikes, dict):
+        for name, kind in lookalikes.items():
+            lines.append(
+                f"left out customers column {name!r}: its values look like {kind}; add it to "
+                "features.not_pii if it is not personal data"
+            )
+    for target in ("churn", "satisfaction_drop"):
+        if summary.get(f"test_{target}_rate") is not None:
+            lines.append(
+                f"{target} rate {summary[f'{target}_rate']} in the training rows, "
+                f"{summary[f'test_{target}_rate']} in the test rows"
+            )
+        if f"{target}_roc_auc" not in metrics:
+            continue
+        line = (
+            f"{target}: ROC-AUC {metrics[f'{target}_roc_auc']:.4f} "
+            f"(baseline {metrics[f'{target}_baseline_roc_auc']:.4f}"
+        )
+        if f"{target}_oracle_roc_auc" in metrics:
+            line += f", oracle {metrics[f'{target}_oracle_roc_auc']:.4f}"
+        line += (
+            f"), PR-AUC {metrics[f'{target}_pr_auc']:.4f}, Brier {metrics[f'{target}_brier']:.4f}, "
+            f"ECE {metrics[f'{target}_ece']:.4f} (uncalibrated "
+            f"{metrics[f'{target}_uncalibrated_ece']:.4f}), lift@10% "
+            f"{metrics[f'{target}_lift_top10']:.2f}"
+        )
+        lines.append(line)
+        if f"{target}_model" in summary:
+            lines.append(f"{target}: shipped {summary[f'{target}_model']}")
+    return lines
+
+
 def write_metrics(trained: Trained, out: Path) -> Path:
     """The metrics and data summary as strict JSON: a metric that could not be computed (NaN)
     is null."""

@@ -4,12 +4,15 @@
 shares for text, a missing share for both) into plain lists and floats, so the profile can be
 stored as JSON inside a model bundle. `psi` compares a later frame against it with the population
 stability index, PSI = Σ (actual − expected) · ln(actual / expected) over the bins, the usual
-rule of thumb being < 0.1 stable, < 0.25 worth watching, ≥ 0.25 drifted.
+rule of thumb being < 0.1 stable, < 0.25 worth watching, ≥ 0.25 drifted. A value no larger
+than two samples of the same population reach by chance (`noise`, which matters for small
+bases and many-level text features) counts as stable whatever its size.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import itertools
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -18,6 +21,8 @@ PROFILE_VERSION = 1
 EPSILON = 1e-4  # stands in for an empty bin's share, so ln(actual / expected) stays finite
 STABLE, WATCH = 0.1, 0.25
 MAX_LEVELS = 50  # text levels kept by name; rarer ones share the "other" bin
+NOISE_LEVEL = 0.99  # a feature counts as moved only past what chance gives 99 times in 100
+NOISE_DRAWS = 2000  # samples drawn to find that level
 STATUS_ORDER = {"missing": 0, "drifted": 1, "watch": 2, "stable": 3}
 
 
@@ -88,20 +93,39 @@ def reference_profile(features: pd.DataFrame, bins: int = 10) -> dict[str, Any]:
     }
 
 
-def _psi(expected: np.ndarray, actual: np.ndarray) -> float:
+def _psi(expected: np.ndarray, actual: np.ndarray) -> Any:
+    """PSI over the last axis: a float for one pair of share vectors, an array for rows."""
     e = np.where(expected > 0, expected, EPSILON)
     a = np.where(actual > 0, actual, EPSILON)
-    return float(np.sum((a - e) * np.log(a / e)))
+    return np.sum((a - e) * np.log(a / e), axis=-1)
 
 
-def _numeric_psi(spec: dict[str, Any], column: pd.Series) -> float:
+class Shares(NamedTuple):
+    """One feature's bins: their names and the share of rows in each, at training (expected)
+    and now (actual)."""
+
+    bins: list[str]
+    expected: np.ndarray
+    actual: np.ndarray
+
+
+def _bin_names(edges: list[float]) -> list[str]:
+    """Readable names of the bins (−inf, e1], (e1, e2], …, (ek, inf)."""
+    if not edges:
+        return ["all values"]
+    names = [f"≤ {edges[0]:.4g}"]
+    names += [f"{low:.4g} to {high:.4g}" for low, high in itertools.pairwise(edges)]
+    return [*names, f"> {edges[-1]:.4g}"]
+
+
+def _numeric_shares(spec: dict[str, Any], column: pd.Series) -> Shares:
     values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
     actual = _numeric_bins(values, list(spec["edges"])) / len(values)
     expected = np.asarray([*spec["shares"], spec["missing"]], dtype=float)
-    return _psi(expected, actual)
+    return Shares([*_bin_names(list(spec["edges"])), "missing"], expected, actual)
 
 
-def _text_psi(spec: dict[str, Any], column: pd.Series) -> float:
+def _text_shares(spec: dict[str, Any], column: pd.Series) -> Shares:
     levels = _levels(column)
     known = list(spec["levels"])
     counts = levels.value_counts(dropna=True)
@@ -109,31 +133,61 @@ def _text_psi(spec: dict[str, Any], column: pd.Series) -> float:
     other = float(counts.sum()) - in_known.sum()
     actual = np.array([*in_known, other, float(levels.isna().sum())]) / len(levels)
     expected = np.array([*spec["levels"].values(), spec["other"], spec["missing"]], dtype=float)
-    return _psi(expected, actual)
+    return Shares([*known, "other", "missing"], expected, actual)
 
 
-def status(value: float) -> str:
-    """'stable' below 0.1, 'watch' below 0.25, 'drifted' from 0.25 on."""
-    if value < STABLE:
+def shares(profile: dict[str, Any], features: pd.DataFrame, name: str) -> Shares:
+    """The bins of the profiled feature `name`, filled with the rows of `features`: what a
+    reference-versus-current plot draws and what `psi` sums over."""
+    for kind, fill in (("numeric", _numeric_shares), ("text", _text_shares)):
+        spec = profile.get(kind, {}).get(name)
+        if spec is not None:
+            return fill(spec, features[name])
+    raise KeyError(f"{name!r} is not in the profile")
+
+
+def noise(found: Shares, reference_rows: int, rows: int, level: float = NOISE_LEVEL) -> float:
+    """The PSI that chance alone exceeds with probability `1 - level` when a training sample of
+    `reference_rows` and a sample of `rows` come from one population (the two pooled): drawn
+    `NOISE_DRAWS` times with a fixed seed, so it is exact for small samples and many-level text
+    features, where the usual bars would call sampling noise drift."""
+    if reference_rows < 1 or rows < 1:
+        return 0.0
+    pooled = found.expected * reference_rows + found.actual * rows
+    pooled = pooled / pooled.sum()
+    rng = np.random.default_rng(0)
+    then = rng.multinomial(reference_rows, pooled, size=NOISE_DRAWS) / reference_rows
+    now = rng.multinomial(rows, pooled, size=NOISE_DRAWS) / rows
+    return float(np.quantile(_psi(then, now), level))
+
+
+def status(value: float, chance: float = 0.0) -> str:
+    """'stable' below 0.1 (or within what chance alone gives, `chance`), 'watch' below 0.25,
+    'drifted' from 0.25 on."""
+    if value < STABLE or value <= chance:
         return "stable"
     return "watch" if value < WATCH else "drifted"
 
 
 def psi(profile: dict[str, Any], features: pd.DataFrame) -> pd.DataFrame:
-    """PSI of every profiled feature in `features`: columns feature, psi, status. Features the
-    frame lacks get psi NaN and status "missing" and come first; then the most drifted."""
+    """PSI of every profiled feature in `features`: columns feature, psi, noise (what chance
+    alone reaches at these sample sizes, see `noise`) and status. Features the frame lacks get
+    psi NaN and status "missing" and come first; then the most drifted."""
     if len(features) == 0:
         raise ValueError("psi needs at least one row of features to compare with the profile")
+    reference_rows = int(profile.get("rows", 0))
     rows = []
-    for kind, measure in (("numeric", _numeric_psi), ("text", _text_psi)):
-        for name, spec in profile.get(kind, {}).items():
+    for kind in ("numeric", "text"):
+        for name in profile.get(kind, {}):
             if name not in features.columns:
-                rows.append((name, np.nan, "missing"))
+                rows.append((name, np.nan, np.nan, "missing"))
                 continue
-            value = measure(spec, features[name])
-            rows.append((name, value, status(value)))
-    table = pd.DataFrame(rows, columns=["feature", "psi", "status"])
-    table["psi"] = table["psi"].astype(float)
+            found = shares(profile, features, name)
+            value = float(_psi(found.expected, found.actual))
+            chance = noise(found, reference_rows, len(features))
+            rows.append((name, value, chance, status(value, chance)))
+    table = pd.DataFrame(rows, columns=["feature", "psi", "noise", "status"])
+    table[["psi", "noise"]] = table[["psi", "noise"]].astype(float)
     order = table["status"].map(STATUS_ORDER)
     table = table.assign(_order=order, _neg=-table["psi"].fillna(0.0))
     table = table.sort_values(["_order", "_neg", "feature"], kind="stable", ignore_index=True)

@@ -86,7 +86,7 @@ def _top_count(fraction: float, n: int) -> int:
     return max(1, math.ceil(round(fraction * n, 9)))
 
 
-def _bin_of(p: np.ndarray, bins: int) -> np.ndarray:
+def bin_of(p: np.ndarray, bins: int) -> np.ndarray:
     """Equal-width bin index on [0, 1]; p == 1.0 goes in the last bin.
 
     Rounding before the floor keeps edges where written: 0.29 * 100 = 28.999999999999996 is bin 29.
@@ -98,7 +98,7 @@ def reliability_table(y: npt.ArrayLike, p: npt.ArrayLike, bins: int = 10) -> pd.
     """One row per non-empty equal-width bin: mean predicted probability vs observed rate."""
     y_arr, p_arr = _as_arrays(y, p)
     _check_count("bins", bins)
-    which = _bin_of(p_arr, bins)
+    which = bin_of(p_arr, bins)
     counts = np.bincount(which, minlength=bins)
     used = np.flatnonzero(counts)
     sum_p = np.bincount(which, weights=p_arr, minlength=bins)

@@ -96,8 +96,10 @@ def verdict(row: dict[str, Any]) -> str:
 
 
 def _earlier_row(r: dict[str, Any]) -> list[str]:
+    version = r.get("model_version")
     return [
         date(r.get("cutoff")),
+        DASH if version is None or pd.isna(version) else f"v{version}",
         num(r.get("customers")),
         num(r.get("expected_churners")),
         num(r.get("realised_churners")),

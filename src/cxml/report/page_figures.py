@@ -156,3 +156,18 @@ def touchpoint_share_figure(table: pd.DataFrame, top: int = 10) -> Figure:
         ax.set_xlabel("share of what drives risk")
         _tidy(ax)
     return fig
+
+
+def distribution_figure(bins: list[str], reference: np.ndarray, current: np.ndarray) -> Figure:
+    """One feature's share of customers per bin, at training (grey) and now (colour)."""
+    fig = _figure(4.6, 0.24 * max(len(bins), 4) + 1.0)
+    ax = fig.subplots()
+    y = np.arange(len(bins))[::-1]
+    ax.barh(y + 0.2, reference, height=0.4, color=MUTED, label="training")
+    ax.barh(y - 0.2, current, height=0.4, color=ACCENT, label="now")
+    ax.set_yticks(y, [str(b) for b in bins], fontsize=8)
+    ax.xaxis.set_major_formatter(lambda x, _pos: f"{x:.0%}")
+    ax.set_xlabel("share of customers")
+    ax.legend(frameon=False, fontsize=8)
+    _tidy(ax)
+    return fig

@@ -8,6 +8,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+#: How long BentoML lets one request run (its `traffic.timeout`, set by `cxml.service`) before
+#: answering 504 itself: the body deadline must be shorter, so a slow body is told 408.
+REQUEST_TIMEOUT = 30
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -17,11 +21,17 @@ class Settings:
     max_body_bytes: int  # CXML_MAX_BODY_BYTES
     max_events: int  # CXML_MAX_EVENTS, per customer
     max_batch: int  # CXML_MAX_BATCH: customers per /predict_batch, requests per model call
+    header_timeout: int  # CXML_HEADER_TIMEOUT: seconds for a request's line and headers
+    body_timeout: int  # CXML_BODY_TIMEOUT: seconds for its body, once the headers are in
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
         """Blank values take the default; a limit that is not a positive whole number stops the
         start-up rather than serving with a limit nobody chose."""
+        body_timeout = _positive(env, "CXML_BODY_TIMEOUT", 20)
+        if body_timeout >= REQUEST_TIMEOUT:
+            msg = f"CXML_BODY_TIMEOUT={body_timeout}: must be under {REQUEST_TIMEOUT} seconds"
+            raise ValueError(f"{msg}, the time a whole request may take")
         return cls(
             config=Path(env.get("CXML_CONFIG", "").strip() or "pipelines/demo.yaml"),
             model_ref=env.get("CXML_MODEL_REF", "").strip() or "champion",
@@ -29,6 +39,8 @@ class Settings:
             max_body_bytes=_positive(env, "CXML_MAX_BODY_BYTES", 1 << 20),
             max_events=_positive(env, "CXML_MAX_EVENTS", 5000),
             max_batch=_positive(env, "CXML_MAX_BATCH", 100),
+            header_timeout=_positive(env, "CXML_HEADER_TIMEOUT", 10),
+            body_timeout=body_timeout,
         )
 
 
