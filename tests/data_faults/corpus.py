@@ -111,8 +111,9 @@ class Case:
     victim_out: bool = False
 
 
-def one(file: str, rows: int = 1) -> Callable[[Base], dict[str, int]]:
-    return lambda base: {file: rows}
+def one(file: str) -> Callable[[Base], dict[str, int]]:
+    """One row of `file` quarantined."""
+    return lambda base: {file: 1}
 
 
 # --- ways to break a copy of the base dir ---------------------------------------------------------
