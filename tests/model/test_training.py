@@ -12,8 +12,8 @@ import pytest
 from cxml.config import PipelineConfig, load_config
 from cxml.jobs.ingest import run_simulate
 from cxml.jobs.inputs import load_inputs
+from cxml.jobs.logged import table_digest
 from cxml.jobs.nba import fit_uplift
-from cxml.jobs.tracking import table_digest
 from cxml.jobs.train import record, train
 
 PIPELINES = Path(__file__).resolve().parents[2] / "pipelines"

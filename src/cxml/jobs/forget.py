@@ -42,16 +42,16 @@ def forget(
 ) -> Erasure:
     """Remove the customers from every place cxml wrote them. Each folder's files are replaced
     together; the database rows go in one transaction."""
-    from cxml.jobs import database, scorings, tracking
+    from cxml.jobs import database, scorings, uses
 
     ids = {str(c) for c in customer_ids}
     done = Erasure()
     known = [Path(f) for f in folders]
-    for run_id, params in tracking.find_uses(scorings.KIND, config.tracking.model_name):
-        frame = tracking.use_frame(run_id, scorings.ARTIFACT)
+    for run_id, params in uses.find_uses(scorings.KIND, config.tracking.model_name):
+        frame = uses.use_frame(run_id, scorings.ARTIFACT)
         mine = frame["customer_id"].astype(str).isin(ids).to_numpy()
         if mine.any():
-            tracking.replace_use_frame(run_id, scorings.ARTIFACT, frame[~mine])
+            uses.replace_use_frame(run_id, scorings.ARTIFACT, frame[~mine])
             done.removed.append((f"MLflow scoring run {run_id}", int(mine.sum())))
         if params.get("out"):
             known.append(Path(params["out"]))

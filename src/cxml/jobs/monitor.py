@@ -201,7 +201,7 @@ def _record(
     latest: dict[str, object] | None,
 ) -> str:
     """The monitoring run in MLflow: its headline numbers as metrics, the page and the JSON."""
-    from cxml.jobs import tracking
+    from cxml.jobs import uses
 
     e = ctx.expected
     metrics: dict[str, object] = {
@@ -220,7 +220,7 @@ def _record(
         if latest is not None:
             metrics[f"latest_{key}"] = latest[key]
     finite = {k: float(v) for k, v in metrics.items() if np.isfinite(float(v))}  # type: ignore[arg-type]
-    return tracking.log_use(
+    return uses.log_use(
         kind=KIND,
         experiment=config.tracking.experiment,
         run_name=f"monitor {ctx.cutoff.date()} v{ctx.model_version}",

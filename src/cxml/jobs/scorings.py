@@ -23,12 +23,12 @@ KEPT = ["customer_id", "cutoff", "churn_probability", "action", "action_expected
 def register(config: PipelineConfig, scored: pd.DataFrame, out: str) -> str:
     """Record a scoring (its list's `KEPT` columns, model name and version) in MLflow as one
     small Parquet artifact; `out`: where the list was written. Returns the run id."""
-    from cxml.jobs import tracking
+    from cxml.jobs import uses
 
     kept = scored[[c for c in KEPT if c in scored]]
     version = str(scored["model_version"].iloc[0])
     cutoff = pd.Timestamp(scored["cutoff"].iloc[0])
-    return tracking.log_use(
+    return uses.log_use(
         kind=KIND,
         experiment=config.tracking.experiment,
         run_name=f"score {cutoff.date()} with v{version}",
@@ -49,12 +49,12 @@ def earlier_scorings(model_name: str, folders: Iterable[Path] = ()) -> list[Scor
     """Every scoring of the model the registry knows (newest first), then those in `folders`
     (each holding a `scored.parquet` from `cxml score`); a cutoff scored twice by the same
     version counts once, the newest."""
-    from cxml.jobs import tracking
+    from cxml.jobs import uses
 
     found = [
         Scoring(f"MLflow run {run_id}", params.get("model_version", "?"), frame)
-        for run_id, params in tracking.find_uses(KIND, model_name)
-        if len(frame := tracking.use_frame(run_id, ARTIFACT))
+        for run_id, params in uses.find_uses(KIND, model_name)
+        if len(frame := uses.use_frame(run_id, ARTIFACT))
     ]
     found += [_from_folder(folder, model_name) for folder in folders]
     unique: dict[tuple[str, pd.Timestamp], Scoring] = {}

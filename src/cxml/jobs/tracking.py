@@ -3,12 +3,9 @@ upgrade touches one file. Promotion uses aliases (champion, challenger); stages 
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
 import subprocess
-import tempfile
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import suppress
@@ -21,15 +18,11 @@ import mlflow
 import mlflow.pyfunc
 import pandas as pd
 from mlflow import MlflowClient
-from mlflow.data.dataset_source_registry import resolve_dataset_source
-from mlflow.data.meta_dataset import MetaDataset
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 from mlflow.pyfunc import PythonModel
-from mlflow.types import ColSpec, Schema
 
-from cxml.data.io import json_text
-from cxml.data.validate import is_pii
+from cxml.jobs.logged import InputTable, _check_no_pii, _log_inputs, _strict_json
 from cxml.jobs.store import check_store, tracking_uri
 from cxml.models.bundle import BundleLayoutError
 
@@ -98,24 +91,6 @@ def _client() -> MlflowClient:
     return MlflowClient(tracking_uri=uri)
 
 
-def _check_no_pii(
-    frame_or_names: pd.DataFrame | Iterable[str], pii_columns: Iterable[str], what: str = "data"
-) -> None:
-    """Last line of defence: customer PII must never be written to the tracking store."""
-    if isinstance(frame_or_names, pd.DataFrame):
-        names = [*map(str, frame_or_names.columns), *map(str, frame_or_names.index.names)]
-    else:
-        names = [str(name) for name in frame_or_names]
-    found = sorted(
-        {name for name, pii in zip(names, is_pii(names, pii_columns), strict=True) if pii}
-    )
-    if found:
-        raise ValueError(
-            f"{what} contains PII column(s) {found}: drop them (or pass only synthetic/aggregate "
-            "data) before logging to MLflow"
-        )
-
-
 def _code_version() -> str:
     """Short git commit of cwd so a run can be traced to code; never fails the run."""
     try:
@@ -133,52 +108,6 @@ def _package_version() -> str:
     return "unknown"
 
 
-@dataclass(frozen=True)
-class InputTable:
-    """A table a run read, to log as an MLflow dataset: its name, its rows, and where it came
-    from (a file path or folder). Only a digest, the row count and the column types are logged,
-    never rows, and never a PII column's name."""
-
-    name: str
-    frame: pd.DataFrame
-    source: str
-    context: str = "training"
-
-
-def table_digest(frame: pd.DataFrame) -> str:
-    """A fingerprint of every row and column (MLflow's own looks at the first rows only): the
-    same table gives the same digest, a changed value a different one."""
-    hashed = pd.util.hash_pandas_object(frame, index=False).to_numpy()
-    names = "\x1f".join(map(str, frame.columns)).encode()
-    return hashlib.sha256(names + hashed.tobytes()).hexdigest()[:16]
-
-
-def _col_type(column: pd.Series) -> str:
-    if pd.api.types.is_bool_dtype(column):
-        return "boolean"
-    if pd.api.types.is_integer_dtype(column):
-        return "long"
-    if pd.api.types.is_numeric_dtype(column):
-        return "double"
-    if pd.api.types.is_datetime64_any_dtype(column):
-        return "datetime"
-    return "string"
-
-
-def _log_inputs(inputs: Iterable[InputTable], pii_columns: tuple[str, ...]) -> None:
-    """Each input as a metadata-only MLflow dataset (digest, schema, rows), PII columns left out."""
-    for table in inputs:
-        frame = table.frame.loc[:, ~is_pii(table.frame.columns, pii_columns)]
-        schema = Schema([ColSpec(_col_type(frame[c]), str(c)) for c in frame.columns])
-        with warnings.catch_warnings():  # 'can be interpreted in multiple ways': it is a path
-            warnings.simplefilter("ignore", UserWarning)
-            source = resolve_dataset_source(table.source)
-        digest = table_digest(frame)
-        # MetaDataset has no profile (no rows): MLflow's typing marks that abstract
-        dataset = MetaDataset(source, name=table.name, digest=digest, schema=schema)  # type: ignore[abstract]
-        mlflow.log_input(dataset, context=table.context, tags={"rows": str(len(frame))})
-
-
 def _param_value(value: object) -> str:
     """MLflow stores params as bounded strings; cut long ones visibly instead of failing."""
     text = str(value)
@@ -194,22 +123,6 @@ def _pip_requirements() -> list[str]:
         with suppress(metadata.PackageNotFoundError):
             pins.append(f"{dist}=={metadata.version(dist)}")
     return pins
-
-
-def _strict_json(texts: Mapping[str, str]) -> dict[str, str]:
-    """The texts to log, each `.json` one rewritten as strict JSON (NaN and Infinity, which
-    Python's json writes by default, become null); one that is not JSON at all is refused."""
-    strict = dict(texts)
-    for name, text in texts.items():
-        if not name.endswith(".json"):
-            continue
-        try:
-            strict[name] = json_text(json.loads(text)) + "\n"
-        except ValueError as exc:
-            raise ValueError(
-                f"text {name!r} is not JSON ({exc}): fix it or log it as .txt"
-            ) from None
-    return strict
 
 
 def _check_inputs(
@@ -540,88 +453,3 @@ def load_reference(model_name: str, ref: str = CHAMPION) -> tuple[str, object]:
     if not isinstance(wrapper, _CxmlPyfunc):
         raise ValueError(f"{model_name!r} v{version} was not logged by cxml")
     return version, wrapper.model
-
-
-KIND_TAG, MODEL_TAG, VERSION_TAG = "cxml.kind", "cxml.model_name", "cxml.model_version"
-
-
-def log_use(
-    *,
-    kind: str,
-    experiment: str,
-    run_name: str,
-    model_name: str,
-    version: str,
-    params: dict[str, object],
-    metrics: dict[str, float],
-    frames: dict[str, pd.DataFrame],
-    texts: dict[str, str],
-    pii_columns: tuple[str, ...],
-) -> str:
-    """One run recording a use of a registered version (`kind`: a scoring, a monitoring),
-    tagged so `find_uses` finds it; `frames` are logged as Parquet under their names. Returns
-    the run id."""
-    from cxml.data.io import save_parquet
-
-    texts = _strict_json(texts)
-    for name, frame in frames.items():
-        _check_no_pii(frame, pii_columns, f"artifact {name!r}")
-    _client()
-    mlflow.set_experiment(experiment)
-    tags = {KIND_TAG: kind, MODEL_TAG: model_name, VERSION_TAG: version}
-    with mlflow.start_run(run_name=run_name) as run, tempfile.TemporaryDirectory() as tmp:
-        _log_run_data(params, metrics, {}, {}, texts, tags)
-        for name, frame in frames.items():
-            path = Path(tmp, name)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            save_parquet(frame, path)
-            mlflow.log_artifact(str(path), str(Path(name).parent) if "/" in name else None)
-    return str(run.info.run_id)
-
-
-def find_uses(kind: str, model_name: str) -> list[tuple[str, dict[str, str]]]:
-    """(run id, params) of every finished `log_use` run of `kind` for the model, in any
-    experiment, newest first."""
-    client = _client()
-    experiments = [e.experiment_id for e in _every(client.search_experiments)]
-    if not experiments:
-        return []
-    escaped = model_name.replace("'", "\\'")
-    query = (
-        f"tags.`{KIND_TAG}` = '{kind}' AND tags.`{MODEL_TAG}` = '{escaped}' "
-        "AND attributes.status = 'FINISHED'"
-    )
-    runs = _every(
-        lambda **page: client.search_runs(
-            experiments, query, order_by=["attributes.start_time DESC"], **page
-        )
-    )
-    return [(r.info.run_id, dict(r.data.params)) for r in runs]
-
-
-def _every(search: Callable[..., Any]) -> list[Any]:
-    """All pages of an MLflow search."""
-    found, token = [], None
-    while True:
-        page = search(page_token=token)
-        found += list(page)
-        token = page.token
-        if not token:
-            return found
-
-
-def replace_use_frame(run_id: str, name: str, frame: pd.DataFrame) -> None:
-    """Write `frame` over the Parquet artifact `name` of a `log_use` run (to forget rows)."""
-    from cxml.data.io import save_parquet
-
-    folder, _, file_name = name.rpartition("/")
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, file_name)
-        save_parquet(frame, Path(path))
-        _client().log_artifact(run_id, path, folder or None)
-
-
-def use_frame(run_id: str, name: str) -> pd.DataFrame:
-    """A Parquet artifact `log_use` logged under `name`."""
-    with tempfile.TemporaryDirectory() as tmp:
-        return pd.read_parquet(_client().download_artifacts(run_id, name, tmp))

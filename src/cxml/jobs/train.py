@@ -33,7 +33,8 @@ from cxml.models.report import describe_choice, evaluation_report
 from cxml.report.figures import evaluation_figures
 
 if TYPE_CHECKING:
-    from cxml.jobs.tracking import InputTable, RunRecord
+    from cxml.jobs.logged import InputTable
+    from cxml.jobs.tracking import RunRecord
 
 
 @dataclass
@@ -335,7 +336,7 @@ def describe_run(trained: Trained, config: PipelineConfig) -> str:
 def _inputs(trained: Trained, config: PipelineConfig) -> list[InputTable]:
     """The data dir's tables and the training rows, as MLflow datasets (digests, not rows)."""
     from cxml.data.io import find_table
-    from cxml.jobs.tracking import InputTable
+    from cxml.jobs.logged import InputTable
 
     data_dir = config.data.dir
     inputs = [

@@ -1,14 +1,16 @@
-"""The `cxml` command line. Imports stay inside commands so `cxml --help` starts fast."""
+"""The `cxml` command line. Imports stay inside commands so `cxml --help` starts fast; how a
+failure is told (`errors.py`) and the `cxml import` commands (`imports.py`) live beside it."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+from cxml.cli.errors import EXIT_ALERT, EXIT_BAD_INPUT, EXIT_FAILED, _errors, _fail
+from cxml.cli.imports import import_app
 
 if TYPE_CHECKING:
     from cxml.config import PipelineConfig, ReadLimits
@@ -19,66 +21,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-import_app = typer.Typer(help="Bring a real source into the data contract.", no_args_is_help=True)
 app.add_typer(import_app, name="import")
-
-EXIT_BAD_INPUT = 2  # something the user can fix: a config, a data dir, an argument, a path
-EXIT_FAILED = 1  # anything else: the tracking store, or a bug
-EXIT_ALERT = 3  # cxml monitor: a threshold of the config's monitor section was crossed
-DEBUG_ENV = "CXML_DEBUG"  # set (to anything) to see the traceback of an unexpected failure
-#: Where the tracking store's own failures come from (its client, database or HTTP layers).
-STORE_MODULES = ("mlflow", "sqlalchemy", "alembic", "sqlite3", "requests", "urllib3")
-
-
-def _fail(message: str, code: int = EXIT_BAD_INPUT) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
-@contextmanager
-def _errors() -> Iterator[None]:
-    """Every failure of a command as an `error:` line with what to do and a non-zero exit,
-    never a traceback: exit 2 for bad input (config, data, arguments, paths), 1 otherwise.
-    CXML_DEBUG=1 lets an unexpected failure's traceback through."""
-    from cxml.config import ConfigError
-    from cxml.data.schema import ContractError
-
-    try:
-        yield
-    except (typer.Exit, typer.Abort):
-        raise
-    except (ConfigError, ContractError, ValueError) as exc:
-        _fail(str(exc))
-    except OSError as exc:
-        if exc.errno is None:  # cxml's own, e.g. a data dir not found, saying what to do
-            _fail(str(exc))
-        # the system's: no such folder, no permission, a file in a folder's place, a full disk
-        where = f"{exc.filename}: " if exc.filename else ""
-        _fail(f"{where}{exc.strerror}: check the path, its permissions and the free space")
-    except Exception as exc:
-        from cxml.jobs.database import DatabaseError
-        from cxml.jobs.store import StoreError, shown_uri
-
-        if isinstance(exc, DatabaseError):  # the --to-db database's, already saying what to do
-            _fail(str(exc), EXIT_FAILED)
-        if os.environ.get(DEBUG_ENV):
-            raise
-        if isinstance(exc, StoreError) or type(exc).__module__.split(".")[0] in STORE_MODULES:
-            _fail(
-                f"the MLflow store {shown_uri()} failed: {_first_line(exc)}; check "
-                "MLFLOW_TRACKING_URI and that the store is reachable and writable",
-                EXIT_FAILED,
-            )
-        _fail(
-            f"unexpected {type(exc).__name__}: {_first_line(exc)}; this is a bug in cxml: "
-            f"rerun with {DEBUG_ENV}=1 for the traceback and report it",
-            EXIT_FAILED,
-        )
+__all__ = ["EXIT_ALERT", "EXIT_BAD_INPUT", "EXIT_FAILED", "app", "main"]
 
 
 @app.command()
@@ -210,78 +154,6 @@ def _spark_features(
     if problem:
         _fail(f"--engine spark: {problem}")
     return run_spark_features(data_dir, cutoff, out, master, buckets)
-
-
-def _import(kind: str, source: Path, out: Path, **kwargs: object) -> None:
-    from cxml.data import importers
-    from cxml.jobs.ingest import run_import
-
-    try:
-        if kind == "transactions":
-            result = importers.import_transactions(source, **kwargs)  # type: ignore[arg-type]
-        else:
-            result = importers.IMPORTERS[kind](source)
-    except importers.SourceError as exc:
-        _fail(str(exc))
-        return
-    if result.tables["customers"].empty:  # nothing to import: say why rather than write nothing
-        if len(result.quarantine) == 0:
-            _fail(f"{source.name}: no row to import (a header only); export the rows too")
-        run_import({}, result.quarantine, out)
-        _fail(
-            f"{source.name}: no row could be imported; each row's reason is in "
-            f"{out / 'quarantine'}: fix them at the source"
-        )
-    paths = run_import(result.tables, result.quarantine, out)
-    for name, count in result.counts.items():
-        typer.echo(f"{name}: {count:,}")
-    typer.echo(f"wrote {', '.join(p.name for p in paths)} to {out}")
-    if len(result.quarantine):
-        typer.echo(
-            f"{len(result.quarantine):,} source row(s) not imported; reasons in "
-            f"{out / 'quarantine'}"
-        )
-
-
-@import_app.command("telco")
-def import_telco(source: Path, out: Annotated[Path, typer.Option()]) -> None:
-    """IBM Telco customer churn CSV -> customers + labels at one snapshot cutoff."""
-    _import("telco", source, out)
-
-
-@import_app.command("online-retail")
-def import_online_retail(source: Path, out: Annotated[Path, typer.Option()]) -> None:
-    """UCI Online Retail CSV(.gz) -> customers + one purchase event per invoice."""
-    _import("online-retail", source, out)
-
-
-@import_app.command("hillstrom")
-def import_hillstrom(source: Path, out: Annotated[Path, typer.Option()]) -> None:
-    """Hillstrom e-mail test CSV -> customers + randomized actions + visit/purchase events."""
-    _import("hillstrom", source, out)
-
-
-@import_app.command("transactions")
-def import_transactions(
-    source: Path,
-    out: Annotated[Path, typer.Option()],
-    customer_col: Annotated[str, typer.Option(help="Column holding the customer id")],
-    time_col: Annotated[str, typer.Option(help="Column holding the transaction time")],
-    amount_col: Annotated[str, typer.Option(help="Column holding the amount")],
-    channel: Annotated[str | None, typer.Option(help="Channel to record, e.g. web")] = None,
-    timezone: Annotated[str, typer.Option(help="Time zone of naive timestamps")] = "UTC",
-) -> None:
-    """Any transaction log CSV -> customers + purchase events."""
-    _import(
-        "transactions",
-        source,
-        out,
-        customer_col=customer_col,
-        time_col=time_col,
-        amount_col=amount_col,
-        channel=channel,
-        timezone=timezone,
-    )
 
 
 @app.command()
@@ -517,7 +389,6 @@ def serve(
     MLFLOW_TRACKING_URI: the registry to load from.
     CXML_MAX_BODY_BYTES, CXML_MAX_EVENTS, CXML_MAX_BATCH: request limits.
     CXML_HEADER_TIMEOUT, CXML_BODY_TIMEOUT: seconds a request's headers, then its body, may take."""
-    import os
     import sys
 
     if not config.is_file():
