@@ -72,18 +72,9 @@ def built(request: pytest.FixtureRequest, base: Base, tmp_path: Path) -> tuple[C
     return case, folder, config
 
 
-def over(cases: list[Case], marks: dict[str, pytest.MarkDecorator] | None = None):
-    params = [pytest.param(c, id=c.name, marks=(marks or {}).get(c.name, ())) for c in cases]
+def over(cases: list[Case]):
+    params = [pytest.param(c, id=c.name) for c in cases]
     return pytest.mark.parametrize("built", params, indirect=True)
-
-
-#: A known fault outside the data layer: the history's per-customer index of a table without
-#: rows (events, or attributes once all are quarantined) fails (serving/history.py `_ByCustomer`:
-#: np.append(starts[1:], n) has one end too many when there is no start). To be fixed where the
-#: service is owned.
-EMPTY_TABLE = pytest.mark.xfail(
-    raises=ValueError, strict=True, reason="serving/history.py: a table without rows"
-)
 
 
 def no_traceback(result) -> None:
@@ -224,7 +215,7 @@ def test_score(
         assert VICTIM not in set(scored["customer_id"])
 
 
-@over(CASES, {"events_header_only": EMPTY_TABLE, "attributes_unknown_customer": EMPTY_TABLE})
+@over(CASES)
 def test_history(built: tuple[Case, Path, Path], base: Base) -> None:
     """The service's start-up read: the same cleaning, on the default limits."""
     case, folder, _ = built

@@ -25,7 +25,7 @@ class _ByCustomer:
         self.frame = frame.iloc[order].reset_index(drop=True)
         self.frame["customer_id"] = ids[order]  # plain strings: no per-call category lookups
         found, starts = np.unique(ids[order], return_index=True)
-        ends = np.append(starts[1:], len(ids))
+        ends = np.append(starts[1:], len(ids)) if len(starts) else starts
         self.bounds = {
             str(c): (int(a), int(b)) for c, a, b in zip(found, starts, ends, strict=True)
         }
