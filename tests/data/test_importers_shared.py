@@ -12,12 +12,12 @@ from cxml.data.importers import (
     GUEST_REASON,
     HILLSTROM_ACTION_TIME,
     TELCO_CUTOFF,
-    ImportResult,
     import_hillstrom,
     import_online_retail,
     import_telco,
 )
 from cxml.data.schema import check_clean
+from cxml.data.sources import ImportResult
 
 TELCO = "telco_customer_churn/Telco-Customer-Churn.csv"
 RETAIL = "online_retail_uci/online_retail.csv.gz"

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from cxml.data.event_logs import import_transactions
 from cxml.data.importers import (
     GUEST_REASON,
     HILLSTROM_ACTION_TIME,
@@ -15,15 +16,13 @@ from cxml.data.importers import (
     MLC_CHURN_COLUMNS,
     MLC_CHURN_CUTOFF,
     TELCO_CUTOFF,
-    ImportResult,
-    SourceError,
     import_hillstrom,
     import_mlc_churn,
     import_online_retail,
     import_telco,
-    import_transactions,
 )
 from cxml.data.schema import UTC_TIMESTAMP, check_clean
+from cxml.data.sources import ImportResult, SourceError
 
 UTC = "UTC"
 

@@ -13,15 +13,15 @@ import_app = typer.Typer(help="Bring a real source into the data contract.", no_
 
 
 def _import(kind: str, source: Path, out: Path, **kwargs: object) -> None:
-    from cxml.data import importers
+    from cxml.data import event_logs, importers, sources
     from cxml.jobs.ingest import run_import
 
     try:
         if kind == "transactions":
-            result = importers.import_transactions(source, **kwargs)  # type: ignore[arg-type]
+            result = event_logs.import_transactions(source, **kwargs)  # type: ignore[arg-type]
         else:
             result = importers.IMPORTERS[kind](source)
-    except importers.SourceError as exc:
+    except sources.SourceError as exc:
         _fail(str(exc))
         return
     if result.tables["customers"].empty:  # nothing to import: say why rather than write nothing
