@@ -76,8 +76,9 @@ class ReadLimits:
 @dataclass(frozen=True)
 class DataConfig:
     dir: Path
-    importer: Literal["telco", "online-retail", "hillstrom"] | None = None
-    source: Path | None = None  # the raw file the importer reads when `dir` has no tables yet
+    importer: Literal["telco", "online-retail", "hillstrom", "events"] | None = None
+    #: The raw file the importer reads when `dir` has no tables yet (`events`: its mapping file).
+    source: Path | None = None
     limits: ReadLimits = ReadLimits()
 
 
@@ -366,8 +367,9 @@ def _expand(text: str) -> str:
     return re.sub(r"\$\{(\w+)\}", value, text)
 
 
-def _describe(error: ValidationError, path: Path) -> str:
-    lines = [f"{path}: the pipeline config is not valid:"]
+def describe_invalid(error: ValidationError, path: Path, what: str = "the pipeline config") -> str:
+    """A validation error as lines naming each key and what is wrong with it."""
+    lines = [f"{path}: {what} is not valid:"]
     for item in error.errors():
         key = ".".join(str(part) for part in item["loc"]) or "(top level)"
         unknown = item["type"] in ("extra_forbidden", "unexpected_keyword_argument")
@@ -376,20 +378,31 @@ def _describe(error: ValidationError, path: Path) -> str:
     return "\n".join(lines)
 
 
-def load_config(path: str | Path, data_dir: str | Path | None = None) -> PipelineConfig:
-    """The validated config at `path`; `data_dir` overrides its `data.dir`."""
-    path = Path(path)
+def read_settings(path: Path, what: str = "pipeline config") -> dict[str, Any]:
+    """The mapping of settings in a YAML file, `${VAR}` expanded; a ConfigError says what is
+    wrong with the file."""
     try:
         raw = yaml.safe_load(_expand(path.read_text(encoding="utf-8")))
     except FileNotFoundError:
-        raise ConfigError(f"{path}: no such pipeline config; see pipelines/ for examples") from None
+        raise ConfigError(f"{path}: no such {what}; check the path") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text; save the {what} as UTF-8") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML ({exc}); fix the file") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of settings at the top level")
+    return raw
+
+
+def load_config(path: str | Path, data_dir: str | Path | None = None) -> PipelineConfig:
+    """The validated config at `path`; `data_dir` overrides its `data.dir`."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such pipeline config; see pipelines/ for examples")
+    raw = read_settings(path)
     if data_dir is not None:
         raw.setdefault("data", {})["dir"] = str(data_dir)
     try:
         return PipelineConfig.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, path)) from None
+        raise ConfigError(describe_invalid(exc, path)) from None

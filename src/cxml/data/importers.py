@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from cxml.data.event_logs import import_event_log
 from cxml.data.schema import UTC_TIMESTAMP
 from cxml.data.sources import (
     Fault,
@@ -327,6 +328,7 @@ def hillstrom_events(
 
 
 IMPORTERS: dict[str, Callable[[Path], ImportResult]] = {
+    "events": import_event_log,  # the source is the mapping file
     "telco": import_telco,
     "online-retail": import_online_retail,
     "hillstrom": import_hillstrom,

@@ -71,17 +71,17 @@ def read_table(
     return read_file(path, limits), path
 
 
-def read_file(path: Path, limits: ReadLimits = ReadLimits()) -> pd.DataFrame:
+def read_file(path: Path, limits: ReadLimits = ReadLimits(), sep: str = ",") -> pd.DataFrame:
     """Read Parquet or CSV(.gz) within `limits`; CSV columns stay text so the validator can
-    name bad values."""
+    name bad values. `sep`: the CSV's delimiter (r"\\s+": runs of whitespace)."""
     if path.stat().st_size == 0:
         raise ContractError(f"{path}: the file is empty; export the table again with a header row")
     if path.suffix == ".parquet":
         return _read_parquet(path, limits)
     try:
-        frame, nul = _read_csv(path, limits, "c")
+        frame, nul = _read_csv(path, limits, "c", sep)
         if nul:  # the C parser cuts a text at a NUL byte: read it whole, for the validator
-            frame, _ = _read_csv(path, limits, "python")
+            frame, _ = _read_csv(path, limits, "python", sep)
     except UnicodeDecodeError as exc:
         raise ContractError(
             f"{path}: not UTF-8 text ({exc.reason}); re-save the file as UTF-8"
@@ -113,7 +113,7 @@ def _read_parquet(path: Path, limits: ReadLimits) -> pd.DataFrame:
 
 
 def _read_csv(
-    path: Path, limits: ReadLimits, engine: Literal["c", "python"]
+    path: Path, limits: ReadLimits, engine: Literal["c", "python"], sep: str
 ) -> tuple[pd.DataFrame, bool]:
     """The CSV as text, at most `limits.max_rows` + 1 rows (one more tells a file over the cap),
     and whether it holds a NUL byte."""
@@ -127,6 +127,7 @@ def _read_csv(
             na_values=[""],
             nrows=limits.max_rows + 1,
             engine=engine,
+            sep=sep,
         )
     return frame, capped.nul
 

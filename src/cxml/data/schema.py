@@ -90,6 +90,8 @@ TABLES: dict[str, TableSpec] = {
             ColumnSpec("channel", "string", required=False),
             ColumnSpec("value", "number", required=False),
             ColumnSpec("text", "text", required=False),
+            #: Which system the event came from (a CRM export, ticketing, surveys), when several.
+            ColumnSpec("source", "string", required=False),
         ),
     ),
     "actions": TableSpec(

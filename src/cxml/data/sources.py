@@ -40,14 +40,14 @@ class ImportResult:
 # --- reading and quarantining -------------------------------------------------------------------
 
 
-def read_source(path: Path, required: tuple[str, ...]) -> pd.DataFrame:
+def read_source(path: Path, required: tuple[str, ...], sep: str = ",") -> pd.DataFrame:
     """All cells as strings ("" when blank; `required` ones stripped), indexed by line number."""
     path = Path(path)
     name = path.name
     if not path.is_file():
         raise SourceError(f"{path}: file not found; check the path (and CXML_SHARED_DATA)")
     try:
-        frame = read_file(path).fillna("")  # the data dir's reader: its limits and checks
+        frame = read_file(path, sep=sep).fillna("")  # the data dir's reader: its limits and checks
     except ContractError as exc:
         raise SourceError(str(exc)) from exc
     frame.columns = [str(c).strip() for c in frame.columns]
@@ -109,21 +109,25 @@ def not_one_of(raw: pd.DataFrame, column: str, allowed: tuple[str, ...]) -> Faul
     return bad_value(raw, column, ~raw[column].isin(allowed), f"is not one of {', '.join(allowed)}")
 
 
-def parse_time(text: pd.Series, timezone: str = "UTC") -> pd.Series:
-    """ISO-8601 strings to UTC (NaT if unparseable). Naive times are local to `timezone` (in a
-    DST overlap: standard time; in a gap: shifted forward); strings with an offset ('Z', '+02:00')
-    keep it. Other formats (09/12/2011: day or month first?) are left NaT, not guessed."""
+def parse_time(text: pd.Series, timezone: str = "UTC", time_format: str | None = None) -> pd.Series:
+    """ISO-8601 strings (or `time_format`, strftime codes such as '%Y%m%d') to UTC, NaT if
+    unparseable. Naive times are local to `timezone` (in a DST overlap: standard time; in a gap:
+    shifted forward); strings with an offset ('Z', '+02:00') keep it. Other formats (09/12/2011:
+    day or month first?) are left NaT, not guessed."""
     fast = text.astype("string[pyarrow]")  # regex runs in arrow, not per Python object
     has_offset = fast.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", regex=True).fillna(False)
     has_offset = has_offset.astype(bool)
-    naive = pd.to_datetime(text.where(~has_offset), format="ISO8601", errors="coerce")
+    if time_format is not None:  # an explicit format says itself whether it has an offset
+        has_offset[:] = "%z" in time_format or "%Z" in time_format
+    form = time_format or "ISO8601"
+    naive = pd.to_datetime(text.where(~has_offset), format=form, errors="coerce")
     try:
         local = naive.dt.tz_localize(
             timezone, ambiguous=np.zeros(len(naive), dtype=bool), nonexistent="shift_forward"
         )
     except KeyError as exc:  # zoneinfo's and pytz's unknown-zone errors are KeyErrors
         raise SourceError(f"timezone '{timezone}' is unknown: use an IANA name") from exc
-    aware = pd.to_datetime(text.where(has_offset), format="ISO8601", errors="coerce", utc=True)
+    aware = pd.to_datetime(text.where(has_offset), format=form, errors="coerce", utc=True)
     return local.dt.tz_convert("UTC").where(~has_offset, aware).astype(UTC_TIMESTAMP)
 
 
