@@ -67,6 +67,11 @@ def validate(
             return
         pii, limits = _pii_and_limits(pipeline)
         loaded = read_data(folder, pii, limits, quarantine_dir or folder / "quarantine")
+        if pipeline and not loaded.faults:  # the config against the data, as `cxml train` does
+            from cxml.jobs.inputs import cutoffs
+            from cxml.jobs.preflight import check_against_data
+
+            check_against_data(pipeline, loaded, cutoffs(pipeline))
     for line in describe_summary(loaded):
         typer.echo(line)
     for name, result in loaded.results.items():

@@ -25,6 +25,7 @@ from cxml.features.dataset import Split, build_training_set, informative, out_of
 from cxml.features.labels import describe_churn
 from cxml.features.table import Table
 from cxml.jobs.inputs import cutoffs, load_inputs
+from cxml.jobs.preflight import check_against_data
 from cxml.jobs.progress import stages
 from cxml.models.backtest import LABELS, Backtest, cross_validated, out_of_time
 from cxml.models.bundle import ScoringBundle, bundle_spec, synthetic_example
@@ -164,6 +165,7 @@ def train(config: PipelineConfig, show_progress: bool = True) -> Trained:
         begin("load data")
         loaded = load_inputs(config)
         config, lookalikes = _without_pii_lookalikes(config, loaded)
+        check_against_data(config, loaded, cutoffs(config))  # before any heavy work
         begin("build features")
         built = training_frame(config, loaded, cutoffs(config))
         frame = informative(built, LABELS)  # what the models learn from
