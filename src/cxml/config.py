@@ -175,6 +175,18 @@ class ModelConfig:
 
 @with_config(FORBID)
 @dataclass(frozen=True)
+class ExperimentConfig:
+    """What every `cxml score` run randomises so its decisions can be checked later
+    (actions/experiment.py): the share of each risk band held out as a control group, and the
+    share of customers with an eligible action given one at random instead (exploration)."""
+
+    holdout: Annotated[float, Field(ge=0, le=0.5)] = 0.05
+    explore: Annotated[float, Field(ge=0, le=0.5)] = 0.05
+    seed: int = 0  # with the cutoff: a run scored again draws the same groups
+
+
+@with_config(FORBID)
+@dataclass(frozen=True)
 class EvaluationConfig:
     kind: Literal["out_of_time", "cross_validation"] = "out_of_time"
     folds: Annotated[int, Field(ge=2)] = 5
@@ -331,6 +343,7 @@ class PipelineConfig(BaseModel):
     model: ModelConfig = ModelConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
     actions: ActionsConfig | None = None
+    experiment: ExperimentConfig = ExperimentConfig()
     tracking: TrackingConfig
     monitor: MonitorConfig = MonitorConfig()
 

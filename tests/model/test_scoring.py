@@ -81,7 +81,8 @@ def test_budget_capacity_cooldown_and_contact_rules_hold(scored_run):
     assert len(treated) > 0
     assert treated["action_cost"].sum() <= BUDGET + 1e-9
     assert (treated["action"] == "support_callback").sum() <= CALLBACK_CAPACITY
-    assert (treated["action_expected_gain"] > 0).all()
+    chosen = treated[treated["action_decision"] == "policy"]  # explored rows: drawn at random
+    assert (chosen["action_expected_gain"] > 0).all()
     log = pd.read_parquet(data / "actions.parquet")
     at = pd.Timestamp(CUTOFF, tz="UTC")
     past = log[log["action_time"] < at]
@@ -100,6 +101,28 @@ def test_budget_capacity_cooldown_and_contact_rules_hold(scored_run):
             & (mine["action_time"] >= at - pd.Timedelta(days=contact.period_days))
         ]
         assert len(same_channel) < contact.max_contacts, row.customer_id
+
+
+def test_a_control_group_and_exploration_with_logged_propensities(scored_run):
+    config, _, out, first, _ = scored_run
+    decision = first["action_decision"]
+    for band, rows in first.groupby("churn_risk_band"):
+        held = (rows["action_decision"] == "control").sum()
+        assert held == round(config.experiment.holdout * len(rows)), band
+    assert (first.loc[decision == "control", "action"] == "none").all()
+    assert (decision == "explore").sum() > 0
+    assert first["action_propensity"].between(0, 1, inclusive="right").all()
+    assert first["decision_id"].is_unique
+    control = first[decision == "control"]
+    assert control["action_reason"].str.startswith("control group").all()
+    logged = pd.read_parquet(out / "decisions.parquet")  # the actions table, to be returned
+    assert len(logged) == len(first)
+    assert {"customer_id", "action_time", "action", "channel", "cost", "propensity"} <= set(
+        logged.columns
+    )
+    assert logged.set_index("decision_id")["action"].equals(
+        first.set_index("decision_id")["action"].loc[logged["decision_id"]]
+    )
 
 
 def test_rerun_gives_the_same_list_except_scored_at(scored_run):

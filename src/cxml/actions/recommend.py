@@ -48,10 +48,19 @@ def attributes(features: Table, value: np.ndarray) -> Table:
     return Table(features.index, columns | {"customer_value": value})
 
 
+#: Why a customer gets no action, when it is not the control group or exploration.
+NOT_ELIGIBLE = "no action is open to this customer (its rules, contact cap or cooldown)"
+NOT_WORTH = "no action is worth its cost for this customer"
+DECISION_WHY = {
+    "control": "control group: held out at random, to measure what the actions achieve",
+    "explore": "exploring: an eligible action drawn at random, to learn what it achieves",
+}
+
+
 def _why(action: str, uplift: float, families: list[str], texts: list[str]) -> str:
     words = action.replace("_", " ")
     if action == "none":
-        return "no action is worth its cost for this customer"
+        return NOT_WORTH
     for family, text in zip(families, texts, strict=True):
         if text and action in DRIVER_ACTIONS.get(str(family), ()):
             return f"{words} addresses: {text}"
@@ -160,7 +169,19 @@ def describe(
     gain_uplift = np.where(columns >= 0, found.uplift[rows, np.maximum(columns, 0)], 0.0)
     families, texts = _reason_lists(reasons, rows)
     steps = zip(picked, gain_uplift, families, texts, strict=True)
-    why = [_why(action, gain, family, text) for action, gain, family, text in steps]
+    why = np.array([_why(action, gain, family, text) for action, gain, family, text in steps])
+    why = why.astype(object)
+    _none_why(why, picked, found)
+    randomised = {}
+    if "decision" in chosen:
+        decision = np.asarray(chosen["decision"], dtype=object)
+        for kind, text in DECISION_WHY.items():
+            why[decision == kind] = text
+        randomised = {
+            "action_decision": decision,
+            "action_propensity": np.asarray(chosen["propensity"], dtype=float),
+            "decision_id": np.asarray(chosen["decision_id"], dtype=object),
+        }
     return {
         "action": picked,
         "action_expected_gain": np.asarray(chosen["expected_gain"], dtype=float),
@@ -169,4 +190,22 @@ def describe(
         "action_reason": np.array(why, dtype=object),
         "runner_up_action": np.asarray(chosen["runner_up"], dtype=object),
         "customer_value": found.customer_values,
+        **randomised,
     }
+
+
+def _none_why(why: np.ndarray, picked: np.ndarray, found: Options) -> None:
+    """The real cause of each "none": no action open to the customer, or none worth its cost,
+    or (the rest) the budget or a capacity went to customers where it is worth more."""
+    none = picked == NONE
+    open_ = found.allowed.any(axis=1)
+    value = np.where(found.allowed, np.nan_to_num(found.value, nan=-np.inf), -np.inf)
+    best = value.max(axis=1, initial=-np.inf)
+    why[none & ~open_] = NOT_ELIGIBLE
+    crowded = np.flatnonzero(none & open_ & (best > 0))
+    for i in crowded:
+        action = found.names[int(np.argmax(value[i]))].replace("_", " ")
+        why[i] = (
+            f"the budget or {action}'s capacity went to customers where it is worth more "
+            f"({action} was worth {best[i]:,.0f} after its cost)"
+        )

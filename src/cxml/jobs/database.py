@@ -81,6 +81,11 @@ decisions = _per_customer(
     sa.Column("action_reason", sa.Text),
     sa.Column("runner_up_action", _KEY),
     sa.Column("customer_value", sa.Double),
+    # how the action was decided (policy, control, explore), its propensity and the decision's
+    # id: what `cxml outcomes` joins realised outcomes on
+    sa.Column("action_decision", _KEY),
+    sa.Column("action_propensity", sa.Double),
+    sa.Column("decision_id", _KEY),
 )
 PER_CUSTOMER = (scores, decisions)
 

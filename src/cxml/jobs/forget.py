@@ -66,12 +66,13 @@ def forget(
 
 
 def _forget_in_folder(folder: Path, ids: set[str]) -> list[tuple[str, int]]:
-    """The customers' rows out of a folder's lists (Parquet, CSV) and the report's table."""
+    """The customers' rows out of a folder's lists and decisions (Parquet, CSV) and the
+    report's table."""
     if not folder.is_dir():
         return []
     writes: dict[str, Callable[[Path], object]] = {}
     removed = []
-    tables = [folder / "scored.parquet", *sorted(folder.rglob("*.csv"))]
+    tables = [*sorted(folder.glob("*.parquet")), *sorted(folder.rglob("*.csv"))]
     for path in tables:
         if not path.is_file():
             continue

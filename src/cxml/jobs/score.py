@@ -40,16 +40,45 @@ def numeric_profile(bundle: ScoringBundle) -> list[str]:
     return [c.removeprefix("profile_") for c in names]
 
 
+def decisions(scored: pd.DataFrame, channels: dict[str, str]) -> pd.DataFrame:
+    """The run's decisions as an `actions` table of the data contract (control rows and "none"
+    included, each with its propensity): what `cxml outcomes` reads once the outcome window has
+    closed, and what goes back into the data dir's actions log with the outcomes."""
+    return pd.DataFrame(
+        {
+            "customer_id": scored["customer_id"],
+            "action_time": scored["cutoff"],
+            "action": scored["action"],
+            "channel": scored["action"].map(channels),
+            "cost": scored["action_cost"],
+            "propensity": scored["action_propensity"],
+            "decision": scored["action_decision"],
+            "decision_id": scored["decision_id"],
+            "expected_gain": scored["action_expected_gain"],
+            "uplift": scored["action_uplift"],
+            "churn_probability": scored["churn_probability"],
+            "churn_risk_band": scored["churn_risk_band"],
+            "model_version": scored["model_version"],
+        }
+    )
+
+
 def scored_files(
-    scored: pd.DataFrame, html: str | None = None, loaded: LoadedData | None = None
+    scored: pd.DataFrame,
+    html: str | None = None,
+    loaded: LoadedData | None = None,
+    channels: dict[str, str] | None = None,
 ) -> dict[str, Writer]:
     """The files of a scoring run (name in the output folder -> its writer): the list as
-    Parquet and CSV, the report, and the input rows it left out
-    (`quarantine/<table>.quarantine.csv`, each row with its reason)."""
+    Parquet and CSV, the decisions (`decisions`, when the run randomised), the report, and the
+    input rows it left out (`quarantine/<table>.quarantine.csv`, each row with its reason)."""
+    channels = channels or {}
     files: dict[str, Writer] = {
         "scored.parquet": partial(save_parquet, scored),
         "scored.csv": partial(save_csv, scored),
     }
+    if "decision_id" in scored:
+        files["decisions.parquet"] = partial(save_parquet, decisions(scored, channels))
     if html is not None:
         files["report.html"] = lambda path: path.write_text(html, encoding="utf-8")
     quarantine = {} if loaded is None else loaded.quarantine_files(Path(QUARANTINE))
@@ -121,18 +150,21 @@ def run_score(
         features = base_features(loaded, scorer.bundle, at, config.data.dir)
         log = loaded.tables.get("actions")
         begin("score, explain, allocate")
-        result = scorer.score(features, at, explain_top, log, per_customer=False, touchpoints=True)
+        result = scorer.score(
+            features, at, explain_top, log, False, touchpoints=True, experiment=config.experiment
+        )
         scored = result.frame().reset_index()
         scored = scored.sort_values("churn_rank", kind="stable").reset_index(drop=True)
         scored["scored_at"] = pd.Timestamp.now(tz="UTC")
         begin("report")
         html = report_html(scored, scorer, features.frame(), loaded, result.touchpoints)
         begin("write")
-        files = scored_files(scored, html, loaded)
+        actions = scorer.bundle.actions
+        channels = {} if actions is None else {a.name: a.channel for a in actions.catalog}
+        files = scored_files(scored, html, loaded, channels)
         if to_db is None:
             written = write_together(out, files)
         else:
-            actions = scorer.bundle.actions
             budget = None if actions is None else actions.budget
             with database.replacing_run(to_db, scored, run_id, model_ref=ref, budget=budget):
                 written = write_together(out, files)

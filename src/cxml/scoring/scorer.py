@@ -14,8 +14,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cxml.actions.experiment import Limits, decision_ids, randomise
 from cxml.actions.policy import Allocation
 from cxml.actions.recommend import Options, choose, describe, options
+from cxml.config import ExperimentConfig
 from cxml.data.schema import utc_timestamp
 from cxml.features.catalog import FeatureInfo
 from cxml.features.table import Table
@@ -70,13 +72,15 @@ class Scorer:
         actions_log: pd.DataFrame | None = None,
         per_customer: bool = True,
         touchpoints: bool = False,
+        experiment: ExperimentConfig | None = None,
     ) -> Scored:
         """The scored columns of customers whose features (`bundle.features`) were built at
         `cutoff`: probabilities, band, rank, reasons for the riskiest `explain_top` share (None:
         all) and action columns (the actions log, when given, enforces cooldowns and contact
         caps). `per_customer`: each gets their best eligible action, as an application asking
         about one customer expects; otherwise the allocation is under the run's budget and
-        capacities, as for a list."""
+        capacities, as for a list, and `experiment` (if given) then holds out a control group
+        and explores (actions/experiment.py)."""
         at = utc_timestamp(cutoff)
         part = self.customer_part(features, at, actions_log)
         rank = ranks(part.probabilities["churn_probability"], part.raw, features.index)
@@ -84,6 +88,8 @@ class Scorer:
         chosen = None
         if part.options is not None:
             chosen = self.allocate(part.options, per_customer)
+            if experiment is not None and not per_customer:
+                chosen = self.randomised(chosen, part, at, experiment)
         return self.assemble(features, part, at, rank, explained, chosen, touchpoints)
 
     def customer_part(
@@ -107,6 +113,42 @@ class Scorer:
         customer's best eligible action instead)."""
         assert self.bundle.actions is not None
         return choose(found, self.bundle.actions, per_customer)
+
+    def randomised(
+        self, chosen: Allocation, part: CustomerPart, at: pd.Timestamp, how: ExperimentConfig
+    ) -> Allocation:
+        """The allocation with a control group held out and some customers explored; each row
+        gets its decision (policy, control, explore), its propensity and a decision id."""
+        found, actions = part.options, self.bundle.actions
+        assert found is not None and actions is not None
+        bands = risk_bands(part.probabilities["churn_probability"], self.base_rate)
+        rng = np.random.default_rng([how.seed, int(at.strftime("%Y%m%d"))])
+        costs = np.array([a.cost for a in actions.catalog], dtype=float)
+        capacity = np.array([-1 if a.capacity is None else a.capacity for a in actions.catalog])
+        limits = Limits(costs, actions.budget, capacity)
+        draws = randomise(
+            chosen["action"],
+            found.allowed,
+            found.names,
+            bands,
+            how.holdout,
+            how.explore,
+            rng,
+            limits,
+        )
+        where = {name: j for j, name in enumerate(found.names)}
+        column = np.array([where.get(a, -1) for a in draws.action], dtype=np.int64)
+        rows, has = np.arange(len(column)), column >= 0
+        run = f"{self.model_name}|{self.model_version}"
+        columns = dict(chosen.columns) | {
+            "action": draws.action,
+            "expected_gain": np.where(has, found.value[rows, np.maximum(column, 0)], 0.0),
+            "cost": np.where(has, costs[np.maximum(column, 0)], 0.0),
+            "decision": draws.decision,
+            "propensity": draws.propensity,
+            "decision_id": decision_ids(found.index, at, run),
+        }
+        return Allocation(found.index, columns, chosen.status)
 
     def assemble(
         self,
