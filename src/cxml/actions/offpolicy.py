@@ -170,6 +170,16 @@ def _bootstrap_means(terms: np.ndarray, n_boot: int, rng: np.random.Generator) -
     return out
 
 
+def terms_ci(
+    terms: np.ndarray, n_boot: int = 500, alpha: float = 0.05, seed: int = 0
+) -> tuple[float, float, float]:
+    """(mean, low, high) of per-row terms, the interval a percentile bootstrap over rows: e.g.
+    the difference of two policies' IPS or DR terms on the same rows (a paired comparison)."""
+    draws = _bootstrap_means(np.asarray(terms, dtype=float), n_boot, np.random.default_rng(seed))
+    low, high = np.quantile(draws, [alpha / 2, 1 - alpha / 2])
+    return float(np.mean(terms)), float(low), float(high)
+
+
 def bootstrap_ci(
     estimator: Callable[..., float],
     *arrays: Any,

@@ -179,6 +179,7 @@ def describe(
             why[decision == kind] = text
         randomised = {
             "action_decision": decision,
+            "policy_action": np.asarray(chosen["policy_action"], dtype=object),
             "action_propensity": np.asarray(chosen["propensity"], dtype=float),
             "decision_id": np.asarray(chosen["decision_id"], dtype=object),
         }

@@ -300,6 +300,28 @@ def monitor(
 
 
 @app.command()
+def outcomes(
+    config: Annotated[Path, typer.Option(help="Pipeline config (its labels define churn)")],
+    decisions: Annotated[Path, typer.Option(help="decisions.parquet of a `cxml score` run")],
+    out: Annotated[Path, typer.Option(help="Folder for the outcomes_*.csv tables")],
+    data: Annotated[
+        Path | None, typer.Option(help="Data dir to use instead of the config's")
+    ] = None,
+) -> None:
+    """How a run's decisions turned out, once their outcome window has closed: churn of the
+    treated vs the held-out control per action, with intervals, and the policy's value against
+    no action (IPS, DR) from the logged propensities."""
+    from cxml.config import load_config
+    from cxml.jobs.outcomes import run_outcomes
+
+    with _errors():
+        done = run_outcomes(load_config(config, data), decisions, out)
+    for line in done.lines():
+        typer.echo(line)
+    typer.echo(f"tables in {out}")
+
+
+@app.command()
 def promote(
     model_name: Annotated[str, typer.Argument(help="Registered model, e.g. cxml-demo")],
     version: Annotated[str, typer.Argument(help="Version to make champion")],

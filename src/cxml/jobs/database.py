@@ -84,6 +84,7 @@ decisions = _per_customer(
     # how the action was decided (policy, control, explore), its propensity and the decision's
     # id: what `cxml outcomes` joins realised outcomes on
     sa.Column("action_decision", _KEY),
+    sa.Column("policy_action", _KEY),
     sa.Column("action_propensity", sa.Double),
     sa.Column("decision_id", _KEY),
 )

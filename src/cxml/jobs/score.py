@@ -53,7 +53,9 @@ def decisions(scored: pd.DataFrame, channels: dict[str, str]) -> pd.DataFrame:
             "cost": scored["action_cost"],
             "propensity": scored["action_propensity"],
             "decision": scored["action_decision"],
+            "policy_action": scored["policy_action"],  # what the allocation chose
             "decision_id": scored["decision_id"],
+            "customer_value": scored["customer_value"],
             "expected_gain": scored["action_expected_gain"],
             "uplift": scored["action_uplift"],
             "churn_probability": scored["churn_probability"],

@@ -145,6 +145,7 @@ class Scorer:
             "expected_gain": np.where(has, found.value[rows, np.maximum(column, 0)], 0.0),
             "cost": np.where(has, costs[np.maximum(column, 0)], 0.0),
             "decision": draws.decision,
+            "policy_action": np.asarray(chosen["action"], dtype=object),
             "propensity": draws.propensity,
             "decision_id": decision_ids(found.index, at, run),
         }
