@@ -84,15 +84,33 @@ def fit_uplift(
         rows = rows[~rows["retreated"].to_numpy()]
     learner = LEARNERS[actions.learner](control=actions.control, seed=config.model.seed)
     features = rows.drop(columns=TREATMENT_COLUMNS)
-    learner.fit(features, rows["treatment"].to_numpy(), rows["good"].to_numpy())
+    logged = randomised_propensities(rows)
+    learner.fit(
+        features,
+        rows["treatment"].to_numpy(),
+        rows["good"].to_numpy(),
+        logged if np.isfinite(logged).any() else None,
+    )
     counts = rows["treatment"].value_counts()
     summary: dict[str, object] = {
         "uplift_rows": len(rows),
+        "uplift_rows_logged_propensity": int(np.isfinite(logged).sum()),
         "uplift_campaigns": len(times),
         "uplift_rows_retreated": retreated,
     }
     summary |= {f"uplift_rows_{name}": int(n) for name, n in counts.items()}
     return learner, summary
+
+
+def randomised_propensities(rows: pd.DataFrame) -> np.ndarray:
+    """Per treatment row, its logged propensity where its campaign logged one for every row,
+    the untreated included (a randomised campaign: cxml's own decisions, an A/B test); else NaN,
+    and the learner estimates it. A campaign that logged only the treated says nothing about
+    the untreated's chance of no action, and mixing the two scales would skew the weights."""
+    logged = rows["propensity"].to_numpy(dtype=float)
+    cutoff = rows.index.get_level_values("cutoff")
+    complete = pd.Series(np.isfinite(logged)).groupby(np.asarray(cutoff)).transform("all")
+    return np.where(complete.to_numpy(), logged, np.nan)
 
 
 def _policies(

@@ -143,16 +143,21 @@ class MetaLearner(BaseEstimator):
         propensity: npt.ArrayLike | None,
         n_folds: int = 3,
     ) -> np.ndarray:
-        """The logged propensities, checked; or cross-fitted estimates when none were logged."""
+        """The logged propensities, checked; cross-fitted estimates where none was logged
+        (NaN)."""
         if propensity is None:
             return cross_fitted_propensity(matrix, arms, n_folds, self.seed)
         logged = np.asarray(propensity, dtype=float)
-        if logged.shape != arms.shape or not ((logged > 0) & (logged <= 1)).all():
+        known = ~np.isnan(logged)
+        if logged.shape != arms.shape or not ((logged[known] > 0) & (logged[known] <= 1)).all():
             raise ValueError(
-                "propensity must hold one probability in (0, 1] per row: the logged chance of "
-                "the action the row received"
+                "propensity must hold one probability in (0, 1] per row (NaN: not logged): the "
+                "logged chance of the action the row received"
             )
-        return logged
+        if known.all():
+            return logged
+        estimated = cross_fitted_propensity(matrix, arms, n_folds, self.seed)
+        return np.where(known, logged, estimated)
 
     def predict_uplift(self, X: Features) -> pd.DataFrame:
         """Estimated P(y | x, action) − P(y | x, control): rows × non-control actions."""

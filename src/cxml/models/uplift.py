@@ -190,7 +190,8 @@ class OffsetLearner(MetaLearner):
 
     Why: treated arms are small next to the control, so separate arm models spend their few rows
     re-learning the baseline risk, and their difference with the control model is mostly noise.
-    Boosting each arm from the control's margin leaves only the effect to learn.
+    Boosting each arm from the control's margin leaves only the effect to learn. Logged
+    propensities, when given, weight each arm's rows by 1/propensity, as the T-learner does.
     """
 
     def __init__(
@@ -204,15 +205,20 @@ class OffsetLearner(MetaLearner):
         self.offset_params = offset_params
 
     def _fit(self, matrix: Arr, arms: Arr, target: Arr, propensity: Logged) -> None:
+        logged = None if propensity is None else self._propensity(matrix, arms, propensity)
         params = lightgbm_params(self.params, self.seed)
-        self.base_ = fit_arm_models(matrix, arms, target, [self.control], params)[self.control]
+        base = fit_arm_models(matrix, arms, target, [self.control], params, logged)
+        self.base_ = base[self.control]
         small = {**params, **OFFSET_PARAMS, **(self.offset_params or {})}
         self.offsets_ = {}
         for action in self.actions_:
             rows = arms == action
             start = self.base_.predict(matrix[rows], raw_score=True)
             model = lgb.LGBMClassifier(**small)
-            self.offsets_[action] = model.fit(matrix[rows], target[rows], init_score=start)
+            weights = inverse_weights(logged, rows)
+            self.offsets_[action] = model.fit(
+                matrix[rows], target[rows], init_score=start, sample_weight=weights
+            )
 
     def _outcomes(self, matrix: np.ndarray) -> dict[str, np.ndarray]:
         base = np.asarray(self.base_.booster_.predict(matrix, raw_score=True), dtype=float)
