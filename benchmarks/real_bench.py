@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from benchmarks import obd, report
+from benchmarks import hillstrom_policy, obd, report
 from cxml.config import PipelineConfig, load_config
 from cxml.data.importers import import_mlc_churn
 from cxml.jobs.ingest import run_import
@@ -395,6 +395,17 @@ def main() -> None:
                 print(line)
         else:
             print(f"skipped: {folder} not found (set CXML_SHARED_DATA to the shared data folder)")
+        source = shared_data_dir() / "hillstrom_email" / "hillstrom.csv"
+        print(
+            "\nHillstrom e-mail test: the learned 3-action policy against everyone getting one "
+            "e-mail,\nvisit rate on a held-out half, doubly robust with the logged propensities "
+            "(benchmarks/hillstrom_policy.py).\n"
+        )
+        if source.is_file():
+            for line in hillstrom_policy.lines(hillstrom_policy.measure(source)):
+                print(line)
+        else:
+            print(f"skipped: {source} not found (set CXML_SHARED_DATA to the shared data folder)")
     written = report.write(recorder.sections, "make real-bench")
     if written:
         print(f"written to {written} (CXML_BENCH_DOC=0 to skip)")
