@@ -11,6 +11,10 @@ import pytest
 from typer.testing import CliRunner
 
 from cxml.cli import app
+from cxml.jobs.outcomes import earlier_decisions
+from cxml.report.context import ReportContext
+from cxml.report.evidence import decisions
+from cxml.report.page import environment
 
 runner = CliRunner()
 CUTOFF = pd.Timestamp("2024-06-01", tz="UTC")
@@ -108,3 +112,15 @@ def test_an_open_outcome_window_stops_with_the_date_it_closes(tmp_path):
     assert result.exit_code == 2, result.output
     assert "closes 2024-08-30" in result.output and "Traceback" not in result.output
     assert not (folder / "out" / "outcomes_by_action.csv").exists()
+
+
+def test_the_next_report_shows_how_the_decisions_turned_out(tmp_path, monkeypatch):
+    folder = world(tmp_path, seed=3)
+    assert invoke(folder).exit_code == 0
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{folder}/m.db")
+    found = earlier_decisions("outcomes")  # from the MLflow run `cxml outcomes` logged
+    assert found is not None and set(found["action"]) == {"all", "call"}
+    view = decisions(pd.DataFrame(), ReportContext(decisions=found))
+    html = environment().get_template("sections/decisions.html.j2").render(view)
+    assert "2024-06-01" in html and "call" in html and "pts" in html
+    assert "K0" not in html  # aggregates only: no customer id

@@ -31,6 +31,8 @@ DECISION_COLUMNS = (
     "uplift",
     "churn_probability",
 )
+KIND = "outcomes"  # the MLflow runs `cxml outcomes` logs (jobs/uses.py)
+ARTIFACT = "outcomes/by_action.parquet"
 #: The data may end up to a day before a window closes: its last day is a partial one.
 _SLACK = pd.Timedelta(days=1)
 
@@ -131,14 +133,31 @@ def _record(config: PipelineConfig, decisions: pd.DataFrame, result: Outcomes) -
         "expected_gain": float(overall["expected_gain"]),
     }
     return uses.log_use(
-        kind="outcomes",
+        kind=KIND,
         experiment=config.tracking.experiment,
         run_name=f"outcomes of {result.cutoff.date()} (v{version})",
         model_name=config.tracking.model_name,
         version=version,
         params={"cutoff": result.cutoff.isoformat(), "model_version": version},
         metrics={k: v for k, v in metrics.items() if pd.notna(v)},
-        frames={f"outcomes/{name}.parquet": frame for name, frame in result.tables.items()},
+        frames={f"{KIND}/{name}.parquet": frame for name, frame in result.tables.items()},
         texts={},
         pii_columns=config.features.pii_columns,
     )
+
+
+def earlier_decisions(model_name: str) -> pd.DataFrame | None:
+    """Every `cxml outcomes` of the model in the registry, newest first: per run's cutoff, the
+    per-action table (for the report's "How earlier decisions turned out")."""
+    from cxml.jobs import uses
+
+    found = [
+        uses.use_frame(run_id, ARTIFACT).assign(cutoff=pd.Timestamp(params["cutoff"]))
+        for run_id, params in uses.find_uses(KIND, model_name)
+        if "cutoff" in params
+    ]
+    found = [f for f in found if len(f)]
+    if not found:
+        return None
+    table = pd.concat(found, ignore_index=True)
+    return table.drop_duplicates(["cutoff", "action"], keep="first")  # a re-run: the newest

@@ -8,6 +8,7 @@ import pandas as pd
 
 from cxml.data.load import LoadedData
 from cxml.features.labels import describe_churn
+from cxml.jobs.outcomes import earlier_decisions
 from cxml.models.drift import psi
 from cxml.models.monitoring import outcomes
 from cxml.report import ReportContext, render_report
@@ -69,6 +70,7 @@ def report_html(
         base_rate=scorer.base_rate,
         model_facts=_model_facts(bundle.info),
         earlier=earlier_outcomes(scorer, loaded),
+        decisions=earlier_decisions(scorer.model_name),
         training_metrics=_finite(metrics) if isinstance(metrics, dict) else None,
         attributes=_attributes(bundle.info.get("attributes")),
     )

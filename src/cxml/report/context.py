@@ -30,6 +30,8 @@ class ReportContext:
     #: what was shipped and why, how it was refitted (name -> words), for the model card
     model_facts: dict[str, str] = field(default_factory=dict)
     earlier: pd.DataFrame | None = None  # cutoff, customers, realised_auc, expected_churners, …
+    #: `cxml outcomes` of earlier runs: cutoff + actions/outcomes.py IMPACT_COLUMNS per action
+    decisions: pd.DataFrame | None = None
     training_metrics: dict[str, float] | None = None
     #: the trained model's profile attributes: "with_history" (read as of each cutoff) and
     #: "static" (no history: assumed constant over time); features/attributes.py

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from cxml.report.context import Badge, ReportContext, View, first
-from cxml.report.format import DASH, date, num
+from cxml.report.format import DASH, date, missing, money, num, pct
 from cxml.report.page_figures import inline, policy_figure, touchpoint_share_figure
 
 NO_ACTION = {"no action", "no_action", "none", "control", "nothing"}
@@ -116,6 +116,39 @@ def earlier(scored: pd.DataFrame, ctx: ReportContext) -> View:
         return {"given": False, "horizon_days": ctx.horizon_days}
     records = frame.sort_values("cutoff", ascending=False).to_dict("records")
     return {"given": True, "rows": [_earlier_row(r) for r in records]}
+
+
+def _points(value: Any) -> str:
+    """A difference of two probabilities, in percentage points."""
+    return DASH if missing(value) else num(100 * float(value), 1, " pts", sign=True)
+
+
+def _decision_row(r: dict[str, Any], currency: str) -> list[str]:
+    interval = DASH
+    if not missing(r.get("low")) and not missing(r.get("high")):
+        interval = f"{_points(r['low'])} to {_points(r['high'])}"
+    return [
+        date(r.get("cutoff")),
+        str(r.get("action", "")).replace("_", " "),
+        num(r.get("treated")),
+        num(r.get("control")),
+        pct(r.get("churn_treated")),
+        pct(r.get("churn_control")),
+        _points(r.get("realised_uplift")),
+        interval,
+        _points(r.get("predicted_uplift")),
+        money(r.get("realised_gain"), currency),
+        money(r.get("expected_gain"), currency),
+    ]
+
+
+def decisions(scored: pd.DataFrame, ctx: ReportContext) -> View:
+    """What `cxml outcomes` found for earlier runs' decisions: treated against held out."""
+    frame = ctx.decisions
+    if frame is None or frame.empty:
+        return {"given": False, "horizon_days": ctx.horizon_days}
+    records = frame.sort_values(["cutoff", "action"], ascending=[False, True]).to_dict("records")
+    return {"given": True, "rows": [_decision_row(r, ctx.currency) for r in records]}
 
 
 METRIC_WORDS = {

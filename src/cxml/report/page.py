@@ -21,7 +21,7 @@ import pandas as pd
 from markupsafe import Markup
 
 from cxml.report.context import Badge, ReportContext, View, first
-from cxml.report.evidence import drift, earlier, model_card, policy, touchpoints
+from cxml.report.evidence import decisions, drift, earlier, model_card, policy, touchpoints
 from cxml.report.format import date
 from cxml.report.sections import actions, headline, risk, top
 
@@ -48,6 +48,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("touchpoints", "Touchpoint impact", touchpoints),
     Section("drift", "Data drift", drift),
     Section("earlier", "How earlier scorings turned out", earlier),
+    Section("decisions", "How earlier decisions turned out", decisions),
     Section("model-card", "Model card", model_card),
 )
 
