@@ -109,7 +109,7 @@ def _nba_share(
     test = _with(test, traits, names)
     risk = 1 - learner.predict_outcomes(test)[config.actions.control]  # type: ignore[attr-defined,union-attr]
     truth = job.read_truth(config, Split([], [], [at]))
-    metrics, _ = nba.policy_report(
+    metrics, *_ = nba.policy_report(
         config, learner, test, risk, loaded.tables.get("actions"), at, truth
     )
     return metrics["nba_share_of_oracle"]
@@ -172,7 +172,7 @@ def _ceiling_share(
     truth = job.read_truth(config, Split([], [], [at]))
     assert truth is not None
     risk = truth.loc[test.index, "p_churn_none"]  # only the top-risk baseline reads it
-    metrics, _ = nba.policy_report(
+    metrics, *_ = nba.policy_report(
         config, learner, test, risk, loaded.tables.get("actions"), at, truth
     )
     return metrics["nba_share_of_oracle"]

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
+from cxml.actions.fallback import Fallback, ranking
 from cxml.actions.policy import NONE, Allocation, allocate, best_each, eligible, net_values
 from cxml.config import ActionsConfig, CustomerValue
 from cxml.features.table import Table
@@ -92,6 +93,17 @@ class Options:
     value: np.ndarray  # uplift x customer value - cost
     allowed: np.ndarray  # eligibility, contact rules and cooldowns
     customer_values: np.ndarray
+    #: What the allocation ranks by when it is not `value`: a simple policy's choice, the model
+    #: having fallen back to it (actions/fallback.py); `allowed` is then that policy's.
+    ranking: np.ndarray | None = None
+    fallback: Fallback | None = None
+
+
+def fall_back(found: Options, fallback: Fallback, risk: np.ndarray) -> Options:
+    """The options under which the allocation chooses as the simple `fallback` policy does;
+    the values (what each action is expected to earn) stay the model's."""
+    rank, allowed = ranking(fallback, found.names, found.allowed, risk, found.index)
+    return replace(found, ranking=rank, allowed=allowed, fallback=fallback)
 
 
 def options(
@@ -128,6 +140,10 @@ def choose(found: Options, config: ActionsConfig, per_customer: bool = False) ->
     only customers with an eligible action worth more than its cost can get one, so only they
     reach the solver, in id order; the rest get "none". The solver then sees the same problem
     however the base is split or ordered (on Spark only those customers reach the driver)."""
+    if found.ranking is not None:
+        return valued(
+            choose(replace(found, value=found.ranking, ranking=None), config, per_customer), found
+        )
     if per_customer:
         return best_each(found.value, found.allowed, config.catalog, found.index)
     worth = found.allowed & (np.nan_to_num(found.value, nan=-np.inf) > 0)
@@ -155,6 +171,20 @@ def choose(found: Options, config: ActionsConfig, per_customer: bool = False) ->
     return Allocation(found.index, columns, picked.status)
 
 
+def valued(chosen: Allocation, found: Options) -> Allocation:
+    """An allocation made by another ranking, with the gains read from the model's values."""
+    columns = dict(chosen.columns)
+    for action, gain in (("action", "expected_gain"), ("runner_up", "runner_up_gain")):
+        where = {name: j for j, name in enumerate(found.names)}
+        column = np.array([where.get(a, -1) for a in columns[action]], dtype=np.int64)
+        rows = np.arange(len(column))
+        value = found.value[rows, np.maximum(column, 0)]
+        columns[gain] = np.where(column >= 0, np.nan_to_num(value), 0.0)
+    return Allocation(
+        chosen.index, columns, f"fallback: {found.fallback and found.fallback.policy}"
+    )
+
+
 def describe(
     found: Options, chosen: Table, reasons: Mapping[str, np.ndarray] | None
 ) -> dict[str, np.ndarray]:
@@ -171,7 +201,15 @@ def describe(
     steps = zip(picked, gain_uplift, families, texts, strict=True)
     why = np.array([_why(action, gain, family, text) for action, gain, family, text in steps])
     why = why.astype(object)
-    _none_why(why, picked, found)
+    if found.fallback is None:
+        _none_why(why, picked, found)
+    else:
+        words = found.fallback.policy.replace("_", " ")
+        why[:] = np.where(
+            picked == NONE,
+            f"the simple policy in use ({words}) gives this customer no action",
+            [f"{a.replace('_', ' ')}: the simple policy in use ({words})" for a in picked],
+        )
     randomised = {}
     if "decision" in chosen:
         decision = np.asarray(chosen["decision"], dtype=object)

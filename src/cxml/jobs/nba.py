@@ -12,12 +12,14 @@ import numpy as np
 import pandas as pd
 
 from cxml.actions.baselines import (
+    best_average_action,
     everyone_best_average,
     random_policy,
     top_risk_best_average,
     true_policy_value,
     true_values,
 )
+from cxml.actions.fallback import LEARNED, SIMPLE, Fallback, compare, decide
 from cxml.actions.offpolicy import dr_terms
 from cxml.actions.policy import allocate, eligible, net_values
 from cxml.actions.recommend import attributes, customer_value
@@ -26,9 +28,10 @@ from cxml.data.load import LoadedData
 from cxml.features.attributes import as_of
 from cxml.features.build import build_features, log_start
 from cxml.features.catalog import Features
-from cxml.features.dataset import FeaturesFn
+from cxml.features.dataset import FeaturesFn, Split
 from cxml.features.table import Table
 from cxml.features.treatments import campaign_times, treatment_set
+from cxml.models.backtest import Backtest
 from cxml.models.uplift import DRLearner, OffsetLearner, TLearner, XLearner
 
 LEARNERS = {"t": TLearner, "x": XLearner, "dr": DRLearner, "offset": OffsetLearner}
@@ -158,9 +161,12 @@ def policy_report(
     at: pd.Timestamp,
     truth: pd.DataFrame | None,
     realised: pd.Series | None = None,
-) -> tuple[dict[str, float], pd.DataFrame]:
+) -> tuple[dict[str, float], pd.DataFrame, Fallback | None]:
     """Each policy's spend and actions at the test cutoff; its true value where truth exists,
-    with the oracle (the same allocation on the true values) for reference."""
+    with the oracle (the same allocation on the true values) for reference; and, where a
+    campaign was logged at the test cutoff with its propensities, each policy's doubly robust
+    value and the fallback when the learned policy did not beat the best simple one
+    (actions/fallback.py)."""
     actions = config.actions
     assert actions is not None
     catalog, names, table = actions.catalog, actions.names, Table.of(features)
@@ -190,42 +196,76 @@ def policy_report(
         rows.append(row)
     table = pd.DataFrame(rows)
     metrics = _metrics(table)
-    if truth is not None and realised is not None and "logged_propensity" in truth:
-        metrics |= _doubly_robust(
-            learner, features, truth.loc[features.index], realised, value, cost, policies["cxml"]
+    fallback = None
+    campaign = held_out_campaign(truth, log, at, features.index, actions.control)
+    if campaign is not None and realised is not None and learner.gives_outcomes:  # type: ignore[attr-defined]
+        simple = {p: policies[p] for p in (LEARNED, *SIMPLE)}
+        gains = _dr_gains(learner, features, campaign, realised, value, cost, simple)
+        checked = compare(gains)
+        fallback = decide(checked, best_average_action(values, allowed))
+        by = checked.set_index("policy")
+        table = table.merge(checked, on="policy", how="left")
+        metrics |= {
+            "nba_cxml_dr_value": float(by.at[LEARNED, "dr_value"]),
+            "nba_cxml_dr_low": float(by.at[LEARNED, "dr_low"]),
+            "nba_cxml_dr_high": float(by.at[LEARNED, "dr_high"]),
+            "nba_fallback": float(fallback is not None),
+        }
+    return metrics, table, fallback
+
+
+def held_out_campaign(
+    truth: pd.DataFrame | None,
+    log: pd.DataFrame | None,
+    at: pd.Timestamp,
+    index: pd.Index,
+    control: str,
+) -> pd.DataFrame | None:
+    """The campaign at `at` as logged for every one of `index`'s customers: `action` and
+    `propensity` (the simulator's truth holds it; a real log, when it logged every customer at
+    `at`, untreated ones too). None when there is no such campaign: nothing to check against."""
+    if truth is not None and "logged_propensity" in truth:
+        rows = truth.loc[index]
+        return pd.DataFrame(
+            {"action": rows["logged_action"], "propensity": rows["logged_propensity"]},
+            index=index,
         )
-    return metrics, table
+    if log is None or "propensity" not in log:
+        return None
+    when = pd.to_datetime(log["action_time"], utc=True) == at
+    rows = log.loc[when.to_numpy()].assign(customer_id=lambda f: f["customer_id"].astype(str))
+    rows = rows.drop_duplicates("customer_id").set_index("customer_id").reindex(index)
+    if rows["propensity"].isna().any():
+        return None
+    return pd.DataFrame(
+        {"action": rows["action"].fillna(control), "propensity": rows["propensity"]},
+        index=index,
+    )
 
 
-def _doubly_robust(
-    learner: Any,  # a fitted uplift learner (those that model each arm: T- and offset)
+def _dr_gains(
+    learner: Any,  # a fitted uplift learner that models each arm (T-, offset)
     features: pd.DataFrame,
-    truth: pd.DataFrame,
+    campaign: pd.DataFrame,
     churned: pd.Series,
     value: np.ndarray,
     cost: dict[str, float],
-    policy: pd.Series,
-    n_boot: int = 500,
-) -> dict[str, float]:
-    """DR estimate (with a 95% bootstrap interval) of the policy's value over no action, from
-    the campaign logged at the test cutoff and the outcomes that followed; beside its truth."""
-    if not learner.gives_outcomes:
-        return {}
-    control = truth["logged_action"].where(truth["logged_action"].isin(list(cost)), "none")
+    policies: dict[str, pd.Series],
+) -> dict[str, np.ndarray]:
+    """Per policy, each customer's doubly robust gain over no action, in money, from the
+    held-out campaign and the outcomes that followed."""
+    control = campaign["action"].where(campaign["action"].isin(list(cost)), "none")
     prices = {**cost, "none": 0.0}
     worth = np.asarray(value, dtype=float)
     reward = (1 - churned.reindex(features.index).to_numpy()) * worth - control.map(prices)
     outcomes = learner.predict_outcomes(features)
     good = outcomes.rename(columns={learner.control: "none"})
     predicted = good.mul(worth, axis=0) - pd.Series(prices)[good.columns]
-    args = (reward.to_numpy(), control.to_numpy(), truth["logged_propensity"].to_numpy())
-    gain = dr_terms(*args, policy.to_numpy(), predicted) - dr_terms(*args, "none", predicted)
-    draws = np.random.default_rng(0).integers(0, len(gain), size=(n_boot, len(gain)))
-    low, high = np.quantile(gain[draws].sum(axis=1), [0.025, 0.975])
+    args = (reward.to_numpy(), control.to_numpy(), campaign["propensity"].to_numpy())
+    nobody = dr_terms(*args, "none", predicted)
     return {
-        "nba_cxml_dr_value": float(gain.sum()),
-        "nba_cxml_dr_low": float(low),
-        "nba_cxml_dr_high": float(high),
+        name: dr_terms(*args, policy.to_numpy(), predicted) - nobody
+        for name, policy in policies.items()
     }
 
 
@@ -246,3 +286,28 @@ def _metrics(table: pd.DataFrame) -> dict[str, float]:
         metrics["nba_share_of_oracle"] = float(ours / oracle) if oracle > 0 else float("nan")
         metrics["nba_gain_over_top_risk"] = float(ours / top - 1) if top > 0 else float("nan")
     return metrics
+
+
+def judge_policy(
+    config: PipelineConfig,
+    loaded: LoadedData,
+    split: Split,
+    result: Backtest,
+    features: pd.DataFrame,
+    truth: pd.DataFrame | None,
+) -> tuple[object, dict[str, float], pd.DataFrame, Fallback | None]:
+    """Uplift learned before the test cutoff; the policy judged at it, and the simple policy
+    to fall back to when it was not better (actions/fallback.py)."""
+    at = split.test[0]
+    learner, summary = fit_uplift(config, loaded, at, columns=list(features.columns))
+    churn = result.results["churn"]
+    at_test = churn.index.get_level_values("cutoff") == at
+    ids = churn.index[at_test].get_level_values("customer_id")
+    risk = pd.Series(churn.model[at_test], index=ids)
+    test_features = features.loc[churn.index[at_test]].set_axis(ids)
+    realised = pd.Series(churn.y[at_test], index=ids)
+    metrics, table, fallback = policy_report(
+        config, learner, test_features, risk, loaded.tables.get("actions"), at, truth, realised
+    )
+    metrics |= {k: float(v) for k, v in summary.items() if isinstance(v, int | float)}
+    return learner, metrics, table, fallback

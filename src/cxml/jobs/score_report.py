@@ -34,8 +34,21 @@ def _policy_values(scorer: Scorer) -> pd.DataFrame | None:
     if not isinstance(table, list) or not table:
         return None
     frame = pd.DataFrame(table)
+    if "dr_value" in frame and frame["dr_value"].notna().any():  # out of time, with intervals
+        rows = frame[frame["dr_value"].notna() & ~frame["policy"].str.contains(" - ")]
+        rows = rows.rename(
+            columns={"dr_value": "expected_value", "dr_low": "low", "dr_high": "high"}
+        )
+        return rows[["policy", "expected_value", "low", "high"]]
     column = "true_value" if "true_value" in frame else "estimated_value"
     return frame.rename(columns={column: "expected_value"})[["policy", "expected_value"]]
+
+
+def _fallback_words(info: object) -> str | None:
+    """The fallback in words, for the report: which simple policy is used and why."""
+    if not isinstance(info, dict):
+        return None
+    return f"This list uses the simple policy {info['policy'].replace('_', ' ')}: {info['why']}."
 
 
 def report_html(
@@ -60,6 +73,7 @@ def report_html(
         customer_value=value,
         budget=None if bundle.actions is None else bundle.actions.budget,
         policy_values=_policy_values(scorer),
+        fallback=_fallback_words(bundle.info.get("policy_fallback")),
         touchpoints=touchpoints,
         drift=psi(profile, features) if isinstance(profile, dict) else None,
         nps=nps_trend(loaded.tables["events"], at),

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from cxml.actions.recommend import Options
+from cxml.actions.recommend import Options, valued
 from cxml.features.table import Table
 from cxml.jobs.spark import (
     BUCKET,
@@ -59,8 +59,9 @@ class ScoreJob:
         )
         found = part.options
         if found is not None:
+            ranks = found.value if found.ranking is None else found.ranking  # a fallback's
             for j, name in enumerate(found.names):
-                out[f"value__{name}"] = found.value[:, j]
+                out[f"value__{name}"] = ranks[:, j]
                 out[f"allowed__{name}"] = found.allowed[:, j]
         return out.reset_index()
 
@@ -73,6 +74,8 @@ class ScoreJob:
         chosen.index.name = "customer_id"
         chosen = chosen.fillna({"action": "none", "runner_up": "none"}).fillna(0.0)
         chosen = chosen.reindex(features.index)  # aligned with the rows, as assemble takes it
+        if part.options is not None and part.options.ranking is not None:
+            chosen = valued(Table.of(chosen), part.options).frame()  # the model's gains
         rank = rows[RANK].to_numpy(dtype=np.int64)
         explained = rows[EXPLAINED].to_numpy(dtype=bool)
         scored = scorer.assemble(features, part, self.at, rank, explained, Table.of(chosen))

@@ -25,6 +25,7 @@ from cxml.features.dataset import Split, build_training_set, informative, out_of
 from cxml.features.labels import describe_churn
 from cxml.features.table import Table
 from cxml.jobs.inputs import cutoffs, load_inputs
+from cxml.jobs.nba import judge_policy
 from cxml.jobs.preflight import check_against_data
 from cxml.jobs.progress import stages
 from cxml.models.backtest import LABELS, Backtest, cross_validated, out_of_time
@@ -185,14 +186,16 @@ def train(config: PipelineConfig, show_progress: bool = True) -> Trained:
             summary[f"{target}_model"] = describe_choice(model)
         if result.deployment:
             summary["registered_models"] = result.deployment
-        uplift = None
+        uplift, fallback = None, None
         begin("next best action")
         if config.actions is not None and split is not None:
-            uplift, nba_metrics, nba_table = _actions(
+            uplift, nba_metrics, nba_table, fallback = judge_policy(
                 config, loaded, split, result, features, truth
             )
             metrics |= nba_metrics
             tables["nba_policies"] = nba_table
+            if fallback is not None:
+                summary["policy_fallback"] = f"{fallback.policy}: {fallback.why}"
         bundle = ScoringBundle(
             pipeline=config.name,
             spec=bundle_spec(fcfg, config.labels, config.actions),
@@ -207,6 +210,7 @@ def train(config: PipelineConfig, show_progress: bool = True) -> Trained:
                 "nba_policies": tables["nba_policies"].to_dict("records")
                 if "nba_policies" in tables
                 else [],
+                "policy_fallback": None if fallback is None else fallback.as_info(),
                 "attributes": attribute_record(
                     profile, loaded.tables.get("attributes"), fcfg.pii_columns
                 ),
@@ -233,32 +237,6 @@ def _without_pii_lookalikes(
         return config, found
     features = replace(fcfg, pii_columns=(*fcfg.pii_columns, *found))
     return config.model_copy(update={"features": features}), found
-
-
-def _actions(
-    config: PipelineConfig,
-    loaded: LoadedData,
-    split: Split,
-    result: Backtest,
-    features: pd.DataFrame,
-    truth: pd.DataFrame | None,
-) -> tuple[object, dict[str, float], pd.DataFrame]:
-    """Uplift learned before the test cutoff; the policy judged at it."""
-    from cxml.jobs.nba import fit_uplift, policy_report
-
-    at = split.test[0]
-    learner, summary = fit_uplift(config, loaded, at, columns=list(features.columns))
-    churn = result.results["churn"]
-    at_test = churn.index.get_level_values("cutoff") == at
-    ids = churn.index[at_test].get_level_values("customer_id")
-    risk = pd.Series(churn.model[at_test], index=ids)
-    test_features = features.loc[churn.index[at_test]].set_axis(ids)
-    realised = pd.Series(churn.y[at_test], index=ids)
-    metrics, table = policy_report(
-        config, learner, test_features, risk, loaded.tables.get("actions"), at, truth, realised
-    )
-    metrics |= {k: float(v) for k, v in summary.items() if isinstance(v, int | float)}
-    return learner, metrics, table
 
 
 RECORD_STAGES = ("log run data", "log and register the model", "decide the champion")

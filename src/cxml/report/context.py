@@ -21,6 +21,8 @@ class ReportContext:
     customer_value: pd.Series | None = None  # per customer_id, e.g. margin over the horizon
     budget: float | None = None
     policy_values: pd.DataFrame | None = None  # policy, expected_value|estimate, [low, high]
+    #: set when the learned policy lost to a simple one out of time: which is used, and why
+    fallback: str | None = None
     touchpoints: pd.DataFrame | None = None  # models.explain.touchpoint_impact
     drift: pd.DataFrame | None = None  # models.drift.psi
     nps: pd.DataFrame | None = None  # kpis.nps_trend: month, nps, responses

@@ -34,7 +34,7 @@ def _policy_frame(values: pd.DataFrame) -> tuple[pd.DataFrame, str]:
 
 def policy(scored: pd.DataFrame, ctx: ReportContext) -> View:
     if ctx.policy_values is None or ctx.policy_values.empty:
-        return {"given": False}
+        return {"given": False, "fallback": ctx.fallback}
     frame, value = _policy_frame(ctx.policy_values)
     base = frame.loc[frame["policy"].astype(str).str.lower().isin(NO_ACTION), value]
     reference = float(base.iloc[0]) if len(base) else np.nan
@@ -45,7 +45,7 @@ def policy(scored: pd.DataFrame, ctx: ReportContext) -> View:
         gap = "reference" if r[value] == reference else num(r[value] - reference, 2, sign=True)
         rows.append([r["label"], num(r[value], 2), interval, gap])
     image = inline(policy_figure(frame, value), "expected value per policy")
-    return {"given": True, "image": image, "rows": rows}
+    return {"given": True, "image": image, "rows": rows, "fallback": ctx.fallback}
 
 
 def touchpoints(scored: pd.DataFrame, ctx: ReportContext) -> View:

@@ -15,8 +15,9 @@ import numpy as np
 import pandas as pd
 
 from cxml.actions.experiment import Limits, decision_ids, randomise
+from cxml.actions.fallback import Fallback
 from cxml.actions.policy import Allocation
-from cxml.actions.recommend import Options, choose, describe, options
+from cxml.actions.recommend import Options, choose, describe, fall_back, options
 from cxml.config import ExperimentConfig
 from cxml.data.schema import utc_timestamp
 from cxml.features.catalog import FeatureInfo
@@ -106,6 +107,9 @@ class Scorer:
             learner: Any = self.bundle.uplift
             estimates = self.bundle.predict_uplift(features, matrix)
             found = options(estimates, list(learner.actions_), features, actions_log, actions, at)
+            fallback = Fallback.from_info(self.bundle.info.get("policy_fallback"))
+            if fallback is not None:
+                found = fall_back(found, fallback, probabilities["churn_probability"])
         return CustomerPart(matrix, probabilities, raw, found)
 
     def allocate(self, found: Options, per_customer: bool) -> Allocation:
