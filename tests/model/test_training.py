@@ -154,6 +154,12 @@ def test_policy_is_judged_against_truth_and_its_dr_estimate_covers_it(trained):
     assert (table["spend"] <= budget + 1e-6).all()
     assert table.at["oracle", "true_value"] >= table.at["cxml", "true_value"]
     assert m["nba_cxml_dr_low"] <= m["nba_cxml_true_value"] <= m["nba_cxml_dr_high"]
+    # every simple policy valued the same way, and the learned one's paired difference with each
+    for policy in ("no_action", "top_risk_best_average", "everyone_best_average"):
+        assert table.at[policy, "dr_low"] <= table.at[policy, "dr_high"]
+        assert f"cxml - {policy}" in set(table.index)
+    fallback = trained.bundle.info["policy_fallback"]
+    assert (fallback is not None) == (m["nba_fallback"] == 1.0)
 
 
 def test_uplift_leaves_out_the_windows_a_later_campaign_reached(trained, data_dir):
