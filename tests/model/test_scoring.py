@@ -82,7 +82,10 @@ def test_budget_capacity_cooldown_and_contact_rules_hold(scored_run):
     assert treated["action_cost"].sum() <= BUDGET + 1e-9
     assert (treated["action"] == "support_callback").sum() <= CALLBACK_CAPACITY
     chosen = treated[treated["action_decision"] == "policy"]  # explored rows: drawn at random
-    assert (chosen["action_expected_gain"] > 0).all()
+    fell_back = chosen["action_reason"].str.contains("simple policy in use").all()
+    # the learned policy gives only actions worth their cost; a simple one it fell back to gives
+    # its action to the riskiest, whatever the model thinks it is worth
+    assert fell_back or (chosen["action_expected_gain"] > 0).all()
     log = pd.read_parquet(data / "actions.parquet")
     at = pd.Timestamp(CUTOFF, tz="UTC")
     past = log[log["action_time"] < at]

@@ -157,7 +157,8 @@ def test_policy_is_judged_against_truth_and_its_dr_estimate_covers_it(trained):
     # every simple policy valued the same way, and the learned one's paired difference with each
     for policy in ("no_action", "top_risk_best_average", "everyone_best_average"):
         assert table.at[policy, "dr_low"] <= table.at[policy, "dr_high"]
-        assert f"cxml - {policy}" in set(table.index)
+        low, high = table.at[policy, "learned_minus_low"], table.at[policy, "learned_minus_high"]
+        assert low <= table.at[policy, "learned_minus_value"] <= high
     fallback = trained.bundle.info["policy_fallback"]
     assert (fallback is not None) == (m["nba_fallback"] == 1.0)
 

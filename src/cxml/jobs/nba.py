@@ -204,7 +204,7 @@ def policy_report(
         checked = compare(gains)
         fallback = decide(checked, best_average_action(values, allowed))
         by = checked.set_index("policy")
-        table = table.merge(checked, on="policy", how="left")
+        table = table.merge(_one_row_each(checked), on="policy", how="left")
         metrics |= {
             "nba_cxml_dr_value": float(by.at[LEARNED, "dr_value"]),
             "nba_cxml_dr_low": float(by.at[LEARNED, "dr_low"]),
@@ -212,6 +212,22 @@ def policy_report(
             "nba_fallback": float(fallback is not None),
         }
     return metrics, table, fallback
+
+
+def _one_row_each(checked: pd.DataFrame) -> pd.DataFrame:
+    """`compare`'s rows as one per policy: its DR value and interval, and for a simple policy
+    the learned one's paired difference with it (learned_minus_*)."""
+    paired = checked["policy"].str.startswith(f"{LEARNED} - ")
+    own = checked[~paired]
+    diff = checked[paired].assign(policy=lambda f: f["policy"].str.removeprefix(f"{LEARNED} - "))
+    diff = diff.rename(
+        columns={
+            "dr_value": "learned_minus_value",
+            "dr_low": "learned_minus_low",
+            "dr_high": "learned_minus_high",
+        }
+    )
+    return own.merge(diff, on="policy", how="left")
 
 
 def held_out_campaign(

@@ -35,7 +35,7 @@ def _policy_values(scorer: Scorer) -> pd.DataFrame | None:
         return None
     frame = pd.DataFrame(table)
     if "dr_value" in frame and frame["dr_value"].notna().any():  # out of time, with intervals
-        rows = frame[frame["dr_value"].notna() & ~frame["policy"].str.contains(" - ")]
+        rows = frame[frame["dr_value"].notna()]
         rows = rows.rename(
             columns={"dr_value": "expected_value", "dr_low": "low", "dr_high": "high"}
         )
