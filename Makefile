@@ -9,7 +9,7 @@ DEMO_CUSTOMERS ?= 20000
 export PYTHONHASHSEED := 0
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test bench bench-spark real-bench oracle-gap lint clean serve
+.PHONY: help install demo test bench bench-spark real-bench oracle-gap policy-check lint clean serve
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -53,6 +53,9 @@ real-bench: $(STAMP) ## cxml beside simple baselines on real churn data, with in
 
 oracle-gap: $(STAMP) ## After make demo: the churn AUC and NBA share when also told the simulator's hidden traits
 	$(PY) -m benchmarks.oracle_gap $(DEMO_DIR)/data
+
+policy-check: $(STAMP) ## The policy a run uses against simple policies and its promise, on simulated bases (CUSTOMERS, SEEDS)
+	$(PY) -m benchmarks.policy_check
 
 bench-spark: $(STAMP) ## Features and scoring at 10k/100k/1M customers: local vs Spark local[2]; rewrites its section of docs/performance.md
 	$(PY) -m benchmarks.bench_spark
