@@ -283,3 +283,27 @@ def test_forget_erases_customers_from_everything_cxml_wrote(scored_run, tmp_path
     rows = database.read_run(db)
     assert not rows["customer_id"].astype(str).isin(gone).any()
     assert len(rows) == len(scored) - 3
+
+
+def test_an_actions_reason_comes_from_what_drives_its_estimated_effect(scored_run):
+    """The uplift model's own contributions say why this action for this customer (the learned
+    policy, not a fallback: one customer at a time, as the endpoint asks)."""
+    import dataclasses
+
+    from cxml.jobs.inputs import load_inputs
+
+    config, *_ = scored_run
+    scorer = score_job.load_scorer(config.tracking.model_name, "champion")
+    bundle = dataclasses.replace(
+        scorer.bundle, info={**scorer.bundle.info, "policy_fallback": None}
+    )
+    scorer = dataclasses.replace(scorer, bundle=bundle)
+    at = pd.Timestamp(CUTOFF, tz="UTC")
+    loaded = load_inputs(config, write=False)
+    features = score_job.base_features(loaded, bundle, at, config.data.dir)
+    scored = scorer.score(features, at, None, loaded.tables.get("actions")).frame()
+    treated = scored[scored["action"] != "none"]
+    assert len(treated) > 0
+    assert treated["action_reason"].str.contains(": helps most here because of ").all()
+    texts = treated["action_reason"].str.split("because of ").str[1]
+    assert (texts.str.len() > 5).all() and texts.nunique() > 1  # the customer's own drivers

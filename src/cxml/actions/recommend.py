@@ -186,7 +186,10 @@ def valued(chosen: Allocation, found: Options) -> Allocation:
 
 
 def describe(
-    found: Options, chosen: Table, reasons: Mapping[str, np.ndarray] | None
+    found: Options,
+    chosen: Table,
+    reasons: Mapping[str, np.ndarray] | None,
+    drivers: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """The chosen action per customer with its gain, cost, uplift, runner-up and why in words
     (from the reason codes: which of the customer's risk drivers it addresses). `chosen`: the
@@ -201,6 +204,12 @@ def describe(
     steps = zip(picked, gain_uplift, families, texts, strict=True)
     why = np.array([_why(action, gain, family, text) for action, gain, family, text in steps])
     why = why.astype(object)
+    if drivers is not None:  # the uplift model's own word on why this action, for this customer
+        has = (picked != NONE) & (np.asarray(drivers, dtype=object) != "")
+        named = [a.replace("_", " ") for a in picked[has]]
+        why[has] = [
+            f"{w}: helps most here because of {d}" for w, d in zip(named, drivers[has], strict=True)
+        ]
     if found.fallback is None:
         _none_why(why, picked, found)
     else:

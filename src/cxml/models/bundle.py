@@ -129,6 +129,19 @@ class ScoringBundle:
             matrix = learner.encode(features)
         return np.asarray(learner.predict_uplift_matrix(matrix), dtype=float)
 
+    def uplift_contributions(
+        self, features: Table, matrix: np.ndarray, action: str
+    ) -> tuple[np.ndarray, list[str]] | None:
+        """What drives each row's estimated effect of `action` (rows x features, and the
+        features' names), for learners that can say (the offset learner); else None."""
+        learner: Any = self.uplift
+        if learner is None or not hasattr(learner, "uplift_contributions"):
+            return None
+        if not learner.encodes_like(self.encoder):
+            matrix = learner.encode(features)
+        names = list(learner.encoder_.columns_) if learner.encoder_ is not None else []
+        return learner.uplift_contributions(matrix, action), names
+
     def unknown_levels(self, features: Table) -> dict[str, list[str]]:
         return self.encoder.unknown_levels(features)
 

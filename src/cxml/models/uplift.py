@@ -232,3 +232,9 @@ class OffsetLearner(MetaLearner):
     def _uplift(self, matrix: np.ndarray) -> np.ndarray:
         arms = self._outcomes(matrix)
         return np.column_stack([arms[a] - arms[self.control] for a in self.actions_])
+
+    def uplift_contributions(self, matrix: np.ndarray, action: str) -> np.ndarray:
+        """Per row and feature, its share of the action's effect: the TreeSHAP contributions
+        to the shift the action adds to the log-odds of the good outcome (rows x features)."""
+        booster = self.offsets_[action].booster_
+        return np.asarray(booster.predict(matrix, pred_contrib=True), dtype=float)[:, :-1]

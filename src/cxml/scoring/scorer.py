@@ -18,7 +18,7 @@ from cxml.actions.experiment import Limits, decision_ids, randomise
 from cxml.actions.fallback import Fallback
 from cxml.actions.policy import Allocation
 from cxml.actions.recommend import Options, choose, describe, fall_back, options
-from cxml.config import ExperimentConfig
+from cxml.config import NO_ACTION, ExperimentConfig
 from cxml.data.schema import utc_timestamp
 from cxml.features.catalog import FeatureInfo
 from cxml.features.table import Table
@@ -179,9 +179,29 @@ class Scorer:
         reasons, table = self.reasons(features, explained, part.matrix, touchpoints)
         columns |= reasons
         if part.options is not None and chosen is not None:
-            columns |= describe(part.options, chosen, reasons)
+            drivers = self.action_drivers(features, part.matrix, chosen)
+            columns |= describe(part.options, chosen, reasons, drivers)
         columns |= {"model_name": self.model_name, "model_version": self.model_version}
         return Scored(features.index, columns, table)
+
+    def action_drivers(
+        self, features: Table, matrix: np.ndarray, chosen: Table
+    ) -> np.ndarray | None:
+        """Per row with an action, what most raises that customer's estimated effect of it (the
+        uplift model's own contributions, in words); None when the learner cannot say."""
+        picked = np.asarray(chosen["action"], dtype=object)
+        out = np.full(len(picked), "", dtype=object)
+        for action in sorted(set(picked) - {NO_ACTION}):
+            rows = np.flatnonzero(picked == action)
+            found = self.bundle.uplift_contributions(features.take(rows), matrix[rows], action)
+            if found is None:
+                return None
+            contrib, names = found
+            if not set(names) <= set(self.infos):
+                return None
+            texts = reason_columns(contrib, names, features.take(rows), self.infos, k=1)
+            out[rows] = texts["reason_1"]
+        return out
 
     def reasons(
         self,
