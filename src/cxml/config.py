@@ -12,7 +12,7 @@ import math
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -117,6 +117,73 @@ class LabelConfig:
         return dt.timedelta(days=self.horizon_days)
 
 
+Role = Literal[
+    "purchase",
+    "login",
+    "usage",
+    "support_ticket",
+    "complaint",
+    "payment_failed",
+    "survey_nps",
+    "survey_csat",
+    "cancel",
+]
+
+
+@with_config(FORBID)
+@dataclass(frozen=True)
+class EventKind:
+    """One of the business's own event types: the built-in meaning it has (`role`: counted and
+    labelled as that type), or none (counted by its own name); and how people call it."""
+
+    role: Role | None = None
+    display: str | None = None
+
+
+@with_config(FORBID)
+@dataclass(frozen=True)
+class ChannelKind:
+    display: str | None = None
+
+
+@with_config(FORBID)
+@dataclass(frozen=True)
+class Taxonomy:
+    """The business's words for its touchpoints, by their names in the data: each event type
+    (several may share a role) and channel, with the name shown in reasons and reports."""
+
+    event_types: dict[str, EventKind] = field(default_factory=dict)
+    channels: dict[str, ChannelKind] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        shown: dict[str, str] = {}
+        named = [(n, k.display) for n, k in self.event_types.items()]
+        named += [(n, k.display) for n, k in self.channels.items()]
+        for name, display in named:
+            words = (display or name).strip().lower()
+            if words in shown and shown[words] != name:
+                raise ValueError(
+                    f"taxonomy: '{shown[words]}' and '{name}' are both shown as '{words}': give "
+                    "each its own display name"
+                )
+            shown[words] = name
+
+    @property
+    def aliases(self) -> dict[str, str]:
+        """Raw event type -> the built-in type it counts as (only those with a role)."""
+        return {raw: k.role for raw, k in self.event_types.items() if k.role and raw != k.role}
+
+    def display(self, name: str) -> str | None:
+        """How people call an event type or channel: its own display name, or for a built-in
+        type, that of the business's name that has it as role."""
+        if name in self.event_types:
+            return self.event_types[name].display
+        if name in self.channels:
+            return self.channels[name].display
+        shown = [k.display for k in self.event_types.values() if k.role == name and k.display]
+        return shown[0] if shown else None
+
+
 @with_config(FORBID)
 @dataclass(frozen=True)
 class FeatureConfig:
@@ -140,6 +207,31 @@ class FeatureConfig:
     #: Columns whose values look like e-mails, phone or card numbers but are not personal data
     #: (training leaves such columns out unless they are named here).
     not_pii: tuple[str, ...] = ()
+    #: The business's own event types and channels (docs/taxonomy.md); the built-in ones stay.
+    taxonomy: Taxonomy = Taxonomy()
+
+    @property
+    def counted_types(self) -> tuple[str, ...]:
+        """The event types counted by name: the built-in ones, then the business's own that
+        have no role (those with one count as it)."""
+        own = [t for t, k in self.taxonomy.event_types.items() if k.role is None]
+        return (*self.event_types, *(t for t in own if t not in self.event_types))
+
+    @property
+    def counted_channels(self) -> tuple[str, ...]:
+        return (*self.channels, *(c for c in self.taxonomy.channels if c not in self.channels))
+
+    @property
+    def type_vocabulary(self) -> tuple[tuple[str, ...], tuple[int, ...]]:
+        """(names an event type may have in the data, the position in `counted_types` each
+        counts as): the counted types themselves, then the raw names with a role. A role the
+        features do not count (cancel) counts as other: position len(counted_types)."""
+        counted = self.counted_types
+        aliases = self.taxonomy.aliases
+        names = (*counted, *aliases)
+        other = len(counted)
+        where = [counted.index(r) if r in counted else other for r in aliases.values()]
+        return names, (*range(other), *where)
 
     def __post_init__(self) -> None:
         windows = self.windows

@@ -63,7 +63,7 @@ from cxml.serving.schemas import (
     PredictRequest,
 )
 from cxml.serving.settings import REQUEST_TIMEOUT, Settings
-from cxml.serving.tables import answer, scored_rows, tables
+from cxml.serving.tables import answer, scored_rows, tables, unknown_touchpoints
 
 log = logging.getLogger("cxml.service")
 #: Routes that build no OpenTelemetry spans unless CXML_TRACING=1. BentoML builds and records a
@@ -219,9 +219,14 @@ class CxmlService:
         events, customers = tables(items, self.profile, places)
         scored = scored_rows(self.scorer, events, customers, at, EXPLAIN_TOP)
         rows = {str(row["customer_id"]): row for row in scored}
+        config = self.scorer.bundle.feature_config
         return [
-            answer(rows[place] | {"customer_id": customer.customer_id}, at)
-            for place, (customer, _) in zip(places, items, strict=True)
+            answer(
+                rows[place] | {"customer_id": customer.customer_id},
+                at,
+                unknown_touchpoints(history, config),
+            )
+            for place, (customer, history) in zip(places, items, strict=True)
         ]
 
     @staticmethod

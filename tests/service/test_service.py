@@ -243,9 +243,8 @@ BAD: list[tuple[str, str, Any, int, str]] = [
     ("unknown field", "/predict", _set(["extra"], 1), 400, "not permitted"),
     ("unknown event field", "/predict", _set(["events", 0, "colour"], "red"), 400, "permitted"),
     ("nested attribute", "/predict", _set(["customer", "attributes", "plan"], {"a": 1}), 400, ""),
-    ("unknown event type", "/predict", _set(["events", 0, "event_type"], "teleport"), 400,
-     "purchase"),
-    ("unknown channel", "/predict", _set(["events", 0, "channel"], "pigeon"), 400, "call_centre"),
+    ("empty event type", "/predict", _set(["events", 0, "event_type"], ""), 400, "at least 1"),
+    ("empty channel", "/predict", _set(["events", 0, "channel"], ""), 400, "at least 1"),
     ("number for a time", "/predict", _set(["events", 0, "event_time"], 1700000000), 400,
      "datetime"),
     ("date without time", "/predict", _set(["as_of"], "2025-06-30"), 400, "datetime"),
@@ -285,6 +284,22 @@ BAD: list[tuple[str, str, Any, int, str]] = [
     ("unknown customer", "/predict_by_id", lambda b: {"customer_id": "nobody"}, 404, "unknown"),
     ("missing id by id", "/predict_by_id", lambda b: {"as_of": CUTOFF}, 400, "required"),
 ]  # fmt: skip
+
+
+def test_an_unknown_event_type_or_channel_counts_as_other_and_the_answer_says_so(api, good):
+    """As batch scoring counts them: two different unknown names give the same answer."""
+    answers = []
+    for kind, channel in (("teleport", "pigeon"), ("warp", "smoke_signal")):
+        body = _set(["events", 0], {**EVENT, "event_type": kind, "channel": channel})(good)
+        response = api.post("/predict", json=body)
+        assert response.status_code == 200, response.text[:500]
+        answer = response.json()
+        assert any(kind in note and "counted as other" in note for note in answer["notes"])
+        assert any(channel in note for note in answer["notes"])
+        answers.append(answer)
+    assert answers[0]["churn_probability"] == answers[1]["churn_probability"]
+    known = api.post("/predict", json=good).json()
+    assert "notes" not in known or not known["notes"]
 
 
 @pytest.mark.parametrize(

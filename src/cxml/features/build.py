@@ -38,13 +38,14 @@ def _activity(out: Features, ev: Events, cfg: FeatureConfig, seen_days: np.ndarr
     """Counts per event type and window, purchase amounts, recency, per-week rates, and
     30d-vs-prior-60d trends."""
     n, w = len(out.index), len(cfg.windows)
-    kinds = [*cfg.event_types, "other"]
+    kinds = [*cfg.counted_types, "other"]
     counts = windowed(ev, n, w, group=ev.kind, groups=len(kinds))
     risky = [kind in cfg.risk_types for kind in kinds]
+    words = [event_words(kind, cfg.taxonomy.display(kind)) for kind in kinds]
     for k, kind in enumerate(kinds):
         for j, window in enumerate(cfg.windows):
-            out.add(_event_info("count", kind, window, risky[k]), counts[:, k, j])
-    is_amount = np.flatnonzero(ev.kind == cfg.event_types.index(cfg.amount_type))
+            out.add(_event_info("count", kind, window, risky[k], words[k]), counts[:, k, j])
+    is_amount = np.flatnonzero(ev.kind == cfg.counted_types.index(cfg.amount_type))
     amount = windowed(ev, n, w, is_amount, weights=np.nan_to_num(ev.value[is_amount]))[:, 0, :]
     for j, window in enumerate(cfg.windows):
         out.add(
@@ -65,8 +66,8 @@ def _activity(out: Features, ev: Events, cfg: FeatureConfig, seen_days: np.ndarr
     # first event then only ever lowers the value, so the trees' direction holds for it too.
     recency[np.isinf(recency)] = float(longest)
     for k, kind in enumerate(kinds):
-        out.add(_event_info("recency", kind, longest, risky[k]), recency[:, k])
-    _rates(out, counts[:, :, -1], kinds, longest, seen_days, risky)
+        out.add(_event_info("recency", kind, longest, risky[k], words[k]), recency[:, k])
+    _rates(out, counts[:, :, -1], kinds, longest, seen_days, risky, words)
     i30, i90 = cfg.windows.index(30), cfg.windows.index(90)
     for kind in cfg.trend_types:
         k = kinds.index(kind)
@@ -76,7 +77,7 @@ def _activity(out: Features, ev: Events, cfg: FeatureConfig, seen_days: np.ndarr
                 f"trend_{kind}_30d_vs_prior_60d",
                 "trend",
                 30,
-                f"{event_words(kind)} in the last 30 days at {{value:.1f}}x "
+                f"{words[k]} in the last 30 days at {{value:.1f}}x "
                 "the monthly rate of the 60 days before",
                 event_type=kind,
                 direction=int(kind in cfg.risk_types),
@@ -104,35 +105,35 @@ _EVENT_MEASURES = {
 
 
 @lru_cache(maxsize=1024)
-def _event_info(measure: str, kind: str, window: int, risky: bool) -> FeatureInfo:
+def _event_info(measure: str, kind: str, window: int, risky: bool, words: str) -> FeatureInfo:
     """`risky`: an event type of FeatureConfig.risk_types (more of it, or more recently, never
-    lowers a risk)."""
+    lowers a risk); `words`: how its events are called (`event_words`)."""
     name, family, template = _EVENT_MEASURES[measure]
     return FeatureInfo(
         name.format(kind=kind, window=window),
         family or family_of(kind),
         window,
-        template.format(words=event_words(kind), window=window),
+        template.format(words=words, window=window),
         event_type=kind,
         direction=(-1 if measure == "recency" else 1) if risky else 0,
     )
 
 
 @lru_cache(maxsize=1024)
-def _channel_infos(channel: str, window: int) -> tuple[FeatureInfo, FeatureInfo]:
-    """The entries of a channel's count and share."""
+def _channel_infos(channel: str, window: int, shown: str) -> tuple[FeatureInfo, FeatureInfo]:
+    """The entries of a channel's count and share; `shown`: its name in words."""
     count = FeatureInfo(
         f"n_channel_{channel}_{window}d",
         "channel",
         window,
-        f"{{value:.0f}} interactions via {channel} in the last {window} days",
+        f"{{value:.0f}} interactions via {shown} in the last {window} days",
         channel=channel,
     )
     share = FeatureInfo(
         f"share_channel_{channel}_{window}d",
         "channel",
         window,
-        f"{{value:.0%}} of interactions via {channel} in the last {window} days",
+        f"{{value:.0%}} of interactions via {shown} in the last {window} days",
         channel=channel,
     )
     return count, share
@@ -145,6 +146,7 @@ def _rates(
     window: int,
     seen_days: np.ndarray,
     risky: list[bool],
+    words: list[str],
 ) -> None:
     """Events per week of the longest window the customer was there for (and the log shows):
     a habit's level (how often someone logs in) that raw counts blur with tenure and with the
@@ -153,14 +155,14 @@ def _rates(
     rates = counts / weeks[:, None]
     for k, kind in enumerate(kinds):
         out.add(
-            _event_info("rate", kind, window, risky[k]),
+            _event_info("rate", kind, window, risky[k], words[k]),
             rates[:, k],
         )
 
 
 def _channels(out: Features, ev: Events, cfg: FeatureConfig) -> None:
     n, w = len(out.index), len(cfg.windows)
-    names = [*cfg.channels, "other"]
+    names = [*cfg.counted_channels, "other"]
     has_channel = ev.channel >= 0
     rows = None if has_channel.all() else np.flatnonzero(has_channel)
     counts = windowed(
@@ -171,7 +173,8 @@ def _channels(out: Features, ev: Events, cfg: FeatureConfig) -> None:
         total = counts[:, :, j].sum(axis=1)[:, None]
         shares = np.where(total > 0, counts[:, :, j] / np.maximum(total, 1), np.nan)
         for c, channel in enumerate(names):
-            count, share = _channel_infos(channel, window)
+            shown = cfg.taxonomy.display(channel) or channel.replace("_", " ")
+            count, share = _channel_infos(channel, window, shown)
             out.add(count, counts[:, c, j])
             out.add(share, shares[:, c])
 
@@ -179,7 +182,7 @@ def _channels(out: Features, ev: Events, cfg: FeatureConfig) -> None:
 def _support(out: Features, ev: Events, cfg: FeatureConfig, cutoff: pd.Timestamp) -> None:
     """Unresolved *as of the cutoff*: a ticket resolved after the cutoff was still open then."""
     n, w = len(out.index), len(cfg.windows)
-    rows = np.flatnonzero(ev.kind == cfg.event_types.index(cfg.ticket_type))
+    rows = np.flatnonzero(ev.kind == cfg.counted_types.index(cfg.ticket_type))
     hours_taken = ev.value[rows]
     resolved_at = ev.time_ns[rows] + np.nan_to_num(hours_taken, nan=np.inf) * NS_PER_HOUR
     open_ = np.isnan(hours_taken) | (resolved_at >= cutoff.value)
@@ -216,9 +219,9 @@ def _voice(out: Features, ev: Events, cfg: FeatureConfig) -> None:
     sentiment."""
     n, longest = len(out.index), max(cfg.windows)
     for survey, label in ((cfg.nps_type, "nps"), (cfg.csat_type, "csat")):
-        if survey not in cfg.event_types:
+        if survey not in cfg.counted_types:
             continue
-        rows = np.flatnonzero((ev.kind == cfg.event_types.index(survey)) & ~np.isnan(ev.value))
+        rows = np.flatnonzero((ev.kind == cfg.counted_types.index(survey)) & ~np.isnan(ev.value))
         last, prev, _ = last_two(ev, rows, n)
         answers = np.bincount(ev.cust[rows], minlength=n)
         total = np.bincount(ev.cust[rows], weights=ev.value[rows], minlength=n)

@@ -88,7 +88,11 @@ class Features(Table):
 
 
 def plural(word: str) -> str:
-    return word if word.endswith("s") else word + "s"
+    if word.endswith("s"):
+        return word
+    if word.endswith("y") and len(word) > 1 and word[-2] not in "aeiou":
+        return word[:-1] + "ies"
+    return word + "s"
 
 
 EVENT_WORDS = {
@@ -104,7 +108,11 @@ EVENT_WORDS = {
 }
 
 
-def event_words(event_type: str) -> str:
+def event_words(event_type: str, display: str | None = None) -> str:
+    """How the events of a type are called in a reason: the business's display name (its
+    taxonomy) in the plural, else the built-in words, else the type's own name."""
+    if display:
+        return plural(display)
     return EVENT_WORDS.get(event_type, plural(event_type.replace("_", " ")) + " events")
 
 

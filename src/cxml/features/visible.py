@@ -33,8 +33,8 @@ class Events:
     cust: np.ndarray  # index into the customers frame
     age: np.ndarray  # days before the cutoff, > 0
     slot: np.ndarray  # cust * n_windows + index of the smallest window holding the event
-    kind: np.ndarray  # index into config.event_types, len(event_types) = other
-    channel: np.ndarray  # index into config.channels, len(channels) = other, -1 = missing
+    kind: np.ndarray  # index into config.counted_types, len(counted_types) = other
+    channel: np.ndarray  # index into config.counted_channels, len(...) = other, -1 = missing
     value: np.ndarray
     text_at: np.ndarray  # positions of the events with a comment in the text window
     text: np.ndarray  # those comments
@@ -84,13 +84,16 @@ def visible_events(
         rows, cust = rows[known], cust[known]
     time_ns = time_ns[rows]
     age = (cutoff.value - time_ns) / NS_PER_DAY
-    kinds = _codes(columns["event_type"], _vocabulary(cfg.event_types), rows)
-    kinds[kinds < 0] = len(cfg.event_types)
+    names, counts_as = cfg.type_vocabulary  # the business's raw names count as their role
+    found = _codes(columns["event_type"], _vocabulary(names), rows)
+    other = len(cfg.counted_types)
+    kinds = np.where(found >= 0, np.asarray(counts_as)[np.maximum(found, 0)], other)
     if "channel" in columns:
-        chan = _codes(columns["channel"], _vocabulary(cfg.channels), rows)
+        channels = cfg.counted_channels
+        chan = _codes(columns["channel"], _vocabulary(channels), rows)
         unknown = chan < 0
         if unknown.any():
-            chan[unknown & pd.notna(columns["channel"])[rows]] = len(cfg.channels)
+            chan[unknown & pd.notna(columns["channel"])[rows]] = len(channels)
     else:
         chan = np.full(len(rows), -1)
     value = (

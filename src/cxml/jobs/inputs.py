@@ -72,7 +72,14 @@ def load_inputs(
             f"data dir {data.dir} not found: run `cxml simulate --out {data.dir}` or pass --data"
         )
     where = data.dir / "quarantine" if quarantine_to is None else quarantine_to
-    return read_data(data.dir, config.features.pii_columns, data.limits, where, write)
+    loaded = read_data(data.dir, config.features.pii_columns, data.limits, where, write)
+    aliases = config.features.taxonomy.aliases
+    if aliases:  # the business's raw names with a built-in meaning, as that type: labels too
+        events = loaded.tables["events"]
+        loaded.tables["events"] = events.assign(
+            event_type=events["event_type"].astype(object).replace(aliases)
+        )
+    return loaded
 
 
 def cutoffs(config: PipelineConfig) -> list[pd.Timestamp]:

@@ -7,19 +7,31 @@ their own names in the OpenAPI document; the parts nested in them are plain pyda
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Literal
+from typing import Annotated
 
 import bentoml
 from pydantic import BaseModel, ConfigDict, Field
 
 from cxml.config import KNOWN_CHANNELS, KNOWN_EVENT_TYPES
 
-if TYPE_CHECKING:  # a Literal built from a tuple is beyond mypy: it sees the values as text
-    EventType = str
-    Channel = str
-else:  # one definition: the data contract's, so the API cannot drift from it
-    EventType = Literal[KNOWN_EVENT_TYPES]
-    Channel = Literal[KNOWN_CHANNELS]
+#: Any name, as in the data: the model's taxonomy says what it counts as, and a type or channel
+#: it does not know counts as "other", as in batch scoring (the answer's `notes` say so).
+EventType = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=100,
+        description=f"The business's event type; built in: {', '.join(KNOWN_EVENT_TYPES)}",
+    ),
+]
+Channel = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=100,
+        description=f"The channel; built in: {', '.join(KNOWN_CHANNELS)}",
+    ),
+]
 AttributeValue = str | int | float | bool | None
 
 _STRICT = ConfigDict(extra="forbid", strict=True)  # JSON strings still parse into datetimes
@@ -93,6 +105,9 @@ class Prediction(bentoml.IODescriptor):
     reasons: list[str] | None = None
     reason_families: list[str] | None = None
     action: Action | None = None
+    #: what the model did not know in the request (an event type or channel outside its
+    #: taxonomy, counted as other), in words
+    notes: list[str] | None = None
     model_name: str
     model_version: str
 

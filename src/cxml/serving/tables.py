@@ -12,10 +12,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cxml.config import FeatureConfig
 from cxml.features.visible import Source
 from cxml.scoring import Scorer
 from cxml.serving.checks import Items, Profile, utc_ns
-from cxml.serving.schemas import Action, Prediction
+from cxml.serving.schemas import Action, Event, Prediction
 
 NAT = np.iinfo(np.int64).min  # numpy's NaT as int64
 
@@ -105,10 +106,29 @@ _DROPPED = {"cutoff", "churn_rank"}  # as_of says the cutoff; a rank needs a who
 _TEXT = {"customer_id", "model_name", "model_version"}
 
 
-def answer(row: dict[str, Any], as_of: datetime) -> Prediction:
+def unknown_touchpoints(events: Sequence[Event], config: FeatureConfig) -> list[str]:
+    """In words, the event types and channels of a request the model's taxonomy does not know:
+    they count as "other", as in batch scoring."""
+    types, _ = config.type_vocabulary
+    known_types, known_channels = set(types), set(config.counted_channels)
+    odd_types = sorted({e.event_type for e in events} - known_types - {"cancel"})
+    odd_channels = sorted({e.channel for e in events if e.channel} - known_channels)
+    notes = [
+        f"event type {t!r} is not in this model's taxonomy: counted as other" for t in odd_types
+    ]
+    notes += [
+        f"channel {c!r} is not in this model's taxonomy: counted as other" for c in odd_channels
+    ]
+    return notes
+
+
+def answer(row: dict[str, Any], as_of: datetime, notes: list[str] | None = None) -> Prediction:
     """One scored row as the response: numbered reason columns as lists (blanks dropped), the
-    action columns as one object, any other column passed through JSON-safe."""
+    action columns as one object, any other column passed through JSON-safe; `notes`: what
+    the model did not know in the request."""
     out: dict[str, Any] = {"as_of": as_of}
+    if notes:
+        out["notes"] = notes
     listed: dict[str, list[tuple[int, Any]]] = {}
     action: dict[str, Any] = {}
     for key, value in row.items():
