@@ -15,6 +15,7 @@ from benchmarks import (
     bench_scoring,
     bench_service,
     bench_simulator,
+    bench_text,
     bench_training,
     report,
 )
@@ -36,6 +37,8 @@ def main() -> None:
         bench_scoring.run(sim)
     with recorder.section("training", "Training"):
         bench_training.run(sim)
+    with recorder.section("text", "Sentiment and topics of comments"):
+        bench_text.run()
     with recorder.section("service", "Serving over HTTP"):
         bench_service.run()
     written = report.write(recorder.sections, "make bench", report.header(customers))

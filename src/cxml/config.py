@@ -209,6 +209,9 @@ class FeatureConfig:
     not_pii: tuple[str, ...] = ()
     #: The business's own event types and channels (docs/taxonomy.md); the built-in ones stay.
     taxonomy: Taxonomy = Taxonomy()
+    #: Topics of free text, each with its seed phrases: texts about each are counted
+    #: (features/topics.py), e.g. {billing: [bill, invoice, charged]}.
+    topics: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def counted_types(self) -> tuple[str, ...]:

@@ -20,6 +20,7 @@ from cxml.data.schema import utc_timestamp
 from cxml.data.validate import is_pii
 from cxml.features.catalog import FeatureInfo, Features, event_words, family_of
 from cxml.features.sentiment import sentiment
+from cxml.features.topics import seed_topics
 from cxml.features.visible import (
     NS_PER_DAY,
     NS_PER_HOUR,
@@ -285,6 +286,28 @@ def _voice(out: Features, ev: Events, cfg: FeatureConfig) -> None:
         ),
         np.where(count > 0, total / np.maximum(count, 1), np.nan),
     )
+    if cfg.topics:
+        _topics(out, ev, cfg, n)
+
+
+def _topics(out: Features, ev: Events, cfg: FeatureConfig, n: int) -> None:
+    """Per topic (`FeatureConfig.topics`), how many of the customer's texts of the text window
+    are about it."""
+    window = cfg.text_window
+    about = seed_topics(ev.text, cfg.topics)
+    for topic in cfg.topics:
+        rows = np.flatnonzero(about == topic)
+        counts = np.bincount(ev.cust[ev.text_at[rows]], minlength=n).astype(float)
+        words = topic.replace("_", " ")
+        out.add(
+            _info(
+                f"n_topic_{topic}_{window}d",
+                "voice",
+                window,
+                f"{{value:.0f}} comments about {words} in the last {window} days",
+            ),
+            counts,
+        )
 
 
 def _tenure_days(customers: Mapping[str, Any], cutoff: pd.Timestamp) -> np.ndarray | None:

@@ -1,0 +1,66 @@
+"""Text of customer comments: sentiment that reads negation and punctuation, and topics counted
+point in time. The labelled set is tests/data/customer_comments.csv (benchmarks/bench_text.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from benchmarks.bench_text import measure
+
+from cxml.config import FeatureConfig
+from cxml.features.build import build_features
+from cxml.features.sentiment import sentiment
+from cxml.features.topics import seed_topics
+
+CUTOFF = pd.Timestamp("2025-01-01", tz="UTC")
+
+
+def test_negation_intensity_and_punctuation_are_read():
+    scores = sentiment(np.array(["not happy", "Terrible!!!", "awful, cancelling my account",
+                                 "great service", None, "  "], dtype=object))  # fmt: skip
+    assert scores[0] < 0 and scores[1] < 0 and scores[2] < 0  # all negative, none missed
+    assert scores[3] > 0
+    assert np.isnan(scores[4]) and np.isnan(scores[5])
+
+
+def test_vader_reads_labelled_comments_better_than_the_old_lexicon():
+    m = measure()
+    assert m["comments"] >= 200
+    assert m["vader_accuracy"] > m["old_accuracy"] + 0.1
+    assert m["vader_unscored"] == 0.0 < m["old_unscored"]
+
+
+def test_seed_topics_whole_words_and_the_first_listed_on_a_tie():
+    seeds = {"billing": ["bill", "charged"], "app": ["app", "log in"]}
+    found = seed_topics(
+        ["charged twice on my bill", "can't log in to the app", "billing? appetite!", None,
+         "the app charged me"],
+        seeds,
+    )  # fmt: skip
+    assert list(found) == ["billing", "app", None, None, "billing"]
+
+
+def test_topic_counts_are_point_in_time():
+    customers = pd.DataFrame(
+        {"customer_id": ["a"], "signup_time": [CUTOFF - pd.Timedelta(days=400)]}
+    )
+    day = pd.Timedelta(days=1)
+    events = pd.DataFrame(
+        {
+            "customer_id": ["a"] * 4,
+            "event_time": [CUTOFF - 10 * day, CUTOFF - 5 * day, CUTOFF - 200 * day, CUTOFF],
+            "event_type": ["complaint"] * 4,
+            "text": [
+                "you charged me twice",
+                "the invoice is wrong",
+                "old bill problem",  # outside the 90-day text window
+                "another bill error",  # at the cutoff: not before it, not counted
+            ],
+        }
+    )
+    config = FeatureConfig(topics={"billing": ("bill", "invoice", "charged"), "app": ("app",)})
+    features = build_features(events, customers, CUTOFF, config)
+    row = features.frame().loc["a"]
+    assert row["n_topic_billing_90d"] == 2 and row["n_topic_app_90d"] == 0
+    catalog = features.catalog()
+    assert "comments about billing" in catalog.loc["n_topic_billing_90d", "template"]
