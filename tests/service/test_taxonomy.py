@@ -1,6 +1,7 @@
 """A business's own data and words, from import to the endpoint: two CSV exports (a CRM and a
 help desk) with their own event names, two new channels and a new event type without a role;
-imported with a mapping, trained and scored with a taxonomy, then asked about over HTTP."""
+imported with a mapping, trained and scored with a taxonomy and topics of their comments, then
+asked about over HTTP."""
 
 from __future__ import annotations
 
@@ -32,6 +33,8 @@ TAXONOMY = {
     },
     "channels": {"whatsapp": {"display": "WhatsApp"}, "chatbot": {"display": "chat bot"}},
 }
+#: topics of the survey comments, by seed phrases
+TOPICS = {"support": ["support", "called back", "fixed"], "price": ["price", "expensive", "fees"]}
 MAPPING = """
 sources:
   - file: crm.csv
@@ -111,6 +114,7 @@ def business(tmp_path_factory: pytest.TempPathFactory) -> tuple[Prepared, pd.Dat
     raw.pop("actions")  # this business has no campaign log yet
     raw["data"] = {"dir": str(data)}
     raw["features"]["taxonomy"] = TAXONOMY
+    raw["features"]["topics"] = TOPICS
     raw["model"] |= {"max_rounds": 150, "early_stopping_rounds": 20, "threads": 1}
     raw["cutoffs"]["first"] = "2024-07-01"
     config_path = root / "business.yaml"
@@ -143,6 +147,8 @@ def test_features_and_reasons_use_the_business_words(business):
     assert {"n_delivery_late_30d", "n_channel_whatsapp_30d", "n_channel_chatbot_30d"} <= names
     templates = " ".join(catalog["template"])
     assert "late deliveries" in templates and "via WhatsApp" in templates
+    assert {"n_topic_support_90d", "n_topic_price_90d"} <= names
+    assert "comments about price" in templates
     assert "help-desk tickets" in templates  # the renamed built-in type, in its own words
     # the orders counted as purchases: the built-in meaning (amount spent) reads them
     assert scored["churn_probability"].between(0, 1).all()
