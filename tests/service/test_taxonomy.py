@@ -40,7 +40,7 @@ sources:
   - file: crm.csv
     name: crm
     columns: {customer_id: client, event_time: at, event_type: activity, channel: medium,
-              value: amount}
+              value: amount, text: note}
   - file: helpdesk.csv
     name: helpdesk
     delimiter: ";"
@@ -77,8 +77,10 @@ def exports(folder: Path, sim: Path) -> None:
     iso = events["event_time"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
     crm = events.loc[~desk].assign(at=iso[~desk]).rename(
         columns={"customer_id": "client", "event_type": "activity", "channel": "medium",
-                 "value": "amount"})  # fmt: skip
-    crm[["client", "at", "activity", "medium", "amount"]].to_csv(folder / "crm.csv", index=False)
+                 "value": "amount", "text": "note"})  # fmt: skip
+    crm[["client", "at", "activity", "medium", "amount", "note"]].to_csv(
+        folder / "crm.csv", index=False
+    )
     desk_rows = events.loc[desk].assign(opened=iso[desk]).rename(
         columns={"customer_id": "client", "event_type": "kind", "channel": "via",
                  "value": "hours", "text": "body"})  # fmt: skip
