@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal, TypeVar
 import yaml
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     TypeAdapter,
@@ -184,6 +185,28 @@ class Taxonomy:
         return shown[0] if shown else None
 
 
+def _examples(value: object) -> object:
+    """Labelled topic examples: as given, or read from a CSV file of `text,topic` rows (so
+    that they travel with the model as plain data)."""
+    if not isinstance(value, str | Path):
+        return value
+    import csv
+
+    path = Path(value)
+    try:
+        with path.open(encoding="utf-8", newline="") as handle:
+            rows = [(r["text"], r["topic"]) for r in csv.DictReader(handle)]
+    except (OSError, KeyError, UnicodeDecodeError) as exc:
+        raise ValueError(
+            f"{path}: cannot read labelled topic examples ({exc}); give a UTF-8 CSV with "
+            "columns text,topic"
+        ) from None
+    return tuple(rows)
+
+
+TopicExamples = Annotated[tuple[tuple[str, str], ...], BeforeValidator(_examples)]
+
+
 @with_config(FORBID)
 @dataclass(frozen=True)
 class FeatureConfig:
@@ -212,6 +235,9 @@ class FeatureConfig:
     #: Topics of free text, each with its seed phrases: texts about each are counted
     #: (features/topics.py), e.g. {billing: [bill, invoice, charged]}.
     topics: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: Labelled examples (text, topic), or a CSV file of them: then a classifier learned from
+    #: them finds the topics instead of the seed phrases.
+    topic_examples: TopicExamples = ()
 
     @property
     def counted_types(self) -> tuple[str, ...]:

@@ -3,9 +3,13 @@ point in time. The labelled set is tests/data/customer_comments.csv (benchmarks/
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
+import pytest
 from benchmarks.bench_text import measure
+from pydantic import TypeAdapter, ValidationError
 
 from cxml.config import FeatureConfig
 from cxml.features.build import build_features
@@ -64,3 +68,26 @@ def test_topic_counts_are_point_in_time():
     assert row["n_topic_billing_90d"] == 2 and row["n_topic_app_90d"] == 0
     catalog = features.catalog()
     assert "comments about billing" in catalog.loc["n_topic_billing_90d", "template"]
+
+
+def test_labelled_examples_teach_the_topics_and_travel_as_plain_data(tmp_path):
+    labelled = Path(__file__).parents[1] / "data" / "customer_comments.csv"
+    adapter = TypeAdapter(FeatureConfig)
+    config = adapter.validate_python({"topic_examples": str(labelled)})
+    assert len(config.topic_examples) >= 200
+    assert adapter.validate_python(adapter.dump_python(config)) == config  # as a bundle keeps it
+    customers = pd.DataFrame(
+        {"customer_id": ["a"], "signup_time": [CUTOFF - pd.Timedelta(days=400)]}
+    )
+    events = pd.DataFrame(
+        {
+            "customer_id": ["a", "a"],
+            "event_time": [CUTOFF - pd.Timedelta(days=3), CUTOFF - pd.Timedelta(days=2)],
+            "event_type": ["complaint", "complaint"],
+            "text": ["my parcel never arrived and tracking is stuck", "the courier lost it"],
+        }
+    )
+    row = build_features(events, customers, CUTOFF, config).frame().loc["a"]
+    assert row["n_topic_delivery_90d"] == 2 and row["n_topic_billing_90d"] == 0
+    with pytest.raises(ValidationError, match=r"nope\.csv: cannot read labelled topic examples"):
+        adapter.validate_python({"topic_examples": str(tmp_path / "nope.csv")})

@@ -53,6 +53,26 @@ def seed_topics(texts: np.ndarray | Sequence[object], seeds: Seeds) -> np.ndarra
     return out
 
 
+@lru_cache(maxsize=4)
+def _learned(examples: tuple[tuple[str, str], ...]) -> Pipeline:
+    """The classifier fitted once per set of examples (a model carries them as plain data)."""
+    texts, topics = zip(*examples, strict=True)
+    return topic_model().fit(list(texts), list(topics))
+
+
+def learned_topics(
+    texts: np.ndarray | Sequence[object], examples: tuple[tuple[str, str], ...]
+) -> np.ndarray:
+    """Per text, the topic the classifier learned from `examples` gives it (None: no text)."""
+    codes, uniques = pd.factorize(np.asarray(texts, dtype=object), use_na_sentinel=True)
+    out = np.full(len(codes), None, dtype=object)
+    if len(uniques):
+        found = _learned(examples).predict([str(t) for t in uniques])
+        hit = codes >= 0
+        out[hit] = np.asarray(found, dtype=object)[codes[hit]]
+    return out
+
+
 def topic_model(seed: int = 0) -> Pipeline:
     """The classifier for labelled examples: word and word-pair TF-IDF, then a logistic
     regression (balanced: a rare topic is not drowned by a common one)."""
