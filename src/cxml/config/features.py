@@ -5,32 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import BeforeValidator, with_config
 
 from cxml.config.base import FORBID
 
-#: Event types with a meaning for features and labels; any other type is counted generically.
-KNOWN_EVENT_TYPES = (
-    "purchase",
-    "login",
-    "usage",
-    "support_ticket",
-    "complaint",
-    "payment_failed",
-    "survey_nps",
-    "survey_csat",
-    "cancel",
-)
-
-#: Touchpoints the simulator and importers use; other channel names are allowed.
-KNOWN_CHANNELS = ("web", "app", "call_centre", "store", "email", "chat", "social")
-
-#: Column names treated as PII unless a pipeline config says otherwise.
-DEFAULT_PII_COLUMNS = ("name", "email", "phone", "address", "postcode", "date_of_birth")
-
-
+#: The event types with a meaning for features and labels (a business's own names take one of
+#: these as their role, docs/taxonomy.md); any other type is counted generically.
 Role = Literal[
     "purchase",
     "login",
@@ -42,6 +24,13 @@ Role = Literal[
     "survey_csat",
     "cancel",
 ]
+KNOWN_EVENT_TYPES: tuple[str, ...] = get_args(Role)
+
+#: Touchpoints the simulator and importers use; other channel names are allowed.
+KNOWN_CHANNELS = ("web", "app", "call_centre", "store", "email", "chat", "social")
+
+#: Column names treated as PII unless a pipeline config says otherwise.
+DEFAULT_PII_COLUMNS = ("name", "email", "phone", "address", "postcode", "date_of_birth")
 
 
 @with_config(FORBID)
