@@ -47,6 +47,7 @@ def check(customers: int, seed: int, folder: Path) -> dict[str, object]:
         "true_best_simple": float(true[best_simple]),
         "expected_used": float(table.at[used, "estimated_value"]),
         "oracle": float(true["oracle"]),
+        "deciles": trained.tables.get("uplift_deciles"),
     }
 
 
@@ -70,6 +71,10 @@ def lines(found: dict[str, object]) -> list[str]:
         f"  expected gain of the used policy {expected:,.0f} vs its true value "
         f"{true_used:,.0f}: ratio {ratio:.2f} (target within 0.85-1.15)"
     )
+    deciles = found.get("deciles")
+    if isinstance(deciles, pd.DataFrame):
+        out.append("  predicted vs true uplift (fall in churn probability), by decile:")
+        out += ["  " + line for line in deciles.round(4).to_string(index=False).splitlines()]
     return out
 
 

@@ -161,6 +161,11 @@ def test_policy_is_judged_against_truth_and_its_dr_estimate_covers_it(trained):
         assert low <= table.at[policy, "learned_minus_value"] <= high
     fallback = trained.bundle.info["policy_fallback"]
     assert (fallback is not None) == (m["nba_fallback"] == 1.0)
+    deciles = trained.tables["uplift_deciles"]  # the promise against the truth, by decile
+    assert list(deciles["decile"]) == list(range(1, 11))
+    assert deciles["predicted_uplift"].is_monotonic_increasing
+    assert deciles["true_uplift"].notna().all()
+    assert len(trained.bundle.info["uplift_deciles"]) == 10
 
 
 def test_uplift_leaves_out_the_windows_a_later_campaign_reached(trained, data_dir):

@@ -5,7 +5,7 @@ closed before the test cutoff, then judge the policy at the test cutoff beside t
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -304,6 +304,37 @@ def _metrics(table: pd.DataFrame) -> dict[str, float]:
     return metrics
 
 
+@dataclass
+class Judged:
+    """The uplift learner and how its policy did at the test cutoff: metrics, each policy's
+    row, the simple policy to fall back to (if any), and predicted against true uplift by
+    decile (simulated data: where the truth is known)."""
+
+    learner: object
+    metrics: dict[str, float]
+    table: pd.DataFrame
+    fallback: Fallback | None
+    deciles: pd.DataFrame | None
+
+
+def uplift_deciles(
+    learner: Any, features: pd.DataFrame, truth: pd.DataFrame, names: list[str], bins: int = 10
+) -> pd.DataFrame:
+    """Every customer x action's predicted uplift (fall in churn probability) against the
+    simulator's true one, by decile of the prediction: are the promises calibrated?"""
+    predicted = learner.predict_uplift(features)[names].to_numpy(dtype=float).ravel()
+    rows = truth.loc[features.index]
+    true = np.column_stack([rows["p_churn_none"] - rows[f"p_churn_{a}"] for a in names]).ravel()
+    decile = pd.qcut(pd.Series(predicted).rank(method="first"), bins, labels=False) + 1
+    frame = pd.DataFrame({"decile": decile, "predicted_uplift": predicted, "true_uplift": true})
+    table = frame.groupby("decile").agg(
+        pairs=("predicted_uplift", "size"),
+        predicted_uplift=("predicted_uplift", "mean"),
+        true_uplift=("true_uplift", "mean"),
+    )
+    return table.reset_index()
+
+
 def judge_policy(
     config: PipelineConfig,
     loaded: LoadedData,
@@ -311,7 +342,7 @@ def judge_policy(
     result: Backtest,
     features: pd.DataFrame,
     truth: pd.DataFrame | None,
-) -> tuple[object, dict[str, float], pd.DataFrame, Fallback | None]:
+) -> Judged:
     """Uplift learned before the test cutoff; the policy judged at it, and the simple policy
     to fall back to when it was not better (actions/fallback.py)."""
     at = split.test[0]
@@ -326,4 +357,7 @@ def judge_policy(
         config, learner, test_features, risk, loaded.tables.get("actions"), at, truth, realised
     )
     metrics |= {k: float(v) for k, v in summary.items() if isinstance(v, int | float)}
-    return learner, metrics, table, fallback
+    deciles = None
+    if truth is not None and config.actions is not None and "p_churn_none" in truth:
+        deciles = uplift_deciles(learner, test_features, truth, config.actions.names)
+    return Judged(learner, metrics, table, fallback, deciles)

@@ -74,6 +74,7 @@ def report_html(
         budget=None if bundle.actions is None else bundle.actions.budget,
         policy_values=_policy_values(scorer),
         fallback=_fallback_words(bundle.info.get("policy_fallback")),
+        uplift_deciles=pd.DataFrame(bundle.info.get("uplift_deciles") or []),
         touchpoints=touchpoints,
         drift=psi(profile, features) if isinstance(profile, dict) else None,
         nps=nps_trend(loaded.tables["events"], at),

@@ -186,14 +186,15 @@ def train(config: PipelineConfig, show_progress: bool = True) -> Trained:
             summary[f"{target}_model"] = describe_choice(model)
         if result.deployment:
             summary["registered_models"] = result.deployment
-        uplift, fallback = None, None
+        uplift, fallback, deciles = None, None, None
         begin("next best action")
         if config.actions is not None and split is not None:
-            uplift, nba_metrics, nba_table, fallback = judge_policy(
-                config, loaded, split, result, features, truth
-            )
-            metrics |= nba_metrics
-            tables["nba_policies"] = nba_table
+            judged = judge_policy(config, loaded, split, result, features, truth)
+            uplift, fallback, deciles = judged.learner, judged.fallback, judged.deciles
+            metrics |= judged.metrics
+            tables["nba_policies"] = judged.table
+            if deciles is not None:
+                tables["uplift_deciles"] = deciles
             if fallback is not None:
                 summary["policy_fallback"] = f"{fallback.policy}: {fallback.why}"
         bundle = ScoringBundle(
@@ -211,6 +212,7 @@ def train(config: PipelineConfig, show_progress: bool = True) -> Trained:
                 if "nba_policies" in tables
                 else [],
                 "policy_fallback": None if fallback is None else fallback.as_info(),
+                "uplift_deciles": [] if deciles is None else deciles.to_dict("records"),
                 "attributes": attribute_record(
                     profile, loaded.tables.get("attributes"), fcfg.pii_columns
                 ),

@@ -23,6 +23,8 @@ class ReportContext:
     policy_values: pd.DataFrame | None = None  # policy, expected_value|estimate, [low, high]
     #: set when the learned policy lost to a simple one out of time: which is used, and why
     fallback: str | None = None
+    #: predicted against true uplift by decile of the prediction (simulated data: training)
+    uplift_deciles: pd.DataFrame | None = None
     touchpoints: pd.DataFrame | None = None  # models.explain.touchpoint_impact
     drift: pd.DataFrame | None = None  # models.drift.psi
     nps: pd.DataFrame | None = None  # kpis.nps_trend: month, nps, responses

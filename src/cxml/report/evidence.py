@@ -32,9 +32,19 @@ def _policy_frame(values: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     return frame.reset_index(drop=True), value
 
 
+def _decile_rows(deciles: pd.DataFrame | None) -> list[list[str]]:
+    if deciles is None or deciles.empty:
+        return []
+    return [
+        [str(int(r["decile"])), num(r["pairs"]), pct(r["predicted_uplift"]), pct(r["true_uplift"])]
+        for r in deciles.to_dict("records")
+    ]
+
+
 def policy(scored: pd.DataFrame, ctx: ReportContext) -> View:
+    deciles = _decile_rows(ctx.uplift_deciles)
     if ctx.policy_values is None or ctx.policy_values.empty:
-        return {"given": False, "fallback": ctx.fallback}
+        return {"given": False, "fallback": ctx.fallback, "deciles": deciles}
     frame, value = _policy_frame(ctx.policy_values)
     base = frame.loc[frame["policy"].astype(str).str.lower().isin(NO_ACTION), value]
     reference = float(base.iloc[0]) if len(base) else np.nan
@@ -45,7 +55,13 @@ def policy(scored: pd.DataFrame, ctx: ReportContext) -> View:
         gap = "reference" if r[value] == reference else num(r[value] - reference, 2, sign=True)
         rows.append([r["label"], num(r[value], 2), interval, gap])
     image = inline(policy_figure(frame, value), "expected value per policy")
-    return {"given": True, "image": image, "rows": rows, "fallback": ctx.fallback}
+    return {
+        "given": True,
+        "image": image,
+        "rows": rows,
+        "fallback": ctx.fallback,
+        "deciles": deciles,
+    }
 
 
 def touchpoints(scored: pd.DataFrame, ctx: ReportContext) -> View:
