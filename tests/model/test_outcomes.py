@@ -124,3 +124,18 @@ def test_the_next_report_shows_how_the_decisions_turned_out(tmp_path, monkeypatc
     html = environment().get_template("sections/decisions.html.j2").render(view)
     assert "2024-06-01" in html and "call" in html and "pts" in html
     assert "K0" not in html  # aggregates only: no customer id
+
+
+def test_a_wrong_decisions_file_is_refused_with_what_to_pass(tmp_path):
+    folder = world(tmp_path, days_after=120)
+    missing = runner.invoke(app, ["outcomes", "--config", str(folder / "pipeline.yaml"),
+                                  "--decisions", str(folder / "nope.parquet"),
+                                  "--out", str(folder / "out")])  # fmt: skip
+    assert missing.exit_code == 2 and "nope.parquet: no such file" in missing.output
+    scored_list = pd.read_parquet(folder / "decisions.parquet").drop(columns=["propensity"])
+    scored_list.to_parquet(folder / "list.parquet")
+    wrong = runner.invoke(app, ["outcomes", "--config", str(folder / "pipeline.yaml"),
+                                "--decisions", str(folder / "list.parquet"),
+                                "--out", str(folder / "out")])  # fmt: skip
+    assert wrong.exit_code == 2 and "column(s) propensity missing" in wrong.output
+    assert "Traceback" not in missing.output + wrong.output
