@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -307,3 +308,23 @@ def test_an_actions_reason_comes_from_what_drives_its_estimated_effect(scored_ru
     assert treated["action_reason"].str.contains(": helps most here because of ").all()
     texts = treated["action_reason"].str.split("because of ").str[1]
     assert (texts.str.len() > 5).all() and texts.nunique() > 1  # the customer's own drivers
+
+
+def test_the_control_group_does_not_depend_on_the_order_of_the_rows(scored_run):
+    from cxml.jobs.inputs import load_inputs
+
+    config, *_ = scored_run
+    scorer = score_job.load_scorer(config.tracking.model_name, "champion")
+    at = pd.Timestamp(CUTOFF, tz="UTC")
+    loaded = load_inputs(config, write=False)
+    features = score_job.base_features(loaded, scorer.bundle, at, config.data.dir)
+    log = loaded.tables.get("actions")
+
+    def decided(table) -> pd.Series:
+        scored = scorer.score(table, at, None, log, False, experiment=config.experiment).frame()
+        return scored["action_decision"] + ":" + scored["action"].astype(str)
+
+    forward = decided(features)
+    backward = decided(features.take(np.arange(len(features))[::-1]))
+    pd.testing.assert_series_equal(forward.sort_index(), backward.sort_index())
+    assert (forward.str.startswith("control")).sum() > 0

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cxml.actions.experiment import Limits, decision_ids, randomise
+from cxml.actions.experiment import Draws, Limits, decision_ids, randomise
 from cxml.actions.fallback import Fallback
 from cxml.actions.policy import Allocation
 from cxml.actions.recommend import Options, choose, describe, fall_back, options
@@ -130,15 +130,24 @@ class Scorer:
         costs = np.array([a.cost for a in actions.catalog], dtype=float)
         capacity = np.array([-1 if a.capacity is None else a.capacity for a in actions.catalog])
         limits = Limits(costs, actions.budget, capacity)
-        draws = randomise(
-            chosen["action"],
-            found.allowed,
+        # drawn over the customers in id order, so the groups do not depend on row order
+        order = np.argsort(found.index.astype(str).to_numpy(), kind="stable")
+        back = np.argsort(order)
+        drawn = randomise(
+            np.asarray(chosen["action"], dtype=object)[order],
+            found.allowed[order],
             found.names,
-            bands,
+            np.asarray(bands, dtype=object)[order],
             how.holdout,
             how.explore,
             rng,
             limits,
+        )
+        draws = Draws(
+            drawn.action[back],
+            drawn.decision[back],
+            drawn.probabilities[back],
+            drawn.propensity[back],
         )
         where = {name: j for j, name in enumerate(found.names)}
         column = np.array([where.get(a, -1) for a in draws.action], dtype=np.int64)
