@@ -33,9 +33,13 @@ def scored_both(spark, tmp_path_factory):
     loaded = load_inputs(config)
     events, customers = loaded.tables["events"], loaded.tables["customers"]
     features = scorer.bundle.features(events, scoring_population(events, customers, CUTOFF), CUTOFF)
-    scored_here = scorer.score(features, CUTOFF, 0.1, loaded.tables["actions"], per_customer=False)
+    scored_here = scorer.score(
+        features, CUTOFF, 0.1, loaded.tables["actions"], False, experiment=config.experiment
+    )  # with the run's control group and exploration, as `cxml score` draws them
     local = scored_here.frame().reset_index()
-    scored, quarantine = spark_score(spark, scorer, str(data), CUTOFF, 0.1, buckets=6)
+    scored, quarantine = spark_score(
+        spark, scorer, str(data), CUTOFF, 0.1, buckets=6, experiment=config.experiment
+    )
     remote = scored.toPandas()
     assert quarantine.count() == 0
     by_id = lambda f: f.sort_values("customer_id").reset_index(drop=True)  # noqa: E731
@@ -55,6 +59,8 @@ def test_spark_scores_the_same_customers_within_1e9(scored_both):
 def test_spark_explains_and_acts_identically(scored_both):
     local, remote, _, _ = scored_both
     same = ["explained", "reason_1", "reason_2", "reason_3", "action", "runner_up_action"]
+    same += ["action_decision", "policy_action", "decision_id"]  # the same control group
+    np.testing.assert_allclose(remote["action_propensity"], local["action_propensity"], atol=1e-12)
     pd.testing.assert_frame_equal(remote[same], local[same])
     assert remote["explained"].sum() == int(np.ceil(0.1 * len(local)))
     treated = remote[remote["action"] != "none"]

@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from cxml.actions.policy import Allocation
 from cxml.actions.recommend import Options, valued
+from cxml.config import ExperimentConfig
 from cxml.features.table import Table
 from cxml.jobs.spark import (
     BUCKET,
@@ -23,6 +25,7 @@ from cxml.jobs.spark import (
     with_bucket,
     write_parquet_dir,
 )
+from cxml.scoring.scorer import CustomerPart
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -31,6 +34,8 @@ if TYPE_CHECKING:
 
 RANK, EXPLAINED = "_rank", "_explained"
 CHOSEN = ["action", "expected_gain", "cost", "runner_up", "runner_up_gain"]
+#: What the run's randomisation adds to each customer's choice (actions/experiment.py).
+DECIDED = ["decision", "policy_action", "propensity", "decision_id"]
 
 
 @dataclass(frozen=True)
@@ -70,7 +75,7 @@ class ScoreJob:
         scorer = self.scorer.value
         features, actions = self.inputs(rows, log)
         part = scorer.customer_part(features, self.at, actions)
-        chosen = rows.set_index("customer_id")[CHOSEN]
+        chosen = rows.set_index("customer_id")[[c for c in [*CHOSEN, *DECIDED] if c in rows]]
         chosen.index.name = "customer_id"
         chosen = chosen.fillna({"action": "none", "runner_up": "none"}).fillna(0.0)
         chosen = chosen.reindex(features.index)  # aligned with the rows, as assemble takes it
@@ -121,6 +126,41 @@ def _chosen(spark: SparkSession, scorer: Any, candidates: DataFrame) -> DataFram
     return spark.createDataFrame(chosen[["customer_id", *CHOSEN]], schema)
 
 
+def _randomised(
+    spark: SparkSession,
+    scorer: Any,
+    candidates: DataFrame,
+    chosen: DataFrame,
+    at: pd.Timestamp,
+    experiment: ExperimentConfig,
+) -> DataFrame:
+    """The allocation with the run's control group and exploration (`Scorer.randomised`, as
+    the local engine draws them): every customer's band and eligibility go to the driver."""
+    names = [c.removeprefix("value__") for c in candidates.columns if c.startswith("value__")]
+    wanted = ["customer_id", "churn_probability"]
+    wanted += [f"value__{a}" for a in names] + [f"allowed__{a}" for a in names]
+    collected: pd.DataFrame = candidates.select(*wanted).toPandas()
+    everyone = collected.set_index("customer_id")
+    allocated: pd.DataFrame = chosen.toPandas()
+    picked = allocated.set_index("customer_id").reindex(everyone.index)
+    picked = picked.fillna({"action": "none", "runner_up": "none"}).fillna(0.0)
+    values = everyone[[f"value__{a}" for a in names]].to_numpy(dtype=float, na_value=np.nan)
+    allowed = everyone[[f"allowed__{a}" for a in names]].to_numpy(dtype=bool, na_value=False)
+    n = len(everyone)
+    found = Options(
+        everyone.index, names, np.full_like(values, np.nan), values, allowed, np.zeros(n)
+    )
+    risk = {"churn_probability": everyone["churn_probability"].to_numpy(dtype=float)}
+    part = CustomerPart(np.empty((n, 0)), risk, np.zeros(n), found)
+    allocation = Allocation(everyone.index, {c: picked[c].to_numpy() for c in CHOSEN}, "")
+    done = scorer.randomised(allocation, part, at, experiment).frame().reset_index()
+    schema = "customer_id string, action string, expected_gain double, cost double, " + (
+        "runner_up string, runner_up_gain double, decision string, policy_action string, "
+        "propensity double, decision_id string"
+    )
+    return spark.createDataFrame(done[["customer_id", *CHOSEN, *DECIDED]], schema)
+
+
 def spark_score(
     spark: SparkSession,
     scorer: Any,
@@ -128,8 +168,10 @@ def spark_score(
     at: pd.Timestamp,
     explain_top: float | None = 0.1,
     buckets: int | None = None,
+    experiment: ExperimentConfig | None = None,
 ) -> tuple[DataFrame, DataFrame]:
-    """`Scorer.score` for everyone active at `at`: (scored rows, quarantined rows)."""
+    """`Scorer.score` for everyone active at `at`: (scored rows, quarantined rows); with
+    `experiment`, the control group and exploration of a run, as the local engine draws them."""
     import math
 
     from pyspark.sql import functions as F
@@ -161,11 +203,19 @@ def spark_score(
     top = total if explain_top is None else math.ceil(round(explain_top * total, 9))
     ranked = _ranks(candidates).withColumn(EXPLAINED, F.col(RANK) <= F.lit(top))
     chosen = _chosen(spark, scorer, candidates)
+    randomise = experiment is not None and any(c.startswith("value__") for c in candidates.columns)
+    if randomise:
+        assert experiment is not None
+        chosen = _randomised(spark, scorer, candidates, chosen, at, experiment)
     rows = features.join(ranked, "customer_id").join(chosen, "customer_id", "left")
 
     probe = sample.assign(**{RANK: 1, EXPLAINED: True}).assign(
         action="none", expected_gain=0.0, cost=0.0, runner_up="none", runner_up_gain=0.0
     )
+    if randomise:
+        probe = probe.assign(
+            decision="policy", policy_action="none", propensity=1.0, decision_id="x"
+        )
     shape = pandas_schema(job.scored(probe, empty_log))
     scored = rows.groupBy(BUCKET).cogroup(logs).applyInPandas(lambda f, a: job.scored(f, a), shape)
     return scored, built.quarantine
@@ -204,7 +254,9 @@ def run_spark_score(
     at = utc_timestamp(cutoff)
     scorer = load_scorer(config.tracking.model_name, ref)
     spark = session(master)
-    scored, bad = spark_score(spark, scorer, str(config.data.dir), at, explain_top, buckets)
+    scored, bad = spark_score(
+        spark, scorer, str(config.data.dir), at, explain_top, buckets, config.experiment
+    )
     scored = scored.withColumn("scored_at", F.lit(pd.Timestamp.now(tz="UTC").to_pydatetime()))
     root = out.rstrip("/")
     written = [write_parquet_dir(scored, f"{root}/scored", ["churn_risk_band"])]
