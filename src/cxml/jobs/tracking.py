@@ -44,7 +44,7 @@ _TRUNCATED = "...[truncated]"
 # records those imports where cxml is not installed). A registered model also needs cxml.
 _RUNTIME_DISTS = (
     "mlflow", "cloudpickle", "numpy", "pandas", "pyarrow", "pandera", "pydantic", "pyyaml",
-    "scipy", "scikit-learn", "lightgbm",
+    "scipy", "scikit-learn", "lightgbm", "vaderSentiment",
 )  # fmt: skip
 
 # MLflow logs INFO lines on every call; keep real warnings only. cxml pickles model objects on

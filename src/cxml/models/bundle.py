@@ -16,7 +16,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cxml.config import ActionsConfig, FeatureConfig, LabelConfig, from_plain, plain
+from cxml.config import (
+    ActionsConfig,
+    ExperimentConfig,
+    FeatureConfig,
+    LabelConfig,
+    from_plain,
+    plain,
+)
 from cxml.features.build import build_features
 from cxml.features.catalog import Features
 from cxml.features.table import Table
@@ -29,14 +36,19 @@ LAYOUT = 2
 
 
 def bundle_spec(
-    features: FeatureConfig, labels: LabelConfig, actions: ActionsConfig | None
+    features: FeatureConfig,
+    labels: LabelConfig,
+    actions: ActionsConfig | None,
+    experiment: ExperimentConfig | None = None,
 ) -> dict[str, Any]:
-    """The settings a bundle keeps, as plain data."""
+    """The settings a bundle keeps, as plain data (`experiment`: the control group and
+    exploration a list scored by the exported model draws, as `cxml score` does)."""
     return {
         "layout": LAYOUT,
         "features": plain(features),
         "labels": plain(labels),
         "actions": None if actions is None else plain(actions),
+        "experiment": None if experiment is None else plain(experiment),
     }
 
 
@@ -51,7 +63,7 @@ class ScoringBundle:
     uplift: object | None = None  # a fitted meta-learner (models/uplift.py), when actions exist
 
     def __getstate__(self) -> dict[str, Any]:
-        cached = {"feature_config", "labels", "actions"}  # rebuilt from `spec` after loading
+        cached = {"feature_config", "labels", "actions", "experiment"}  # rebuilt from `spec`
         return {k: v for k, v in self.__dict__.items() if k not in cached}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -71,6 +83,11 @@ class ScoringBundle:
     @cached_property
     def labels(self) -> LabelConfig:
         return from_plain(LabelConfig, self.spec["labels"])
+
+    @cached_property
+    def experiment(self) -> ExperimentConfig | None:
+        found = self.spec.get("experiment")
+        return None if found is None else from_plain(ExperimentConfig, found)
 
     @cached_property
     def actions(self) -> ActionsConfig | None:

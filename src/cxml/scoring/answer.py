@@ -78,7 +78,11 @@ class Answer:
         actions = self.scorer.bundle.actions
         if actions is not None:
             log = history_log(rows.set_index(ids), ids, actions, at)
-        scored = self.scorer.score(features, at, explain_top, log, per_customer)
+        # a list draws the control group and exploration the training run's config named
+        experiment = None if per_customer else self.scorer.bundle.experiment
+        scored = self.scorer.score(
+            features, at, explain_top, log, per_customer, experiment=experiment
+        )
         return scored.frame().reset_index().set_axis(rows.index)
 
     def _check(self, rows: pd.DataFrame) -> None:
