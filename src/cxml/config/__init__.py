@@ -44,6 +44,7 @@ from cxml.config.features import EventKind as EventKind
 from cxml.config.features import FeatureConfig as FeatureConfig
 from cxml.config.features import Role as Role
 from cxml.config.features import Taxonomy as Taxonomy
+from cxml.config.features import TopicWeights as TopicWeights
 
 SHARED_DATA_DEFAULT = "../shared/data"
 

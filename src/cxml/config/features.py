@@ -88,8 +88,8 @@ class Taxonomy:
 
 
 def _examples(value: object) -> object:
-    """Labelled topic examples: as given, or read from a CSV file of `text,topic` rows (so
-    that they travel with the model as plain data)."""
+    """Labelled topic examples: as given, or read from a CSV file of `text,topic` rows. A row
+    without a text or a topic stops the load with its line: no example is silently dropped."""
     if not isinstance(value, str | Path):
         return value
     import csv
@@ -98,15 +98,35 @@ def _examples(value: object) -> object:
     try:
         with path.open(encoding="utf-8", newline="") as handle:
             rows = [(r["text"], r["topic"]) for r in csv.DictReader(handle)]
-    except (OSError, KeyError, UnicodeDecodeError) as exc:
+    except (OSError, KeyError, UnicodeDecodeError, csv.Error) as exc:
         raise ValueError(
             f"{path}: cannot read labelled topic examples ({exc}); give a UTF-8 CSV with "
             "columns text,topic"
         ) from None
-    return tuple(rows)
+    for line, (text, topic) in enumerate(rows, start=2):
+        if not (text or "").strip() or not (topic or "").strip():
+            raise ValueError(
+                f"{path}: line {line} has no text or no topic; give both, or remove the row"
+            )
+    return tuple((text, topic.strip()) for text, topic in rows)
 
 
 TopicExamples = Annotated[tuple[tuple[str, str], ...], BeforeValidator(_examples)]
+
+
+@with_config(FORBID)
+@dataclass(frozen=True)
+class TopicWeights:
+    """A topic classifier fitted from labelled examples (features/topics.py), as plain data: the
+    character n-grams it reads with their inverse document frequencies, and per topic a weight
+    per n-gram and an intercept. A model keeps this instead of the examples, which are customer
+    text, and the endpoint reads texts with it exactly as training did."""
+
+    topics: tuple[str, ...]
+    ngrams: tuple[str, ...]
+    idf: tuple[float, ...]
+    coef: tuple[tuple[float, ...], ...]  # one row per topic (a single row: two topics)
+    intercept: tuple[float, ...]
 
 
 @with_config(FORBID)
@@ -138,8 +158,10 @@ class FeatureConfig:
     #: (features/topics.py), e.g. {billing: [bill, invoice, charged]}.
     topics: dict[str, tuple[str, ...]] = field(default_factory=dict)
     #: Labelled examples (text, topic), or a CSV file of them: then a classifier learned from
-    #: them finds the topics instead of the seed phrases.
+    #: them (and the seed phrases) finds the topics instead of the seed phrases alone.
     topic_examples: TopicExamples = ()
+    #: That classifier once fitted, which a trained model keeps instead of the examples.
+    topic_model: TopicWeights | None = None
 
     @property
     def counted_types(self) -> tuple[str, ...]:

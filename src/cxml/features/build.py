@@ -20,7 +20,7 @@ from cxml.data.schema import utc_timestamp
 from cxml.data.validate import is_pii
 from cxml.features.catalog import FeatureInfo, Features, event_words, family_of
 from cxml.features.sentiment import sentiment
-from cxml.features.topics import learned_topics, seed_topics
+from cxml.features.topics import topics_of
 from cxml.features.visible import (
     NS_PER_DAY,
     NS_PER_HOUR,
@@ -286,18 +286,17 @@ def _voice(out: Features, ev: Events, cfg: FeatureConfig) -> None:
         ),
         np.where(count > 0, total / np.maximum(count, 1), np.nan),
     )
-    if cfg.topics or cfg.topic_examples:
+    if cfg.topics or cfg.topic_examples or cfg.topic_model:
         _topics(out, ev, cfg, n)
 
 
 def _topics(out: Features, ev: Events, cfg: FeatureConfig, n: int) -> None:
-    """Per topic (`FeatureConfig.topics`), how many of the customer's texts of the text window
-    are about it: by the classifier learned from the labelled examples when there are some,
-    else by the seed phrases."""
+    """Per topic, how many of the customer's texts of the text window are about it: by the
+    classifier learned from labelled examples when there are some, else by the seed phrases
+    (features/topics.py)."""
     window = cfg.text_window
-    examples = cfg.topic_examples
-    about = learned_topics(ev.text, examples) if examples else seed_topics(ev.text, cfg.topics)
-    for topic in cfg.topics or sorted({t for _, t in examples}):
+    names, about = topics_of(ev.text, cfg)
+    for topic in names:
         rows = np.flatnonzero(about == topic)
         counts = np.bincount(ev.cust[ev.text_at[rows]], minlength=n).astype(float)
         words = topic.replace("_", " ")

@@ -24,6 +24,7 @@ from cxml.features.build import build_features, feature_catalog, log_start
 from cxml.features.dataset import Split, build_training_set, informative, out_of_time_split
 from cxml.features.labels import describe_churn
 from cxml.features.table import Table
+from cxml.features.topics import with_classifier
 from cxml.jobs.inputs import cutoffs, load_inputs
 from cxml.jobs.nba import judge_policy
 from cxml.jobs.preflight import check_against_data
@@ -168,6 +169,8 @@ def train(config: PipelineConfig, show_progress: bool = True) -> Trained:
         config, lookalikes = _without_pii_lookalikes(config, loaded)
         check_against_data(config, loaded, cutoffs(config))  # before any heavy work
         begin("build features")
+        # The topic classifier fitted once, here: the model keeps it, not the examples.
+        config = config.model_copy(update={"features": with_classifier(config.features)})
         built = training_frame(config, loaded, cutoffs(config))
         frame = informative(built, LABELS)  # what the models learn from
         fcfg = config.features
@@ -252,7 +255,11 @@ def record(trained: Trained, config: PipelineConfig, show_progress: bool = True)
     texts = {
         "feature_list.txt": "\n".join(trained.bundle.feature_names) + "\n",
         "data_summary.json": json.dumps(trained.summary, indent=2, default=str) + "\n",
-        "config.json": config.model_dump_json(indent=2) + "\n",
+        # with the features as the model keeps them: a topic classifier, not its examples
+        "config.json": config.model_copy(
+            update={"features": trained.bundle.feature_config}
+        ).model_dump_json(indent=2)
+        + "\n",
     }
     metric = config.evaluation.promote_metric
     with stages("recording in MLflow", RECORD_STAGES, show_progress) as begin:
