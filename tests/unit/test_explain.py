@@ -191,6 +191,51 @@ def test_reasons_on_a_tiny_table_rank_render_and_leave_blanks():
     )
 
 
+def test_a_reason_over_two_windows_is_given_once_and_a_count_of_one_in_the_singular():
+    template = "{value:.0f} support tickets from the last %d days still unresolved"
+    catalog = pd.DataFrame(
+        {
+            "family": ["support", "support", "monetary", "support"],
+            "window_days": [30.0, 90.0, 365.0, 90.0],
+            "template": [
+                template % 30,
+                template % 90,
+                "{value:.0f} purchases in the last 365 days",
+                "{value:.0f} complaints in the last 90 days",
+            ],
+            "event_type": ["support_ticket", "support_ticket", "purchase", "complaint"],
+            "channel": [None, None, None, None],
+        },
+        index=pd.Index(["n_open_30d", "n_open_90d", "n_purchase_365d", "n_complaint_90d"]),
+    )
+    index = pd.Index(["a", "b"], name="customer_id")
+    features = pd.DataFrame(
+        {
+            "n_open_30d": [1.0, 2.0],
+            "n_open_90d": [1.0, 2.0],
+            "n_purchase_365d": [1.0, 3.0],
+            "n_complaint_90d": [2.0, 1.0],
+        },
+        index=index,
+    )
+    # a: the 90-day copy is the strongest, the 30-day copy second: only the 90-day one is said
+    contrib = np.array([[0.8, 0.9, 0.3, 0.1], [0.5, 0.1, 0.0, 0.2]])
+    infos = explain.feature_infos(catalog)
+    found = explain.reason_columns(contrib, list(features.columns), Table.of(features), infos)
+    reasons = pd.DataFrame(found, index=index)[["reason_1", "reason_2", "reason_3"]]
+    assert reasons.loc["a"].tolist() == [
+        "1 support ticket from the last 90 days still unresolved",
+        "1 purchase in the last 365 days",
+        "2 complaints in the last 90 days",
+    ]
+    # b: the purchases do not raise risk (0): two reasons, the weaker ticket copy dropped
+    assert reasons.loc["b"].tolist() == [
+        "2 support tickets from the last 30 days still unresolved",
+        "1 complaint in the last 90 days",
+        "",
+    ]
+
+
 def test_addressed_by_lists_each_action_once_in_reason_order():
     reasons = pd.DataFrame(
         {

@@ -32,9 +32,10 @@ class FeatureInfo:
         if value is None or (isinstance(value, float) and np.isnan(value)):
             return self.template.split("{")[0].strip() + " unknown"
         try:
-            return self.template.format(value=value)
+            text = self.template.format(value=value)
         except (ValueError, TypeError):
-            return self.template.replace("{value:.0f}", "{value}").format(value=value)
+            text = self.template.replace("{value:.0f}", "{value}").format(value=value)
+        return one(text) if text.startswith("1 ") else text
 
 
 @dataclass
@@ -85,6 +86,22 @@ class Features(Table):
     def catalog(self) -> pd.DataFrame:
         infos = {i.name: i for i in self.infos}
         return pd.DataFrame([vars(infos[name]) for name in self.names()]).set_index("name")
+
+
+def one(text: str) -> str:
+    """A count of one reads in the singular: "1 support tickets from ..." -> "1 support ticket
+    from ...". The templates put the number first and its noun phrase after it; the phrase's
+    plural word is the first ending in a plain "s" (`plural` never makes "ss")."""
+    words = text.split(" ")
+    for i, word in enumerate(words[1:], start=1):
+        if word.endswith("ies") and len(word) > 3:
+            words[i] = word[:-3] + "y"
+        elif word.endswith("s") and not word.endswith("ss") and word[:-1].islower():
+            words[i] = word[:-1]
+        else:
+            continue
+        return " ".join(words)
+    return text
 
 
 def plural(word: str) -> str:

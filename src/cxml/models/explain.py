@@ -150,6 +150,27 @@ def _absent(info: FeatureInfo, value: object) -> bool:
     return info.family == "recency" and window is not None and float(value) >= window  # type: ignore[arg-type]
 
 
+def _concepts(names: list[str]) -> np.ndarray:
+    """A number per feature, shared by the features that differ only in their window
+    (`n_support_ticket_30d`, `n_support_ticket_90d`), and -1 at the end for "none"."""
+    stems = [re.sub(r"_\d+d(?=_|$)", "", name) for name in names]
+    return np.append(pd.factorize(np.asarray(stems, dtype=object))[0], -1)
+
+
+def _distinct(ranked: np.ndarray, concept: np.ndarray, k: int) -> np.ndarray:
+    """The first k positions per row of `ranked` (-1: none) whose concepts are new in the row."""
+    n = len(ranked)
+    top = np.full((n, k), -1, dtype=np.int64)
+    filled = np.zeros(n, dtype=np.int64)
+    rows = np.arange(n)
+    for column in ranked.T:
+        seen = (concept[top] == concept[column][:, None]) & (top >= 0)
+        take = (column >= 0) & (filled < k) & ~seen.any(axis=1)
+        top[rows[take], filled[take]] = column[take]
+        filled += take
+    return top
+
+
 def reason_columns(
     contrib: np.ndarray,
     names: list[str],
@@ -158,7 +179,8 @@ def reason_columns(
     k: int = 3,
     protective: bool = False,
 ) -> dict[str, np.ndarray]:
-    """Per row, the k features that raise risk most, in words with the customer's own values
+    """Per row, the k features that raise risk most (one per concept: of "2 tickets unresolved
+    from the last 30 days" and the same from the last 90, only the stronger), in words with the customer's own values
     (only positive contributors: what lowers risk is never a reason), their families, and with
     `protective` the strongest protective factor; empty strings where there are fewer.
     `contrib`: contributions (rows x `names`, the base column left off) of the features
@@ -169,7 +191,7 @@ def reason_columns(
     absent = [n for n in names if n not in rows]
     if absent:
         raise KeyError(f"features lack the explained columns {absent[:5]}: pass the model's")
-    top = _ranked(contrib, k)
+    top = _distinct(_ranked(contrib, min(3 * k, len(names))), _concepts(names), k)
     texts = _render(top, rows, names, infos)
     family = np.array([infos[n].family for n in names] + [""], dtype=object)  # -1: none
     out = {f"reason_{s + 1}": texts[:, s] for s in range(k)}
