@@ -9,13 +9,15 @@ and in the `X-Model-Name` / `X-Model-Version` headers, to a client with the key)
 - `POST /predict_by_id`  a customer of the configured data dir, from the history loaded at start
 - `GET /livez`, `/healthz`, `/readyz`, `/metrics` (BentoML's; no key needed)
 - `GET /docs.json`         the OpenAPI document (`cxml.serving.openapi`)
+- `GET /ui`               the team's page over the scored list in CXML_SCORED (`cxml.serving.ui`)
 
 Configured by environment (`cxml.serving.settings`): CXML_CONFIG (pipeline yaml, default
 pipelines/demo.yaml), CXML_MODEL_REF (alias or version, default champion), MLFLOW_TRACKING_URI,
 CXML_API_KEY (when set, every other endpoint needs `Authorization: Bearer <key>`),
 CXML_MAX_BODY_BYTES (default 1 MiB), CXML_MAX_EVENTS (per customer, default 5000),
 CXML_MAX_BATCH (default 100), CXML_HEADER_TIMEOUT and CXML_BODY_TIMEOUT (seconds for a
-request's headers, default 10, and then its body, default 20).
+request's headers, default 10, and then its body, default 20), CXML_SCORED (a `cxml score --out`
+folder for the page at /ui).
 
 Status codes (`cxml.serving.errors`): 400 the body does not match the schema (wrong type,
 missing or unknown field, value not allowed, malformed JSON); 401 missing or wrong key; 404
@@ -64,6 +66,7 @@ from cxml.serving.schemas import (
 )
 from cxml.serving.settings import REQUEST_TIMEOUT, Settings
 from cxml.serving.tables import answer, scored_rows, tables, unknown_touchpoints
+from cxml.serving.ui import UiData, ui_app
 
 log = logging.getLogger("cxml.service")
 #: Routes that build no OpenTelemetry spans unless CXML_TRACING=1. BentoML builds and records a
@@ -108,6 +111,9 @@ class CxmlService:
         announce_model(
             name, version, api_document(spec, self.profile, self.settings, (name, version))
         )
+        self.ui: UiData | None = None  # the team's page at /ui (serving/ui.py)
+        if self.settings.scored is not None:
+            self.ui = UiData.load(self.settings.scored, config, self.history)
         self.coalescer = Coalescer(self._score_at, self.settings.max_batch)
         self.known = Coalescer(self._score_known_at, self.settings.max_batch)
         known = "no data dir" if self.history is None else f"{len(self.history.rows):,} customers"
@@ -238,6 +244,6 @@ class CxmlService:
 
 
 # mypy does not see class decorators' return types: CxmlService is a bentoml.Service here.
-cast("bentoml.Service[CxmlService]", CxmlService).add_asgi_middleware(
-    Guard, json_routes=SCORING_ROUTES
-)
+service = cast("bentoml.Service[CxmlService]", CxmlService)
+service.mount_asgi_app(ui_app(lambda: bentoml.get_current_service().ui), path="/ui")
+service.add_asgi_middleware(Guard, json_routes=SCORING_ROUTES)

@@ -409,8 +409,12 @@ def serve(
         "127.0.0.1"
     ),
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on")] = 3000,
+    scored: Annotated[
+        Path | None, typer.Option(help="A `cxml score --out` folder to show at /ui")
+    ] = None,
 ) -> None:
-    """Serve the model over HTTP (BentoML): /predict, /predict_batch, /predict_by_id.
+    """Serve the model over HTTP (BentoML): /predict, /predict_batch, /predict_by_id, and with
+    --scored the team's page at /ui.
 
     CXML_API_KEY: require the header 'Authorization: Bearer <key>'.
     MLFLOW_TRACKING_URI: the registry to load from.
@@ -420,6 +424,8 @@ def serve(
 
     if not config.is_file():
         _fail(f"--config {config}: no such file; see pipelines/ for examples")
+    if scored is not None and not (scored / "scored.parquet").is_file():
+        _fail(f"--scored {scored}: no scored.parquet there; give a `cxml score --out` folder")
     if host not in ("127.0.0.1", "localhost", "::1") and not os.environ.get("CXML_API_KEY"):
         typer.echo(
             f"warning: serving on {host} without CXML_API_KEY: anyone who can reach port "
@@ -433,6 +439,8 @@ def serve(
         "BENTOML_DO_NOT_TRACK": os.environ.get("BENTOML_DO_NOT_TRACK", "True"),
         "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
     }
+    if scored is not None:
+        env["CXML_SCORED"] = str(scored.resolve())
     command = [sys.executable, "-m", "bentoml", "serve", "cxml.service:CxmlService"]
     command += ["--host", host, "--port", str(port)]
     sys.stdout.flush()

@@ -105,6 +105,8 @@ class ActionsConfig:
     budget: Annotated[float, Field(ge=0)] | None = None
     allocation: Literal["greedy", "exact"] = "exact"
     contact: ContactPolicy | None = None
+    #: Written before every amount of money the report and the page show, e.g. "€" or "USD "
+    currency: Annotated[str, Field(max_length=8)] = ""
 
     def __post_init__(self) -> None:
         catalog_names(self.catalog)

@@ -134,12 +134,14 @@ def run_score(
     from cxml.jobs.inputs import load_inputs
     from cxml.jobs.progress import stages
     from cxml.jobs.score_report import report_html
+    from cxml.jobs.score_ui import ui_files
     from cxml.jobs.scorings import register
 
     at = utc_timestamp(cutoff)
     if to_db is not None:
         database.check(to_db)
-    steps = ["load data", "load model", "features", "score, explain, allocate", "report", "write"]
+    steps = ["load data", "load model", "features", "score, explain, allocate"]
+    steps += ["report", "page", "write"]
     with stages("scoring", [*steps, "register"]) as begin:
         begin("load data")
         loaded = load_inputs(config, out / QUARANTINE, write=False)  # written with the list
@@ -160,10 +162,13 @@ def run_score(
         scored["scored_at"] = pd.Timestamp.now(tz="UTC")
         begin("report")
         html = report_html(scored, scorer, features.frame(), loaded, result.touchpoints)
+        begin("page")
+        page = ui_files(scored, loaded.tables, config, out)
         begin("write")
         actions = scorer.bundle.actions
         channels = {} if actions is None else {a.name: a.channel for a in actions.catalog}
         files = scored_files(scored, html, loaded, channels)
+        files |= page
         if to_db is None:
             written = write_together(out, files)
         else:

@@ -88,6 +88,7 @@ def report_html(
         decisions=earlier_decisions(scorer.model_name),
         training_metrics=_finite(metrics) if isinstance(metrics, dict) else None,
         attributes=_attributes(bundle.info.get("attributes")),
+        currency="" if bundle.actions is None else bundle.actions.currency,
     )
     return render_report(scored, context)
 

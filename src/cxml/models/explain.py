@@ -180,8 +180,9 @@ def reason_columns(
     protective: bool = False,
 ) -> dict[str, np.ndarray]:
     """Per row, the k features that raise risk most (one per concept: of "2 tickets unresolved
-    from the last 30 days" and the same from the last 90, only the stronger), in words with the customer's own values
-    (only positive contributors: what lowers risk is never a reason), their families, and with
+    from the last 30 days" and the same from the last 90, only the stronger), in words with
+    the customer's own values (only positive contributors: what lowers risk is never a
+    reason), their families, and with
     `protective` the strongest protective factor; empty strings where there are fewer.
     `contrib`: contributions (rows x `names`, the base column left off) of the features
     `rows`, in the same order; `infos`: the catalog read by `feature_infos`."""

@@ -23,6 +23,7 @@ class Settings:
     max_batch: int  # CXML_MAX_BATCH: customers per /predict_batch, requests per model call
     header_timeout: int  # CXML_HEADER_TIMEOUT: seconds for a request's line and headers
     body_timeout: int  # CXML_BODY_TIMEOUT: seconds for its body, once the headers are in
+    scored: Path | None = None  # CXML_SCORED: a `cxml score --out` folder the page at /ui shows
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -41,6 +42,7 @@ class Settings:
             max_batch=_positive(env, "CXML_MAX_BATCH", 100),
             header_timeout=_positive(env, "CXML_HEADER_TIMEOUT", 10),
             body_timeout=body_timeout,
+            scored=Path(raw) if (raw := env.get("CXML_SCORED", "").strip()) else None,
         )
 
 
