@@ -17,6 +17,7 @@ from benchmarks import (
     bench_simulator,
     bench_text,
     bench_training,
+    bench_ui,
     report,
 )
 
@@ -39,6 +40,8 @@ def main() -> None:
         bench_training.run(sim)
     with recorder.section("text", "Sentiment and topics of comments"):
         bench_text.run()
+    with recorder.section("ui", "The team's page"):
+        bench_ui.run(sim)
     with recorder.section("service", "Serving over HTTP"):
         bench_service.run()
     written = report.write(recorder.sections, "make bench", report.header(customers))

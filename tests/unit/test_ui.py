@@ -1,0 +1,83 @@
+"""The page's data on tiny inline tables: the list's filters, search, sort and paging on the
+server, and which interactions a customer's view marks as behind a reason."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from cxml.report.timeline import customer_views
+from cxml.report.ui import Listing, action_words
+
+CUTOFF = pd.Timestamp("2025-06-30", tz="UTC")
+
+
+def _scored() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "customer_id": ["a1", "a2", "b1", "b2"],
+            "cutoff": CUTOFF,
+            "churn_probability": [0.9, 0.7, 0.5, 0.1],
+            "churn_risk_band": ["high", "high", "medium", "low"],
+            "churn_rank": [1, 2, 3, 4],
+            "satisfaction_drop_probability": [0.2, 0.1, 0.3, 0.0],
+            "action": ["discount", "none", "support_callback", "discount"],
+            "action_expected_gain": [12.0, 0.0, 30.0, 5.0],
+            "reason_1": ["2 support tickets from the last 90 days still unresolved", "", "x", ""],
+            "reason_family_1": ["support", "", "voice", ""],
+        }
+    )
+
+
+def test_the_list_filters_searches_sorts_and_pages():
+    listing = Listing.of(_scored(), pd.Series({"a1": "retail", "b1": "retail"}), "€")
+    ids = lambda params: [r["customer_id"] for r in listing.query(params)[1]]  # noqa: E731
+    assert ids({}) == ["a1", "a2", "b1", "b2"]
+    assert ids({"band": "high"}) == ["a1", "a2"]
+    assert ids({"action": "discount"}) == ["a1", "b2"]
+    assert ids({"segment": "retail"}) == ["a1", "b1"]
+    assert ids({"family": "support"}) == ["a1"]
+    assert ids({"q": "b"}) == ["b1", "b2"]
+    assert ids({"sort": "gain", "desc": "1"}) == ["b1", "a1", "b2", "a2"]
+    assert ids({"offset": "1", "limit": "2"}) == ["a2", "b1"]
+    assert listing.query({"band": "high", "limit": "1"})[0] == 2  # the total, not the page
+    assert listing.options()["action"] == ["discount", "no action", "support callback"]
+    with pytest.raises(ValueError, match="sort"):
+        listing.query({"sort": "name"})
+    assert action_words("education_email") == "education email"
+
+
+def test_a_view_has_every_event_before_the_cutoff_and_marks_those_behind_a_reason():
+    listing = Listing.of(_scored())
+    events = pd.DataFrame(
+        {
+            "customer_id": ["a1"] * 5 + ["a2"],
+            "event_time": pd.to_datetime(
+                [
+                    "2025-06-01",  # a ticket inside the reason's 90 days: marked
+                    "2025-01-10",  # a ticket before the 90 days: not marked
+                    "2025-06-10",  # a login: not what the reason is about
+                    "2025-06-20",  # a complaint: support family, inside: marked
+                    "2025-07-02",  # after the cutoff: not shown
+                    "2025-06-05",  # another customer's
+                ],
+                utc=True,
+            ),
+            "event_type": [
+                *["support_ticket", "support_ticket", "login", "complaint"],
+                *["support_ticket", "login"],
+            ],
+            "channel": ["call_centre", None, "app", "email", "email", "app"],
+            "value": [None, 2.0, None, None, None, None],
+            "text": [None, None, None, "still waiting", None, None],
+        }
+    )
+    tables, views = customer_views(listing.frame, events, None, CUTOFF)
+    line = views["a1"]["timeline"]
+    when = pd.to_datetime(line["t"], unit="m", utc=True).strftime("%m-%d").tolist()
+    assert when == ["06-20", "06-10", "06-01", "01-10"]  # newest first, none after the cutoff
+    assert line["m"] == [1, 0, 1, 0]
+    assert [tables["types"][k] for k in line["k"]][:2] == ["complaint", "login"]
+    assert line["x"][0] == "still waiting" and line["s"][0] is not None
+    assert views["a1"]["reasons"] == ["2 support tickets from the last 90 days still unresolved"]
+    assert views["a2"]["timeline"]["m"] == [0]  # no reasons: nothing marked
