@@ -92,12 +92,19 @@ def run(sim: Simulation) -> None:
     tables, views = customer_views(listing.frame, sim.events, sim.actions, "2025-06-30")
     files = static_files(listing, tables, views)
     build = time.perf_counter() - start
+    start = time.perf_counter()
+    plain = sim.events.to_csv(index=False)  # the baseline: every event as text, plain pandas
+    baseline = time.perf_counter() - start
     size = sum(len(t.encode()) for t in files.values())
     chunks = [len(t.encode()) for name, t in files.items() if name.startswith("data/c")]
     print("team's page (static folder ui/)")
     print(f"  customers            {n:>12,}")
     print(f"  events shown         {sum(len(v['timeline']['t']) for v in views.values()):>12,}")
     print(f"  build                {build:>12.1f} s   (views, list and chunks, before writing)")
+    print(
+        f"  baseline             {baseline:>12.1f} s   (pandas to_csv of the same events, "
+        f"{len(plain.encode()) / 1e6:,.0f} MB): page build {build / baseline:.1f}x that"
+    )
     print(f"  folder size          {size / 1e6:>12.1f} MB")
     print(f"  list.js              {len(files['data/list.js'].encode()) / 1e6:>12.1f} MB (at open)")
     print(
@@ -140,8 +147,16 @@ def run(sim: Simulation) -> None:
 
 
 def main() -> None:
+    """`python -m benchmarks.bench_ui`: print, then rewrite its section of docs/performance.md."""
+    from benchmarks import report
+
     customers = int(os.environ.get("CXML_BENCH_CUSTOMERS", "100000"))
-    run(simulate(SimConfig(customers=customers, seed=0)))
+    recorder = report.Recorder()
+    with recorder.section("ui", "The team's page"):
+        run(simulate(SimConfig(customers=customers, seed=0)))
+    written = report.write(recorder.sections, "python -m benchmarks.bench_ui")
+    if written:
+        print(f"ui section written to {written} (CXML_BENCH_DOC=0 to skip)")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ score every active customer, and check the list, the rules and the report."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -169,6 +170,21 @@ def test_a_failed_run_leaves_the_previous_outputs(scored_run, monkeypatch):
     assert written == [pd.Timestamp("2025-07-07", tz="UTC")]  # the new list was on disk
     assert _files(out) == before
     assert [p.name for p in out.parent.iterdir() if p.name.startswith(".out.")] == []
+
+
+def test_without_the_page_a_rerun_removes_the_earlier_page(scored_run, tmp_path, monkeypatch):
+    """`cxml score --no-page` into a folder that holds a page: the run's outputs replace the
+    earlier ones together, so no stale page is left that disagrees with the new list."""
+    config, _, out, _, _ = scored_run
+    assert (out / "ui" / "index.html").is_file() and list((out / "ui" / "data").glob("c*.js"))
+    copy = tmp_path / "out"
+    shutil.copytree(out, copy)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{out.parent}/mlflow.db")
+    monkeypatch.chdir(out.parent)
+    scored, written = run_score(config, CUTOFF, copy, page=False)
+    assert [p for p in copy.rglob("*") if "ui" in p.relative_to(copy).parts and p.is_file()] == []
+    assert (copy / "scored.csv").is_file() and len(scored) > 0
+    assert not any("ui" in p.relative_to(copy).parts for p in written)
 
 
 def test_drift_on_the_data_the_model_was_trained_on_warns_about_nothing(scored_run):

@@ -101,6 +101,16 @@ def _pii_and_limits(pipeline: PipelineConfig | None) -> tuple[tuple[str, ...], R
     return pipeline.features.pii_columns, pipeline.data.limits
 
 
+def _listed(written: list[Path], out: Path) -> list[str]:
+    """The written files to print: the page's folder as one line, not its hundreds of chunks."""
+    page = out / "ui"
+    inside = [p for p in written if p.is_relative_to(page)]
+    shown = [str(p) for p in written if not p.is_relative_to(page)]
+    if inside:
+        shown.append(f"{page / 'index.html'} (the team's page, {len(inside):,} files)")
+    return shown
+
+
 def _check_cutoff_and_engine(cutoff: str, engine: str) -> None:
     """Stop with what to write when --cutoff is not a time or --engine is unknown."""
     from cxml.data.schema import utc_timestamp
@@ -208,6 +218,9 @@ def score(
     run_id: Annotated[
         str | None, typer.Option(help="With --to-db: the run to replace (default model/vN/cutoff)")
     ] = None,
+    page: Annotated[
+        bool, typer.Option(help="Write the team's page, <out>/ui/index.html (docs/ui.md)")
+    ] = True,
 ) -> None:
     """Score every active customer with the registered model: a ranked, explained list."""
     from cxml.config import load_config
@@ -221,14 +234,16 @@ def score(
         if engine == "spark":
             _spark_score(pipeline, cutoff, str(out), model_ref, explain_top, master, buckets)
             return
-        scored, written = run_score(pipeline, cutoff, out, model_ref, explain_top, to_db, run_id)
+        scored, written = run_score(
+            pipeline, cutoff, out, model_ref, explain_top, to_db, run_id, page
+        )
     high = int((scored["churn_risk_band"] == "high").sum())
     typer.echo(
         f"scored {len(scored):,} customers at {cutoff} with {scored['model_name'].iloc[0]} "
         f"v{scored['model_version'].iloc[0]}: {high:,} high risk, expected churners "
         f"{scored['churn_probability'].sum():,.0f}"
     )
-    for path in written:
+    for path in _listed(written, out):
         typer.echo(f"  -> {path}")
     if to_db is not None:
         from cxml.jobs.database import run_key, safe_url

@@ -120,9 +120,11 @@ def run_score(
     explain_top: float | None = 0.1,
     to_db: str | None = None,
     run_id: str | None = None,
+    page: bool = True,
 ) -> tuple[pd.DataFrame, list[Path]]:
-    """Score everyone active at the cutoff with the registered bundle; write the list and the
-    report, then record the scoring in MLflow (`jobs/scorings.py`) for later monitoring.
+    """Score everyone active at the cutoff with the registered bundle; write the list, the
+    report and (with `page`) the team's page `ui/` (docs/ui.md), then record the scoring in
+    MLflow (`jobs/scorings.py`) for later monitoring.
     Everything is computed before anything is written, and the run's files replace the
     previous ones together, so a failed run leaves the previous outputs as they were.
 
@@ -134,7 +136,7 @@ def run_score(
     from cxml.jobs.inputs import load_inputs
     from cxml.jobs.progress import stages
     from cxml.jobs.score_report import report_html
-    from cxml.jobs.score_ui import ui_files
+    from cxml.jobs.score_ui import no_ui_files, ui_files
     from cxml.jobs.scorings import register
 
     at = utc_timestamp(cutoff)
@@ -163,12 +165,12 @@ def run_score(
         begin("report")
         html = report_html(scored, scorer, features.frame(), loaded, result.touchpoints)
         begin("page")
-        page = ui_files(scored, loaded.tables, config, out)
+        ui = ui_files(scored, loaded.tables, config, out) if page else no_ui_files(out)
         begin("write")
         actions = scorer.bundle.actions
         channels = {} if actions is None else {a.name: a.channel for a in actions.catalog}
         files = scored_files(scored, html, loaded, channels)
-        files |= page
+        files |= ui
         if to_db is None:
             written = write_together(out, files)
         else:

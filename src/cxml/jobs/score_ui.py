@@ -47,11 +47,19 @@ def ui_files(
         config.features.taxonomy.aliases,
     )
     texts = static_files(shown, tables, views)
-    writers: dict[str, Callable[[Path], object]] = {
-        f"{UI}/{old.relative_to(out / UI)}": _nothing for old in (out / UI).glob("data/c*.js")
-    }
+    writers = no_ui_files(out, "data/c*.js")
     writers |= {f"{UI}/{name}": partial(_write, text) for name, text in texts.items()}
     return writers
+
+
+def no_ui_files(out: Path, pattern: str = "**/*") -> dict[str, Callable[[Path], object]]:
+    """Writers that remove an earlier run's page files matching `pattern`, so that a run's
+    outputs replace the previous ones together (`cxml score --no-page` leaves no stale page)."""
+    return {
+        f"{UI}/{old.relative_to(out / UI)}": _nothing
+        for old in (out / UI).glob(pattern)
+        if old.is_file()
+    }
 
 
 def _write(text: str, path: Path) -> None:
