@@ -48,6 +48,7 @@ def check(customers: int, seed: int, folder: Path) -> dict[str, object]:
         "expected_used": float(table.at[used, "estimated_value"]),
         "oracle": float(true["oracle"]),
         "deciles": trained.tables.get("uplift_deciles"),
+        "calibration": trained.bundle.info.get("uplift_calibration"),
     }
 
 
@@ -71,6 +72,23 @@ def lines(found: dict[str, object]) -> list[str]:
         f"  expected gain of the used policy {expected:,.0f} vs its true value "
         f"{true_used:,.0f}: ratio {ratio:.2f} (target within 0.85-1.15)"
     )
+    calibration = found.get("calibration")
+    if isinstance(calibration, dict):
+        se = float(calibration["var_slope"]) ** 0.5
+        out.append(
+            f"  calibration on the held-out campaign: slope fitted "
+            f"{calibration['fitted_slope']:.2f}"
+            f" (se {se:.2f}), used {calibration['slope']:.2f}; mean effect per action"
+            " (learner / measured / used):"
+        )
+        for name, est, fit, used in zip(
+            calibration["actions"],
+            calibration["estimated"],
+            calibration["fitted_measured"],
+            calibration["measured"],
+            strict=True,
+        ):
+            out.append(f"    {name:<18} {est:+.4f} / {fit:+.4f} / {used:+.4f}")
     deciles = found.get("deciles")
     if isinstance(deciles, pd.DataFrame):
         out.append("  predicted vs true uplift (fall in churn probability), by decile:")

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
+from cxml.actions.calibration import Z90
 from cxml.actions.fallback import Fallback, ranking
 from cxml.actions.policy import NONE, Allocation, allocate, best_each, eligible, net_values
 from cxml.config import ActionsConfig, CustomerValue
@@ -97,6 +98,9 @@ class Options:
     #: having fallen back to it (actions/fallback.py); `allowed` is then that policy's.
     ranking: np.ndarray | None = None
     fallback: Fallback | None = None
+    #: The standard error of each uplift, where the learner's effects were calibrated on a
+    #: held-out campaign (actions/calibration.py); None: nothing measured them.
+    uplift_se: np.ndarray | None = None
 
 
 def fall_back(found: Options, fallback: Fallback, risk: np.ndarray) -> Options:
@@ -113,9 +117,11 @@ def options(
     log: pd.DataFrame | None,
     config: ActionsConfig,
     as_of: pd.Timestamp,
+    se: np.ndarray | None = None,
 ) -> Options:
     """Each customer's options from their own rows alone (no other customer is needed), from
-    the uplift model's estimates (rows of `features` × its `actions`)."""
+    the uplift model's estimates (rows of `features` × its `actions`) and, when known, their
+    standard errors `se` (the same shape)."""
     if len(estimates) != len(features):
         raise ValueError(
             f"{len(estimates)} rows of uplift estimates for {len(features)} customers: "
@@ -126,12 +132,14 @@ def options(
     missing = [n for n in names if n not in position]
     if missing:
         raise ValueError(f"the uplift model has no estimate for action(s) {missing}: retrain")
-    uplift = np.asarray(estimates, dtype=float)[:, [position[n] for n in names]]
+    columns = [position[n] for n in names]
+    uplift = np.asarray(estimates, dtype=float)[:, columns]
     money = customer_value(features, config.value)
     customers = attributes(features, money)
     allowed = eligible(customers, config.catalog, log, config.contact, as_of)
     values = net_values(uplift, money, config.catalog, features.index)
-    return Options(features.index, names, uplift, values, allowed, money)
+    spread = None if se is None else np.asarray(se, dtype=float)[:, columns]
+    return Options(features.index, names, uplift, values, allowed, money, uplift_se=spread)
 
 
 def choose(found: Options, config: ActionsConfig, per_customer: bool = False) -> Allocation:
@@ -200,6 +208,12 @@ def describe(
     columns = np.array([position.get(action, -1) for action in picked], dtype=np.int64)
     rows = np.arange(len(picked))
     gain_uplift = np.where(columns >= 0, found.uplift[rows, np.maximum(columns, 0)], 0.0)
+    gain = np.asarray(chosen["expected_gain"], dtype=float)
+    interval = {}
+    if found.uplift_se is not None:  # 90%: the calibration's uncertainty, in money
+        se = np.where(columns >= 0, found.uplift_se[rows, np.maximum(columns, 0)], 0.0)
+        half = Z90 * se * found.customer_values
+        interval = {"action_gain_low": gain - half, "action_gain_high": gain + half}
     families, texts = _reason_lists(reasons, rows)
     steps = zip(picked, gain_uplift, families, texts, strict=True)
     why = np.array([_why(action, gain, family, text) for action, gain, family, text in steps])
@@ -232,7 +246,8 @@ def describe(
         }
     return {
         "action": picked,
-        "action_expected_gain": np.asarray(chosen["expected_gain"], dtype=float),
+        "action_expected_gain": gain,
+        **interval,
         "action_cost": np.asarray(chosen["cost"], dtype=float),
         "action_uplift": gain_uplift,
         "action_reason": np.array(why, dtype=object),

@@ -19,6 +19,7 @@ from cxml.actions.baselines import (
     true_policy_value,
     true_values,
 )
+from cxml.actions.calibration import UpliftCalibration, calibrate, pseudo_effects
 from cxml.actions.fallback import LEARNED, SIMPLE, Fallback, compare, decide
 from cxml.actions.offpolicy import dr_terms
 from cxml.actions.policy import allocate, eligible, net_values
@@ -161,12 +162,14 @@ def policy_report(
     at: pd.Timestamp,
     truth: pd.DataFrame | None,
     realised: pd.Series | None = None,
+    calibration: UpliftCalibration | None = None,
 ) -> tuple[dict[str, float], pd.DataFrame, Fallback | None]:
     """Each policy's spend and actions at the test cutoff; its true value where truth exists,
     with the oracle (the same allocation on the true values) for reference; and, where a
     campaign was logged at the test cutoff with its propensities, each policy's doubly robust
     value and the fallback when the learned policy did not beat the best simple one
-    (actions/fallback.py)."""
+    (actions/fallback.py). With a `calibration`, the learner's effects are calibrated first,
+    as scoring calibrates them."""
     actions = config.actions
     assert actions is not None
     catalog, names, table = actions.catalog, actions.names, Table.of(features)
@@ -178,6 +181,8 @@ def policy_report(
     )
     uplift = learner.predict_uplift(features)  # type: ignore[attr-defined]
     estimates = uplift[names].to_numpy(dtype=float, na_value=np.nan)
+    if calibration is not None:
+        estimates = calibration.apply(estimates, names)
     values = pd.DataFrame(
         net_values(estimates, value, catalog, features.index), index=features.index, columns=names
     )
@@ -315,14 +320,24 @@ class Judged:
     table: pd.DataFrame
     fallback: Fallback | None
     deciles: pd.DataFrame | None
+    calibration: UpliftCalibration | None = None
 
 
 def uplift_deciles(
-    learner: Any, features: pd.DataFrame, truth: pd.DataFrame, names: list[str], bins: int = 10
+    learner: Any,
+    features: pd.DataFrame,
+    truth: pd.DataFrame,
+    names: list[str],
+    calibration: UpliftCalibration | None = None,
+    bins: int = 10,
 ) -> pd.DataFrame:
-    """Every customer x action's predicted uplift (fall in churn probability) against the
-    simulator's true one, by decile of the prediction: are the promises calibrated?"""
-    predicted = learner.predict_uplift(features)[names].to_numpy(dtype=float).ravel()
+    """Every customer x action's predicted uplift (fall in churn probability; calibrated, as
+    scoring gives it, when a calibration is given) against the simulator's true one, by decile
+    of the prediction: are the promises calibrated?"""
+    predicted = learner.predict_uplift(features)[names].to_numpy(dtype=float)
+    if calibration is not None:
+        predicted = calibration.apply(predicted, names)
+    predicted = predicted.ravel()
     rows = truth.loc[features.index]
     true = np.column_stack([rows["p_churn_none"] - rows[f"p_churn_{a}"] for a in names]).ravel()
     decile = pd.qcut(pd.Series(predicted).rank(method="first"), bins, labels=False) + 1
@@ -353,11 +368,42 @@ def judge_policy(
     risk = pd.Series(churn.model[at_test], index=ids)
     test_features = features.loc[churn.index[at_test]].set_axis(ids)
     realised = pd.Series(churn.y[at_test], index=ids)
+    log = loaded.tables.get("actions")
+    assert config.actions is not None
+    names = config.actions.names
+    calibration = calibrated_on_campaign(
+        learner, test_features, held_out_campaign(truth, log, at, ids, config.actions.control),
+        realised, names, config.model.seed,
+    )  # fmt: skip
     metrics, table, fallback = policy_report(
-        config, learner, test_features, risk, loaded.tables.get("actions"), at, truth, realised
+        config, learner, test_features, risk, log, at, truth, realised, calibration
     )
     metrics |= {k: float(v) for k, v in summary.items() if isinstance(v, int | float)}
+    if calibration is not None:
+        metrics["uplift_calibration_slope"] = calibration.slope
     deciles = None
-    if truth is not None and config.actions is not None and "p_churn_none" in truth:
-        deciles = uplift_deciles(learner, test_features, truth, config.actions.names)
-    return Judged(learner, metrics, table, fallback, deciles)
+    if truth is not None and "p_churn_none" in truth:
+        deciles = uplift_deciles(learner, test_features, truth, names, calibration)
+    return Judged(learner, metrics, table, fallback, deciles, calibration)
+
+
+def calibrated_on_campaign(
+    learner: Any,
+    features: pd.DataFrame,
+    campaign: pd.DataFrame | None,
+    churned: pd.Series,
+    names: list[str],
+    seed: int,
+) -> UpliftCalibration | None:
+    """The learner's effects calibrated on the held-out campaign (actions/calibration.py);
+    None without one: then nothing can check them, and they are used as estimated."""
+    if campaign is None:
+        return None
+    logged = campaign["action"].where(campaign["action"].isin(names), "none").to_numpy()
+    good = 1.0 - churned.reindex(features.index).to_numpy(dtype=float)
+    predicted = None
+    if learner.gives_outcomes:
+        predicted = learner.predict_outcomes(features).rename(columns={learner.control: "none"})
+    pseudo = pseudo_effects(good, logged, campaign["propensity"].to_numpy(), names, predicted)
+    estimates = learner.predict_uplift(features)[names].to_numpy(dtype=float)
+    return calibrate(estimates, pseudo, names, seed=seed)

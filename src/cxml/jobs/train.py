@@ -189,11 +189,12 @@ def train(config: PipelineConfig, show_progress: bool = True) -> Trained:
             summary[f"{target}_model"] = describe_choice(model)
         if result.deployment:
             summary["registered_models"] = result.deployment
-        uplift, fallback, deciles = None, None, None
+        uplift, fallback, deciles, calibration = None, None, None, None
         begin("next best action")
         if config.actions is not None and split is not None:
             judged = judge_policy(config, loaded, split, result, features, truth)
             uplift, fallback, deciles = judged.learner, judged.fallback, judged.deciles
+            calibration = judged.calibration
             metrics |= judged.metrics
             tables["nba_policies"] = judged.table
             if deciles is not None:
@@ -216,6 +217,7 @@ def train(config: PipelineConfig, show_progress: bool = True) -> Trained:
                 else [],
                 "policy_fallback": None if fallback is None else fallback.as_info(),
                 "uplift_deciles": [] if deciles is None else deciles.to_dict("records"),
+                "uplift_calibration": None if calibration is None else calibration.as_info(),
                 "attributes": attribute_record(
                     profile, loaded.tables.get("attributes"), fcfg.pii_columns
                 ),

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cxml.actions.calibration import UpliftCalibration
 from cxml.actions.experiment import Draws, Limits, decision_ids, randomise
 from cxml.actions.fallback import Fallback
 from cxml.actions.policy import Allocation
@@ -106,7 +107,13 @@ class Scorer:
         if self.bundle.uplift is not None and actions is not None:
             learner: Any = self.bundle.uplift
             estimates = self.bundle.predict_uplift(features, matrix)
-            found = options(estimates, list(learner.actions_), features, actions_log, actions, at)
+            names = list(learner.actions_)
+            calibration = UpliftCalibration.from_info(self.bundle.info.get("uplift_calibration"))
+            se = None
+            if calibration is not None:  # as measured on the held-out campaign at training
+                se = calibration.standard_errors(estimates, names)
+                estimates = calibration.apply(estimates, names)
+            found = options(estimates, names, features, actions_log, actions, at, se)
             fallback = Fallback.from_info(self.bundle.info.get("policy_fallback"))
             if fallback is not None:
                 found = fall_back(found, fallback, probabilities["churn_probability"])

@@ -90,6 +90,10 @@ class Action(BaseModel):
     model_config = ConfigDict(extra="allow")
     name: str | None = None
     expected_gain: float | None = None
+    #: the 90% interval of expected_gain, where training calibrated the effects on a held-out
+    #: campaign (docs/decisions.md)
+    gain_low: float | None = None
+    gain_high: float | None = None
     cost: float | None = None
     reason: str | None = None
     runner_up: str | None = None

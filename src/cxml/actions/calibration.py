@@ -1,0 +1,181 @@
+"""Honest expected gains: the uplift learner's effects calibrated on a held-out campaign.
+
+A learner ranks customers better than it measures them: its largest estimated effects are the
+most overstated, and they are the ones an allocation picks. On the campaign logged at the test
+cutoff (randomised, with its propensities), every customer × action gets a doubly robust
+pseudo-outcome of its effect (actions/offpolicy.py), unbiased whatever the learner said. Then:
+- each action's estimates are moved to that action's measured mean effect, and
+- their spread around it is scaled by one slope, the least-squares fit of pseudo-outcome on
+  estimate within each action, pooled over the actions (a slope below 1: part of the learner's
+  differences between customers is noise, and is shrunk away);
+
+    calibrated(i, a) = measured_a + slope × (estimate(i, a) − estimated_a)
+
+One campaign is noisy: at 20,000 customers an action's measured mean effect can be off by as
+much as the effect itself. So the measurements move the learner's numbers only as far as they
+stand out of their own noise (empirical Bayes, positive part): an action's mean goes from the
+learner's toward the measured one by the weight s² / (s² + v), v its bootstrap variance and s²
+how far the learner's means miss the measured ones beyond that noise (pooled over the actions);
+the slope goes from 1 (the learner as it is) toward the fitted one alike.
+
+The uncertainty of each calibrated effect comes from bootstrapping the campaign's customers:
+the covariance of (measured_a, slope) gives a standard error per customer and action. It is the
+uncertainty of the calibration, not of one customer's outcome, which no model can predict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from cxml.actions.offpolicy import dr_terms, ips_terms
+
+Z90 = 1.6449  # a two-sided 90% interval: ±1.645 standard errors
+
+
+@dataclass(frozen=True)
+class UpliftCalibration:
+    """What `calibrate` learned; plain numbers, so it travels in a bundle's info."""
+
+    actions: tuple[str, ...]
+    measured: tuple[float, ...]  # per action: its mean effect on the campaign (doubly robust)
+    estimated: tuple[float, ...]  # per action: the learner's mean estimate on the same customers
+    slope: float
+    var_measured: tuple[float, ...]  # bootstrap variance of `measured`, per action
+    cov_measured_slope: tuple[float, ...]  # bootstrap covariance with the slope, per action
+    var_slope: float
+    customers: int
+    fitted_measured: tuple[float, ...] = ()  # before the shrinkage toward the learner
+    fitted_slope: float = 1.0
+
+    def apply(self, estimates: np.ndarray, names: Sequence[str]) -> np.ndarray:
+        """The calibrated effects of `estimates` (rows × `names`); actions it did not see
+        are left as estimated."""
+        out = np.asarray(estimates, dtype=float).copy()
+        for j, name in enumerate(names):
+            if name in self.actions:
+                k = self.actions.index(name)
+                out[:, j] = self.measured[k] + self.slope * (out[:, j] - self.estimated[k])
+        return out
+
+    def standard_errors(self, estimates: np.ndarray, names: Sequence[str]) -> np.ndarray:
+        """Per row and action, the standard error of the calibrated effect (0 where unseen)."""
+        est = np.asarray(estimates, dtype=float)
+        out = np.zeros_like(est)
+        for j, name in enumerate(names):
+            if name in self.actions:
+                k = self.actions.index(name)
+                d = est[:, j] - self.estimated[k]
+                var = self.var_measured[k] + d * d * self.var_slope
+                out[:, j] = np.sqrt(np.maximum(var + 2 * d * self.cov_measured_slope[k], 0.0))
+        return out
+
+    def as_info(self) -> dict[str, object]:
+        return {
+            "actions": list(self.actions),
+            "measured": list(self.measured),
+            "estimated": list(self.estimated),
+            "slope": self.slope,
+            "var_measured": list(self.var_measured),
+            "cov_measured_slope": list(self.cov_measured_slope),
+            "var_slope": self.var_slope,
+            "customers": self.customers,
+            "fitted_measured": list(self.fitted_measured),
+            "fitted_slope": self.fitted_slope,
+        }
+
+    @classmethod
+    def from_info(cls, info: object) -> UpliftCalibration | None:
+        if not isinstance(info, Mapping) or "slope" not in info:
+            return None
+        return cls(
+            tuple(str(a) for a in info["actions"]),
+            tuple(float(v) for v in info["measured"]),
+            tuple(float(v) for v in info["estimated"]),
+            float(info["slope"]),
+            tuple(float(v) for v in info["var_measured"]),
+            tuple(float(v) for v in info["cov_measured_slope"]),
+            float(info["var_slope"]),
+            int(info["customers"]),
+            tuple(float(v) for v in info.get("fitted_measured", ())),
+            float(info.get("fitted_slope", 1.0)),
+        )
+
+
+def pseudo_effects(
+    good: np.ndarray,
+    logged: np.ndarray,
+    propensity: np.ndarray,
+    names: Sequence[str],
+    predicted: pd.DataFrame | None,
+) -> np.ndarray:
+    """Per customer (rows) and action in `names`: a pseudo-outcome of the action's effect on
+    the good outcome (retention) against no action ("none"), unbiased given the logged
+    propensities: doubly robust with `predicted` (the learner's P(good) per action, "none"
+    included), else inverse-propensity weighted."""
+    if predicted is not None:
+
+        def terms(target: str) -> np.ndarray:
+            return dr_terms(good, logged, propensity, target, predicted)
+    else:
+
+        def terms(target: str) -> np.ndarray:
+            return ips_terms(good, logged, propensity, target)
+
+    nobody = terms("none")
+    return np.column_stack([terms(a) - nobody for a in names])
+
+
+def _fit(estimates: np.ndarray, pseudo: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    measured, estimated = pseudo.mean(axis=0), estimates.mean(axis=0)
+    dx, dy = estimates - estimated, pseudo - measured
+    spread = float((dx * dx).sum())
+    slope = float((dx * dy).sum()) / spread if spread > 0 else 0.0
+    return measured, estimated, max(slope, 0.0)  # an anti-ranking learner: everyone the mean
+
+
+def calibrate(
+    estimates: np.ndarray,
+    pseudo: np.ndarray,
+    names: Sequence[str],
+    n_boot: int = 200,
+    seed: int = 0,
+) -> UpliftCalibration:
+    """The calibration of `estimates` (customers × `names`) against their `pseudo_effects`,
+    with the bootstrap (over customers) covariance of its parameters."""
+    est, ps = np.asarray(estimates, dtype=float), np.asarray(pseudo, dtype=float)
+    if est.shape != ps.shape or est.ndim != 2 or len(est) < 2:
+        raise ValueError(f"estimates {est.shape} and pseudo-outcomes {ps.shape} must match")
+    measured, estimated, slope = _fit(est, ps)
+    rng = np.random.default_rng(seed)
+    draws = []
+    for _ in range(n_boot):
+        rows = rng.integers(0, len(est), len(est))
+        m, _, s = _fit(est[rows], ps[rows])
+        draws.append(np.append(m, s))
+    cov = np.cov(np.asarray(draws), rowvar=False)
+    k = len(names)
+    var = np.diag(cov)
+    return UpliftCalibration(
+        actions=tuple(names),
+        measured=tuple(float(v) for v in toward(estimated, measured, var[:k])),
+        estimated=tuple(float(v) for v in estimated),
+        slope=float(toward(np.array([1.0]), np.array([slope]), var[k:])[0]),
+        var_measured=tuple(float(cov[j, j]) for j in range(k)),
+        cov_measured_slope=tuple(float(cov[j, k]) for j in range(k)),
+        var_slope=float(cov[k, k]),
+        customers=len(est),
+        fitted_measured=tuple(float(v) for v in measured),
+        fitted_slope=slope,
+    )
+
+
+def toward(prior: np.ndarray, measured: np.ndarray, var: np.ndarray) -> np.ndarray:
+    """`prior` moved toward `measured` by s² / (s² + var), where s² = how far they differ
+    beyond `var`, pooled (positive-part empirical Bayes): noise alone moves nothing."""
+    signal = max(float(np.mean((measured - prior) ** 2 - var)), 0.0)
+    weight = np.divide(signal, signal + var, out=np.zeros_like(var), where=signal + var > 0)
+    return prior + weight * (measured - prior)
