@@ -222,6 +222,25 @@ def test_a_rerun_replaces_its_run_and_leaves_the_others(written):
     assert_same(read_run(url), as_read(next_week))
 
 
+def test_a_database_written_by_an_earlier_version_gains_the_new_optional_columns(written):
+    """A database whose cxml_decisions predates the expected gain's interval: the next run
+    adds the columns (empty for the earlier run) instead of refusing to write."""
+    url = written.backend.new_url()
+    old = written.scored.drop(columns=["action_gain_low", "action_gain_high"])
+    old = old.assign(cutoff=old["cutoff"] - pd.Timedelta(days=7))
+    earlier = write_run(url, old)
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            for column in ("action_gain_low", "action_gain_high"):
+                conn.execute(sa.text(f"ALTER TABLE cxml_decisions DROP COLUMN {column}"))
+    finally:
+        engine.dispose()
+    key = write_run(url, written.scored)
+    assert_same(read_run(url, key), as_read(written.scored))
+    assert_same(read_run(url, earlier), as_read(old))  # the earlier list as it was written
+
+
 def test_no_personal_data_reaches_any_table(written, trained_model):
     customers = pd.read_parquet(trained_model.data / "customers.parquet")
     pii = set(trained_model.config.features.pii_columns)

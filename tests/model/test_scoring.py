@@ -130,6 +130,23 @@ def test_a_control_group_and_exploration_with_logged_propensities(scored_run):
     )
 
 
+def test_expected_gains_are_calibrated_and_carry_an_interval(scored_run):
+    """The simulated data logs a randomised campaign at the test cutoff: training calibrates
+    the learner's effects on it, and every action in the list comes with a 90% interval that
+    holds its expected gain; a customer without an action has none to promise."""
+    _, _, out, first, _ = scored_run
+    assert {"action_gain_low", "action_gain_high"} <= set(first.columns)
+    assert 'id="policy-calibration"' in (out / "report.html").read_text()  # says how
+    acted = first[first["action"] != "none"]
+    assert len(acted) > 0
+    gain, low, high = (acted[c] for c in ("action_expected_gain", "action_gain_low",
+                                          "action_gain_high"))  # fmt: skip
+    assert ((low < gain) & (gain < high)).all()
+    assert np.allclose(high - gain, gain - low)
+    idle = first[first["action"] == "none"]
+    assert (idle["action_gain_low"] == 0).all() and (idle["action_gain_high"] == 0).all()
+
+
 def test_rerun_gives_the_same_list_except_scored_at(scored_run):
     *_, first, again = scored_run
     pd.testing.assert_frame_equal(first.drop(columns="scored_at"), again.drop(columns="scored_at"))

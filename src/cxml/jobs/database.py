@@ -76,6 +76,9 @@ decisions = _per_customer(
     "cxml_decisions",
     sa.Column("action", _KEY, nullable=False),
     sa.Column("action_expected_gain", sa.Double),
+    # its 90% interval, where training calibrated the effects (docs/decisions.md)
+    sa.Column("action_gain_low", sa.Double),
+    sa.Column("action_gain_high", sa.Double),
     sa.Column("action_cost", sa.Double),
     sa.Column("action_uplift", sa.Double),
     sa.Column("action_reason", sa.Text),
@@ -332,6 +335,9 @@ def _database(url: str, create: bool = True) -> Iterator[sa.Engine]:
                     )
                 have = {c["name"] for c in inspector.get_columns(table.name)}
                 lacking = [c.name for c in table.c if c.name not in have]
+                if create and lacking and all(table.c[n].nullable for n in lacking):
+                    _add_columns(engine, table, lacking)  # a newer cxml's optional columns
+                    lacking = []
                 if lacking:
                     raise DatabaseError(
                         f"database {shown}: table {table.name} lacks column(s) "
@@ -341,6 +347,21 @@ def _database(url: str, create: bool = True) -> Iterator[sa.Engine]:
             yield engine
     finally:
         engine.dispose()
+
+
+def _add_columns(engine: sa.Engine, table: sa.Table, names: list[str]) -> None:
+    """Add `table`'s optional columns `names` to the database's copy of it (empty for the
+    runs written before): tables written by an earlier cxml keep working."""
+    preparer = engine.dialect.identifier_preparer
+    with engine.begin() as conn:
+        for name in names:
+            kind = table.c[name].type.compile(dialect=engine.dialect)
+            conn.execute(
+                sa.text(
+                    f"ALTER TABLE {preparer.format_table(table)} "
+                    f"ADD COLUMN {preparer.quote(name)} {kind}"
+                )
+            )
 
 
 def _engine(url: str, shown: str) -> sa.Engine:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from cxml.actions.calibration import UpliftCalibration
 from cxml.data.load import LoadedData
 from cxml.features.labels import describe_churn
 from cxml.jobs.outcomes import earlier_decisions
@@ -51,6 +52,20 @@ def _fallback_words(info: object) -> str | None:
     return f"This list uses the simple policy {info['policy'].replace('_', ' ')}: {info['why']}."
 
 
+def _calibration_words(info: object) -> str | None:
+    """How the expected gains were calibrated, for the report (actions/calibration.py)."""
+    found = UpliftCalibration.from_info(info)
+    if found is None:
+        return None
+    return (
+        f"The expected gains are calibrated on the campaign logged at the test cutoff "
+        f"({found.customers:,} customers): the learner's differences between customers are "
+        f"scaled by {found.slope:.2f} (fitted {found.fitted_slope:.2f} ± "
+        f"{found.var_slope**0.5:.2f}); each action's mean effect stays the learner's. Each "
+        "expected gain in the list carries its 90% interval."
+    )
+
+
 def report_html(
     scored: pd.DataFrame,
     scorer: Scorer,
@@ -74,6 +89,7 @@ def report_html(
         budget=None if bundle.actions is None else bundle.actions.budget,
         policy_values=_policy_values(scorer),
         fallback=_fallback_words(bundle.info.get("policy_fallback")),
+        calibration=_calibration_words(bundle.info.get("uplift_calibration")),
         uplift_deciles=pd.DataFrame(bundle.info.get("uplift_deciles") or []),
         touchpoints=touchpoints,
         drift=psi(profile, features) if isinstance(profile, dict) else None,

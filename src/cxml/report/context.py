@@ -23,6 +23,7 @@ class ReportContext:
     policy_values: pd.DataFrame | None = None  # policy, expected_value|estimate, [low, high]
     #: set when the learned policy lost to a simple one out of time: which is used, and why
     fallback: str | None = None
+    calibration: str | None = None  # how the expected gains were calibrated, in words
     #: predicted against true uplift by decile of the prediction (simulated data: training)
     uplift_deciles: pd.DataFrame | None = None
     touchpoints: pd.DataFrame | None = None  # models.explain.touchpoint_impact

@@ -44,7 +44,12 @@ def _decile_rows(deciles: pd.DataFrame | None) -> list[list[str]]:
 def policy(scored: pd.DataFrame, ctx: ReportContext) -> View:
     deciles = _decile_rows(ctx.uplift_deciles)
     if ctx.policy_values is None or ctx.policy_values.empty:
-        return {"given": False, "fallback": ctx.fallback, "deciles": deciles}
+        return {
+            "given": False,
+            "fallback": ctx.fallback,
+            "calibration": ctx.calibration,
+            "deciles": deciles,
+        }
     frame, value = _policy_frame(ctx.policy_values)
     base = frame.loc[frame["policy"].astype(str).str.lower().isin(NO_ACTION), value]
     reference = float(base.iloc[0]) if len(base) else np.nan
@@ -60,6 +65,7 @@ def policy(scored: pd.DataFrame, ctx: ReportContext) -> View:
         "image": image,
         "rows": rows,
         "fallback": ctx.fallback,
+        "calibration": ctx.calibration,
         "deciles": deciles,
     }
 
