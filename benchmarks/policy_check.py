@@ -79,16 +79,16 @@ def lines(found: dict[str, object]) -> list[str]:
             f"  calibration on the held-out campaign: slope fitted "
             f"{calibration['fitted_slope']:.2f}"
             f" (se {se:.2f}), used {calibration['slope']:.2f}; mean effect per action"
-            " (the learner's, kept / the campaign's, ± its se):"
+            " (learner / measured / used):"
         )
-        for name, est, fit, var in zip(
+        for name, est, fit, used in zip(
             calibration["actions"],
             calibration["estimated"],
+            calibration["fitted_measured"],
             calibration["measured"],
-            calibration["var_measured"],
             strict=True,
         ):
-            out.append(f"    {name:<18} {est:+.4f} / {fit:+.4f} ± {var**0.5:.4f}")
+            out.append(f"    {name:<18} {est:+.4f} / {fit:+.4f} / {used:+.4f}")
     deciles = found.get("deciles")
     if isinstance(deciles, pd.DataFrame):
         out.append("  predicted vs true uplift (fall in churn probability), by decile:")

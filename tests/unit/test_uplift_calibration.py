@@ -19,7 +19,7 @@ def campaign(n: int, seed: int) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
     base = rng.uniform(0.5, 0.8, n)
     true = np.column_stack([rng.uniform(0.0, 0.16, n), rng.uniform(0.0, 0.04, n)])
-    estimates = 2 * (true - true.mean(axis=0)) + true.mean(axis=0)
+    estimates = 2 * (true - true.mean(axis=0)) + true.mean(axis=0) + [0.03, 0.0]
     estimates += rng.normal(0, 0.02, (n, 2))
     logged = rng.choice(["none", *NAMES], n, p=[0.5, 0.25, 0.25])
     propensity = np.select([logged == "none", logged == "discount"], [0.5, 0.25], 0.25)
@@ -44,9 +44,9 @@ def test_an_overstated_learner_is_brought_back_to_the_true_effects(doubly_robust
     assert fitted.slope == pytest.approx(0.5, abs=0.1)  # the doubled spread, halved back
     calibrated = fitted.apply(data["estimates"], NAMES)
     true = data["true"]
-    # each action's mean stays the learner's; the campaign's own measure of it is kept, and right
-    assert np.allclose(calibrated.mean(axis=0), data["estimates"].mean(axis=0))
-    assert np.allclose(fitted.measured, true.mean(axis=0), atol=3 * np.sqrt(fitted.var_measured))
+    raw_error = np.abs(data["estimates"].mean(axis=0) - true.mean(axis=0))
+    error = np.abs(calibrated.mean(axis=0) - true.mean(axis=0))
+    assert raw_error[0] > 0.025 and error[0] < raw_error[0] / 2  # most of the offset is gone
     # the top tenth by estimate, where an allocation picks: overstated raw, honest calibrated
     top = data["estimates"][:, 0] >= np.quantile(data["estimates"][:, 0], 0.9)
     raw = data["estimates"][top, 0].mean() / true[top, 0].mean()

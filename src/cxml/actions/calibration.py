@@ -3,19 +3,20 @@
 A learner ranks customers better than it measures them: its largest estimated effects are the
 most overstated, and they are the ones an allocation picks. On the campaign logged at the test
 cutoff (randomised, with its propensities), every customer × action gets a doubly robust
-pseudo-outcome of its effect (actions/offpolicy.py), unbiased whatever the learner said. The
-spread of each action's estimates around their mean is then scaled by one slope: the
-least-squares fit of pseudo-outcome on estimate within each action, pooled over the actions (a
-slope below 1: part of the learner's differences between customers is noise, and is shrunk away):
+pseudo-outcome of its effect (actions/offpolicy.py), unbiased whatever the learner said. Then:
+- each action's estimates are moved to that action's measured mean effect, and
+- their spread around it is scaled by one slope, the least-squares fit of pseudo-outcome on
+  estimate within each action, pooled over the actions (a slope below 1: part of the learner's
+  differences between customers is noise, and is shrunk away);
 
-    calibrated(i, a) = estimated_a + slope × (estimate(i, a) − estimated_a)
+    calibrated(i, a) = measured_a + slope × (estimate(i, a) − estimated_a)
 
-Each action's mean effect stays the learner's: it was learned from every earlier campaign, and
-one campaign measures it no better (at 20,000 customers its doubly robust mean can be off by as
-much as the effect itself; `measured` keeps it, for the report). For the same reason the slope
-moves from 1 (the learner as it is) toward the fitted one only as far as the fit stands out of
-its own noise (positive-part empirical Bayes: weight s² / (s² + v), v the slope's bootstrap
-variance, s² how far it is from 1 beyond v).
+One campaign is noisy: at 20,000 customers an action's measured mean effect can be off by as
+much as the effect itself. So the measurements move the learner's numbers only as far as they
+stand out of their own noise (empirical Bayes, positive part): an action's mean goes from the
+learner's toward the measured one by the weight s² / (s² + v), v its bootstrap variance and s²
+how far the learner's means miss the measured ones beyond that noise (pooled over the actions);
+the slope goes from 1 (the learner as it is) toward the fitted one alike.
 
 The uncertainty of each calibrated effect comes from bootstrapping the campaign's customers:
 the covariance of (measured_a, slope) gives a standard error per customer and action. It is the
@@ -42,12 +43,13 @@ class UpliftCalibration:
     actions: tuple[str, ...]
     measured: tuple[float, ...]  # per action: its mean effect on the campaign (doubly robust)
     estimated: tuple[float, ...]  # per action: the learner's mean estimate on the same customers
-    slope: float  # what scales the spread: from 1 toward `fitted_slope` by the evidence
+    slope: float
     var_measured: tuple[float, ...]  # bootstrap variance of `measured`, per action
     cov_measured_slope: tuple[float, ...]  # bootstrap covariance with the slope, per action
     var_slope: float
     customers: int
-    fitted_slope: float = 1.0  # the least-squares slope, before the shrinkage toward 1
+    fitted_measured: tuple[float, ...] = ()  # before the shrinkage toward the learner
+    fitted_slope: float = 1.0
 
     def apply(self, estimates: np.ndarray, names: Sequence[str]) -> np.ndarray:
         """The calibrated effects of `estimates` (rows × `names`); actions it did not see
@@ -56,12 +58,11 @@ class UpliftCalibration:
         for j, name in enumerate(names):
             if name in self.actions:
                 k = self.actions.index(name)
-                out[:, j] = self.estimated[k] + self.slope * (out[:, j] - self.estimated[k])
+                out[:, j] = self.measured[k] + self.slope * (out[:, j] - self.estimated[k])
         return out
 
     def standard_errors(self, estimates: np.ndarray, names: Sequence[str]) -> np.ndarray:
-        """Per row and action, the standard error of the calibrated effect (0 where unseen):
-        the slope's, and for the mean the campaign's own noise (what checking it could tell)."""
+        """Per row and action, the standard error of the calibrated effect (0 where unseen)."""
         est = np.asarray(estimates, dtype=float)
         out = np.zeros_like(est)
         for j, name in enumerate(names):
@@ -82,6 +83,7 @@ class UpliftCalibration:
             "cov_measured_slope": list(self.cov_measured_slope),
             "var_slope": self.var_slope,
             "customers": self.customers,
+            "fitted_measured": list(self.fitted_measured),
             "fitted_slope": self.fitted_slope,
         }
 
@@ -98,6 +100,7 @@ class UpliftCalibration:
             tuple(float(v) for v in info["cov_measured_slope"]),
             float(info["var_slope"]),
             int(info["customers"]),
+            tuple(float(v) for v in info.get("fitted_measured", ())),
             float(info.get("fitted_slope", 1.0)),
         )
 
@@ -158,21 +161,21 @@ def calibrate(
     var = np.diag(cov)
     return UpliftCalibration(
         actions=tuple(names),
-        measured=tuple(float(v) for v in measured),
+        measured=tuple(float(v) for v in toward(estimated, measured, var[:k])),
         estimated=tuple(float(v) for v in estimated),
         slope=float(toward(np.array([1.0]), np.array([slope]), var[k:])[0]),
         var_measured=tuple(float(cov[j, j]) for j in range(k)),
         cov_measured_slope=tuple(float(cov[j, k]) for j in range(k)),
         var_slope=float(cov[k, k]),
         customers=len(est),
+        fitted_measured=tuple(float(v) for v in measured),
         fitted_slope=slope,
     )
 
 
 def toward(prior: np.ndarray, measured: np.ndarray, var: np.ndarray) -> np.ndarray:
     """`prior` moved toward `measured` by s² / (s² + var), where s² = how far they differ
-    beyond `var`, pooled over the entries (positive-part empirical Bayes): noise alone moves
-    nothing."""
+    beyond `var`, pooled (positive-part empirical Bayes): noise alone moves nothing."""
     signal = max(float(np.mean((measured - prior) ** 2 - var)), 0.0)
     weight = np.divide(signal, signal + var, out=np.zeros_like(var), where=signal + var > 0)
     return prior + weight * (measured - prior)
