@@ -104,7 +104,7 @@ def _nba_share(
         return _with(build_features(events, customers, cutoff, fcfg).frame(), traits, names)
 
     at = max(frame.index.get_level_values("cutoff"))
-    learner, _ = nba.fit_uplift(config, loaded, at, features)
+    learner, _, _ = nba.fit_uplift(config, loaded, at, features)
     test = feature_part(frame[frame.index.get_level_values("cutoff") == at].droplevel("cutoff"))
     test = _with(test, traits, names)
     risk = 1 - learner.predict_outcomes(test)[config.actions.control]  # type: ignore[attr-defined,union-attr]

@@ -174,5 +174,5 @@ def test_uplift_leaves_out_the_windows_a_later_campaign_reached(trained, data_di
     raw = small_config(data_dir).model_dump()
     raw["actions"]["drop_retreated"] = False
     keep = PipelineConfig.model_validate(raw)
-    _, kept = fit_uplift(keep, load_inputs(keep), pd.Timestamp("2025-06-30", tz="UTC"))
+    _, kept, _ = fit_uplift(keep, load_inputs(keep), pd.Timestamp("2025-06-30", tz="UTC"))
     assert kept["uplift_rows"] == m["uplift_rows"] + m["uplift_rows_retreated"]

@@ -1,9 +1,11 @@
-"""Honest expected gains: the uplift learner's effects calibrated on a held-out campaign.
+"""Honest expected gains: the uplift learner's effects calibrated against what happened.
 
 A learner ranks customers better than it measures them: its largest estimated effects are the
-most overstated, and they are the ones an allocation picks. On the campaign logged at the test
-cutoff (randomised, with its propensities), every customer × action gets a doubly robust
-pseudo-outcome of its effect (actions/offpolicy.py), unbiased whatever the learner said. Then:
+most overstated, and they are the ones an allocation picks. On the campaigns it learns from,
+cross-fitted (`cross_fitted`: a learner fitted on one half of the customers estimates the
+other half's effects), every row × action gets a doubly robust pseudo-outcome of its effect
+(actions/offpolicy.py; logged propensities, or out-of-fold estimates where none was logged),
+unbiased whatever the learner said. Then:
 - each action's estimates are moved to that action's measured mean effect, and
 - their spread around it is scaled by one slope, the least-squares fit of pseudo-outcome on
   estimate within each action, pooled over the actions (a slope below 1: part of the learner's
@@ -11,27 +13,30 @@ pseudo-outcome of its effect (actions/offpolicy.py), unbiased whatever the learn
 
     calibrated(i, a) = measured_a + slope × (estimate(i, a) − estimated_a)
 
-One campaign is noisy: at 20,000 customers an action's measured mean effect can be off by as
-much as the effect itself. So the measurements move the learner's numbers only as far as they
-stand out of their own noise (empirical Bayes, positive part): an action's mean goes from the
-learner's toward the measured one by the weight s² / (s² + v), v its bootstrap variance and s²
-how far the learner's means miss the measured ones beyond that noise (pooled over the actions);
-the slope goes from 1 (the learner as it is) toward the fitted one alike.
+The pseudo-outcomes are noisy (one campaign of 20,000 customers measures an action's mean
+effect about as precisely as the effect's own size), so the measurements move the learner's
+numbers only as far as they stand out of their own noise (empirical Bayes, positive part): an
+action's mean goes from the learner's toward the measured one by the weight s² / (s² + v), v
+its bootstrap variance and s² how far the learner's means miss the measured ones beyond that
+noise (pooled over the actions); the slope goes from 1 (the learner as it is) toward the
+fitted one alike.
 
-The uncertainty of each calibrated effect comes from bootstrapping the campaign's customers:
+The uncertainty of each calibrated effect comes from bootstrapping the rows:
 the covariance of (measured_a, slope) gives a standard error per customer and action. It is the
 uncertainty of the calibration, not of one customer's outcome, which no model can predict.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from cxml.actions.offpolicy import dr_terms, ips_terms
+from cxml.models.metalearner import cross_fitted_propensity
 
 Z90 = 1.6449  # a two-sided 90% interval: ±1.645 standard errors
 
@@ -41,13 +46,13 @@ class UpliftCalibration:
     """What `calibrate` learned; plain numbers, so it travels in a bundle's info."""
 
     actions: tuple[str, ...]
-    measured: tuple[float, ...]  # per action: its mean effect on the campaign (doubly robust)
+    measured: tuple[float, ...]  # per action: its mean effect on the rows (doubly robust)
     estimated: tuple[float, ...]  # per action: the learner's mean estimate on the same customers
     slope: float
     var_measured: tuple[float, ...]  # bootstrap variance of `measured`, per action
     cov_measured_slope: tuple[float, ...]  # bootstrap covariance with the slope, per action
     var_slope: float
-    customers: int
+    rows: int  # customer × campaign rows that measured it
     fitted_measured: tuple[float, ...] = ()  # before the shrinkage toward the learner
     fitted_slope: float = 1.0
 
@@ -82,7 +87,7 @@ class UpliftCalibration:
             "var_measured": list(self.var_measured),
             "cov_measured_slope": list(self.cov_measured_slope),
             "var_slope": self.var_slope,
-            "customers": self.customers,
+            "rows": self.rows,
             "fitted_measured": list(self.fitted_measured),
             "fitted_slope": self.fitted_slope,
         }
@@ -99,7 +104,7 @@ class UpliftCalibration:
             tuple(float(v) for v in info["var_measured"]),
             tuple(float(v) for v in info["cov_measured_slope"]),
             float(info["var_slope"]),
-            int(info["customers"]),
+            int(info["rows"]),
             tuple(float(v) for v in info.get("fitted_measured", ())),
             float(info.get("fitted_slope", 1.0)),
         )
@@ -144,8 +149,8 @@ def calibrate(
     n_boot: int = 200,
     seed: int = 0,
 ) -> UpliftCalibration:
-    """The calibration of `estimates` (customers × `names`) against their `pseudo_effects`,
-    with the bootstrap (over customers) covariance of its parameters."""
+    """The calibration of `estimates` (rows × `names`) against their `pseudo_effects`, with
+    the bootstrap (over rows) covariance of its parameters."""
     est, ps = np.asarray(estimates, dtype=float), np.asarray(pseudo, dtype=float)
     if est.shape != ps.shape or est.ndim != 2 or len(est) < 2:
         raise ValueError(f"estimates {est.shape} and pseudo-outcomes {ps.shape} must match")
@@ -167,7 +172,7 @@ def calibrate(
         var_measured=tuple(float(cov[j, j]) for j in range(k)),
         cov_measured_slope=tuple(float(cov[j, k]) for j in range(k)),
         var_slope=float(cov[k, k]),
-        customers=len(est),
+        rows=len(est),
         fitted_measured=tuple(float(v) for v in measured),
         fitted_slope=slope,
     )
@@ -179,3 +184,47 @@ def toward(prior: np.ndarray, measured: np.ndarray, var: np.ndarray) -> np.ndarr
     signal = max(float(np.mean((measured - prior) ** 2 - var)), 0.0)
     weight = np.divide(signal, signal + var, out=np.zeros_like(var), where=signal + var > 0)
     return prior + weight * (measured - prior)
+
+
+def cross_fitted(
+    new_learner: Callable[[], Any],
+    features: pd.DataFrame,
+    treatment: np.ndarray,
+    good: np.ndarray,
+    logged: np.ndarray,
+    customers: np.ndarray,
+    names: Sequence[str],
+    control: str,
+    seed: int = 0,
+) -> UpliftCalibration:
+    """The calibration of a learner's effects on the very campaigns it learns from, without
+    judging it on its own rows: the customers split in two, a learner (`new_learner()`) fitted
+    on each half estimates the other's effects, and every row's pseudo-outcome uses its logged
+    propensity (`logged`, NaN where none was) or an out-of-fold estimate. Every earlier campaign
+    checks the effects, instead of one."""
+    n, arms = len(features), np.asarray(treatment, dtype=object)
+    ids = pd.factorize(np.asarray(customers))[0]
+    half = np.random.default_rng(seed).permutation(ids.max() + 1) % 2
+    fold = half[ids]
+    estimates = np.empty((n, len(names)))
+    predicted = pd.DataFrame(np.nan, index=range(n), columns=["none", *names])
+    learner: Any = None
+    for part in (0, 1):
+        train, held = fold != part, fold == part
+        known = logged[train]
+        learner = new_learner().fit(
+            features[train], arms[train], good[train], known if np.isfinite(known).any() else None
+        )
+        estimates[held] = learner.predict_uplift(features[held])[list(names)].to_numpy(float)
+        if learner.gives_outcomes:
+            outcomes = learner.predict_outcomes(features[held]).rename(columns={control: "none"})
+            shown = outcomes.reindex(columns=predicted.columns).to_numpy(float)
+            predicted.iloc[np.flatnonzero(held)] = shown
+    propensity = np.asarray(logged, dtype=float)
+    if np.isnan(propensity).any():
+        estimated = cross_fitted_propensity(learner.encode(features), arms, 3, seed)
+        propensity = np.where(np.isnan(propensity), estimated, propensity)
+    taken = np.where(arms == control, "none", arms)
+    model = predicted if learner.gives_outcomes else None
+    pseudo = pseudo_effects(np.asarray(good, float), taken, propensity, names, model)
+    return calibrate(estimates, pseudo, names, seed=seed)

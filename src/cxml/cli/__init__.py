@@ -30,12 +30,30 @@ def simulate(
     out: Annotated[Path, typer.Option(help="Folder to write the data dir into")],
     customers: Annotated[int, typer.Option(min=100, help="Number of customers")] = 20_000,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same bytes)")] = 0,
+    from_dir: Annotated[
+        Path | None,
+        typer.Option("--continue", help="A simulated data dir whose world to continue"),
+    ] = None,
+    decisions: Annotated[
+        Path | None,
+        typer.Option(help="With --continue: the decisions.parquet of a score at its cutoff"),
+    ] = None,
+    weeks: Annotated[
+        int, typer.Option(help="With --continue: weeks to go on past the cutoff (multiple of 4)")
+    ] = 16,
 ) -> None:
-    """Simulate customer journeys with known truth (customers, events, actions, truth)."""
-    from cxml.jobs.ingest import run_simulate
+    """Simulate customer journeys with known truth (customers, events, actions, truth); with
+    --continue, go on in an earlier simulated world, acting out a run's decisions at its cutoff."""
+    from cxml.jobs.ingest import continue_simulation, run_simulate
 
-    meta = run_simulate(out, customers, seed)
-    typer.echo(f"simulated {customers:,} customers, {meta['events']:,} events -> {out}")
+    if (from_dir is None) != (decisions is None):
+        _fail("--continue and --decisions go together: the world to continue and what was decided")
+    with _errors():
+        if from_dir is not None and decisions is not None:
+            meta = continue_simulation(from_dir, decisions, weeks, out)
+        else:
+            meta = run_simulate(out, customers, seed)
+    typer.echo(f"simulated {meta['customers']:,} customers, {meta['events']:,} events -> {out}")
     typer.echo(
         f"truth: {meta['truth_rows']:,} customers active at the evaluation cutoff "
         f"{meta['evaluation_cutoff']} (horizon {meta['horizon_days']} days)"

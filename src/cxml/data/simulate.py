@@ -24,6 +24,7 @@ customer brings over the next year, the amount at stake when they cancel.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -140,10 +141,13 @@ def _pick_channel(rng: np.random.Generator, n: int, channels: list[str], p: list
 
 
 class _Journeys:
-    """The week-by-week run: state, observable trackers, the logged policy and the recorder."""
+    """The week-by-week run: state, observable trackers, the logged policy and the recorder.
+    `decisions`: per campaign week, a decisions table (customer_id, action, propensity) that
+    replaces the logged policy's campaign that week: another policy's choices, acted out."""
 
-    def __init__(self, cfg: SimConfig):
+    def __init__(self, cfg: SimConfig, decisions: Mapping[int, pd.DataFrame] | None = None):
         self.cfg = cfg
+        self.decisions = dict(decisions or {})
         self.rng = np.random.default_rng(cfg.seed)
         self.pop, self.attrs = make_population(cfg.customers, self.rng)
         self.state = initial_state(self.pop, self.rng)
@@ -182,13 +186,17 @@ class _Journeys:
         return action.astype(str), treat_p / len(names)
 
     def _campaign(self, week: int, idx: np.ndarray) -> None:
-        action, propensity = self._policy(week, idx)
+        action, propensity = self._policy(week, idx)  # drawn always: the same random stream
+        logged = action != "none"  # the rows the actions log keeps
+        if week in self.decisions:
+            action, propensity = _decided(self.decisions[week], idx)
+            logged = np.ones(len(idx), dtype=bool)  # every row: its propensity says how it was
         if week == self.cfg.history_weeks:
             self.truth = self._truth(week, idx, action, propensity)
         treated = action != "none"
         when = self.start_ns + week * WEEK.value
         self.action_parts.append(
-            (idx[treated], np.full(treated.sum(), when), action[treated], propensity[treated])
+            (idx[logged], np.full(logged.sum(), when), action[logged], propensity[logged])
         )
         self.last_action_week[idx[treated]] = week
         sub = self.state.tile(idx)
@@ -358,13 +366,16 @@ class _Journeys:
         self.last_nps_week[who] = week
 
     def customers_frame(self, ids: np.ndarray) -> pd.DataFrame:
+        """Drawn apart from the weeks' stream, so a world continued longer (or under other
+        decisions) keeps the same customers."""
         n = self.cfg.customers
-        offset = (self.rng.random(n) * WEEK.total_seconds()).astype(np.int64) * 1_000_000_000
+        rng = np.random.default_rng([self.cfg.seed, n])
+        offset = (rng.random(n) * WEEK.total_seconds()).astype(np.int64) * 1_000_000_000
         signup_ns = self.start_ns + (self.pop.signup_week * WEEK.value + offset).astype(np.int64)
         first = np.asarray(["Alex", "Sam", "Kim", "Jo", "Lee", "Max", "Ana", "Ravi", "Mia", "Tom"])
         last = np.asarray(["Smith", "Jones", "Patel", "Khan", "Brown", "Garcia", "Novak", "Lee"])
         name = np.char.add(
-            np.char.add(first[self.rng.integers(0, 10, n)], " "), last[self.rng.integers(0, 8, n)]
+            np.char.add(first[rng.integers(0, 10, n)], " "), last[rng.integers(0, 8, n)]
         )
         frame = pd.DataFrame(
             {
@@ -380,8 +391,8 @@ class _Journeys:
         cust, when, action, propensity = (
             np.concatenate(c) for c in zip(*self.action_parts, strict=True)
         )
-        channel = [ACTIONS[a][0] for a in action]
-        cost = [ACTIONS[a][1] for a in action]
+        channel = [ACTIONS[a][0] if a in ACTIONS else None for a in action]
+        cost = [ACTIONS[a][1] if a in ACTIONS else 0.0 for a in action]
         return (
             pd.DataFrame(
                 {
@@ -398,11 +409,40 @@ class _Journeys:
         )
 
 
-def simulate(cfg: SimConfig) -> Simulation:
-    """Run the simulator; the same config (and seed) gives the same tables, bit for bit."""
-    journeys = _Journeys(cfg)
+def _decided(table: pd.DataFrame, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The action and propensity a decisions table gives each active customer `idx`; one it
+    does not name gets no action, for certain."""
+    ids = table["customer_id"].astype(str).str.removeprefix("C").astype(int).to_numpy()
+    action = np.full(len(idx), "none", dtype=object)
+    propensity = np.ones(len(idx))
+    where = pd.Index(ids).get_indexer(idx)
+    known = where >= 0
+    action[known] = table["action"].to_numpy(dtype=object)[where[known]]
+    propensity[known] = table["propensity"].to_numpy(dtype=float)[where[known]]
+    unknown = sorted(set(action) - {"none", *ACTIONS})
+    if unknown:
+        raise ValueError(f"decisions: action(s) {unknown} are not the simulator's {list(ACTIONS)}")
+    return action.astype(str), propensity
+
+
+def customer_ids(n: int) -> np.ndarray:
+    return np.asarray([f"C{i:07d}" for i in range(n)], dtype=object)
+
+
+def simulate(cfg: SimConfig, decisions: Mapping[int, pd.DataFrame] | None = None) -> Simulation:
+    """Run the simulator; the same config (and seed) gives the same tables, bit for bit.
+    `decisions`: per campaign week (weeks since the start, e.g. an earlier run's evaluation
+    cutoff), the decisions a policy took then, acted out instead of the logged policy's, so a
+    world continues under them (see `cxml simulate --continue`)."""
+    for week in decisions or {}:
+        if week >= cfg.history_weeks or (cfg.history_weeks - week) % CAMPAIGN_EVERY:
+            raise ValueError(
+                f"decisions at week {week}: not a campaign week before this run's evaluation "
+                f"cutoff (every {CAMPAIGN_EVERY} weeks back from week {cfg.history_weeks})"
+            )
+    journeys = _Journeys(cfg, decisions)
     journeys.run()
-    ids = np.asarray([f"C{i:07d}" for i in range(cfg.customers)], dtype=object)
+    ids = customer_ids(cfg.customers)
     truth = journeys.truth
     assert truth is not None  # the evaluation cutoff is always a campaign week
     truth["customer_id"] = ids[truth["customer_id"].to_numpy()]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+import json
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import pandas as pd
@@ -17,20 +18,87 @@ def write_tables(tables: dict[str, pd.DataFrame], out: Path) -> list[Path]:
     return [write_parquet(frame, out / f"{name}.parquet") for name, frame in tables.items()]
 
 
-def run_simulate(out: Path, customers: int, seed: int) -> dict[str, object]:
+def run_simulate(
+    out: Path,
+    customers: int,
+    seed: int,
+    history_weeks: int | None = None,
+    decisions: dict[int, pd.DataFrame] | None = None,
+) -> dict[str, object]:
+    """Simulate a data dir; with `decisions` (per campaign week, a policy's decisions acted
+    out then) the world goes on under them. Its simulation.json and `simulation/` keep all it
+    takes to simulate the same world again, and to continue it (`continue_simulation`)."""
     from cxml.data.simulate import SimConfig, simulate
 
     cfg = SimConfig(customers=customers, seed=seed)
-    sim = simulate(cfg)
+    if history_weeks is not None:
+        cfg = replace(cfg, history_weeks=history_weeks)
+    decided = dict(sorted((decisions or {}).items()))
+    sim = simulate(cfg, decided)
     tables = {"customers": sim.customers, "events": sim.events, "actions": sim.actions}
     write_tables({**tables, "truth": sim.truth}, out)
+    kept = {week: f"{SIMULATION}/decisions-week-{week:03d}.parquet" for week in decided}
+    for week, name in kept.items():
+        write_parquet(decided[week][DECIDED], out / name)
     meta = {
         **asdict(cfg),
         "evaluation_cutoff": str(cfg.cutoff),
         "horizon_days": cfg.horizon_weeks * 7,
+        "decisions": {str(week): name for week, name in kept.items()},
     }
     write_json(meta, out / "simulation.json")
     return {**meta, "events": len(sim.events), "truth_rows": len(sim.truth)}
+
+
+SIMULATION = "simulation"  # where a simulated data dir keeps the decisions it acted out
+DECIDED = ["customer_id", "action", "propensity"]  # what of a decisions table the world needs
+
+
+def continue_simulation(
+    source: Path, decisions_file: Path, weeks: int, out: Path
+) -> dict[str, object]:
+    """The simulated world of `source` continued `weeks` weeks past its evaluation cutoff, the
+    decisions in `decisions_file` (a `cxml score` run's decisions.parquet, taken at that
+    cutoff) acted out at it instead of the logged policy's campaign; with the truth at the new
+    cutoff. Everything earlier happens exactly as it did in `source`."""
+    from cxml.data.simulate import CAMPAIGN_EVERY, SimConfig
+
+    meta_path = source / "simulation.json"
+    if not meta_path.is_file():
+        raise ValueError(
+            f"--continue {source}: no simulation.json there; give a simulated data dir"
+        )
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    if weeks <= 0 or weeks % CAMPAIGN_EVERY:
+        raise ValueError(
+            f"--weeks {weeks}: give a positive multiple of {CAMPAIGN_EVERY} (the campaign cycle), "
+            "e.g. 16, so the new cutoff is a campaign week and the outcome window has closed"
+        )
+    try:
+        table = pd.read_parquet(decisions_file)
+    except (OSError, ValueError) as error:
+        msg = f"--decisions {decisions_file}: not a readable Parquet file ({error})"
+        raise ValueError(msg) from None
+    missing = [c for c in [*DECIDED, "action_time"] if c not in table]
+    if missing:
+        raise ValueError(
+            f"--decisions {decisions_file}: lacks column(s) {missing}; give the decisions.parquet "
+            "a `cxml score` run wrote"
+        )
+    cfg = SimConfig(**{k: meta[k] for k in ("customers", "seed", "start", "history_weeks")})
+    cutoff = pd.Timestamp(cfg.cutoff)
+    taken = pd.to_datetime(table["action_time"], utc=True).unique()
+    if len(taken) != 1 or taken[0] != cutoff:
+        raise ValueError(
+            f"--decisions {decisions_file}: taken at {[str(t) for t in taken][:3]}, but "
+            f"{source}'s evaluation cutoff is {cutoff}: score at that cutoff"
+        )
+    earlier = {
+        int(week): pd.read_parquet(source / name)
+        for week, name in meta.get("decisions", {}).items()
+    }
+    earlier[cfg.history_weeks] = table
+    return run_simulate(out, cfg.customers, cfg.seed, cfg.history_weeks + weeks, earlier)
 
 
 def run_import(

@@ -19,7 +19,7 @@ from cxml.actions.baselines import (
     true_policy_value,
     true_values,
 )
-from cxml.actions.calibration import UpliftCalibration, calibrate, pseudo_effects
+from cxml.actions.calibration import UpliftCalibration, cross_fitted
 from cxml.actions.fallback import LEARNED, SIMPLE, Fallback, compare, decide
 from cxml.actions.offpolicy import dr_terms
 from cxml.actions.policy import allocate, eligible, net_values
@@ -45,10 +45,11 @@ def fit_uplift(
     before: pd.Timestamp,
     features_fn: FeaturesFn | None = None,
     columns: Sequence[str] | None = None,
-) -> tuple[object, dict[str, object]]:
+) -> tuple[object, dict[str, object], UpliftCalibration]:
     """The configured meta-learner, fitted on every campaign whose window closed by `before`
     (on the pipeline's features, those of `columns` when given (the risk models' own), unless
-    `features_fn` gives others)."""
+    `features_fn` gives others), and the calibration of its effects, cross-fitted on the same
+    campaigns (actions/calibration.py)."""
     actions = config.actions
     assert actions is not None
     log = loaded.tables.get("actions")
@@ -86,15 +87,20 @@ def fit_uplift(
     retreated = int(rows["retreated"].sum())
     if actions.drop_retreated:
         rows = rows[~rows["retreated"].to_numpy()]
-    learner = LEARNERS[actions.learner](control=actions.control, seed=config.model.seed)
+
+    def new_learner() -> Any:
+        return LEARNERS[actions.learner](control=actions.control, seed=config.model.seed)
+
+    learner = new_learner()
     features = rows.drop(columns=TREATMENT_COLUMNS)
     logged = randomised_propensities(rows)
-    learner.fit(
-        features,
-        rows["treatment"].to_numpy(),
-        rows["good"].to_numpy(),
-        logged if np.isfinite(logged).any() else None,
-    )
+    treatment, good = rows["treatment"].to_numpy(), rows["good"].to_numpy()
+    learner.fit(features, treatment, good, logged if np.isfinite(logged).any() else None)
+    customers = rows.index.get_level_values("customer_id").to_numpy()
+    calibration = cross_fitted(
+        new_learner, features, treatment, good, logged, customers, actions.names,
+        actions.control, config.model.seed,
+    )  # fmt: skip
     counts = rows["treatment"].value_counts()
     summary: dict[str, object] = {
         "uplift_rows": len(rows),
@@ -103,7 +109,7 @@ def fit_uplift(
         "uplift_rows_retreated": retreated,
     }
     summary |= {f"uplift_rows_{name}": int(n) for name, n in counts.items()}
-    return learner, summary
+    return learner, summary, calibration
 
 
 def randomised_propensities(rows: pd.DataFrame) -> np.ndarray:
@@ -169,7 +175,8 @@ def policy_report(
     campaign was logged at the test cutoff with its propensities, each policy's doubly robust
     value and the fallback when the learned policy did not beat the best simple one
     (actions/fallback.py). With a `calibration`, the learner's effects are calibrated first,
-    as scoring calibrates them."""
+    as scoring calibrates them: the campaign at the test cutoff then checks the calibrated
+    policy, having had no part in the calibration."""
     actions = config.actions
     assert actions is not None
     catalog, names, table = actions.catalog, actions.names, Table.of(features)
@@ -361,7 +368,7 @@ def judge_policy(
     """Uplift learned before the test cutoff; the policy judged at it, and the simple policy
     to fall back to when it was not better (actions/fallback.py)."""
     at = split.test[0]
-    learner, summary = fit_uplift(config, loaded, at, columns=list(features.columns))
+    learner, summary, calibration = fit_uplift(config, loaded, at, columns=list(features.columns))
     churn = result.results["churn"]
     at_test = churn.index.get_level_values("cutoff") == at
     ids = churn.index[at_test].get_level_values("customer_id")
@@ -371,10 +378,6 @@ def judge_policy(
     log = loaded.tables.get("actions")
     assert config.actions is not None
     names = config.actions.names
-    calibration = calibrated_on_campaign(
-        learner, test_features, held_out_campaign(truth, log, at, ids, config.actions.control),
-        realised, names, config.model.seed,
-    )  # fmt: skip
     metrics, table, fallback = policy_report(
         config, learner, test_features, risk, log, at, truth, realised, calibration
     )
@@ -385,25 +388,3 @@ def judge_policy(
     if truth is not None and "p_churn_none" in truth:
         deciles = uplift_deciles(learner, test_features, truth, names, calibration)
     return Judged(learner, metrics, table, fallback, deciles, calibration)
-
-
-def calibrated_on_campaign(
-    learner: Any,
-    features: pd.DataFrame,
-    campaign: pd.DataFrame | None,
-    churned: pd.Series,
-    names: list[str],
-    seed: int,
-) -> UpliftCalibration | None:
-    """The learner's effects calibrated on the held-out campaign (actions/calibration.py);
-    None without one: then nothing can check them, and they are used as estimated."""
-    if campaign is None:
-        return None
-    logged = campaign["action"].where(campaign["action"].isin(names), "none").to_numpy()
-    good = 1.0 - churned.reindex(features.index).to_numpy(dtype=float)
-    predicted = None
-    if learner.gives_outcomes:
-        predicted = learner.predict_outcomes(features).rename(columns={learner.control: "none"})
-    pseudo = pseudo_effects(good, logged, campaign["propensity"].to_numpy(), names, predicted)
-    estimates = learner.predict_uplift(features)[names].to_numpy(dtype=float)
-    return calibrate(estimates, pseudo, names, seed=seed)

@@ -58,9 +58,9 @@ def _calibration_words(info: object) -> str | None:
     if found is None:
         return None
     return (
-        f"The expected gains are calibrated on the campaign logged at the test cutoff "
-        f"({found.customers:,} customers): the learner's differences between customers are "
-        f"scaled by {found.slope:.2f} (fitted {found.fitted_slope:.2f} ± "
+        f"The expected gains are calibrated on the earlier campaigns, cross-fitted "
+        f"({found.rows:,} customer × campaign rows): the learner's differences between "
+        f"customers are scaled by {found.slope:.2f} (fitted {found.fitted_slope:.2f} ± "
         f"{found.var_slope**0.5:.2f}), and each action's mean effect moved toward the measured "
         "one as far as it stands out of its noise. Each expected gain in the list carries its "
         "90% interval."
