@@ -9,7 +9,7 @@ DEMO_CUSTOMERS ?= 20000
 export PYTHONHASHSEED := 0
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test bench bench-spark real-bench oracle-gap policy-check lint clean serve
+.PHONY: help install demo test bench bench-spark real-bench oracle-gap policy-check loop lint clean serve
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -56,6 +56,9 @@ oracle-gap: $(STAMP) ## After make demo: the churn AUC and NBA share when also t
 
 policy-check: $(STAMP) ## The policy a run uses against simple policies and its promise, on simulated bases (CUSTOMERS, SEEDS)
 	$(PY) -m benchmarks.policy_check
+
+loop: $(STAMP) ## The loop closed on the simulator: train, score, act, observe, 3 rounds (CUSTOMERS, SEEDS, ROUNDS)
+	$(PY) -m benchmarks.loop
 
 bench-spark: $(STAMP) ## Features and scoring at 10k/100k/1M customers: local vs Spark local[2]; rewrites its section of docs/performance.md
 	$(PY) -m benchmarks.bench_spark

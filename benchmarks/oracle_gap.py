@@ -149,7 +149,7 @@ def _base_at(data_dir: Path, at: pd.Timestamp) -> tuple[pd.DataFrame, pd.DataFra
     return features.loc[truth.index], truth
 
 
-def _ceiling_share(
+def ceiling_share(
     config: PipelineConfig, loaded: LoadedData, frame: pd.DataFrame, seed: int, customers: int
 ) -> float:
     """The policy's share of the oracle when its uplift is `FittedToTruth` on other bases of
@@ -192,7 +192,7 @@ def measure(data_dir: str | Path) -> dict[str, float]:
         "auc_with_traits": _churn_auc(config, _with(frame, traits, CHURN_TRAITS))[0],
         "nba_share": _nba_share(config, loaded, frame, traits, ()),
         "nba_share_with_traits": _nba_share(config, loaded, frame, traits, ACTION_TRAITS),
-        "nba_share_fitted_to_truth": _ceiling_share(
+        "nba_share_fitted_to_truth": ceiling_share(
             config, loaded, frame, sim["seed"], sim["customers"]
         ),
     }
