@@ -69,7 +69,14 @@ def test_a_view_has_every_event_before_the_cutoff_and_marks_those_behind_a_reaso
             ],
             "channel": ["call_centre", None, "app", "email", "email", "app"],
             "value": [None, 2.0, None, None, None, None],
-            "text": [None, None, None, "still waiting", None, None],
+            "text": [
+                None,
+                "call me on +44 7700 900123 or jo.k@mail.example",
+                None,
+                "still waiting",
+                None,
+                None,
+            ],
         }
     )
     tables, views = customer_views(listing.frame, events, None, CUTOFF)
@@ -81,3 +88,5 @@ def test_a_view_has_every_event_before_the_cutoff_and_marks_those_behind_a_reaso
     assert line["x"][0] == "still waiting" and line["s"][0] is not None
     assert views["a1"]["reasons"] == ["2 support tickets from the last 90 days still unresolved"]
     assert views["a2"]["timeline"]["m"] == [0]  # no reasons: nothing marked
+    # contact details a customer wrote are masked, the words kept
+    assert line["x"][3] == "call me on [number] or [e-mail]"

@@ -271,6 +271,16 @@ def pii_kind(values: pd.Series) -> str | None:
     return None
 
 
+_LONG_NUMBER = re.compile(r"\+?\d(?:[\s./-]?\d){6,}")  # 7+ digits: a phone, card or account
+
+
+def contact_details_masked(text: str) -> str:
+    """`text` with what looks like an e-mail address or a phone, card or account number
+    replaced by [e-mail] / [number]: customers write them into comments, and a page for the
+    whole team needs the words, not the details."""
+    return _LONG_NUMBER.sub("[number]", re.sub(_EMAIL, "[e-mail]", text))
+
+
 def pii_lookalikes(
     customers: pd.DataFrame, pii_columns: Iterable[str], not_pii: Iterable[str] = ()
 ) -> dict[str, str]:

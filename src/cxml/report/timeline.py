@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from cxml.data.schema import utc_timestamp
+from cxml.data.validate import contact_details_masked
 from cxml.features.catalog import event_words, one
 from cxml.features.sentiment import sentiment
 from cxml.report.ui import action_words, json_value
@@ -96,7 +97,7 @@ def _timelines(events: pd.DataFrame) -> tuple[dict[str, list[str]], dict[str, di
         "k": kinds.tolist(),
         "c": places.tolist(),
         "v": [None if np.isnan(v) else float(v) for v in values],
-        "x": [None if pd.isna(t) else str(t) for t in events["text"]],
+        "x": [None if pd.isna(t) else contact_details_masked(str(t)) for t in events["text"]],
         "s": [None if np.isnan(v) else round(float(v), 2) for v in events["sentiment"]],
         "m": events["marked"].astype(int).tolist(),
     }
