@@ -171,3 +171,10 @@ def test_bad_topic_examples_say_what_to_fix(tmp_path):
         adapter.validate_python({"topic_examples": str(rows)})
     with pytest.raises(ValueError, match="at least two"):
         fit_topics(["bill wrong", "bill late"], ["billing", "billing"])
+
+
+def test_sentiment_of_no_text_at_all_is_missing_not_an_error():
+    """A data dir without comments (the events table's text column optional, or empty)."""
+    found = sentiment(np.array([None, None, ""], dtype=object))
+    assert found.shape == (3,) and np.isnan(found).all()
+    assert sentiment(np.array([], dtype=object)).shape == (0,)

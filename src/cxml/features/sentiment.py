@@ -26,4 +26,6 @@ def sentiment(texts: np.ndarray) -> np.ndarray:
     scores = np.array(
         [analyse(str(t))["compound"] if str(t).strip() else np.nan for t in uniques], dtype=float
     )
+    if not len(scores):  # no text at all
+        return np.full(len(codes), np.nan)
     return np.where(codes >= 0, scores[np.maximum(codes, 0)], np.nan)
