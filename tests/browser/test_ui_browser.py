@@ -84,6 +84,7 @@ class Browser:
               reasons: Array.from(document.querySelectorAll('#reasons li'))
                 .map(li => li.firstChild.textContent),
               action: document.querySelector('#c-action').textContent,
+              actionLine: document.querySelector('#c-action').parentElement.textContent,
               runnerUp: document.querySelector('#runner-up').textContent,
               churn: document.querySelector('#c-churn').textContent,
               times: Array.from(document.querySelectorAll('#timeline tbody tr'))
@@ -126,6 +127,8 @@ def _check_customer(run: Run, shown: dict[str, Any], customer_id: str) -> None:
     row = run.scored.set_index("customer_id").loc[customer_id]
     assert shown["reasons"] == [row[f"reason_{i}"] for i in (1, 2, 3) if row[f"reason_{i}"]]
     assert shown["action"] == _words(row["action"])
+    if row["action"] != "none" and row.get("action_gain_low", "") != "":  # the gain's interval
+        assert "(90%: " in shown["actionLine"], shown["actionLine"]
     assert shown["runnerUp"] == (_words(row["runner_up_action"]) or "—")
     assert shown["churn"] == f"{100 * float(row['churn_probability']):.1f}%"
     at = pd.Timestamp(CUTOFF, tz="UTC")

@@ -163,7 +163,7 @@ def test_policy_is_judged_against_truth_and_its_dr_estimate_covers_it(trained):
     assert (fallback is not None) == (m["nba_fallback"] == 1.0)
     deciles = trained.tables["uplift_deciles"]  # the promise against the truth, by decile
     assert list(deciles["decile"]) == list(range(1, 11))
-    assert deciles["predicted_uplift"].is_monotonic_increasing
+    assert (np.diff(deciles["predicted_uplift"]) >= -1e-12).all()  # sorted by it (float sums)
     assert deciles["true_uplift"].notna().all()
     assert len(trained.bundle.info["uplift_deciles"]) == 10
 

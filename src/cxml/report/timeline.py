@@ -154,7 +154,7 @@ def customer_views(
     at = utc_timestamp(cutoff)
     ids = pd.Index(listing["customer_id"].astype(str))
     events = _before(events, "event_time", ids, at)
-    for column in ("channel", "value", "text"):
+    for column in ("event_type", "channel", "value", "text"):  # an empty or a lean events table
         if column not in events:
             events[column] = None
     events["role"] = events["event_type"].astype(str).map(lambda t: (roles or {}).get(t, t))

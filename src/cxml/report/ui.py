@@ -91,6 +91,8 @@ class Listing:
                 "drop": _numbers(scored, "satisfaction_drop_probability", 4),
                 "action": [action_words(a) for a in _texts(scored, "action")],
                 "gain": _numbers(scored, "action_expected_gain", 2),
+                "low": _numbers(scored, "action_gain_low", 2),  # its 90% interval, if known
+                "high": _numbers(scored, "action_gain_high", 2),
                 "cost": _numbers(scored, "action_cost", 2),
                 "why": _texts(scored, "action_reason"),
                 "runner_up": [action_words(a) for a in _texts(scored, "runner_up_action")],
@@ -218,7 +220,7 @@ def compact(listing: Listing) -> dict[str, Any]:
     starts = np.concatenate([[0], np.cumsum(counts)])
     columns["reasons"] = [codes[a:b].tolist() for a, b in itertools.pairwise(starts)]
     columns["explained"] = frame["explained"].astype(int).tolist()
-    for column in ("customer_id", "rank", "churn", "drop", "gain", "cost", "value"):
+    for column in ("customer_id", "rank", "churn", "drop", "gain", "low", "high", "cost", "value"):
         values = frame[column].tolist()
         columns[column] = [None if isinstance(v, float) and np.isnan(v) else v for v in values]
     return {"tables": tables, "columns": columns}
