@@ -53,6 +53,9 @@ def attributes(features: Table, value: np.ndarray) -> Table:
 #: Why a customer gets no action, when it is not the control group or exploration.
 NOT_ELIGIBLE = "no action is open to this customer (its rules, contact cap or cooldown)"
 NOT_WORTH = "no action is worth its cost for this customer"
+#: A chosen action whose uplift model finds nothing in the customer that raises its effect.
+AVERAGE_EFFECT = "with no trait of this customer's raising its effect above the average"
+
 DECISION_WHY = {
     "control": "control group: held out at random, to measure what the actions achieve",
     "explore": "exploring: an eligible action drawn at random, to learn what it achieves",
@@ -219,10 +222,17 @@ def describe(
     why = np.array([_why(action, gain, family, text) for action, gain, family, text in steps])
     why = why.astype(object)
     if drivers is not None:  # the uplift model's own word on why this action, for this customer
-        has = (picked != NONE) & (np.asarray(drivers, dtype=object) != "")
+        treated = picked != NONE
+        has = treated & (np.asarray(drivers, dtype=object) != "")
         named = [a.replace("_", " ") for a in picked[has]]
         why[has] = [
             f"{w}: helps most here because of {d}" for w, d in zip(named, drivers[has], strict=True)
+        ]
+        plain = treated & ~has  # nothing of this customer's raises the effect: say so
+        why[plain] = [
+            f"{a.replace('_', ' ')}: expected to cut the churn risk by {100 * u:.1f} points, "
+            f"{AVERAGE_EFFECT}"
+            for a, u in zip(picked[plain], gain_uplift[plain], strict=True)
         ]
     if found.fallback is None:
         _none_why(why, picked, found)
