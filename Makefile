@@ -9,7 +9,7 @@ DEMO_CUSTOMERS ?= 20000
 export PYTHONHASHSEED := 0
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test bench bench-spark real-bench oracle-gap policy-check loop lint clean serve
+.PHONY: help install demo test bench bench-spark real-bench survival-bench oracle-gap policy-check loop lint clean serve
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -50,6 +50,9 @@ bench: $(STAMP) ## Benchmarks against same-process baselines; rewrites docs/perf
 
 real-bench: $(STAMP) ## cxml beside simple baselines on real churn data, with intervals; rewrites its section of docs/performance.md
 	$(PY) -m benchmarks.real_bench
+
+survival-bench: $(STAMP) ## Time to churn out of time: cxml's hazard model beside Kaplan-Meier and Cox, with intervals
+	$(PY) -m benchmarks.survival_bench
 
 oracle-gap: $(STAMP) ## After make demo: the churn AUC and NBA share when also told the simulator's hidden traits
 	$(PY) -m benchmarks.oracle_gap $(DEMO_DIR)/data

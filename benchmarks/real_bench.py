@@ -89,7 +89,7 @@ class Scored:
     strata: np.ndarray | None = None
 
 
-def _with_source(config: PipelineConfig, source: Path | None) -> PipelineConfig:
+def with_source(config: PipelineConfig, source: Path | None) -> PipelineConfig:
     if source is None:
         return config
     return config.model_copy(update={"data": dataclasses.replace(config.data, source=source)})
@@ -302,13 +302,13 @@ MLC_RFM = Rfm(
 
 def run_online_retail(data_dir: Path) -> Scored:
     config = load_config(PIPELINES / "online_retail.yaml", data_dir=data_dir)
-    config = _with_source(config, shared_data_dir() / RETAIL_SOURCE)
+    config = with_source(config, shared_data_dir() / RETAIL_SOURCE)
     return score_out_of_time(config, RETAIL_TEST_CUTOFFS)
 
 
 def run_telco(data_dir: Path) -> Scored:
     config = load_config(PIPELINES / "telco.yaml", data_dir=data_dir)
-    return score_cross_validated(_with_source(config, shared_data_dir() / TELCO_SOURCE), TELCO_RFM)
+    return score_cross_validated(with_source(config, shared_data_dir() / TELCO_SOURCE), TELCO_RFM)
 
 
 def mlc_churn_dir(data_dir: str | Path) -> Path:

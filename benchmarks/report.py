@@ -30,6 +30,7 @@ ORDER = (
     "scoring",
     "training",
     "real-data",
+    "survival",
     "service",
     "spark",
 )

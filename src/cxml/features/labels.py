@@ -18,6 +18,7 @@ from cxml.data.schema import utc_timestamp
 __all__ = [
     "active_customers",
     "churn_labels",
+    "churn_times",
     "label_inputs",
     "make_labels",
     "population",
@@ -188,6 +189,71 @@ def make_labels(
     churn = _churn(events, population(events, customers, cutoff, config), cutoff, config)
     drop = _satisfaction_drop(events, churn.index, cutoff, config)
     return pd.concat([churn, drop], axis=1)
+
+
+def churn_times(
+    events: pd.DataFrame,
+    rows: pd.Index,
+    cutoff: str | pd.Timestamp,
+    end: str | pd.Timestamp,
+    config: LabelConfig = LabelConfig(),
+) -> pd.DataFrame:
+    """Days from `cutoff` to each customer's churn, and whether it was seen before `end` (the
+    time-to-event form of the churn label, for the rows of `population`).
+
+    Contractual: the first cancel at or after the cutoff. Inactivity: the day a customer is
+    declared lapsed, `horizon` days after the last activity before a gap of at least that
+    long, so "churned within the horizon" is the fixed label. A churn not seen before `end`
+    is censored at `end`: the customer counts as at risk until then, and no longer."""
+    cutoff, end = utc_timestamp(cutoff), utc_timestamp(end)
+    days = pd.Timedelta(days=1)
+    span = (end - cutoff) / days
+    if config.churn == "contractual":
+        seen = events.loc[
+            (events["event_type"] == "cancel").to_numpy()
+            & (events["event_time"] >= cutoff).to_numpy()
+            & (events["event_time"] < end).to_numpy()
+        ]
+        first = seen.groupby(_str_ids(seen["customer_id"]))["event_time"].min()
+        at = ((first - cutoff) / days).reindex(rows)
+    elif config.churn == "inactivity":
+        at = _lapse_days(events, rows, cutoff, end, config)
+    else:
+        raise ValueError(f"unknown churn definition {config.churn!r}: use contractual/inactivity")
+    event = at.notna().to_numpy()
+    duration = np.where(event, at.to_numpy(dtype=float), span)
+    return pd.DataFrame({"duration_days": duration, "event": event}, index=rows)
+
+
+def _lapse_days(
+    events: pd.DataFrame,
+    rows: pd.Index,
+    cutoff: pd.Timestamp,
+    end: pd.Timestamp,
+    config: LabelConfig,
+) -> pd.Series:
+    """Days from `cutoff` to the first lapse (last activity + horizon, the next activity at
+    least a horizon later or the gap running past `end` by then); NaN where none is seen."""
+    horizon = config.horizon
+    acts = events.loc[
+        events["event_type"].isin(list(config.activity_types)).to_numpy()
+        & (events["event_time"] < end).to_numpy(),
+        ["customer_id", "event_time"],
+    ]
+    frame = pd.DataFrame(
+        {"customer_id": _str_ids(acts["customer_id"]), "t": acts["event_time"].array}
+    )
+    frame = frame[frame["customer_id"].isin(rows)]
+    before = frame["t"] < cutoff
+    last = frame[before].groupby("customer_id")["t"].max()  # the activity the cutoff follows
+    frame = pd.concat([last.reset_index(), frame[~before]], ignore_index=True)
+    frame = frame.sort_values(["customer_id", "t"], kind="stable")
+    following = frame.groupby("customer_id")["t"].shift(-1).fillna(end)
+    lapse = frame["t"] + horizon
+    lapsed = (following - frame["t"] >= horizon) & (lapse <= end)
+    first = lapse[lapsed].groupby(frame.loc[lapsed, "customer_id"]).min()
+    days = (first - cutoff) / pd.Timedelta(days=1)
+    return days.clip(lower=0.0).reindex(rows)
 
 
 def label_inputs(

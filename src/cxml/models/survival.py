@@ -1,0 +1,133 @@
+"""When a customer will churn: a discrete-time hazard model over person-periods.
+
+Each labelled row (features at a cutoff, days to churn, whether the churn was seen) becomes one
+row per period it was at risk in, the label saying whether it churned in that period; one
+LightGBM classifier learns the hazard from the features and the period's number. A row is at
+risk in a period only if it was watched to that period's end or churned in it, so a censored
+customer adds no event and no period it was not seen through. The survival curve is the
+product of one minus the hazards: monotone by construction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import lightgbm as lgb
+import numpy as np
+
+from cxml.config import ModelConfig
+from cxml.models.train import lightgbm_params
+
+__all__ = [
+    "Grid",
+    "HazardModel",
+    "person_periods",
+    "restricted_mean",
+    "survival_at",
+]
+
+
+@dataclass(frozen=True)
+class Grid:
+    """The periods the hazard is learned on: `n` periods of `days` each, from the cutoff (by
+    default weeks, to a year: a month's periods cannot order the churns within one)."""
+
+    days: float = 7.0
+    n: int = 53
+
+    @property
+    def ends(self) -> np.ndarray:
+        return self.days * np.arange(1, self.n + 1)
+
+
+def person_periods(
+    duration: np.ndarray, event: np.ndarray, grid: Grid
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(row, period, churned) for every period each row was at risk in: the periods it was
+    watched through, and the one it churned in."""
+    duration = np.asarray(duration, dtype=float)
+    event = np.asarray(event, dtype=bool)
+    churn_period = np.floor(duration / grid.days).astype(np.int64)  # the period it falls in
+    watched = np.minimum(churn_period, grid.n)  # censored: the whole periods seen
+    count = np.where(event & (churn_period < grid.n), churn_period + 1, watched)
+    rows = np.repeat(np.arange(len(duration)), count)
+    starts = np.cumsum(count) - count
+    period = np.arange(int(count.sum())) - np.repeat(starts, count)
+    churned = event[rows] & (period == churn_period[rows])
+    return rows, period, churned.astype(float)
+
+
+def _with_period(matrix: np.ndarray, rows: np.ndarray, period: np.ndarray) -> np.ndarray:
+    return np.column_stack([np.asarray(matrix, dtype=float)[rows], period.astype(float)])
+
+
+@dataclass
+class HazardModel:
+    """LightGBM on person-periods; `survival` gives each row's curve at the grid's ends."""
+
+    grid: Grid
+    booster: lgb.Booster
+    rounds: int
+
+    @classmethod
+    def fit(
+        cls,
+        matrix: np.ndarray,
+        duration: np.ndarray,
+        event: np.ndarray,
+        stop: np.ndarray,
+        config: ModelConfig | None = None,
+        grid: Grid = Grid(),
+    ) -> HazardModel:
+        """Fit on the rows not in `stop` and stop early on the `stop` rows (a boolean mask over
+        the rows: whole customers, never a share of one's periods)."""
+        config = config or ModelConfig()
+        rows, period, churned = person_periods(duration, event, grid)
+        held = np.asarray(stop, dtype=bool)[rows]
+        design = _with_period(matrix, rows, period)
+        train = lgb.Dataset(design[~held], churned[~held])
+        valid = train.create_valid(design[held], churned[held])
+        booster = lgb.train(
+            lightgbm_params(config),
+            train,
+            num_boost_round=config.max_rounds,
+            valid_sets=[valid],
+            callbacks=[lgb.early_stopping(config.early_stopping_rounds, verbose=False)],
+        )
+        return cls(grid, booster, int(booster.best_iteration or config.max_rounds))
+
+    def hazards(self, matrix: np.ndarray) -> np.ndarray:
+        """Rows x periods: the probability of churning in each period, having lasted to it."""
+        n = len(matrix)
+        rows = np.repeat(np.arange(n), self.grid.n)
+        period = np.tile(np.arange(self.grid.n), n)
+        design = _with_period(matrix, rows, period)
+        raw = self.booster.predict(design, num_iteration=self.rounds)
+        return np.asarray(raw, dtype=float).reshape(n, self.grid.n)
+
+    def survival(self, matrix: np.ndarray) -> np.ndarray:
+        """Rows x periods: the probability of still being a customer at each period's end."""
+        return np.cumprod(1.0 - self.hazards(matrix), axis=1)
+
+
+def survival_at(curve: np.ndarray, grid: Grid, days: float | np.ndarray) -> np.ndarray:
+    """Each row's survival at `days` (one value or one per column wanted), interpolated
+    log-linearly within a period (a constant hazard inside it); 1 at day 0."""
+    wanted = np.atleast_1d(np.asarray(days, dtype=float))
+    if (wanted > grid.days * grid.n).any():
+        raise ValueError(f"survival past {grid.days * grid.n:.0f} days is not modelled")
+    knots = np.concatenate([[0.0], grid.ends])
+    log_s = np.log(np.clip(np.column_stack([np.ones(len(curve)), curve]), 1e-12, 1.0))
+    out = np.exp(np.vstack([np.interp(wanted, knots, row) for row in log_s]))
+    return out if np.ndim(days) else out[:, 0]
+
+
+def restricted_mean(curve: np.ndarray, grid: Grid) -> np.ndarray:
+    """Expected days as a customer within the grid's span (the area under the curve, each
+    period's survival decaying at its constant hazard)."""
+    start = np.column_stack([np.ones(len(curve)), curve[:, :-1]])
+    end = np.clip(curve, 1e-12, 1.0)
+    ratio = end / np.clip(start, 1e-12, 1.0)
+    flat = np.isclose(ratio, 1.0)
+    area = np.where(flat, start, (start - end) / np.where(flat, 1.0, -np.log(ratio)))
+    return grid.days * area.sum(axis=1)
