@@ -9,7 +9,7 @@ DEMO_CUSTOMERS ?= 20000
 export PYTHONHASHSEED := 0
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test bench bench-spark real-bench survival-bench oracle-gap policy-check loop lint clean serve
+.PHONY: help install demo test bench bench-spark real-bench survival-bench clv-bench oracle-gap policy-check loop lint clean serve
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -53,6 +53,9 @@ real-bench: $(STAMP) ## cxml beside simple baselines on real churn data, with in
 
 survival-bench: $(STAMP) ## Time to churn out of time: cxml's hazard model beside Kaplan-Meier and Cox, with intervals
 	$(PY) -m benchmarks.survival_bench
+
+clv-bench: $(STAMP) ## Future spend out of time on Online Retail: cxml beside last period's spend and BG/NBD + Gamma-Gamma
+	$(PY) -m benchmarks.clv_bench
 
 oracle-gap: $(STAMP) ## After make demo: the churn AUC and NBA share when also told the simulator's hidden traits
 	$(PY) -m benchmarks.oracle_gap $(DEMO_DIR)/data

@@ -31,6 +31,7 @@ ORDER = (
     "training",
     "real-data",
     "survival",
+    "clv",
     "service",
     "spark",
 )

@@ -23,6 +23,7 @@ __all__ = [
     "make_labels",
     "population",
     "satisfaction_drop_labels",
+    "spend_between",
 ]
 
 
@@ -254,6 +255,27 @@ def _lapse_days(
     first = lapse[lapsed].groupby(frame.loc[lapsed, "customer_id"]).min()
     days = (first - cutoff) / pd.Timedelta(days=1)
     return days.clip(lower=0.0).reindex(rows)
+
+
+def spend_between(
+    events: pd.DataFrame,
+    rows: pd.Index,
+    start: str | pd.Timestamp,
+    end: str | pd.Timestamp,
+    types: tuple[str, ...] = ("purchase",),
+) -> pd.Series:
+    """Each customer's summed `value` of `types` events in [start, end): what they spent
+    (0 for a customer of `rows` who spent nothing)."""
+    start, end = utc_timestamp(start), utc_timestamp(end)
+    times = events["event_time"]
+    keep = (
+        events["event_type"].isin(list(types)).to_numpy()
+        & (times >= start).to_numpy()
+        & (times < end).to_numpy()
+    )
+    bought = events.loc[keep]
+    spent = bought["value"].astype(float).groupby(_str_ids(bought["customer_id"])).sum()
+    return spent.reindex(rows, fill_value=0.0).rename("spend")
 
 
 def label_inputs(
