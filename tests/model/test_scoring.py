@@ -69,6 +69,25 @@ def test_list_has_the_columns_and_no_pii(scored_run):
     assert len(on_disk) == len(first) and set(required) <= set(on_disk.columns)
 
 
+def test_the_list_says_when_and_what_a_customer_is_worth(scored_run):
+    """The time-to-churn columns: probabilities and days in range, agreeing with the churn
+    model and with the simulator's true risk; the value within what the customer pays."""
+    config, data, _, first, _ = scored_run
+    survival, tenure = first["survival_90d"], first["expected_tenure_days"]
+    assert survival.between(0, 1).all() and tenure.between(0, 371).all()
+    # the two models see the same customers: the riskier, the less likely to stay
+    assert np.corrcoef(first["churn_probability"], 1 - survival)[0, 1] > 0.5
+    truth = pd.read_parquet(data / "truth.parquet").set_index("customer_id")
+    true_risk = truth.loc[first["customer_id"], "p_churn_observed"].to_numpy()
+    assert np.corrcoef(true_risk, 1 - survival)[0, 1] > 0.3
+    value = config.actions.value
+    paid = first["customer_value"] / value.multiplier * value.margin
+    assert (first["lifetime_value"] >= 0).all()
+    months = min(value.multiplier, 12)  # the survival model sees a year
+    assert (first["lifetime_value"] <= paid * months + 1e-9).all()
+    assert (first["lifetime_value"] < paid * months).mean() > 0.9  # some churn is expected
+
+
 def test_ranked_by_risk_and_only_active_customers(scored_run):
     _, data, _, first, _ = scored_run
     assert list(first["churn_rank"]) == list(range(1, len(first) + 1))

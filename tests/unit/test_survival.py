@@ -9,7 +9,15 @@ import pytest
 
 from cxml.config import LabelConfig, ModelConfig
 from cxml.features.labels import churn_times
-from cxml.models.survival import Grid, HazardModel, person_periods, restricted_mean, survival_at
+from cxml.models.survival import (
+    MONTH_DAYS,
+    Grid,
+    HazardModel,
+    monthly_value,
+    person_periods,
+    restricted_mean,
+    survival_at,
+)
 
 CUTOFF = pd.Timestamp("2025-01-01", tz="UTC")
 END = pd.Timestamp("2025-07-01", tz="UTC")  # 181 days after the cutoff
@@ -106,3 +114,19 @@ def test_the_curve_falls_in_time_and_what_is_read_off_it_is_consistent():
     assert abs(at[:, 1].mean() - truth.mean()) < 0.05
     with pytest.raises(ValueError, match="not modelled"):
         survival_at(curve, grid, 400.0)
+
+
+def test_a_customer_pays_only_the_months_they_are_expected_to_stay():
+    grid = Grid()
+    staying = np.ones((1, grid.n))
+    gone = np.zeros((1, grid.n))  # cancelled: no future month is paid
+    halving = np.exp(np.log(0.5) / (6 * MONTH_DAYS) * grid.ends)[None, :]  # half by month 6
+    curves = np.vstack([staying, gone, halving, staying])
+    pay = np.array([10.0, 10.0, 10.0, -5.0])  # a negative charge is no income
+    value = monthly_value(curves, grid, pay, months=12, yearly_discount=0.0)
+    assert value[0] == pytest.approx(120.0) and value[1] < 1e-6 and value[3] == 0.0
+    assert 0 < value[2] < 120.0
+    discounted = monthly_value(curves, grid, pay, months=12, yearly_discount=0.1)
+    assert (discounted <= value).all() and discounted[0] < 120.0
+    # months past the year the model sees are not promised
+    assert monthly_value(curves, grid, pay, months=24, yearly_discount=0.0)[0] == value[0]

@@ -81,10 +81,15 @@ class ContactPolicy:
 @with_config(FORBID)
 @dataclass(frozen=True)
 class CustomerValue:
-    """Customer value = multiplier x a feature column, e.g. 12 x monthly charge."""
+    """Customer value = multiplier x a feature column, e.g. 12 x monthly charge. The list's
+    lifetime_value pays `margin` of that column each month the customer is expected to stay,
+    for `multiplier` months (at most the year the survival model sees), discounted at
+    `yearly_discount`."""
 
     feature: str
     multiplier: Annotated[float, Field(gt=0)] = 1.0
+    margin: Annotated[float, Field(ge=0, le=1)] = 1.0
+    yearly_discount: Annotated[float, Field(ge=0, lt=1)] = 0.0
 
 
 @with_config(FORBID)

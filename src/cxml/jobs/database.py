@@ -70,6 +70,10 @@ scores = _per_customer(
     *(sa.Column(f"reason_{i}", sa.Text) for i in (1, 2, 3)),
     *(sa.Column(f"reason_family_{i}", _KEY) for i in (1, 2, 3)),
     sa.Column("explained", sa.Boolean, nullable=False),
+    # when: from the time-to-churn model, where the run learned one (docs/time_to_churn.md)
+    sa.Column("survival_90d", sa.Double),
+    sa.Column("expected_tenure_days", sa.Double),
+    sa.Column("lifetime_value", sa.Double),
 )
 sa.Index("ix_cxml_scores_rank", scores.c.run_id, scores.c.churn_rank)
 decisions = _per_customer(

@@ -22,17 +22,25 @@ from cxml.data.validate import pii_lookalikes
 from cxml.features.attributes import as_of, attribute_record, profile_columns
 from cxml.features.build import build_features, feature_catalog, log_start
 from cxml.features.dataset import Split, build_training_set, informative, out_of_time_split
-from cxml.features.labels import describe_churn
+from cxml.features.labels import churn_times, describe_churn
 from cxml.features.table import Table
 from cxml.features.topics import with_classifier
 from cxml.jobs.inputs import cutoffs, load_inputs
 from cxml.jobs.nba import judge_policy
 from cxml.jobs.preflight import check_against_data
 from cxml.jobs.progress import stages
-from cxml.models.backtest import LABELS, Backtest, cross_validated, out_of_time
+from cxml.models.backtest import (
+    LABELS,
+    Backtest,
+    cross_validated,
+    customer_buckets,
+    out_of_time,
+)
 from cxml.models.bundle import ScoringBundle, bundle_spec, synthetic_example
 from cxml.models.drift import reference_profile
 from cxml.models.report import describe_choice, evaluation_report
+from cxml.models.survival import Grid, HazardModel, sample_rows
+from cxml.models.train import FrameEncoder
 from cxml.report.figures import evaluation_figures
 
 if TYPE_CHECKING:
@@ -158,7 +166,8 @@ def train_stages(config: PipelineConfig) -> list[str]:
     """The named stages `cxml train` shows, in order."""
     backtests = [f"backtest {target}" for target in config.targets]
     refit = [] if config.evaluation.kind == "cross_validation" else ["refit for registration"]
-    return ["load data", "build features", *backtests, *refit, "next best action", "explain"]
+    after = ["next best action", "time to churn", "explain"]
+    return ["load data", "build features", *backtests, *refit, *after]
 
 
 def train(config: PipelineConfig, show_progress: bool = True) -> Trained:
@@ -201,6 +210,10 @@ def train(config: PipelineConfig, show_progress: bool = True) -> Trained:
                 tables["uplift_deciles"] = deciles
             if fallback is not None:
                 summary["policy_fallback"] = f"{fallback.policy}: {fallback.why}"
+        begin("time to churn")
+        survival = _time_to_churn(config, loaded, features, result.encoder, split)
+        if survival is not None:
+            summary["time_to_churn"] = f"{survival.rounds} rounds, weekly hazard to a year"
         bundle = ScoringBundle(
             pipeline=config.name,
             spec=bundle_spec(fcfg, config.labels, config.actions, config.experiment),
@@ -223,6 +236,7 @@ def train(config: PipelineConfig, show_progress: bool = True) -> Trained:
                 ),
             },
             uplift=uplift,
+            survival=survival,
         )
         begin("explain")
         explained_tables, explained_figures = _explanations(bundle, features, result)
@@ -420,6 +434,41 @@ def _explanations(
         for name, figure in global_figures(contrib, rows).items():
             figures[f"{target}_{name}"] = figure
     return tables, figures
+
+
+#: The most person-periods (rows x weeks at risk) the time-to-churn model learns from: a
+#: random sample of the rows beyond it, so training memory stays bounded.
+MAX_PERSON_PERIODS = 400_000
+
+
+def _time_to_churn(
+    config: PipelineConfig,
+    loaded: LoadedData,
+    features: pd.DataFrame,
+    encoder: FrameEncoder,
+    split: Split | None,
+) -> HazardModel | None:
+    """The time-to-churn model on every cutoff's rows, churns followed to the end of the log;
+    None for a snapshot (no churn dates to learn from) or a run without churn."""
+    events = loaded.tables["events"]
+    if split is None or "churn" not in config.targets or config.labels.source != "derived":
+        return None
+    if not len(events):
+        return None
+    end = events["event_time"].max() + pd.Timedelta(microseconds=1)  # the last event is seen
+    parts = []
+    for cutoff, rows in features.groupby(level="cutoff", sort=False):
+        ids = pd.Index(rows.index.get_level_values("customer_id"), dtype=object)
+        times = churn_times(events, ids, cutoff, end, config.labels)
+        parts.append(times.set_axis(rows.index))
+    times = pd.concat(parts).reindex(features.index)
+    duration, event = times["duration_days"].to_numpy(), times["event"].to_numpy()
+    grid = Grid()
+    keep = sample_rows(duration, event, grid, MAX_PERSON_PERIODS, config.model.seed)
+    taken = features.iloc[keep]
+    stop = customer_buckets(taken.index, 10) == 0
+    matrix = encoder.transform(taken)
+    return HazardModel.fit(matrix, duration[keep], event[keep], stop, config.model, grid)
 
 
 def _labelled_until(frame: pd.DataFrame, split: Split | None, config: PipelineConfig) -> str | None:

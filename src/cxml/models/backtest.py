@@ -65,7 +65,7 @@ def feature_part(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.drop(columns=[c for c in LABELS if c in frame.columns])
 
 
-def _buckets(index: pd.Index, n: int) -> np.ndarray:
+def customer_buckets(index: pd.Index, n: int) -> np.ndarray:
     """A stable bucket 0..n-1 per row from a hash of its customer id, the same on every run;
     all of a customer's cutoffs land in the same bucket."""
     ids = index.get_level_values("customer_id").astype(str)
@@ -84,14 +84,14 @@ def _slices(frame: pd.DataFrame, split: Split) -> dict[str, pd.DataFrame]:
     train = frame[cutoffs.isin([c for c in split.train if c not in recent])]
     if recent:
         validation = frame[cutoffs.isin(recent)]
-        half = _buckets(validation.index, 2) == 0
+        half = customer_buckets(validation.index, 2) == 0
         return {
             "train": train,
             "stop": validation[half],
             "calibrate": validation[~half],
             "test": test,
         }
-    bucket = _buckets(train.index, 10)
+    bucket = customer_buckets(train.index, 10)
     return {
         "train": train[bucket >= 2],
         "stop": train[bucket == 0],
@@ -191,7 +191,7 @@ def _deployed(
     if len(cutoffs) < 2:
         return backtest
     newest = frame.index.get_level_values("cutoff") == cutoffs[-1]
-    recent, half = frame[newest], _buckets(frame[newest].index, 2) == 0
+    recent, half = frame[newest], customer_buckets(frame[newest].index, 2) == 0
     parts = {"train": frame[~newest], "stop": recent[half], "calibrate": recent[~half]}
     parts["test"] = recent.head(0)
     encoder = FrameEncoder().fit(feature_part(parts["train"]))

@@ -29,6 +29,7 @@ from cxml.features.catalog import Features
 from cxml.features.table import Table
 from cxml.features.visible import Source
 from cxml.models.choice import RiskModel
+from cxml.models.survival import HazardModel, monthly_value, tenure_columns
 from cxml.models.train import FrameEncoder
 
 #: The bundle's layout; a bundle of another layout is refused with what to do.
@@ -52,6 +53,10 @@ def bundle_spec(
     }
 
 
+#: The list's survival column: the chance of still being a customer this many days on.
+SURVIVAL_DAYS = 90
+
+
 @dataclass
 class ScoringBundle:
     pipeline: str
@@ -61,6 +66,7 @@ class ScoringBundle:
     models: dict[str, RiskModel]  # target -> calibrated model
     info: dict[str, object] = field(default_factory=dict)  # cutoffs, metrics: for the record
     uplift: object | None = None  # a fitted meta-learner (models/uplift.py), when actions exist
+    survival: HazardModel | None = None  # time to churn (models/survival.py), when learned
 
     def __getstate__(self) -> dict[str, Any]:
         cached = {"feature_config", "labels", "actions", "experiment"}  # rebuilt from `spec`
@@ -128,6 +134,24 @@ class ScoringBundle:
             f"{t}_probability": m.calibrated(known[t]) if t in known else m.predict_matrix(matrix)
             for t, m in self.models.items()
         }
+
+    def tenure(self, features: Table, matrix: np.ndarray) -> dict[str, np.ndarray]:
+        """Per encoded row, from the time-to-churn model: the chance of still being a customer
+        90 days on, the expected days as one within a year, and (with a customer value) the
+        margin expected over the value's months; none without the model."""
+        if self.survival is None:
+            return {}
+        curve = self.survival.survival(matrix)
+        out = tenure_columns(curve, self.survival.grid, SURVIVAL_DAYS)
+        value = None if self.actions is None else self.actions.value
+        if value is not None and value.feature in features:
+            numbers = pd.to_numeric(np.asarray(features.columns[value.feature]), errors="coerce")
+            per_month = value.margin * np.asarray(numbers, dtype=float)
+            months, discount = value.multiplier, value.yearly_discount
+            out["lifetime_value"] = monthly_value(
+                curve, self.survival.grid, per_month, months, discount
+            )
+        return out
 
     def predict(self, features: pd.DataFrame) -> pd.DataFrame:
         """`probabilities` of a feature frame, as a frame: the face MLflow's pyfunc calls."""

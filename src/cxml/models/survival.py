@@ -19,12 +19,19 @@ from cxml.config import ModelConfig
 from cxml.models.train import lightgbm_params
 
 __all__ = [
+    "MONTH_DAYS",
     "Grid",
     "HazardModel",
+    "monthly_value",
     "person_periods",
     "restricted_mean",
+    "sample_rows",
     "survival_at",
+    "tenure_columns",
 ]
+
+
+MONTH_DAYS = 365.25 / 12
 
 
 @dataclass(frozen=True)
@@ -131,3 +138,41 @@ def restricted_mean(curve: np.ndarray, grid: Grid) -> np.ndarray:
     flat = np.isclose(ratio, 1.0)
     area = np.where(flat, start, (start - end) / np.where(flat, 1.0, -np.log(ratio)))
     return grid.days * area.sum(axis=1)
+
+
+def sample_rows(
+    duration: np.ndarray, event: np.ndarray, grid: Grid, max_periods: int, seed: int
+) -> np.ndarray:
+    """Positions of a random sample of rows whose person-periods stay within `max_periods`
+    (all rows when they fit): the expanded table grows with rows × periods."""
+    rows, _, _ = person_periods(duration, event, grid)
+    count = np.bincount(rows, minlength=len(duration))
+    if count.sum() <= max_periods:
+        return np.arange(len(duration))
+    order = np.random.default_rng(seed).permutation(len(duration))
+    keep = order[np.cumsum(count[order]) <= max_periods]
+    return np.sort(keep)
+
+
+def tenure_columns(curve: np.ndarray, grid: Grid, days: int) -> dict[str, np.ndarray]:
+    """The list's columns read off each row's curve: the chance of still being a customer
+    `days` after the cutoff, and the expected days as one within the modelled span."""
+    return {
+        f"survival_{days}d": survival_at(curve, grid, float(days)),
+        "expected_tenure_days": restricted_mean(curve, grid),
+    }
+
+
+def monthly_value(
+    curve: np.ndarray, grid: Grid, per_month: np.ndarray, months: float, yearly_discount: float
+) -> np.ndarray:
+    """The discounted sum of `per_month` over the next `months` (within the grid's span),
+    each month paid only if the customer is still one at its end. Never negative."""
+    span = int(min(np.floor(months), np.floor(grid.days * grid.n / MONTH_DAYS)))
+    if span < 1:
+        return np.zeros(len(curve))
+    ends = MONTH_DAYS * np.arange(1, span + 1)
+    staying = survival_at(curve, grid, ends)
+    discount = (1.0 + yearly_discount) ** -(np.arange(1, span + 1) / 12)
+    pay = np.clip(np.nan_to_num(np.asarray(per_month, dtype=float)), 0.0, None)
+    return pay * (staying @ discount)

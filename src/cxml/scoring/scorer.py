@@ -7,7 +7,7 @@ the endpoint all call it, so they can never disagree.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
@@ -45,6 +45,8 @@ class CustomerPart:
     probabilities: dict[str, np.ndarray]  # <target>_probability
     raw: np.ndarray  # the churn model's raw score: breaks ties between equal probabilities
     options: Options | None  # per action: uplift, net value, eligibility (None: no actions)
+    #: survival_90d, expected_tenure_days, lifetime_value (none without a survival model)
+    tenure: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 @dataclass
@@ -117,7 +119,8 @@ class Scorer:
             fallback = Fallback.from_info(self.bundle.info.get("policy_fallback"))
             if fallback is not None:
                 found = fall_back(found, fallback, probabilities["churn_probability"])
-        return CustomerPart(matrix, probabilities, raw, found)
+        tenure = self.bundle.tenure(features, matrix)
+        return CustomerPart(matrix, probabilities, raw, found, tenure)
 
     def allocate(self, found: Options, per_customer: bool) -> Allocation:
         """The allocation under the bundle's budget and capacities (`per_customer`: each
@@ -192,6 +195,7 @@ class Scorer:
             "churn_rank": rank,
         }
         columns |= {k: v for k, v in part.probabilities.items() if k not in columns}
+        columns |= part.tenure
         reasons, table = self.reasons(features, explained, part.matrix, touchpoints)
         columns |= reasons
         if part.options is not None and chosen is not None:

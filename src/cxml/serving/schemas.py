@@ -106,6 +106,11 @@ class Prediction(bentoml.IODescriptor):
     churn_probability: float
     churn_risk_band: str
     satisfaction_drop_probability: float | None = None
+    #: from the time-to-churn model: still a customer 90 days on, expected days as one within
+    #: a year, and the margin expected over the customer value's months
+    survival_90d: float | None = None
+    expected_tenure_days: float | None = None
+    lifetime_value: float | None = None
     reasons: list[str] | None = None
     reason_families: list[str] | None = None
     action: Action | None = None
