@@ -112,6 +112,13 @@ def test_the_curve_falls_in_time_and_what_is_read_off_it_is_consistent():
     # and the level: within a few points of the true survival at 90 days on average
     truth = np.exp(-np.exp(-4.5 + 0.8 * test[:, 0]) * 90)
     assert abs(at[:, 1].mean() - truth.mean()) < 0.05
+    # predicted once per distinct step of time the trees know, exactly as once per period
+    design = np.column_stack([test[:50], np.zeros(50)])
+    every = []
+    for k in range(grid.n):
+        design[:, -1] = k
+        every.append(model.booster.predict(design, num_iteration=model.rounds))
+    assert np.array_equal(np.column_stack(every), model.hazards(test[:50]))
     with pytest.raises(ValueError, match="not modelled"):
         survival_at(curve, grid, 400.0)
 

@@ -68,6 +68,24 @@ def _with_period(matrix: np.ndarray, rows: np.ndarray, period: np.ndarray) -> np
     return np.column_stack([np.asarray(matrix, dtype=float)[rows], period.astype(float)])
 
 
+#: The most bins the trees may cut the period's number into: the hazard's time steps are
+#: the data's (weekly rows, exact censoring), but scoring then predicts each customer at most
+#: this many times, not once per period.
+TIME_BINS = 12
+
+
+def _period_classes(booster: lgb.Booster, rounds: int, n: int) -> np.ndarray:
+    """Per period, the first period the trees cannot tell it from: they split the period's
+    number at a few thresholds, and periods between the same two predict the same hazard."""
+    trees = booster.trees_to_dataframe()
+    period = booster.feature_name()[-1]
+    used = trees[(trees["tree_index"] < rounds) & (trees["split_feature"] == period)]
+    cuts = np.unique(used["threshold"].to_numpy(dtype=float))
+    side = np.searchsorted(cuts, np.arange(n), side="left")  # go left when period <= cut
+    first = {c: k for k, c in reversed(list(enumerate(side)))}
+    return np.array([first[c] for c in side], dtype=np.int64)
+
+
 @dataclass
 class HazardModel:
     """LightGBM on person-periods; `survival` gives each row's curve at the grid's ends."""
@@ -75,6 +93,8 @@ class HazardModel:
     grid: Grid
     booster: lgb.Booster
     rounds: int
+    #: per period, the period whose hazard it shares (the trees' splits on time are few)
+    classes: np.ndarray
 
     @classmethod
     def fit(
@@ -94,23 +114,29 @@ class HazardModel:
         design = _with_period(matrix, rows, period)
         train = lgb.Dataset(design[~held], churned[~held])
         valid = train.create_valid(design[held], churned[held])
+        params = lightgbm_params(config)
+        bins = [int(str(params.get("max_bin", 255)))] * (design.shape[1] - 1) + [TIME_BINS]
+        params["max_bin_by_feature"] = bins
         booster = lgb.train(
-            lightgbm_params(config),
+            params,
             train,
             num_boost_round=config.max_rounds,
             valid_sets=[valid],
             callbacks=[lgb.early_stopping(config.early_stopping_rounds, verbose=False)],
         )
-        return cls(grid, booster, int(booster.best_iteration or config.max_rounds))
+        rounds = int(booster.best_iteration or config.max_rounds)
+        return cls(grid, booster, rounds, _period_classes(booster, rounds, grid.n))
 
     def hazards(self, matrix: np.ndarray) -> np.ndarray:
-        """Rows x periods: the probability of churning in each period, having lasted to it."""
-        n = len(matrix)
-        rows = np.repeat(np.arange(n), self.grid.n)
-        period = np.tile(np.arange(self.grid.n), n)
-        design = _with_period(matrix, rows, period)
-        raw = self.booster.predict(design, num_iteration=self.rounds)
-        return np.asarray(raw, dtype=float).reshape(n, self.grid.n)
+        """Rows x periods: the probability of churning in each period, having lasted to it
+        (once per period the trees tell apart; the rows never copied once per period)."""
+        design = np.column_stack([np.asarray(matrix, dtype=float), np.zeros(len(matrix))])
+        out = np.empty((len(matrix), self.grid.n))
+        for k in np.unique(self.classes):
+            design[:, -1] = k
+            hazard = np.asarray(self.booster.predict(design, num_iteration=self.rounds))
+            out[:, self.classes == k] = hazard[:, None]
+        return out
 
     def survival(self, matrix: np.ndarray) -> np.ndarray:
         """Rows x periods: the probability of still being a customer at each period's end."""
