@@ -12,7 +12,7 @@ import lightgbm as lgb
 import numpy as np
 
 from cxml.config import ModelConfig
-from cxml.models.train import lightgbm_params
+from cxml.models.train import boost_held_out, lightgbm_params
 
 __all__ = ["SpendModel"]
 
@@ -39,14 +39,7 @@ class SpendModel:
         train = lgb.Dataset(matrix[~held], y[~held])
         valid = train.create_valid(matrix[held], y[held])
         params = lightgbm_params(config) | {"objective": "tweedie", "metric": "tweedie"}
-        booster = lgb.train(
-            params,
-            train,
-            num_boost_round=config.max_rounds,
-            valid_sets=[valid],
-            callbacks=[lgb.early_stopping(config.early_stopping_rounds, verbose=False)],
-        )
-        return cls(booster, int(booster.best_iteration or config.max_rounds))
+        return cls(*boost_held_out(params, train, valid, config))
 
     def predict(self, matrix: np.ndarray) -> np.ndarray:
         return np.asarray(self.booster.predict(matrix, num_iteration=self.rounds), dtype=float)

@@ -16,7 +16,7 @@ import lightgbm as lgb
 import numpy as np
 
 from cxml.config import ModelConfig
-from cxml.models.train import lightgbm_params
+from cxml.models.train import boost_held_out, lightgbm_params
 
 __all__ = [
     "MONTH_DAYS",
@@ -117,14 +117,7 @@ class HazardModel:
         params = lightgbm_params(config)
         bins = [int(str(params.get("max_bin", 255)))] * (design.shape[1] - 1) + [TIME_BINS]
         params["max_bin_by_feature"] = bins
-        booster = lgb.train(
-            params,
-            train,
-            num_boost_round=config.max_rounds,
-            valid_sets=[valid],
-            callbacks=[lgb.early_stopping(config.early_stopping_rounds, verbose=False)],
-        )
-        rounds = int(booster.best_iteration or config.max_rounds)
+        booster, rounds = boost_held_out(params, train, valid, config)
         return cls(grid, booster, rounds, _period_classes(booster, rounds, grid.n))
 
     def hazards(self, matrix: np.ndarray) -> np.ndarray:

@@ -190,6 +190,24 @@ def lightgbm_params(config: ModelConfig) -> dict[str, object]:
     }
 
 
+def boost_held_out(
+    params: dict[str, object],
+    train: lgb.Dataset,
+    valid: lgb.Dataset,
+    config: ModelConfig,
+) -> tuple[lgb.Booster, int]:
+    """LightGBM trained on `train` and stopped early on `valid`; the booster and its best
+    number of rounds."""
+    booster = lgb.train(
+        params,
+        train,
+        num_boost_round=config.max_rounds,
+        valid_sets=[valid],
+        callbacks=[lgb.early_stopping(config.early_stopping_rounds, verbose=False)],
+    )
+    return booster, int(booster.best_iteration or config.max_rounds)
+
+
 class BoostedClassifier(BaseEstimator):
     """LightGBM stopped early on a slice it never trains on (calibration is the RiskModel's)."""
 
@@ -220,14 +238,7 @@ class BoostedClassifier(BaseEstimator):
             ways = [int(self.directions.get(c, 0)) for c in self.encoder_.columns_]
             if any(ways):
                 params["monotone_constraints"] = ways
-        self.booster_ = lgb.train(
-            params,
-            data,
-            num_boost_round=config.max_rounds,
-            valid_sets=[valid],
-            callbacks=[lgb.early_stopping(config.early_stopping_rounds, verbose=False)],
-        )
-        self.best_iteration_ = int(self.booster_.best_iteration or config.max_rounds)
+        self.booster_, self.best_iteration_ = boost_held_out(params, data, valid, config)
         return self
 
     @property
