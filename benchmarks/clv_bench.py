@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import tempfile
 import time
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +27,7 @@ from cxml.features.dataset import monthly_cutoffs
 from cxml.features.labels import spend_between
 from cxml.jobs.inputs import load_inputs
 from cxml.jobs.train import training_frame
-from cxml.models.backtest import feature_part
+from cxml.models.backtest import customer_buckets, feature_part
 from cxml.models.future_spend import SpendModel
 from cxml.models.repeat_buyers import fit_bgnbd, fit_gamma_gamma, rfm_summary
 from cxml.models.train import FrameEncoder
@@ -67,9 +66,7 @@ def predictions(config: PipelineConfig) -> tuple[np.ndarray, dict[str, np.ndarra
     last = spend_between(events, ids, TEST_CUTOFF - window, TEST_CUTOFF).to_numpy()
 
     encoder = FrameEncoder().fit(feature_part(train))
-    held = np.fromiter(
-        (zlib.crc32(str(i).encode()) % 10 == 0 for i in train.index.get_level_values(0)), bool
-    )
+    held = customer_buckets(train.index, 10) == 0
     model = SpendModel.fit(encoder.transform(feature_part(train)), spend, held, config.model)
     cxml = model.predict(encoder.transform(feature_part(test)))
 

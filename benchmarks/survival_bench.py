@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import tempfile
 import time
-import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -35,11 +34,11 @@ from benchmarks import report
 from benchmarks.real_bench import PIPELINES, RETAIL_SOURCE, shared_data_dir, with_source
 from cxml.config import PipelineConfig, load_config
 from cxml.features.dataset import monthly_cutoffs
-from cxml.features.labels import churn_times
+from cxml.features.labels import churn_times_of
 from cxml.jobs.ingest import run_simulate
 from cxml.jobs.inputs import load_inputs
 from cxml.jobs.train import training_frame
-from cxml.models.backtest import feature_part
+from cxml.models.backtest import customer_buckets, feature_part
 from cxml.models.survival import Grid, HazardModel, survival_at
 from cxml.models.train import FrameEncoder
 
@@ -60,25 +59,6 @@ class Survival:
     notes: list[str]
 
 
-def _times_at(
-    frame: pd.DataFrame, events: pd.DataFrame, end: pd.Timestamp, config: PipelineConfig
-) -> pd.DataFrame:
-    """Days to churn and whether it was seen before `end`, per (customer, cutoff) row."""
-    parts = []
-    for cutoff, rows in frame.groupby(level="cutoff", sort=False):
-        ids = pd.Index(rows.index.get_level_values("customer_id"), dtype=object)
-        times = churn_times(events, ids, cutoff, end, config.labels)
-        times.index = rows.index
-        parts.append(times)
-    return pd.concat(parts).reindex(frame.index)
-
-
-def _held_out(index: pd.Index, share: int = 10) -> np.ndarray:
-    """A stable tenth of the customers (all their cutoffs) to stop the boosting on."""
-    ids = index.get_level_values("customer_id").astype(str)
-    return np.fromiter((zlib.crc32(i.encode()) % share == 0 for i in ids), bool, len(ids))
-
-
 def fit_and_predict(
     config: PipelineConfig, test_cutoff: pd.Timestamp, grid: Grid = Grid()
 ) -> Survival:
@@ -91,8 +71,8 @@ def fit_and_predict(
     frame = training_frame(config, loaded, [*cutoffs, test_cutoff])
     at = frame.index.get_level_values("cutoff")
     train, test = frame[at < test_cutoff], frame[at == test_cutoff]
-    y_train = _times_at(train, events, test_cutoff, config)  # nothing after the test cutoff
-    y_test = _times_at(test, events, end, config)
+    y_train = churn_times_of(train.index, events, test_cutoff, config.labels)  # none after it
+    y_test = churn_times_of(test.index, events, end, config.labels)
     follow = float(y_test.loc[~y_test["event"], "duration_days"].min())
     seen = float(y_train["duration_days"].max())  # no model knows past what training saw
     times = grid.ends[(grid.ends < min(follow, seen))]
@@ -102,7 +82,9 @@ def fit_and_predict(
     encoder = FrameEncoder().fit(feature_part(train))
     x_train, x_test = encoder.transform(feature_part(train)), encoder.transform(feature_part(test))
     d_train, e_train = y_train["duration_days"].to_numpy(), y_train["event"].to_numpy()
-    hazard = HazardModel.fit(x_train, d_train, e_train, _held_out(train.index), config.model, grid)
+    hazard = HazardModel.fit(
+        x_train, d_train, e_train, customer_buckets(train.index, 10) == 0, config.model, grid
+    )
     cxml_curve = survival_at(hazard.survival(x_test), grid, times)
 
     numeric = [j for j, c in enumerate(encoder.columns_) if c not in encoder.levels_]

@@ -19,6 +19,7 @@ __all__ = [
     "active_customers",
     "churn_labels",
     "churn_times",
+    "churn_times_of",
     "label_inputs",
     "make_labels",
     "population",
@@ -224,6 +225,20 @@ def churn_times(
     event = at.notna().to_numpy()
     duration = np.where(event, at.to_numpy(dtype=float), span)
     return pd.DataFrame({"duration_days": duration, "event": event}, index=rows)
+
+
+def churn_times_of(
+    index: pd.MultiIndex,
+    events: pd.DataFrame,
+    end: str | pd.Timestamp,
+    config: LabelConfig = LabelConfig(),
+) -> pd.DataFrame:
+    """`churn_times` of every row of a frame keyed (customer_id, cutoff), in its order."""
+    parts = []
+    for cutoff, rows in pd.Series(0, index=index).groupby(level="cutoff", sort=False):
+        ids = pd.Index(rows.index.get_level_values("customer_id"), dtype=object)
+        parts.append(churn_times(events, ids, cutoff, end, config).set_axis(rows.index))
+    return pd.concat(parts).reindex(index)
 
 
 def _lapse_days(

@@ -22,7 +22,7 @@ from cxml.data.validate import pii_lookalikes
 from cxml.features.attributes import as_of, attribute_record, profile_columns
 from cxml.features.build import build_features, feature_catalog, log_start
 from cxml.features.dataset import Split, build_training_set, informative, out_of_time_split
-from cxml.features.labels import churn_times, describe_churn
+from cxml.features.labels import churn_times_of, describe_churn
 from cxml.features.table import Table
 from cxml.features.topics import with_classifier
 from cxml.jobs.inputs import cutoffs, load_inputs
@@ -451,17 +451,11 @@ def _time_to_churn(
     """The time-to-churn model on every cutoff's rows, churns followed to the end of the log;
     None for a snapshot (no churn dates to learn from) or a run without churn."""
     events = loaded.tables["events"]
-    if split is None or "churn" not in config.targets or config.labels.source != "derived":
-        return None
-    if not len(events):
+    derived = config.labels.source == "derived" and len(events) > 0
+    if split is None or "churn" not in config.targets or not derived:
         return None
     end = events["event_time"].max() + pd.Timedelta(microseconds=1)  # the last event is seen
-    parts = []
-    for cutoff, rows in features.groupby(level="cutoff", sort=False):
-        ids = pd.Index(rows.index.get_level_values("customer_id"), dtype=object)
-        times = churn_times(events, ids, cutoff, end, config.labels)
-        parts.append(times.set_axis(rows.index))
-    times = pd.concat(parts).reindex(features.index)
+    times = churn_times_of(features.index, events, end, config.labels)
     duration, event = times["duration_days"].to_numpy(), times["event"].to_numpy()
     grid = Grid()
     keep = sample_rows(duration, event, grid, MAX_PERSON_PERIODS, config.model.seed)

@@ -29,7 +29,7 @@ from cxml.features.catalog import Features
 from cxml.features.table import Table
 from cxml.features.visible import Source
 from cxml.models.choice import RiskModel
-from cxml.models.survival import HazardModel, monthly_value, tenure_columns
+from cxml.models.survival import HazardModel
 from cxml.models.train import FrameEncoder
 
 #: The bundle's layout; a bundle of another layout is refused with what to do.
@@ -51,10 +51,6 @@ def bundle_spec(
         "actions": None if actions is None else plain(actions),
         "experiment": None if experiment is None else plain(experiment),
     }
-
-
-#: The list's survival column: the chance of still being a customer this many days on.
-SURVIVAL_DAYS = 90
 
 
 @dataclass
@@ -134,24 +130,6 @@ class ScoringBundle:
             f"{t}_probability": m.calibrated(known[t]) if t in known else m.predict_matrix(matrix)
             for t, m in self.models.items()
         }
-
-    def tenure(self, features: Table, matrix: np.ndarray) -> dict[str, np.ndarray]:
-        """Per encoded row, from the time-to-churn model: the chance of still being a customer
-        90 days on, the expected days as one within a year, and (with a customer value) the
-        margin expected over the value's months; none without the model."""
-        if self.survival is None:
-            return {}
-        curve = self.survival.survival(matrix)
-        out = tenure_columns(curve, self.survival.grid, SURVIVAL_DAYS)
-        value = None if self.actions is None else self.actions.value
-        if value is not None and value.feature in features:
-            numbers = pd.to_numeric(np.asarray(features.columns[value.feature]), errors="coerce")
-            per_month = value.margin * np.asarray(numbers, dtype=float)
-            months, discount = value.multiplier, value.yearly_discount
-            out["lifetime_value"] = monthly_value(
-                curve, self.survival.grid, per_month, months, discount
-            )
-        return out
 
     def predict(self, features: pd.DataFrame) -> pd.DataFrame:
         """`probabilities` of a feature frame, as a frame: the face MLflow's pyfunc calls."""

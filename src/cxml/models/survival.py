@@ -114,9 +114,8 @@ class HazardModel:
         design = _with_period(matrix, rows, period)
         train = lgb.Dataset(design[~held], churned[~held])
         valid = train.create_valid(design[held], churned[held])
-        params = lightgbm_params(config)
-        bins = [int(str(params.get("max_bin", 255)))] * (design.shape[1] - 1) + [TIME_BINS]
-        params["max_bin_by_feature"] = bins
+        params = lightgbm_params(config)  # LightGBM's own 255 bins for every other feature
+        params["max_bin_by_feature"] = [255] * (design.shape[1] - 1) + [TIME_BINS]
         booster, rounds = boost_held_out(params, train, valid, config)
         return cls(grid, booster, rounds, _period_classes(booster, rounds, grid.n))
 

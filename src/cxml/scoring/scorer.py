@@ -25,6 +25,7 @@ from cxml.features.catalog import FeatureInfo
 from cxml.features.table import Table
 from cxml.models.bundle import ScoringBundle
 from cxml.models.explain import contributions, feature_infos, reason_columns, touchpoint_impact
+from cxml.models.survival import monthly_value, tenure_columns
 from cxml.scoring.bands import explain_mask, ranks, risk_bands
 
 
@@ -34,6 +35,10 @@ class Scored(Table):
     rows when asked for (the report shows it)."""
 
     touchpoints: pd.DataFrame | None = None
+
+
+#: The list's survival column: the chance of still being a customer this many days on.
+SURVIVAL_DAYS = 90
 
 
 @dataclass
@@ -119,8 +124,24 @@ class Scorer:
             fallback = Fallback.from_info(self.bundle.info.get("policy_fallback"))
             if fallback is not None:
                 found = fall_back(found, fallback, probabilities["churn_probability"])
-        tenure = self.bundle.tenure(features, matrix)
-        return CustomerPart(matrix, probabilities, raw, found, tenure)
+        return CustomerPart(matrix, probabilities, raw, found, self.tenure(matrix, found))
+
+    def tenure(self, matrix: np.ndarray, found: Options | None) -> dict[str, np.ndarray]:
+        """survival_90d and expected_tenure_days from the time-to-churn model, and with
+        actions the margin of the customer value's months the customer is expected to stay;
+        none without the model."""
+        model = self.bundle.survival
+        if model is None:
+            return {}
+        curve = model.survival(matrix)
+        out = tenure_columns(curve, model.grid, SURVIVAL_DAYS)
+        value = None if self.bundle.actions is None else self.bundle.actions.value
+        if found is not None and value is not None:
+            per_month = value.margin * found.customer_values / value.multiplier
+            out["lifetime_value"] = monthly_value(
+                curve, model.grid, per_month, value.multiplier, value.yearly_discount
+            )
+        return out
 
     def allocate(self, found: Options, per_customer: bool) -> Allocation:
         """The allocation under the bundle's budget and capacities (`per_customer`: each
