@@ -9,7 +9,7 @@ DEMO_CUSTOMERS ?= 20000
 export PYTHONHASHSEED := 0
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test bench bench-spark real-bench survival-bench clv-bench oracle-gap policy-check loop lint clean serve
+.PHONY: help install demo test bench bench-spark real-bench survival-bench clv-bench oracle-gap policy-check value-rule loop lint clean serve
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -62,6 +62,9 @@ oracle-gap: $(STAMP) ## After make demo: the churn AUC and NBA share when also t
 
 policy-check: $(STAMP) ## The policy a run uses against simple policies and its promise, on simulated bases (CUSTOMERS, SEEDS)
 	$(PY) -m benchmarks.policy_check
+
+value-rule: $(STAMP) ## Fixed customer value or lifetime value: the true value of the policy each picks, on simulated bases (CUSTOMERS, SEEDS)
+	$(PY) -m benchmarks.value_rule
 
 loop: $(STAMP) ## The loop closed on the simulator: train, score, act, observe, 3 rounds (CUSTOMERS, SEEDS, ROUNDS)
 	$(PY) -m benchmarks.loop

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 
@@ -100,3 +102,21 @@ def test_truth_rows_are_exactly_the_customers_active_at_the_cutoff():
 
 def test_roc_auc_helper_matches_a_hand_example():
     assert roc_auc(np.array([0, 0, 1, 1]), np.array([0.1, 0.4, 0.35, 0.8])) == 0.75
+
+
+def test_the_revenue_truth_follows_each_action_past_the_horizon():
+    """With value_weeks, each action's revenue over the year; the rest of the truth unchanged."""
+    base = simulate(replace(SMALL, customers=600)).truth
+    truth = simulate(replace(SMALL, customers=600, value_weeks=52)).truth
+    assert np.allclose(truth["p_churn_none"], base["p_churn_none"])
+    weekly = truth["customer_value"] / 52  # customer_value: a year of monthly charges
+    for action in ["none", *ACTIONS]:
+        revenue = truth[f"revenue_{action}"]
+        # never more than a year of charges; at least the horizon's weeks of whoever stays
+        assert (revenue <= truth["customer_value"] + 1e-6).all()
+        stays = 1 - truth[f"p_churn_{action}"]
+        assert (revenue >= stays * weekly * 13 - 1e-6).all()
+    # the effect wears off: a discount adds less than its 91-day saves at a full year's value
+    saved = (truth["p_churn_none"] - truth["p_churn_discount"]) * truth["customer_value"]
+    added = truth["revenue_discount"] - truth["revenue_none"]
+    assert added.sum() < saved.sum()

@@ -3,16 +3,21 @@ model's curve, and what is read off it."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from cxml.config import LabelConfig, ModelConfig
+from cxml.actions.recommend import customer_values
+from cxml.config import Action, ActionsConfig, CustomerValue, LabelConfig, ModelConfig
 from cxml.features.labels import churn_times
+from cxml.features.table import Table
 from cxml.models.survival import (
     MONTH_DAYS,
     Grid,
     HazardModel,
+    kept_value,
     monthly_value,
     person_periods,
     restricted_mean,
@@ -137,3 +142,34 @@ def test_a_customer_pays_only_the_months_they_are_expected_to_stay():
     assert (discounted <= value).all() and discounted[0] < 120.0
     # months past the year the model sees are not promised
     assert monthly_value(curves, grid, pay, months=24, yearly_discount=0.0)[0] == value[0]
+
+
+def test_a_save_is_worth_the_months_the_customer_stays_once_past_the_horizon():
+    grid = Grid()
+    weeks = grid.ends
+    # the same risk up to the horizon (91 days), then one stays and one leaves within weeks
+    stays = np.exp(-0.002 * np.minimum(weeks, 91.0))[None, :]
+    leaves = np.exp(-0.002 * np.minimum(weeks, 91.0) - 0.05 * np.maximum(weeks - 91.0, 0))
+    curves = np.vstack([stays, leaves[None, :]])
+    pay = np.array([10.0, 10.0])
+    kept = kept_value(curves, grid, pay, horizon_days=91, months=12, yearly_discount=0.0)
+    # kept to the horizon, the first pays every month of the year; the second barely past it
+    assert kept[0] == pytest.approx(120.0, abs=0.5)
+    assert 30.0 < kept[1] < 40.0
+    # a save is worth more than the customer's value from today, who may leave before it
+    today = monthly_value(curves, grid, pay, months=12, yearly_discount=0.0)
+    assert (kept >= today - 1e-9).all() and today[0] < kept[0]
+
+
+def test_the_value_rule_picks_the_fixed_multiple_or_the_kept_months():
+    grid = Grid()
+    features = Table.of(pd.DataFrame({"charge": [10.0, 20.0]}, index=["a", "b"]))
+    fixed = CustomerValue(feature="charge", multiplier=12, margin=0.5)
+    config = ActionsConfig(value=fixed, catalog=(Action(name="call", channel="phone", cost=1),))
+    assert customer_values(features, config, None, None).tolist() == [120.0, 240.0]
+    lifetime = replace(config, value=replace(fixed, rule="lifetime"))
+    with pytest.raises(ValueError, match="rule: fixed"):
+        customer_values(features, lifetime, None, None)
+    staying = np.ones((2, grid.n))
+    # the lifetime rule pays the margin of each month: half of 10 and of 20, for a year
+    assert customer_values(features, lifetime, staying, grid) == pytest.approx([60.0, 120.0])

@@ -68,7 +68,12 @@ def random_policy(
 
 
 def true_values(truth: pd.DataFrame, actions: list[str], cost: dict[str, float]) -> pd.DataFrame:
-    """Simulator truth: (P(churn | none) - P(churn | action)) x customer value - cost."""
+    """Simulator truth: the revenue an action adds over the truth's value weeks (revenue_*,
+    when the simulation followed it), else (P(churn | none) - P(churn | action)) x customer
+    value; minus the action's cost."""
+    if all(f"revenue_{a}" in truth for a in ["none", *actions]):
+        added = {a: truth[f"revenue_{a}"] - truth["revenue_none"] for a in actions}
+        return pd.DataFrame(added, index=truth.index) - pd.Series(cost)[actions]
     gain = {a: truth["p_churn_none"] - truth[f"p_churn_{a}"] for a in actions}
     uplift = pd.DataFrame(gain, index=truth.index)
     return uplift.mul(truth["customer_value"], axis=0) - pd.Series(cost)[actions]

@@ -21,6 +21,7 @@ from cxml.actions.policy import NONE, Allocation, allocate, best_each, eligible,
 from cxml.config import ActionsConfig, CustomerValue
 from cxml.features.table import Table
 from cxml.models.explain import DRIVER_ACTIONS
+from cxml.models.survival import Grid, kept_value
 
 RECOMMENDATION_COLUMNS = [
     "action",
@@ -41,6 +42,32 @@ def customer_value(features: Table, value: CustomerValue) -> np.ndarray:
     numbers = pd.to_numeric(np.asarray(features.columns[value.feature]), errors="coerce")
     values = np.asarray(numbers, dtype=float)
     return np.where(np.isnan(values), 0.0, values) * value.multiplier
+
+
+def monthly_margin(features: Table, value: CustomerValue) -> np.ndarray:
+    """The margin a customer pays each month: `margin` of the value's (monthly) feature."""
+    return value.margin * customer_value(features, value) / value.multiplier
+
+
+def customer_values(
+    features: Table, config: ActionsConfig, curve: np.ndarray | None, grid: Grid | None
+) -> np.ndarray:
+    """What keeping each customer is worth under the config's rule (CustomerValue): the fixed
+    multiple of a feature, or the margin of the months they are expected to stay once past the
+    action's horizon, read off their time-to-churn `curve` on `grid`."""
+    value = config.value
+    if value.rule == "fixed":
+        return customer_value(features, value)
+    if curve is None or grid is None:
+        raise ValueError(
+            "actions.value.rule is 'lifetime', but the model has no time-to-churn curve to read "
+            "it from (it is fitted only on churn labels derived from a dated event log): set "
+            "rule: fixed, or retrain on such a log"
+        )
+    per_month = monthly_margin(features, value)
+    return kept_value(
+        curve, grid, per_month, config.horizon_days, value.multiplier, value.yearly_discount
+    )
 
 
 def attributes(features: Table, value: np.ndarray) -> Table:
@@ -121,10 +148,12 @@ def options(
     config: ActionsConfig,
     as_of: pd.Timestamp,
     se: np.ndarray | None = None,
+    money: np.ndarray | None = None,
 ) -> Options:
     """Each customer's options from their own rows alone (no other customer is needed), from
     the uplift model's estimates (rows of `features` × its `actions`) and, when known, their
-    standard errors `se` (the same shape)."""
+    standard errors `se` (the same shape). `money`: what keeping each is worth
+    (`customer_values`); None: the fixed rule's value."""
     if len(estimates) != len(features):
         raise ValueError(
             f"{len(estimates)} rows of uplift estimates for {len(features)} customers: "
@@ -137,7 +166,8 @@ def options(
         raise ValueError(f"the uplift model has no estimate for action(s) {missing}: retrain")
     columns = [position[n] for n in names]
     uplift = np.asarray(estimates, dtype=float)[:, columns]
-    money = customer_value(features, config.value)
+    if money is None:
+        money = customer_value(features, config.value)
     customers = attributes(features, money)
     allowed = eligible(customers, config.catalog, log, config.contact, as_of)
     values = net_values(uplift, money, config.catalog, features.index)

@@ -81,15 +81,20 @@ class ContactPolicy:
 @with_config(FORBID)
 @dataclass(frozen=True)
 class CustomerValue:
-    """Customer value = multiplier x a feature column, e.g. 12 x monthly charge. The list's
-    lifetime_value pays `margin` of that column each month the customer is expected to stay,
-    for `multiplier` months (at most the year the survival model sees), discounted at
-    `yearly_discount`."""
+    """What keeping a customer is worth, the amount an action's uplift is multiplied by.
+
+    `rule: fixed`: multiplier x a feature column, e.g. 12 x monthly charge, the same for
+    every customer with that charge. `rule: lifetime`: `margin` of that column for each of the
+    next `multiplier` months (at most the year the survival model sees) the customer is
+    expected to stay once past the action's horizon, read off their time-to-churn curve and
+    discounted at `yearly_discount`: a save whose customer would leave soon after is worth
+    less. The list's lifetime_value is the same sum from the cutoff, whatever the rule."""
 
     feature: str
     multiplier: Annotated[float, Field(gt=0)] = 1.0
     margin: Annotated[float, Field(ge=0, le=1)] = 1.0
     yearly_discount: Annotated[float, Field(ge=0, lt=1)] = 0.0
+    rule: Literal["fixed", "lifetime"] = "fixed"
 
 
 @with_config(FORBID)

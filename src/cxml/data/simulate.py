@@ -19,7 +19,9 @@ process, so outcomes are consistent with the stated probabilities. The logged po
 campaign is the one at the evaluation cutoff: none runs inside the horizon, so the truth is exact.
 
 Customer value (``customer_value`` in truth) = 12 × monthly charge: the revenue a retained
-customer brings over the next year, the amount at stake when they cancel.
+customer brings over the next year, the amount at stake when they cancel. With `value_weeks`,
+the truth also follows each action's revenue that far (``revenue_<action>``): a save whose
+customer leaves soon after is worth less than the fixed rule says.
 """
 
 from __future__ import annotations
@@ -61,6 +63,9 @@ class SimConfig:
     history_weeks: int = 78  # the evaluation cutoff is start + history_weeks weeks
     horizon_weeks: int = 13  # truth horizon: 91 days
     truth_replicates: int = 32
+    #: Weeks over which the truth also follows each action's revenue (revenue_* columns): what
+    #: keeping a customer is truly worth; 0 (the default) leaves it out.
+    value_weeks: int = 0
 
     @property
     def cutoff(self) -> pd.Timestamp:
@@ -220,6 +225,7 @@ class _Journeys:
             self.cfg.horizon_weeks,
             self.cfg.truth_replicates,
             self.cfg.seed,
+            self.cfg.value_weeks,
         )
         frame = pd.DataFrame(
             {
@@ -231,6 +237,8 @@ class _Journeys:
         )
         for action in ["none", *ACTIONS]:
             frame[f"p_churn_{action}"] = p[action]
+            if self.cfg.value_weeks:
+                frame[f"revenue_{action}"] = p[f"revenue_{action}"]
         observed = np.select([logged == a for a in ACTIONS], [p[a] for a in ACTIONS], p["none"])
         frame["p_churn_observed"] = observed
         frame["logged_action"] = logged

@@ -173,11 +173,15 @@ def simulate_truth(
     horizon_weeks: int,
     replicates: int,
     seed: int,
+    value_weeks: int = 0,
 ) -> dict[str, np.ndarray]:
-    """P(cancel within the horizon) per action, and P(satisfaction drop | surveyed) per action.
+    """P(cancel within the horizon) per action, and P(satisfaction drop | surveyed) per action;
+    with `value_weeks`, also the revenue each action brings over that many weeks (revenue_*).
 
     The drop probability weighs each week of the horizon by the chance that the customer is
-    still there and answers the (at most one, by the survey gap) NPS survey that week.
+    still there and answers the (at most one, by the survey gap) NPS survey that week. The
+    revenue is the weekly share of the monthly charge for each week the customer is still one
+    at its end: what keeping a customer is truly worth, an action's effect wearing off included.
     """
     reps = np.repeat(np.arange(len(idx)), replicates)
     out: dict[str, np.ndarray] = {}
@@ -188,11 +192,16 @@ def simulate_truth(
         log_surv = np.zeros(len(reps))
         drop_num = np.zeros(len(reps))
         drop_den = np.zeros(len(reps))
+        weeks_paid = np.zeros(len(reps))
         threshold = _drop_threshold(last_nps[reps])
         eligible_from = np.maximum(SURVEY_GAP_WEEKS - weeks_since_nps[reps], 0)
-        for k in range(horizon_weeks):
+        for k in range(max(horizon_weeks, value_weeks)):
             step_state(sim, pop, idx[reps], rng)
             h = weekly_hazard(sim, pop, idx[reps], tenure_years(pop, idx[reps], week + k))
+            if k >= horizon_weeks:  # past the horizon only the revenue is followed
+                log_surv += np.log1p(-h)
+                weeks_paid += np.exp(log_surv)
+                continue
             alive = np.exp(log_surv)  # survey happens this week only if still a customer
             w = alive * np.where(
                 k >= eligible_from, SURVEY_RATE * (1 - SURVEY_RATE) ** (k - eligible_from), 0.0
@@ -201,7 +210,12 @@ def simulate_truth(
             drop_num += w * p_low
             drop_den += w
             log_surv += np.log1p(-h)
-        out[action] = 1 - np.exp(log_surv).reshape(len(idx), -1).mean(axis=1)
+            weeks_paid += np.exp(log_surv) if k < value_weeks else 0.0
+            if k == horizon_weeks - 1:
+                out[action] = 1 - np.exp(log_surv).reshape(len(idx), -1).mean(axis=1)
+        if value_weeks:
+            weekly = pop.monthly_charge[idx] * 12 / 52
+            out[f"revenue_{action}"] = weekly * weeks_paid.reshape(len(idx), -1).mean(axis=1)
         num = drop_num.reshape(len(idx), -1).sum(axis=1)
         den = drop_den.reshape(len(idx), -1).sum(axis=1)
         out[f"drop_{action}"] = np.where(np.isnan(last_nps), np.nan, num / np.maximum(den, 1e-12))

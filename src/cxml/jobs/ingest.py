@@ -24,13 +24,14 @@ def run_simulate(
     seed: int,
     history_weeks: int | None = None,
     decisions: dict[int, pd.DataFrame] | None = None,
+    value_weeks: int = 0,
 ) -> dict[str, object]:
     """Simulate a data dir; with `decisions` (per campaign week, a policy's decisions acted
     out then) the world goes on under them. Its simulation.json and `simulation/` keep all it
     takes to simulate the same world again, and to continue it (`continue_simulation`)."""
     from cxml.data.simulate import SimConfig, simulate
 
-    cfg = SimConfig(customers=customers, seed=seed)
+    cfg = SimConfig(customers=customers, seed=seed, value_weeks=value_weeks)
     if history_weeks is not None:
         cfg = replace(cfg, history_weeks=history_weeks)
     decided = dict(sorted((decisions or {}).items()))

@@ -23,7 +23,7 @@ from cxml.actions.calibration import UpliftCalibration, cross_fitted
 from cxml.actions.fallback import LEARNED, SIMPLE, Fallback, compare, decide
 from cxml.actions.offpolicy import dr_terms
 from cxml.actions.policy import allocate, eligible, net_values
-from cxml.actions.recommend import attributes, customer_value
+from cxml.actions.recommend import attributes, customer_values
 from cxml.config import ActionsConfig, PipelineConfig
 from cxml.data.load import LoadedData
 from cxml.features.attributes import as_of
@@ -33,6 +33,7 @@ from cxml.features.dataset import FeaturesFn, Split
 from cxml.features.table import Table
 from cxml.features.treatments import campaign_times, treatment_set
 from cxml.models.backtest import Backtest
+from cxml.models.survival import HazardModel
 from cxml.models.uplift import DRLearner, OffsetLearner, TLearner, XLearner
 
 LEARNERS = {"t": TLearner, "x": XLearner, "dr": DRLearner, "offset": OffsetLearner}
@@ -169,6 +170,7 @@ def policy_report(
     truth: pd.DataFrame | None,
     realised: pd.Series | None = None,
     calibration: UpliftCalibration | None = None,
+    money: np.ndarray | None = None,
 ) -> tuple[dict[str, float], pd.DataFrame, Fallback | None]:
     """Each policy's spend and actions at the test cutoff; its true value where truth exists,
     with the oracle (the same allocation on the true values) for reference; and, where a
@@ -176,11 +178,12 @@ def policy_report(
     value and the fallback when the learned policy did not beat the best simple one
     (actions/fallback.py). With a `calibration`, the learner's effects are calibrated first,
     as scoring calibrates them: the campaign at the test cutoff then checks the calibrated
-    policy, having had no part in the calibration."""
+    policy, having had no part in the calibration. `money`: what keeping each customer is
+    worth (`customer_values`); None: the fixed rule's value."""
     actions = config.actions
     assert actions is not None
     catalog, names, table = actions.catalog, actions.names, Table.of(features)
-    value = customer_value(table, actions.value)
+    value = customer_values(table, actions, None, None) if money is None else money
     allowed = pd.DataFrame(
         eligible(attributes(table, value), catalog, log, actions.contact, at),
         index=features.index,
@@ -364,9 +367,11 @@ def judge_policy(
     result: Backtest,
     features: pd.DataFrame,
     truth: pd.DataFrame | None,
+    survival: HazardModel | None = None,
 ) -> Judged:
     """Uplift learned before the test cutoff; the policy judged at it, and the simple policy
-    to fall back to when it was not better (actions/fallback.py)."""
+    to fall back to when it was not better (actions/fallback.py). `survival`: the time-to-churn
+    model learned before the test cutoff, which the lifetime value rule reads."""
     at = split.test[0]
     learner, summary, calibration = fit_uplift(config, loaded, at, columns=list(features.columns))
     churn = result.results["churn"]
@@ -378,8 +383,12 @@ def judge_policy(
     log = loaded.tables.get("actions")
     assert config.actions is not None
     names = config.actions.names
+    curve, grid = None, None
+    if survival is not None:
+        curve, grid = survival.survival(result.encoder.transform(test_features)), survival.grid
+    money = customer_values(Table.of(test_features), config.actions, curve, grid)
     metrics, table, fallback = policy_report(
-        config, learner, test_features, risk, log, at, truth, realised, calibration
+        config, learner, test_features, risk, log, at, truth, realised, calibration, money
     )
     metrics |= {k: float(v) for k, v in summary.items() if isinstance(v, int | float)}
     if calibration is not None:

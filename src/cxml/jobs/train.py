@@ -198,10 +198,21 @@ def train(config: PipelineConfig, show_progress: bool = True) -> Trained:
             summary[f"{target}_model"] = describe_choice(model)
         if result.deployment:
             summary["registered_models"] = result.deployment
+        begin("time to churn")
+        survival = _time_to_churn(config, loaded, features, result.encoder, split)
+        if survival is not None:
+            summary["time_to_churn"] = f"{survival.rounds} rounds, weekly hazard to a year"
         uplift, fallback, deciles, calibration = None, None, None, None
         begin("next best action")
         if config.actions is not None and split is not None:
-            judged = judge_policy(config, loaded, split, result, features, truth)
+            before = None  # what the lifetime value rule reads at the test cutoff, learned before
+            if config.actions.value.rule == "lifetime":
+                if survival is None:
+                    raise ValueError(LIFETIME_NEEDS_SURVIVAL)
+                before = _time_to_churn(
+                    config, loaded, features, result.encoder, split, until=split.test[0]
+                )
+            judged = judge_policy(config, loaded, split, result, features, truth, before)
             uplift, fallback, deciles = judged.learner, judged.fallback, judged.deciles
             calibration = judged.calibration
             metrics |= judged.metrics
@@ -210,10 +221,6 @@ def train(config: PipelineConfig, show_progress: bool = True) -> Trained:
                 tables["uplift_deciles"] = deciles
             if fallback is not None:
                 summary["policy_fallback"] = f"{fallback.policy}: {fallback.why}"
-        begin("time to churn")
-        survival = _time_to_churn(config, loaded, features, result.encoder, split)
-        if survival is not None:
-            summary["time_to_churn"] = f"{survival.rounds} rounds, weekly hazard to a year"
         bundle = ScoringBundle(
             pipeline=config.name,
             spec=bundle_spec(fcfg, config.labels, config.actions, config.experiment),
@@ -439,6 +446,11 @@ def _explanations(
 #: The most person-periods (rows x weeks at risk) the time-to-churn model learns from: a
 #: random sample of the rows beyond it, so training memory stays bounded.
 MAX_PERSON_PERIODS = 400_000
+LIFETIME_NEEDS_SURVIVAL = (
+    "actions.value.rule is 'lifetime', which reads each customer's time-to-churn curve, but "
+    "none can be learned here: it needs churn labels derived from a dated event log "
+    "(labels.source: derived) and out-of-time cutoffs; set actions.value.rule: fixed"
+)
 
 
 def _time_to_churn(
@@ -447,14 +459,19 @@ def _time_to_churn(
     features: pd.DataFrame,
     encoder: FrameEncoder,
     split: Split | None,
+    until: pd.Timestamp | None = None,
 ) -> HazardModel | None:
-    """The time-to-churn model on every cutoff's rows, churns followed to the end of the log;
-    None for a snapshot (no churn dates to learn from) or a run without churn."""
+    """The time-to-churn model on every cutoff's rows, churns followed to the end of the log
+    (`until`: only the cutoffs before it, churns followed to it); None for a snapshot (no churn
+    dates to learn from) or a run without churn."""
     events = loaded.tables["events"]
     derived = config.labels.source == "derived" and len(events) > 0
     if split is None or "churn" not in config.targets or not derived:
         return None
     end = events["event_time"].max() + pd.Timedelta(microseconds=1)  # the last event is seen
+    if until is not None:
+        features = features[features.index.get_level_values("cutoff") < until]
+        end = until
     times = churn_times_of(features.index, events, end, config.labels)
     duration, event = times["duration_days"].to_numpy(), times["event"].to_numpy()
     grid = Grid()

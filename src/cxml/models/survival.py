@@ -22,6 +22,7 @@ __all__ = [
     "MONTH_DAYS",
     "Grid",
     "HazardModel",
+    "kept_value",
     "monthly_value",
     "person_periods",
     "restricted_mean",
@@ -194,3 +195,19 @@ def monthly_value(
     discount = (1.0 + yearly_discount) ** -(np.arange(1, span + 1) / 12)
     pay = np.clip(np.nan_to_num(np.asarray(per_month, dtype=float)), 0.0, None)
     return pay * (staying @ discount)
+
+
+def kept_value(
+    curve: np.ndarray,
+    grid: Grid,
+    per_month: np.ndarray,
+    horizon_days: float,
+    months: float,
+    yearly_discount: float,
+) -> np.ndarray:
+    """`monthly_value` of a customer known to still be one `horizon_days` on: what an action
+    that keeps them through its horizon saves. Their curve is conditioned on it (1 until then,
+    S(t) / S(horizon) after), so a customer likely to leave soon after is worth less."""
+    at = survival_at(curve, grid, float(horizon_days))
+    kept = np.minimum(curve / np.clip(at, 1e-12, None)[:, None], 1.0)
+    return monthly_value(kept, grid, per_month, months, yearly_discount)

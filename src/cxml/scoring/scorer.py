@@ -18,7 +18,15 @@ from cxml.actions.calibration import UpliftCalibration
 from cxml.actions.experiment import Draws, Limits, decision_ids, randomise
 from cxml.actions.fallback import Fallback
 from cxml.actions.policy import Allocation
-from cxml.actions.recommend import Options, choose, describe, fall_back, options
+from cxml.actions.recommend import (
+    Options,
+    choose,
+    customer_values,
+    describe,
+    fall_back,
+    monthly_margin,
+    options,
+)
 from cxml.config import NO_ACTION, ExperimentConfig
 from cxml.data.schema import utc_timestamp
 from cxml.features.catalog import FeatureInfo
@@ -109,6 +117,8 @@ class Scorer:
         matrix = self.bundle.encode(features)  # encoded once for every model
         raw = self.bundle.models["churn"].predict_matrix_raw(matrix)
         probabilities = self.bundle.probabilities(matrix, {"churn": raw})
+        survival = self.bundle.survival
+        curve = None if survival is None else survival.survival(matrix)
         found = None
         actions = self.bundle.actions
         if self.bundle.uplift is not None and actions is not None:
@@ -120,26 +130,31 @@ class Scorer:
             if calibration is not None:  # as measured on the held-out campaign at training
                 se = calibration.standard_errors(estimates, names)
                 estimates = calibration.apply(estimates, names)
-            found = options(estimates, names, features, actions_log, actions, at, se)
+            grid = None if survival is None else survival.grid
+            money = customer_values(features, actions, curve, grid)
+            found = options(estimates, names, features, actions_log, actions, at, se, money)
             fallback = Fallback.from_info(self.bundle.info.get("policy_fallback"))
             if fallback is not None:
                 found = fall_back(found, fallback, probabilities["churn_probability"])
-        return CustomerPart(matrix, probabilities, raw, found, self.tenure(matrix, found))
+        tenure = self.tenure(features, curve)
+        return CustomerPart(matrix, probabilities, raw, found, tenure)
 
-    def tenure(self, matrix: np.ndarray, found: Options | None) -> dict[str, np.ndarray]:
-        """survival_90d and expected_tenure_days from the time-to-churn model, and with
-        actions the margin of the customer value's months the customer is expected to stay;
+    def tenure(self, features: Table, curve: np.ndarray | None) -> dict[str, np.ndarray]:
+        """survival_90d and expected_tenure_days read off the time-to-churn `curve`, and with
+        actions the margin of the months the customer is expected to stay from the cutoff;
         none without the model."""
         model = self.bundle.survival
-        if model is None:
+        if model is None or curve is None:
             return {}
-        curve = model.survival(matrix)
         out = tenure_columns(curve, model.grid, SURVIVAL_DAYS)
         value = None if self.bundle.actions is None else self.bundle.actions.value
-        if found is not None and value is not None:
-            per_month = value.margin * found.customer_values / value.multiplier
+        if value is not None and value.feature in features:
             out["lifetime_value"] = monthly_value(
-                curve, model.grid, per_month, value.multiplier, value.yearly_discount
+                curve,
+                model.grid,
+                monthly_margin(features, value),
+                value.multiplier,
+                value.yearly_discount,
             )
         return out
 
