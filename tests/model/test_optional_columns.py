@@ -1,12 +1,14 @@
 """Optional columns are optional everywhere: a data dir whose events carry no `value`, `channel`
 or `text` (and whose actions log no `channel`, `cost` or `propensity`) validates, trains,
 registers and scores, report included. Its customers also carry e-mail addresses under a name
-no PII list has: found by their values, they are never used."""
+no PII list has: found by their values, they are never used. Its actions are valued by the
+lifetime rule (the fixed rule is the demo's, tests/model/test_scoring.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -40,6 +42,7 @@ def small_config(data_dir: Path) -> PipelineConfig:
     raw = load_config(PIPELINES / "demo.yaml", data_dir=data_dir).model_dump()
     raw["model"] |= {"max_rounds": 60, "early_stopping_rounds": 10, "threads": 1}
     raw["cutoffs"]["first"] = "2024-10-01"
+    raw["actions"]["value"] |= {"rule": "lifetime", "margin": 0.6}
     return PipelineConfig.model_validate(raw)
 
 
@@ -65,6 +68,19 @@ def test_a_data_dir_without_optional_columns_trains_and_scores(bare, tmp_path, m
     assert "@example.org" not in (tmp_path / "out" / "scored.csv").read_text()
     assert len(scored) > 0 and scored["churn_probability"].between(0, 1).all()
     assert scored["action"].isin([*config.actions.names, "none"]).all()
+    # the lifetime rule: a save is worth the margin of the months a kept customer stays, at
+    # most a year of it, and the gain is reckoned on that value
+    value = config.actions.value
+    charge = pd.read_parquet(bare / "customers.parquet").set_index("customer_id")
+    paid = charge.loc[scored["customer_id"], "monthly_charge"].to_numpy() * value.margin
+    kept = scored["customer_value"].to_numpy()
+    assert (kept >= 0).all() and (kept <= 12 * paid + 1e-6).all() and (kept < 12 * paid).any()
+    assert (scored["lifetime_value"] <= kept + 1e-6).all()  # from today: it may leave before
+    acted = scored[scored["action"] != "none"]
+    assert len(acted) > 0
+    gain = acted["action_uplift"] * acted["customer_value"] - acted["action_cost"]
+    assert np.allclose(acted["action_expected_gain"], gain)
     assert {p.name for p in written} >= {"scored.parquet", "scored.csv", "report.html"}
     html = (tmp_path / "out" / "report.html").read_text()
     assert "no survey answers in the period" in html  # the NPS tile, without scores
+    assert "Lifetime value at risk" in html and "Where to act" in html

@@ -75,6 +75,8 @@ def test_the_list_says_when_and_what_a_customer_is_worth(scored_run):
     config, data, _, first, _ = scored_run
     survival, tenure = first["survival_90d"], first["expected_tenure_days"]
     assert survival.between(0, 1).all() and tenure.between(0, 371).all()
+    curve = first[[f"survival_{d}d" for d in (30, 90, 180, 365)]].to_numpy()
+    assert (np.diff(curve, axis=1) <= 1e-12).all()  # nobody comes back: monotone in time
     # the two models see the same customers: the riskier, the less likely to stay
     assert np.corrcoef(first["churn_probability"], 1 - survival)[0, 1] > 0.5
     truth = pd.read_parquet(data / "truth.parquet").set_index("customer_id")

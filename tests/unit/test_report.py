@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -13,6 +14,7 @@ from cxml.config import LabelConfig
 from cxml.models.drift import psi, reference_profile
 from cxml.report import SECTIONS, ReportContext, render_report
 from cxml.report.kpis import nps_trend, retention_rate
+from cxml.report.tenure import band_curves, value_matrix, value_tiers
 
 ACTIONS = ["discount", "support_callback", "loyalty_upgrade", "education_email", "none"]
 ACTION_COLUMNS = [
@@ -70,6 +72,11 @@ def sample_scored(n: int = 300, seed: int = 3) -> pd.DataFrame:
     frame["action_expected_gain"] = np.where(action == "none", 0.0, p * 300 - frame["action_cost"])
     frame["action_reason"] = np.where(action == "none", "", "addresses: support tickets")
     frame["runner_up_action"] = "education_email"
+    hazard = -np.log1p(-p) / 90  # daily, so that survival at 90 days is 1 - p
+    for days in (30, 90, 180, 365):
+        frame[f"survival_{days}d"] = np.exp(-hazard * days)
+    frame["expected_tenure_days"] = (1 - np.exp(-hazard * 365)) / hazard
+    frame["lifetime_value"] = rng.uniform(50, 500, n) * frame["survival_180d"]
     frame["model_name"] = "cxml-churn"
     frame["model_version"] = "7"
     frame["scored_at"] = pd.Timestamp("2024-06-02 06:00", tz="UTC")
@@ -164,7 +171,8 @@ def _section(page: str, ident: str) -> str:
 def test_every_section_is_present(page: str) -> None:
     for ident, _title, _build in SECTIONS:
         assert f'<section id="{ident}">' in page
-    assert page.count("data:image/png;base64,") == 5  # nps, risk, actions, policy, touchpoints
+    # nps, risk, actions, survival, policy, touchpoints
+    assert page.count("data:image/png;base64,") == 6
 
 
 def test_top_table_is_sorted_by_rank_and_escapes_reasons(scored: pd.DataFrame) -> None:
@@ -204,7 +212,7 @@ def test_page_links_nowhere_but_itself(page: str) -> None:
     quote = "[\"']?"
     sources = re.findall(rf"\bsrc\s*=\s*{quote}([^\"'\s>]*)", page, flags=re.I)
     links = re.findall(rf"\bhref\s*=\s*{quote}([^\"'\s>]*)", page, flags=re.I)
-    assert len(sources) == 5 and all(s.startswith("data:image/png;base64,") for s in sources)
+    assert len(sources) == 6 and all(s.startswith("data:image/png;base64,") for s in sources)
     assert links and all(link.startswith("#") for link in links)
     assert not re.search(rf"(src|href)\s*=\s*{quote}\s*(https?:)?//", page, flags=re.I)
 
@@ -386,3 +394,26 @@ def test_the_model_card_lists_the_static_attributes(scored: pd.DataFrame) -> Non
     assert "from their history: plan" in card
     unknown = _section(render_report(minimal), "model-card")  # a model trained before the record
     assert "does not say which attributes had a history" in unknown
+
+
+def test_tenure_shows_curves_by_band_and_where_value_meets_risk(scored: pd.DataFrame) -> None:
+    curves = band_curves(scored)
+    assert list(curves.columns) == [0, 30, 90, 180, 365]
+    assert (np.diff(curves.to_numpy(), axis=1) <= 0).all()  # survival falls in time
+    assert curves.loc["high", 365] < curves.loc["low", 365]  # and faster for the risky
+    header, rows = value_matrix(scored, "€")
+    assert header[0] == "risk band" and len(rows) == 3
+    counted = [int(cell.split(" · ")[0]) for row in rows for cell in row[1:] if cell != "—"]
+    assert sum(counted) == len(scored)  # every customer in exactly one cell
+    top = value_tiers(scored["lifetime_value"]) == "top third"
+    assert scored.loc[top, "lifetime_value"].min() >= scored.loc[~top, "lifetime_value"].max()
+    section = _section(render_report(scored, sample_context(scored)), "tenure")
+    assert "Where to act" in section and "acted on" in section
+    bare = scored.drop(columns=[c for c in scored if c.startswith("survival_")])
+    assert 'id="tenure-absent"' in _section(render_report(bare, sample_context(bare)), "tenure")
+
+
+def test_the_lifetime_rule_names_its_value_at_risk(scored: pd.DataFrame) -> None:
+    context = replace(sample_context(scored), value_rule="lifetime")
+    kpis = _section(render_report(scored, context), "kpis")
+    assert "Lifetime value at risk" in kpis and "Revenue at risk" not in kpis

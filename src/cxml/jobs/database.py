@@ -71,7 +71,7 @@ scores = _per_customer(
     *(sa.Column(f"reason_family_{i}", _KEY) for i in (1, 2, 3)),
     sa.Column("explained", sa.Boolean, nullable=False),
     # when: from the time-to-churn model, where the run learned one (docs/time_to_churn.md)
-    sa.Column("survival_90d", sa.Double),
+    *(sa.Column(f"survival_{days}d", sa.Double) for days in (30, 90, 180, 365)),
     sa.Column("expected_tenure_days", sa.Double),
     sa.Column("lifetime_value", sa.Double),
 )

@@ -87,6 +87,7 @@ def report_html(
         cutoff=at,
         horizon_days=bundle.horizon_days,
         customer_value=value,
+        value_rule="fixed" if bundle.actions is None else bundle.actions.value.rule,
         budget=None if bundle.actions is None else bundle.actions.budget,
         policy_values=_policy_values(scorer),
         fallback=_fallback_words(bundle.info.get("policy_fallback")),

@@ -173,13 +173,12 @@ def sample_rows(
     return np.sort(keep)
 
 
-def tenure_columns(curve: np.ndarray, grid: Grid, days: int) -> dict[str, np.ndarray]:
+def tenure_columns(curve: np.ndarray, grid: Grid, days: tuple[int, ...]) -> dict[str, np.ndarray]:
     """The list's columns read off each row's curve: the chance of still being a customer
-    `days` after the cutoff, and the expected days as one within the modelled span."""
-    return {
-        f"survival_{days}d": survival_at(curve, grid, float(days)),
-        "expected_tenure_days": restricted_mean(curve, grid),
-    }
+    each of `days` after the cutoff, and the expected days as one within the modelled span."""
+    at = survival_at(curve, grid, np.asarray(days, dtype=float))
+    out = {f"survival_{d}d": at[:, j] for j, d in enumerate(days)}
+    return out | {"expected_tenure_days": restricted_mean(curve, grid)}
 
 
 def monthly_value(

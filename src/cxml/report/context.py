@@ -19,6 +19,8 @@ class ReportContext:
     cutoff: str | pd.Timestamp | None = None
     horizon_days: int | None = None
     customer_value: pd.Series | None = None  # per customer_id, e.g. margin over the horizon
+    #: how customer_value was reckoned (config CustomerValue.rule): "fixed" or "lifetime"
+    value_rule: str = "fixed"
     budget: float | None = None
     policy_values: pd.DataFrame | None = None  # policy, expected_value|estimate, [low, high]
     #: set when the learned policy lost to a simple one out of time: which is used, and why

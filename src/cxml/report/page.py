@@ -24,6 +24,7 @@ from cxml.report.context import Badge, ReportContext, View, first
 from cxml.report.evidence import decisions, drift, earlier, model_card, policy, touchpoints
 from cxml.report.format import date
 from cxml.report.sections import actions, headline, risk, top
+from cxml.report.tenure import tenure
 
 REQUIRED = ("customer_id", "churn_probability", "churn_risk_band", "churn_rank")
 
@@ -44,6 +45,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("risk", "Risk distribution", risk),
     Section("top-customers", "Top at-risk customers", top),
     Section("actions", "Actions and budget", actions),
+    Section("tenure", "When they leave and what they are worth", tenure),
     Section("policy-value", "Expected value versus baselines", policy),
     Section("touchpoints", "Touchpoint impact", touchpoints),
     Section("drift", "Data drift", drift),

@@ -171,3 +171,21 @@ def distribution_figure(bins: list[str], reference: np.ndarray, current: np.ndar
     ax.legend(frameon=False, fontsize=8)
     _tidy(ax)
     return fig
+
+
+def survival_figure(curves: pd.DataFrame) -> Figure:
+    """The mean chance of still being a customer by day, one line per risk band (rows of
+    `curves`, days as columns)."""
+    fig = _figure(7.5, 2.8)
+    ax = fig.subplots()
+    days = np.asarray(curves.columns, dtype=float)
+    for band, curve in curves.iterrows():
+        colour = BAND_COLOURS.get(str(band), ACCENT)
+        ax.plot(days, curve.to_numpy(dtype=float), marker="o", color=colour, label=str(band))
+    ax.set_xlabel("days after the cutoff")
+    ax.set_ylabel("still a customer")
+    ax.set_ylim(0.0, 1.02)
+    ax.yaxis.set_major_formatter(lambda y, _pos: f"{y:.0%}")
+    ax.legend(title="risk band", frameon=False, fontsize=9, title_fontsize=9)
+    _tidy(ax)
+    return fig

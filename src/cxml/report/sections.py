@@ -47,10 +47,13 @@ def _revenue_card(scored: pd.DataFrame, ctx: ReportContext) -> Card:
     if ctx.customer_value is None:
         return Card("Revenue at risk", DASH, "no customer values given")
     total, unknown = revenue_at_risk(scored, ctx.customer_value)
-    detail = "churn probability × customer value"
+    label, detail = "Revenue at risk", "churn probability × customer value"
+    if ctx.value_rule == "lifetime":
+        label = "Lifetime value at risk"
+        detail = "churn probability × the margin a customer kept brings over the next year"
     if unknown:
         detail += f"; {unknown:,} without a value left out"
-    return Card("Revenue at risk", money(total, ctx.currency), detail)
+    return Card(label, money(total, ctx.currency), detail)
 
 
 def _month(period: pd.Period) -> str:

@@ -45,8 +45,8 @@ class Scored(Table):
     touchpoints: pd.DataFrame | None = None
 
 
-#: The list's survival column: the chance of still being a customer this many days on.
-SURVIVAL_DAYS = 90
+#: The list's survival columns: the chance of still being a customer this many days on.
+SURVIVAL_DAYS = (30, 90, 180, 365)
 
 
 @dataclass
@@ -58,7 +58,8 @@ class CustomerPart:
     probabilities: dict[str, np.ndarray]  # <target>_probability
     raw: np.ndarray  # the churn model's raw score: breaks ties between equal probabilities
     options: Options | None  # per action: uplift, net value, eligibility (None: no actions)
-    #: survival_90d, expected_tenure_days, lifetime_value (none without a survival model)
+    #: survival_30d … survival_365d, expected_tenure_days, lifetime_value (none without a
+    #: survival model)
     tenure: dict[str, np.ndarray] = field(default_factory=dict)
 
 
@@ -140,7 +141,7 @@ class Scorer:
         return CustomerPart(matrix, probabilities, raw, found, tenure)
 
     def tenure(self, features: Table, curve: np.ndarray | None) -> dict[str, np.ndarray]:
-        """survival_90d and expected_tenure_days read off the time-to-churn `curve`, and with
+        """survival_<days>d and expected_tenure_days read off the time-to-churn `curve`, and with
         actions the margin of the months the customer is expected to stay from the cutoff;
         none without the model."""
         model = self.bundle.survival

@@ -106,9 +106,12 @@ class Prediction(bentoml.IODescriptor):
     churn_probability: float
     churn_risk_band: str
     satisfaction_drop_probability: float | None = None
-    #: from the time-to-churn model: still a customer 90 days on, expected days as one within
-    #: a year, and the margin expected over the customer value's months
+    #: from the time-to-churn model: still a customer 30, 90, 180 and 365 days on, expected
+    #: days as one within a year, and the margin expected over the customer value's months
+    survival_30d: float | None = None
     survival_90d: float | None = None
+    survival_180d: float | None = None
+    survival_365d: float | None = None
     expected_tenure_days: float | None = None
     lifetime_value: float | None = None
     reasons: list[str] | None = None
