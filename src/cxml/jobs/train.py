@@ -199,7 +199,7 @@ def train(config: PipelineConfig, show_progress: bool = True) -> Trained:
         if result.deployment:
             summary["registered_models"] = result.deployment
         begin("time to churn")
-        survival = _time_to_churn(config, loaded, features, result.encoder, split)
+        survival = time_to_churn_model(config, loaded, features, result.encoder, split)
         if survival is not None:
             summary["time_to_churn"] = f"{survival.rounds} rounds, weekly hazard to a year"
         uplift, fallback, deciles, calibration = None, None, None, None
@@ -209,7 +209,7 @@ def train(config: PipelineConfig, show_progress: bool = True) -> Trained:
             if config.actions.value.rule == "lifetime":
                 if survival is None:
                     raise ValueError(LIFETIME_NEEDS_SURVIVAL)
-                before = _time_to_churn(
+                before = time_to_churn_model(
                     config, loaded, features, result.encoder, split, until=split.test[0]
                 )
             judged = judge_policy(config, loaded, split, result, features, truth, before)
@@ -453,7 +453,7 @@ LIFETIME_NEEDS_SURVIVAL = (
 )
 
 
-def _time_to_churn(
+def time_to_churn_model(
     config: PipelineConfig,
     loaded: LoadedData,
     features: pd.DataFrame,
