@@ -32,6 +32,7 @@ ORDER = (
     "real-data",
     "survival",
     "clv",
+    "value-rule",
     "service",
     "spark",
 )

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 import warnings
 from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 
+from benchmarks import report
 from cxml.config import load_config
 from cxml.jobs import train as job
 from cxml.jobs.ingest import run_simulate
@@ -80,13 +82,21 @@ def compare(customers: int, seed: int, folder: Path) -> list[str]:
 def main() -> None:
     sizes = [int(n) for n in os.environ.get("CUSTOMERS", "20000").split()]
     seeds = [int(s) for s in os.environ.get("SEEDS", "7 11").split()]
-    with warnings.catch_warnings(), tempfile.TemporaryDirectory() as tmp:
-        warnings.simplefilter("ignore")
-        for customers in sizes:
-            for seed in seeds:
-                for line in compare(customers, seed, Path(tmp)):
-                    print(line, flush=True)
-                print(flush=True)
+    start = time.perf_counter()
+    recorder = report.Recorder()
+    with recorder.section("value-rule", "Which value rule"):
+        print(__doc__.split("\n\n", 1)[1].split("\n\nRun:")[0].strip() + "\n")
+        with warnings.catch_warnings(), tempfile.TemporaryDirectory() as tmp:
+            warnings.simplefilter("ignore")
+            for customers in sizes:
+                for seed in seeds:
+                    for line in compare(customers, seed, Path(tmp)):
+                        print(line, flush=True)
+                    print(flush=True)
+        print(f"wall time {time.perf_counter() - start:.0f} s")
+    written = report.write(recorder.sections, "make value-rule")
+    if written:
+        print(f"written to {written} (CXML_BENCH_DOC=0 to skip)")
 
 
 if __name__ == "__main__":

@@ -88,6 +88,11 @@ def test_the_list_says_when_and_what_a_customer_is_worth(scored_run):
     months = min(value.multiplier, 12)  # the survival model sees a year
     assert (first["lifetime_value"] <= paid * months + 1e-9).all()
     assert (first["lifetime_value"] < paid * months).mean() > 0.9  # some churn is expected
+    # a customer who already cancelled has no future value: no row, so no value, is given
+    events = pd.read_parquet(data / "events.parquet")
+    before = events["event_time"] < pd.Timestamp(CUTOFF, tz="UTC")
+    cancelled = set(events.loc[before & (events["event_type"] == "cancel"), "customer_id"])
+    assert cancelled and not cancelled & set(first["customer_id"])
 
 
 def test_ranked_by_risk_and_only_active_customers(scored_run):
