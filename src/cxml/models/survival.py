@@ -144,7 +144,10 @@ def survival_at(curve: np.ndarray, grid: Grid, days: float | np.ndarray) -> np.n
         raise ValueError(f"survival past {grid.days * grid.n:.0f} days is not modelled")
     knots = np.concatenate([[0.0], grid.ends])
     log_s = np.log(np.clip(np.column_stack([np.ones(len(curve)), curve]), 1e-12, 1.0))
-    out = np.exp(np.vstack([np.interp(wanted, knots, row) for row in log_s]))
+    # the same knots for every row: each wanted day mixes the same two columns
+    right = np.clip(np.searchsorted(knots, wanted, side="right"), 1, len(knots) - 1)
+    share = (wanted - knots[right - 1]) / (knots[right] - knots[right - 1])
+    out = np.exp(log_s[:, right - 1] * (1.0 - share) + log_s[:, right] * share)
     return out if np.ndim(days) else out[:, 0]
 
 
