@@ -25,3 +25,9 @@ def roc_auc(y: np.ndarray, score: np.ndarray) -> float:
     pos = y == 1
     n_pos, n_neg = pos.sum(), (~pos).sum()
     return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+#: The person-periods a test's time-to-churn model learns from (`model.survival_periods`):
+#: enough for its curve to follow the risk on the tests' small bases, and a fraction of the
+#: default's time in each of the suite's trainings.
+SMALL_SURVIVAL = 100_000

@@ -16,6 +16,7 @@ from cxml.jobs.ingest import run_simulate
 from cxml.jobs.score import run_score
 from cxml.jobs.train import record, train
 from cxml.scoring import band_edges
+from tests.helpers import SMALL_SURVIVAL
 
 PIPELINES = Path(__file__).resolve().parents[2] / "pipelines"
 CUTOFF = "2025-06-30"
@@ -23,7 +24,12 @@ CUTOFF = "2025-06-30"
 
 def weekly_buyers(data_dir: Path) -> PipelineConfig:
     raw = load_config(PIPELINES / "demo.yaml", data_dir=data_dir).model_dump()
-    raw["model"] |= {"max_rounds": 80, "early_stopping_rounds": 20, "threads": 1}
+    raw["model"] |= {
+        "max_rounds": 80,
+        "early_stopping_rounds": 20,
+        "threads": 1,
+        "survival_periods": SMALL_SURVIVAL,
+    }
     raw["cutoffs"]["first"] = "2024-10-01"
     raw["targets"] = ["churn"]
     raw["labels"] |= {

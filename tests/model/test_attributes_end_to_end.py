@@ -16,6 +16,7 @@ from cxml.jobs.score import load_scorer, run_score
 from cxml.jobs.train import record, train
 from cxml.serving.history import History
 from cxml.serving.tables import scored_rows
+from tests.helpers import SMALL_SURVIVAL
 
 PIPELINES = Path(__file__).resolve().parents[2] / "pipelines"
 CHANGE = pd.Timestamp("2025-01-15", tz="UTC")  # when the movers took their current plan
@@ -28,7 +29,12 @@ EARLIER_CHARGE = {"basic": 45.0, "standard": 20.0, "premium": 45.0}
 
 def small_config(data_dir: Path) -> PipelineConfig:
     raw = load_config(PIPELINES / "demo.yaml", data_dir=data_dir).model_dump()
-    raw["model"] |= {"max_rounds": 100, "early_stopping_rounds": 20, "threads": 1}
+    raw["model"] |= {
+        "max_rounds": 100,
+        "early_stopping_rounds": 20,
+        "threads": 1,
+        "survival_periods": SMALL_SURVIVAL,
+    }
     raw["cutoffs"]["first"] = "2024-07-01"
     raw["actions"]["drop_retreated"] = False  # a small base: keep every row
     return PipelineConfig.model_validate(raw)

@@ -14,6 +14,7 @@ from cxml.data.load import load_data_dir
 from cxml.jobs.ingest import run_simulate
 from cxml.jobs.train import train
 from cxml.scoring import Scorer, scoring_population
+from tests.helpers import SMALL_SURVIVAL
 
 PIPELINES = Path(__file__).resolve().parents[2] / "pipelines"
 AT = pd.Timestamp("2025-06-30", tz="UTC")
@@ -22,7 +23,12 @@ PROBABILITIES = ["churn_probability", "satisfaction_drop_probability"]
 
 def small_config(data_dir: Path) -> PipelineConfig:
     raw = load_config(PIPELINES / "demo.yaml", data_dir=data_dir).model_dump()
-    raw["model"] |= {"max_rounds": 120, "early_stopping_rounds": 20, "threads": 1}
+    raw["model"] |= {
+        "max_rounds": 120,
+        "early_stopping_rounds": 20,
+        "threads": 1,
+        "survival_periods": SMALL_SURVIVAL,
+    }
     raw["cutoffs"]["first"] = "2024-07-01"
     return PipelineConfig.model_validate(raw)
 

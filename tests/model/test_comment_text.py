@@ -17,6 +17,7 @@ from cxml.config import load_config
 from cxml.features.build import build_features
 from cxml.jobs.ingest import run_simulate
 from cxml.jobs.train import record, train
+from tests.helpers import SMALL_SURVIVAL
 
 REPO = Path(__file__).resolve().parents[2]
 LABELLED = REPO / "tests" / "data" / "customer_comments.csv"
@@ -46,7 +47,12 @@ def test_a_model_trained_with_topic_examples_keeps_the_classifier_not_them(simul
     raw["data"] = {"dir": str(simulated)}
     raw["features"]["topics"] = {"price": ["expensive", "price"], "service": ["support"]}
     raw["features"]["topic_examples"] = str(LABELLED)
-    raw["model"] |= {"max_rounds": 60, "early_stopping_rounds": 10, "threads": 1}
+    raw["model"] |= {
+        "max_rounds": 60,
+        "early_stopping_rounds": 10,
+        "threads": 1,
+        "survival_periods": SMALL_SURVIVAL,
+    }
     raw["cutoffs"]["first"] = "2024-10-01"
     path = tmp_path / "topics.yaml"
     path.write_text(yaml.safe_dump(raw), encoding="utf-8")

@@ -13,6 +13,7 @@ from cxml.config import PipelineConfig, load_config
 from cxml.jobs.ingest import run_simulate
 from cxml.jobs.train import train
 from cxml.models import explain
+from tests.helpers import SMALL_SURVIVAL
 
 PIPELINES = Path(__file__).resolve().parents[2] / "pipelines"
 TOP = 3
@@ -22,7 +23,12 @@ def churn_config(data_dir: Path) -> PipelineConfig:
     """The demo pipeline, churn only, on a small budget (the behaviour, not the best AUC)."""
     config = load_config(PIPELINES / "demo.yaml", data_dir=data_dir)
     raw = config.model_dump()
-    raw["model"] |= {"max_rounds": 60, "early_stopping_rounds": 20, "threads": 1}
+    raw["model"] |= {
+        "max_rounds": 60,
+        "early_stopping_rounds": 20,
+        "threads": 1,
+        "survival_periods": SMALL_SURVIVAL,
+    }
     raw["cutoffs"]["first"] = "2024-07-01"
     raw["targets"] = ["churn"]
     return PipelineConfig.model_validate(raw)

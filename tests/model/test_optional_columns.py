@@ -18,6 +18,7 @@ from cxml.config import PipelineConfig, load_config
 from cxml.jobs.ingest import run_simulate
 from cxml.jobs.score import run_score
 from cxml.jobs.train import record, train
+from tests.helpers import SMALL_SURVIVAL
 
 PIPELINES = Path(__file__).resolve().parents[2] / "pipelines"
 CUTOFF = "2025-06-30"
@@ -40,7 +41,12 @@ def bare(tmp_path_factory) -> Path:
 
 def small_config(data_dir: Path) -> PipelineConfig:
     raw = load_config(PIPELINES / "demo.yaml", data_dir=data_dir).model_dump()
-    raw["model"] |= {"max_rounds": 60, "early_stopping_rounds": 10, "threads": 1}
+    raw["model"] |= {
+        "max_rounds": 60,
+        "early_stopping_rounds": 10,
+        "threads": 1,
+        "survival_periods": SMALL_SURVIVAL,
+    }
     raw["cutoffs"]["first"] = "2024-10-01"
     raw["actions"]["value"] |= {"rule": "lifetime", "margin": 0.6}
     return PipelineConfig.model_validate(raw)

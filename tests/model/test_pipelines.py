@@ -27,11 +27,16 @@ from cxml.data.importers import (
 from cxml.jobs.ingest import run_import, run_simulate
 from cxml.jobs.score import run_score
 from cxml.jobs.train import record, train, write_metrics
-from tests.helpers import strict_json
+from tests.helpers import SMALL_SURVIVAL, strict_json
 
 PIPELINES = Path(__file__).resolve().parents[2] / "pipelines"
 SHIPPED = sorted(p.stem for p in PIPELINES.glob("*.yaml"))
-BUDGET = {"max_rounds": 60, "early_stopping_rounds": 10, "threads": 1}
+BUDGET = {
+    "max_rounds": 60,
+    "early_stopping_rounds": 10,
+    "threads": 1,
+    "survival_periods": SMALL_SURVIVAL,
+}
 
 
 # --- small raw files in each importer's input format --------------------------------------------

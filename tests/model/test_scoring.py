@@ -21,6 +21,7 @@ from cxml.jobs import score as score_job
 from cxml.jobs.ingest import run_simulate
 from cxml.jobs.score import run_score
 from cxml.jobs.train import record, train
+from tests.helpers import SMALL_SURVIVAL
 
 PIPELINES = Path(__file__).resolve().parents[2] / "pipelines"
 CUTOFF = "2025-06-30"
@@ -29,7 +30,12 @@ BUDGET, CALLBACK_CAPACITY = 400.0, 5
 
 def small_config(data_dir: Path) -> PipelineConfig:
     raw = load_config(PIPELINES / "demo.yaml", data_dir=data_dir).model_dump()
-    raw["model"] |= {"max_rounds": 120, "early_stopping_rounds": 20, "threads": 1}
+    raw["model"] |= {
+        "max_rounds": 120,
+        "early_stopping_rounds": 20,
+        "threads": 1,
+        "survival_periods": SMALL_SURVIVAL,
+    }
     raw["cutoffs"]["first"] = "2024-07-01"
     raw["actions"]["budget"] = BUDGET
     raw["actions"]["drop_retreated"] = False  # 2,000 customers: keep every row, so offers pay

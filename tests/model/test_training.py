@@ -15,6 +15,7 @@ from cxml.jobs.inputs import load_inputs
 from cxml.jobs.logged import table_digest
 from cxml.jobs.nba import fit_uplift
 from cxml.jobs.train import record, train
+from tests.helpers import SMALL_SURVIVAL
 
 PIPELINES = Path(__file__).resolve().parents[2] / "pipelines"
 
@@ -23,7 +24,12 @@ def small_config(data_dir: Path) -> PipelineConfig:
     """The demo pipeline on a small data dir, with a small model budget."""
     config = load_config(PIPELINES / "demo.yaml", data_dir=data_dir)
     raw = config.model_dump()
-    raw["model"] |= {"max_rounds": 150, "early_stopping_rounds": 20, "threads": 1}
+    raw["model"] |= {
+        "max_rounds": 150,
+        "early_stopping_rounds": 20,
+        "threads": 1,
+        "survival_periods": SMALL_SURVIVAL,
+    }
     raw["cutoffs"]["first"] = "2024-07-01"
     return PipelineConfig.model_validate(raw)
 

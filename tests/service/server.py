@@ -18,6 +18,8 @@ from pathlib import Path
 import httpx
 import yaml
 
+from tests.helpers import SMALL_SURVIVAL
+
 REPO = Path(__file__).resolve().parents[2]
 SERVICE = "cxml.service:CxmlService"
 CUTOFF = "2025-06-30T00:00:00Z"  # the simulator's evaluation cutoff
@@ -63,7 +65,12 @@ def prepare(workdir: Path, customers: int = 2000, seed: int = 21) -> Prepared:
     run_simulate(data_dir, customers=customers, seed=seed)
     config = load_config(REPO / "pipelines" / "demo.yaml", data_dir=data_dir)
     raw = config.model_dump()
-    raw["model"] |= {"max_rounds": 150, "early_stopping_rounds": 20, "threads": 1}
+    raw["model"] |= {
+        "max_rounds": 150,
+        "early_stopping_rounds": 20,
+        "threads": 1,
+        "survival_periods": SMALL_SURVIVAL,
+    }
     raw["cutoffs"]["first"] = "2024-07-01"
     raw["actions"]["drop_retreated"] = False  # 2,000 customers: keep every row, so offers pay
     small = PipelineConfig.model_validate(raw)

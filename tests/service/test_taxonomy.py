@@ -19,6 +19,7 @@ from cxml.config import PipelineConfig, load_config
 from cxml.jobs.ingest import run_simulate
 from cxml.jobs.score import run_score
 from cxml.jobs.train import record, train
+from tests.helpers import SMALL_SURVIVAL
 from tests.service.server import REPO, Prepared, Server, tracking_env
 
 runner = CliRunner()
@@ -117,7 +118,12 @@ def business(tmp_path_factory: pytest.TempPathFactory) -> tuple[Prepared, pd.Dat
     raw["data"] = {"dir": str(data)}
     raw["features"]["taxonomy"] = TAXONOMY
     raw["features"]["topics"] = TOPICS
-    raw["model"] |= {"max_rounds": 150, "early_stopping_rounds": 20, "threads": 1}
+    raw["model"] |= {
+        "max_rounds": 150,
+        "early_stopping_rounds": 20,
+        "threads": 1,
+        "survival_periods": SMALL_SURVIVAL,
+    }
     raw["cutoffs"]["first"] = "2024-07-01"
     config_path = root / "business.yaml"
     config_path.write_text(yaml.safe_dump(raw), encoding="utf-8")

@@ -19,6 +19,7 @@ from cxml.jobs.train import train
 from cxml.models import explain
 from cxml.report.figures import global_figures, touchpoint_figure
 from cxml.scoring import explain_mask
+from tests.helpers import SMALL_SURVIVAL
 
 PIPELINES = Path(__file__).resolve().parents[2] / "pipelines"
 CUTOFF = "2025-06-30"
@@ -28,7 +29,12 @@ def small_config(data_dir: Path) -> PipelineConfig:
     """The demo pipeline on a small data dir, with a small model budget."""
     config = load_config(PIPELINES / "demo.yaml", data_dir=data_dir)
     raw = config.model_dump()
-    raw["model"] |= {"max_rounds": 60, "early_stopping_rounds": 20, "threads": 1}
+    raw["model"] |= {
+        "max_rounds": 60,
+        "early_stopping_rounds": 20,
+        "threads": 1,
+        "survival_periods": SMALL_SURVIVAL,
+    }
     raw["cutoffs"]["first"] = "2024-07-01"
     raw["targets"] = ["churn", "satisfaction_drop"]
     return PipelineConfig.model_validate(raw)

@@ -132,6 +132,9 @@ class ModelConfig:
     baseline_features: Literal["all", "rfm"] = "all"
     threads: Annotated[int, Field(ge=1)] = 2
     seed: int = 7
+    #: The most person-periods (a row per week each customer was watched) the time-to-churn
+    #: model learns from; a random sample of the rows beyond it bounds its memory and time.
+    survival_periods: Annotated[int, Field(ge=1000)] = 400_000
 
 
 @with_config(FORBID)

@@ -445,7 +445,6 @@ def _explanations(
 
 #: The most person-periods (rows x weeks at risk) the time-to-churn model learns from: a
 #: random sample of the rows beyond it, so training memory stays bounded.
-MAX_PERSON_PERIODS = 400_000
 LIFETIME_NEEDS_SURVIVAL = (
     "actions.value.rule is 'lifetime', which reads each customer's time-to-churn curve, but "
     "none can be learned here: it needs churn labels derived from a dated event log "
@@ -475,7 +474,7 @@ def time_to_churn_model(
     times = churn_times_of(features.index, events, end, config.labels)
     duration, event = times["duration_days"].to_numpy(), times["event"].to_numpy()
     grid = Grid()
-    keep = sample_rows(duration, event, grid, MAX_PERSON_PERIODS, config.model.seed)
+    keep = sample_rows(duration, event, grid, config.model.survival_periods, config.model.seed)
     taken = features.iloc[keep]
     stop = customer_buckets(taken.index, 10) == 0
     matrix = encoder.transform(taken)
