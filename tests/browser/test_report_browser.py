@@ -71,4 +71,4 @@ def test_report_loads_with_no_console_errors_and_no_network(report_file: Path) -
     assert others == [], f"the report fetched {others}"
     assert url in requests
     assert ids == [ident for ident, _title, _build in SECTIONS]
-    assert n_images == 5 and images_ok
+    assert n_images == 6 and images_ok  # nps, risk, actions, survival, policy, touchpoints
