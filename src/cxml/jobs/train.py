@@ -22,25 +22,23 @@ from cxml.data.validate import pii_lookalikes
 from cxml.features.attributes import as_of, attribute_record, profile_columns
 from cxml.features.build import build_features, feature_catalog, log_start
 from cxml.features.dataset import Split, build_training_set, informative, out_of_time_split
-from cxml.features.labels import churn_times_of, describe_churn
+from cxml.features.labels import describe_churn
 from cxml.features.table import Table
 from cxml.features.topics import with_classifier
 from cxml.jobs.inputs import cutoffs, load_inputs
 from cxml.jobs.nba import judge_policy
 from cxml.jobs.preflight import check_against_data
 from cxml.jobs.progress import stages
+from cxml.jobs.time_to_churn import LIFETIME_NEEDS_SURVIVAL, time_to_churn_model
 from cxml.models.backtest import (
     LABELS,
     Backtest,
     cross_validated,
-    customer_buckets,
     out_of_time,
 )
 from cxml.models.bundle import ScoringBundle, bundle_spec, synthetic_example
 from cxml.models.drift import reference_profile
 from cxml.models.report import describe_choice, evaluation_report
-from cxml.models.survival import Grid, HazardModel, sample_rows
-from cxml.models.train import FrameEncoder
 from cxml.report.figures import evaluation_figures
 
 if TYPE_CHECKING:
@@ -441,44 +439,6 @@ def _explanations(
         for name, figure in global_figures(contrib, rows).items():
             figures[f"{target}_{name}"] = figure
     return tables, figures
-
-
-#: The most person-periods (rows x weeks at risk) the time-to-churn model learns from: a
-#: random sample of the rows beyond it, so training memory stays bounded.
-LIFETIME_NEEDS_SURVIVAL = (
-    "actions.value.rule is 'lifetime', which reads each customer's time-to-churn curve, but "
-    "none can be learned here: it needs churn labels derived from a dated event log "
-    "(labels.source: derived) and out-of-time cutoffs; set actions.value.rule: fixed"
-)
-
-
-def time_to_churn_model(
-    config: PipelineConfig,
-    loaded: LoadedData,
-    features: pd.DataFrame,
-    encoder: FrameEncoder,
-    split: Split | None,
-    until: pd.Timestamp | None = None,
-) -> HazardModel | None:
-    """The time-to-churn model on every cutoff's rows, churns followed to the end of the log
-    (`until`: only the cutoffs before it, churns followed to it); None for a snapshot (no churn
-    dates to learn from) or a run without churn."""
-    events = loaded.tables["events"]
-    derived = config.labels.source == "derived" and len(events) > 0
-    if split is None or "churn" not in config.targets or not derived:
-        return None
-    end = events["event_time"].max() + pd.Timedelta(microseconds=1)  # the last event is seen
-    if until is not None:
-        features = features[features.index.get_level_values("cutoff") < until]
-        end = until
-    times = churn_times_of(features.index, events, end, config.labels)
-    duration, event = times["duration_days"].to_numpy(), times["event"].to_numpy()
-    grid = Grid()
-    keep = sample_rows(duration, event, grid, config.model.survival_periods, config.model.seed)
-    taken = features.iloc[keep]
-    stop = customer_buckets(taken.index, 10) == 0
-    matrix = encoder.transform(taken)
-    return HazardModel.fit(matrix, duration[keep], event[keep], stop, config.model, grid)
 
 
 def _labelled_until(frame: pd.DataFrame, split: Split | None, config: PipelineConfig) -> str | None:
