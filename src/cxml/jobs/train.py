@@ -200,13 +200,14 @@ def train(config: PipelineConfig, show_progress: bool = True) -> Trained:
         survival = time_to_churn_model(config, loaded, features, result.encoder, split)
         if survival is not None:
             summary["time_to_churn"] = f"{survival.rounds} rounds, weekly hazard to a year"
+        lifetime = config.actions is not None and config.actions.value.rule == "lifetime"
+        if lifetime and survival is None:  # every scoring of this model would fail: say it now
+            raise ValueError(LIFETIME_NEEDS_SURVIVAL)
         uplift, fallback, deciles, calibration = None, None, None, None
         begin("next best action")
         if config.actions is not None and split is not None:
             before = None  # what the lifetime value rule reads at the test cutoff, learned before
-            if config.actions.value.rule == "lifetime":
-                if survival is None:
-                    raise ValueError(LIFETIME_NEEDS_SURVIVAL)
+            if lifetime:
                 before = time_to_churn_model(
                     config, loaded, features, result.encoder, split, until=split.test[0]
                 )
