@@ -12,6 +12,7 @@ from benchmarks import (
     bench_allocation,
     bench_explain,
     bench_features,
+    bench_scaling,
     bench_scoring,
     bench_service,
     bench_simulator,
@@ -30,6 +31,8 @@ def main() -> None:
         sim = bench_simulator.run(customers)
     with recorder.section("features", "Features"):
         bench_features.run(sim)
+    with recorder.section("scaling", "Scaling from 10k to 1M customers"):
+        bench_scaling.run(sim)
     with recorder.section("explain", "Explanations"):
         bench_explain.run(sim)
     with recorder.section("allocation", "Next-best-action allocation"):

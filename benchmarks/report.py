@@ -25,6 +25,7 @@ DOC = Path(__file__).resolve().parents[1] / "docs" / "performance.md"
 ORDER = (
     "simulator",
     "features",
+    "scaling",
     "explain",
     "allocation",
     "scoring",

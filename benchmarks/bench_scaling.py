@@ -1,0 +1,122 @@
+"""build_features from 10k to 1M customers: CPU per event should stay flat as the base grows.
+
+Simulating 1M customers is too slow for `make bench`, so every size is made from the simulation
+`make bench` already has: its first customers (10k), or copies of it with fresh customer ids
+(`<id>_<copy>`), cut to the size. Events keep the simulator's order (by customer, then time).
+Each size runs in a fresh Python process, so its peak RSS is that size's alone: "RSS before" is
+its peak once its data is read and made, "peak RSS" its peak after build_features. CPU is
+`time.process_time` of a second call: a fresh process's first call also pays the kernel for
+handing it memory the first time (the "1st call" column).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cxml.config import FeatureConfig
+from cxml.data.simulate import Simulation
+from cxml.features.build import build_features
+
+SIZES = (10_000, 100_000, 1_000_000)
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def replicate(
+    events: pd.DataFrame, customers: pd.DataFrame, size: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A base of `size` customers: as many copies of this one as it takes, cut to the size."""
+    n = len(customers)
+    copies = -(-size // n)
+    base = customers["customer_id"].astype(str).to_numpy(dtype=object)
+    ids = np.concatenate([base] + [base + f"_{k}" for k in range(1, copies)])[:size]
+    ids_in_events = events["customer_id"].astype("category").cat
+    code = pd.Index(base).get_indexer(ids_in_events.categories)[ids_in_events.codes]
+    cust = np.where(code < 0, size, code + n * np.arange(copies)[:, None]).ravel()  # copy by copy
+    rows = np.flatnonzero(cust < size)
+    out = events.take(rows % len(events))
+    out.index = pd.RangeIndex(len(out))
+    out["customer_id"] = pd.Categorical.from_codes(cust[rows], categories=pd.Index(ids))
+    people = customers.take(np.arange(size) % n)
+    people.index = pd.RangeIndex(size)
+    people["customer_id"] = ids
+    return out, people
+
+
+def _peak_rss() -> int:
+    """This process's peak resident memory, in bytes: Linux's VmHWM. (`ru_maxrss` would be at
+    least the parent's, which a child started by subprocess takes over when it execs.)"""
+    status = Path("/proc/self/status").read_text()
+    return int(re.search(r"VmHWM:\s*(\d+) kB", status)[1]) * 1024
+
+
+def measure(base: Path, size: int, cutoff: pd.Timestamp) -> dict[str, float]:
+    """In this (fresh) process: make the size's data, then run build_features on it twice."""
+    events, customers = replicate(
+        pd.read_pickle(base / "events.pkl"), pd.read_pickle(base / "customers.pkl"), size
+    )
+    cfg, before = FeatureConfig(), _peak_rss()
+    cpu = []
+    for _ in range(2):
+        start = time.process_time()
+        build_features(events, customers, cutoff, cfg)
+        cpu.append(time.process_time() - start)
+    return {
+        "events": len(events),
+        "first": cpu[0],
+        "cpu": cpu[1],
+        "before": before,
+        "peak": _peak_rss(),
+    }
+
+
+def _in_fresh_process(base: Path, size: int, cutoff: pd.Timestamp) -> dict[str, float]:
+    command = [sys.executable, "-m", "benchmarks.bench_scaling", str(base), str(size), str(cutoff)]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def run(sim: Simulation) -> None:
+    cutoff = sim.config.cutoff
+    print(f"scaling (build_features; copies of the {len(sim.customers):,}-customer simulation)")
+    print("  load average         {:.2f} {:.2f} {:.2f} (1, 5, 15 min)".format(*os.getloadavg()))
+    print(
+        f"  {'customers':>10} {'events':>12} {'1st call':>9} {'CPU s':>8} {'ns/event':>9} "
+        f"{'RSS before':>12} {'peak RSS':>10}  (a fresh process each)"
+    )
+    results = {}
+    n = len(sim.customers)
+    with tempfile.TemporaryDirectory() as tmp:
+        for size in SIZES:  # a size below the simulation's reads only its own customers
+            base = Path(tmp) / str(min(size, n))
+            if not base.exists():
+                base.mkdir()
+                events, customers = replicate(sim.events, sim.customers, min(size, n))
+                events.to_pickle(base / "events.pkl")
+                customers.to_pickle(base / "customers.pkl")
+                del events, customers
+            r = results[size] = _in_fresh_process(base, size, cutoff)
+            print(
+                f"  {size:>10,} {r['events']:>12,} {r['first']:>9.2f} {r['cpu']:>8.2f} "
+                f"{r['cpu'] / r['events'] * 1e9:>9.1f} {r['before'] / 2**30:>8.2f} GiB "
+                f"{r['peak'] / 2**30:>6.2f} GiB"
+            )
+    per_event = {size: r["cpu"] / r["events"] for size, r in results.items()}
+    print(
+        f"  CPU per event, 1M vs 100k {per_event[1_000_000] / per_event[100_000]:>6.2f}x  "
+        "(target <= 1.3)\n"
+    )
+
+
+if __name__ == "__main__":
+    base, size, cutoff = Path(sys.argv[1]), int(sys.argv[2]), pd.Timestamp(sys.argv[3])
+    print(json.dumps(measure(base, size, cutoff)))
