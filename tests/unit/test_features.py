@@ -9,7 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cxml.data.simulate import SimConfig, simulate
-from cxml.features.build import build_features, feature_catalog
+from cxml.features.build import build_features, feature_catalog, log_start
+from cxml.jobs.features import batch_features
 
 CUTOFF = pd.Timestamp("2024-06-01", tz="UTC")
 CUSTOMERS = pd.DataFrame(
@@ -161,6 +162,21 @@ def test_one_customer_alone_equals_its_batch_row(sim):
             own, sim.customers[sim.customers["customer_id"] == cid], cutoff
         ).frame()
         pd.testing.assert_frame_equal(alone, batch.loc[[cid]], check_dtype=False)
+
+
+@pytest.mark.parametrize("ids_as", ["category", "text"])
+def test_features_in_blocks_of_customers_equal_the_whole_base(sim, ids_as):
+    """`cxml features` builds a block of customers at a time from one grouping of the events:
+    every block must see exactly its own customers' events (ids as Parquet's categories or as
+    CSV's text, an event of a customer missing from the table ignored), in any row order."""
+    cutoff = sim.config.cutoff
+    stranger = sim.events.head(3).assign(customer_id="not-a-customer")
+    ev = pd.concat([sim.events, stranger], ignore_index=True).sample(frac=1.0, random_state=2)
+    ev["customer_id"] = ev["customer_id"].astype(ids_as if ids_as == "category" else object)
+    whole = build_features(sim.events, sim.customers, cutoff, since=log_start(ev)).frame()
+    blocks = batch_features(ev, sim.customers, cutoff, chunk_customers=7, show_progress=False)
+    assert list(blocks.index) == list(sim.customers["customer_id"])
+    pd.testing.assert_frame_equal(blocks, whole)
 
 
 def test_row_order_never_changes_a_feature(sim):

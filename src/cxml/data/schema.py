@@ -8,11 +8,13 @@ promise every later stage relies on, and tests assert simulator and importer out
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
+
+if TYPE_CHECKING:
+    import pandera.pandas as pa
 
 Kind = Literal["id", "timestamp", "string", "number", "text", "binary"]
 
@@ -145,6 +147,8 @@ EVENT_VALUE_RANGES: dict[str, tuple[float, float]] = {
 
 
 def _pandera_column(spec: ColumnSpec) -> pa.Column:
+    import pandera.pandas as pa  # heavy to import, and only checks of a clean table need it
+
     checks = []
     if spec.minimum is not None:
         checks.append(pa.Check.ge(spec.minimum))
@@ -175,6 +179,8 @@ def _is_text(series: pd.Series) -> bool:
 
 def pandera_schema(table: str) -> pa.DataFrameSchema:
     """The pandera schema of a clean contract table."""
+    import pandera.pandas as pa
+
     spec = TABLES[table]
     return pa.DataFrameSchema(
         {c.name: _pandera_column(c) for c in spec.columns},

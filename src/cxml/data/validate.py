@@ -32,7 +32,9 @@ from cxml.data.values import (
     OUT_OF_TIME,
     TOO_LARGE,
     has_char,
+    is_blank,
     numbers_in_text,
+    per_text,
     read_times,
     too_large,
 )
@@ -108,7 +110,7 @@ def _parse_id(series: pd.Series, faults: _Faults, column: str) -> pd.Series:
             return series
         series = series.astype(object)
     text = _stripped(series)
-    faults.add(column, "empty", text.isna() | (text == ""))
+    faults.add(column, "empty", is_blank(text))
     _control_characters(text, faults, column)
     return text
 
@@ -142,7 +144,9 @@ def _parse_timestamp(series: pd.Series, faults: _Faults, spec: ColumnSpec) -> pd
         faults.add(spec.name, NOT_A_TIME, unread & ~beyond)
     outside = outside_time_range(parsed)
     faults.add(spec.name, OUT_OF_TIME, outside | beyond)
-    parsed = parsed.where(~outside).astype("datetime64[ns, UTC]")
+    if outside.any():
+        parsed = parsed.where(~outside)
+    parsed = parsed.astype("datetime64[ns, UTC]", copy=False)
     if spec.required:
         faults.add(spec.name, "empty", series.isna())
     return parsed
@@ -167,7 +171,7 @@ def _parse_number(series: pd.Series, faults: _Faults, spec: ColumnSpec) -> pd.Se
 def _parse_string(series: pd.Series, faults: _Faults, spec: ColumnSpec) -> pd.Series:
     out = series if isinstance(series.dtype, pd.CategoricalDtype) else _stripped(series)
     if spec.required:
-        faults.add(spec.name, "empty", out.isna() | (out.astype(object) == ""))
+        faults.add(spec.name, "empty", is_blank(out))
     if spec.kind == "text":  # free text may hold line breaks
         faults.add(spec.name, NUL, has_char(out, "\x00"))
     else:
@@ -213,13 +217,14 @@ def _check_structure(spec: TableSpec, raw: pd.DataFrame, source: str) -> None:
 def _event_value_ranges(frame: pd.DataFrame, faults: _Faults) -> None:
     if "value" not in frame or "event_type" not in frame:
         return
-    kind = frame["event_type"].astype(object)
+    codes, kinds = pd.factorize(frame["event_type"])  # compared once per type, not per row
+    value = frame["value"].to_numpy(dtype=float, na_value=np.nan)
+    finite = np.abs(value) <= MAX_MAGNITUDE  # else TOO_LARGE says so; NaN is in no range
     for event_type, (low, high) in EVENT_VALUE_RANGES.items():
-        rows = (kind == event_type).to_numpy()
-        if not rows.any():
+        found = np.flatnonzero(pd.Index(kinds).astype(object) == event_type)
+        if not len(found):
             continue
-        value = frame["value"].to_numpy()
-        finite = np.abs(np.nan_to_num(value, nan=0.0)) <= MAX_MAGNITUDE  # else TOO_LARGE says so
+        rows = codes == found[0]
         outside = rows & finite & ((value < low) | (value > high))
         limit = f"{low:g}..{high:g}" if np.isfinite(high) else f">= {low:g}"
         faults.add("value", f"outside {limit} for {event_type}", outside)
@@ -360,7 +365,8 @@ def clean_table(
     text)."""
     spec = TABLES[table]
     _check_structure(spec, raw, source)
-    raw = raw.reset_index(drop=True)
+    if not raw.index.equals(pd.RangeIndex(len(raw))):
+        raw = raw.reset_index(drop=True)
     faults = _Faults(source, raw)
     clean = pd.DataFrame(index=raw.index)
     for col in spec.columns:
@@ -396,8 +402,9 @@ def clean_table(
             clean.duplicated(list(spec.unique), keep="first"),
         )
     if known_customers is not None:
-        unknown = clean["customer_id"].notna() & ~clean["customer_id"].isin(known_customers)
-        aside = unknown & clean["customer_id"].isin(set_aside)
+        ids = clean["customer_id"]
+        unknown = ids.notna().to_numpy(bool) & ~per_text(ids, lambda t: t.isin(known_customers))
+        aside = unknown & per_text(ids, lambda t: t.isin(list(set_aside)))
         faults.add("customer_id", "its customer's row is quarantined (see customers)", aside)
         faults.add("customer_id", "unknown customer (not in customers)", unknown & ~aside)
     bad = faults.bad_rows()
@@ -412,5 +419,5 @@ def clean_table(
     quarantine.insert(0, "source_row", raw.index[bad] + 1)
     quarantine.insert(0, "source_file", source)
     quarantine["reason"] = faults.reasons(bad)
-    result = clean.loc[~bad].reset_index(drop=True)
+    result = clean.loc[~bad].reset_index(drop=True) if bad.any() else clean
     return TableResult(table, result, quarantine, faults.summary(), extra, len(raw), source)

@@ -7,6 +7,7 @@ rows with reasons. Each distinct value is looked at once where that is the cost.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 import numpy as np
@@ -26,19 +27,33 @@ WITH_YEAR = r"(?<!\d)\d{4}(?!\d)"  # a four-digit year somewhere in the text
 DAY_OR_MONTH = r"\s*\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}"  # 05/06/2024: May or June?
 
 
-def has_char(series: pd.Series, char: str) -> np.ndarray:
-    """Per value: whether its text holds `char`."""
-    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+def per_text(series: pd.Series, test: Callable[[pd.Index], object]) -> np.ndarray:
+    """Per value: `test` of its text, evaluated once per distinct value (ids, types and
+    channels repeat, so millions of rows cost one gather); a missing value reads False."""
+    if isinstance(series.dtype, pd.CategoricalDtype):  # its categories are the distinct values
+        codes, uniques = series.cat.codes.to_numpy(), series.cat.categories
+    else:
+        codes, uniques = pd.factorize(series, use_na_sentinel=True)
     if not len(uniques):
         return np.zeros(len(series), dtype=bool)
-    found = np.asarray(pd.Index(uniques).astype(str).str.contains(char, regex=False), bool)
+    found = np.asarray(test(pd.Index(uniques).astype(str)), bool)
     return np.append(found, False)[codes]  # code -1 (missing) reads the last slot
+
+
+def has_char(series: pd.Series, char: str) -> np.ndarray:
+    """Per value: whether its text holds `char`."""
+    return per_text(series, lambda text: text.str.contains(char, regex=False))
+
+
+def is_blank(series: pd.Series) -> np.ndarray:
+    """Per value: missing or the empty text."""
+    return series.isna().to_numpy(bool) | per_text(series, lambda text: text == "")
 
 
 def too_large(number: pd.Series) -> np.ndarray:
     """Per number: infinite or beyond MAX_MAGNITUDE (sums of such values overflow)."""
     values = number.to_numpy(dtype=float, na_value=np.nan)
-    return np.abs(np.nan_to_num(values, nan=0.0, posinf=np.inf, neginf=np.inf)) > MAX_MAGNITUDE
+    return np.abs(values) > MAX_MAGNITUDE  # NaN compares False: a missing number is not large
 
 
 def read_times(text: pd.Series) -> tuple[pd.Series, np.ndarray]:

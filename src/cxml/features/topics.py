@@ -20,13 +20,15 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
 
 from cxml.config import FeatureConfig, TopicWeights
+
+if TYPE_CHECKING:
+    from sklearn.feature_extraction.text import TfidfVectorizer
 
 Seeds = Mapping[str, Sequence[str]]
 #: At most this many n-grams are kept (the most frequent): the model stays small however many
@@ -79,7 +81,11 @@ def _masked(text: str) -> str:
 
 
 def _vectorizer(ngrams: Sequence[str] | None = None) -> TfidfVectorizer:
-    """The n-grams read from a text: learned (`ngrams` None) or those of a fitted classifier."""
+    """The n-grams read from a text: learned (`ngrams` None) or those of a fitted classifier.
+    scikit-learn is imported here, not with the module: every feature build imports this
+    module, and only a configured topic classifier needs it."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
     return TfidfVectorizer(
         analyzer="char_wb",
         ngram_range=(2, 5),
@@ -112,6 +118,8 @@ def fit_topics(
             f"{len(texts)} labelled topic examples are too few to learn from: give more "
             "(features.topic_examples), or seed phrases alone (features.topics)"
         ) from None
+    from sklearn.linear_model import LogisticRegression
+
     model = LogisticRegression(C=10.0, class_weight="balanced", max_iter=3000).fit(matrix, topics)
     return TopicWeights(
         topics=tuple(str(t) for t in model.classes_),

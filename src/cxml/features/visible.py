@@ -46,8 +46,11 @@ def columns_of(source: Source) -> Mapping[str, Any]:
     return Table.of(source).columns
 
 
-def _codes(values: Any, vocabulary: pd.Index, rows: np.ndarray) -> np.ndarray:
-    """Position in `vocabulary` of the value at each of `rows`, -1 when absent or missing."""
+def codes_in(
+    values: Any, vocabulary: pd.Index, rows: np.ndarray | slice = slice(None)
+) -> np.ndarray:
+    """Position in `vocabulary` of the value at each of `rows` (default: every value), -1 when
+    absent or missing. A categorical column is looked up once per category."""
     if isinstance(values.dtype, pd.CategoricalDtype):
         if values.categories.equals(vocabulary):
             return values.codes[rows].astype(np.int64)
@@ -78,19 +81,19 @@ def visible_events(
     time_ns = columns["event_time"].asi8  # UTC nanoseconds, no per-row objects
     longest_ns = max(cfg.windows) * NS_PER_DAY
     rows = np.flatnonzero((time_ns < cutoff.value) & (time_ns >= cutoff.value - longest_ns))
-    cust = _codes(columns["customer_id"], ids, rows)
+    cust = codes_in(columns["customer_id"], ids, rows)
     known = cust >= 0
     if not known.all():
         rows, cust = rows[known], cust[known]
     time_ns = time_ns[rows]
     age = (cutoff.value - time_ns) / NS_PER_DAY
     names, counts_as = cfg.type_vocabulary  # the business's raw names count as their role
-    found = _codes(columns["event_type"], _vocabulary(names), rows)
+    found = codes_in(columns["event_type"], _vocabulary(names), rows)
     other = len(cfg.counted_types)
     kinds = np.where(found >= 0, np.asarray(counts_as)[np.maximum(found, 0)], other)
     if "channel" in columns:
         channels = cfg.counted_channels
-        chan = _codes(columns["channel"], _vocabulary(channels), rows)
+        chan = codes_in(columns["channel"], _vocabulary(channels), rows)
         unknown = chan < 0
         if unknown.any():
             chan[unknown & pd.notna(columns["channel"])[rows]] = len(channels)

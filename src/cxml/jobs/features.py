@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
@@ -13,6 +14,8 @@ from cxml.data.io import write_parquet
 from cxml.data.schema import utc_timestamp
 from cxml.features.attributes import as_of
 from cxml.features.build import build_features, log_start
+from cxml.features.table import Table
+from cxml.features.visible import codes_in
 
 
 def feature_chunks(
@@ -23,14 +26,24 @@ def feature_chunks(
     chunk_customers: int = 50_000,
 ) -> Iterator[pd.DataFrame]:
     """The same `build_features` as scoring (the log's start from all events), one block of
-    customers at a time."""
+    customers at a time. The events before the cutoff are grouped by block once (a stable
+    sort of small block numbers), so each block reads one slice of them."""
     since = log_start(events)
-    visible = events[events["event_time"] < utc_timestamp(cutoff)]
-    for start in range(0, len(customers), chunk_customers):
-        block = customers.iloc[start : start + chunk_customers]
-        ids = block["customer_id"].astype(str)
-        own = visible[visible["customer_id"].astype(str).isin(ids)]
-        yield build_features(own, block, cutoff, config, since).frame()
+    table = Table.of(events)
+    ids = pd.Index(customers["customer_id"].astype(str))
+    owner = codes_in(table.columns["customer_id"], ids)
+    before = table.columns["event_time"].asi8 < utc_timestamp(cutoff).value
+    seen = np.flatnonzero((owner >= 0) & before)
+    blocks = -(-len(customers) // chunk_customers)
+    block_of = owner[seen] // chunk_customers
+    order = seen[
+        np.argsort(block_of.astype(np.int16 if blocks < 2**15 else np.int64), kind="stable")
+    ]
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(block_of, minlength=blocks))])
+    for block in range(blocks):
+        own = table.take(order[bounds[block] : bounds[block + 1]])
+        rows = customers.iloc[block * chunk_customers : (block + 1) * chunk_customers]
+        yield build_features(own, rows, cutoff, config, since).frame()
 
 
 def batch_features(
