@@ -20,6 +20,7 @@ from cxml.data.schema import (
     MAX_MAGNITUDE,
     RESERVED_ATTRIBUTES,
     TABLES,
+    UTC_TIMESTAMP,
     ColumnSpec,
     ContractError,
     TableSpec,
@@ -133,7 +134,9 @@ def _stripped(series: pd.Series) -> pd.Series:
 
 def _parse_timestamp(series: pd.Series, faults: _Faults, spec: ColumnSpec) -> pd.Series:
     beyond = np.zeros(len(series), dtype=bool)  # ISO times pandas cannot hold (e.g. 2999)
-    if isinstance(series.dtype, pd.DatetimeTZDtype):
+    if series.dtype == UTC_TIMESTAMP:
+        parsed = series  # already as the contract keeps it: no copy
+    elif isinstance(series.dtype, pd.DatetimeTZDtype):
         parsed = series.dt.tz_convert("UTC")
     elif pd.api.types.is_datetime64_dtype(series.dtype):
         parsed = series.dt.tz_localize("UTC")  # naive timestamps are taken to be UTC (the contract)
@@ -368,19 +371,19 @@ def clean_table(
     if not raw.index.equals(pd.RangeIndex(len(raw))):
         raw = raw.reset_index(drop=True)
     faults = _Faults(source, raw)
-    clean = pd.DataFrame(index=raw.index)
+    typed: dict[str, pd.Series] = {}  # one frame made at the end: no copy per inserted column
     for col in spec.columns:
         if col.name not in raw:
             continue
         series = raw[col.name]
         if col.kind == "id":
-            clean[col.name] = _parse_id(series, faults, col.name)
+            typed[col.name] = _parse_id(series, faults, col.name)
         elif col.kind == "timestamp":
-            clean[col.name] = _parse_timestamp(series, faults, col)
+            typed[col.name] = _parse_timestamp(series, faults, col)
         elif col.kind in ("number", "binary"):
-            clean[col.name] = _parse_number(series, faults, col)
+            typed[col.name] = _parse_number(series, faults, col)
         else:
-            clean[col.name] = _parse_string(series, faults, col)
+            typed[col.name] = _parse_string(series, faults, col)
     known = {c.name for c in spec.columns}
     extra = [c for c in raw.columns if c not in known]
     if spec.open_columns:
@@ -388,8 +391,9 @@ def clean_table(
         for name in extra:
             # a PII column is never looked at: a fault's examples would show its values
             column = raw[name]
-            clean[name] = column if pii[name] else _attribute_column(column, faults, name, text)
+            typed[name] = column if pii[name] else _attribute_column(column, faults, name, text)
         extra = []
+    clean = pd.DataFrame(typed, index=raw.index, copy=False)
     if table == "events":
         _event_value_ranges(clean, faults)
     secret = np.zeros(len(raw), dtype=bool)
