@@ -24,6 +24,26 @@ def _data(n: int = 4000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 COLUMNS = ["n_ticket", "spend", "plan"]
 
 
+def test_the_design_fills_gaps_with_the_median_flags_them_and_one_hots_levels():
+    matrix, y = _data()
+    model = LinearRisk(COLUMNS, categorical=[2]).fit(matrix, y)
+    spend_median = float(np.median(np.log1p(matrix[~np.isnan(matrix[:, 1]), 1])))
+    rows = np.array(
+        [
+            [2.0, 99.0, 1.0],  # counts and amounts on the log1p scale; plan 1
+            [0.0, np.nan, 2.0],  # a gap: the median, flagged; plan 2
+            [1.0, 5.0, 7.0],  # a plan never seen in training: no indicator
+        ]
+    )
+    # design columns: n_ticket, spend, spend's gap flag, plan 0, plan 1, plan 2
+    expected = [
+        [np.log1p(2.0), np.log1p(99.0), 0, 0, 1, 0],
+        [0.0, spend_median, 1, 0, 0, 1],
+        [np.log1p(1.0), np.log1p(5.0), 0, 0, 0, 0],
+    ]
+    np.testing.assert_allclose(model._design(rows), expected, rtol=1e-12)
+
+
 def test_contributions_add_up_to_the_log_odds_and_name_each_column():
     matrix, y = _data()
     model = LinearRisk(COLUMNS, categorical=[2]).fit(matrix, y)

@@ -94,8 +94,23 @@ class LinearRisk(BaseEstimator):
                 self.parts_.append(_Part(j, "gap"))
 
     def _design(self, matrix: np.ndarray) -> np.ndarray:
-        blocks = [part.columns(matrix[:, part.column]) for part in self.parts_]
-        return np.hstack(blocks) if blocks else np.empty((len(matrix), 0))
+        """The design columns of `matrix`, each kind of part filled at once (one request's
+        row would otherwise pay a few numpy calls per part)."""
+        plan = self._plan()
+        design = np.empty((len(matrix), plan.width))
+        values = matrix[:, plan.number_from]
+        used = np.where(plan.log, np.log1p(np.maximum(values, 0.0)), values)
+        design[:, plan.number_at] = np.where(np.isnan(values), plan.median, used)
+        design[:, plan.gap_at] = np.isnan(matrix[:, plan.gap_from])
+        design[:, plan.level_at] = matrix[:, plan.level_from] == plan.level
+        return design
+
+    def _plan(self) -> _Plan:
+        """Where each part's design columns go, worked out once from the fitted parts."""
+        if getattr(self, "plan_parts_", None) is not self.parts_:
+            self.plan_ = _Plan.of(self.parts_)
+            self.plan_parts_ = self.parts_
+        return self.plan_
 
     def _groups(self) -> np.ndarray:
         """The source column of each design column."""
@@ -149,14 +164,47 @@ class _Part:
     def width(self) -> int:
         return len(self.levels) if self.levels is not None else 1
 
-    def columns(self, values: np.ndarray) -> np.ndarray:
-        if self.kind == "number":
-            used = np.log1p(np.maximum(values, 0.0)) if self.log else values
-            return np.where(np.isnan(values), self.median, used)[:, None]
-        if self.kind == "gap":
-            return np.isnan(values)[:, None].astype(float)
-        assert self.levels is not None
-        return (values[:, None] == self.levels[None, :]).astype(float)
+
+@dataclass(frozen=True)
+class _Plan:
+    """The fitted parts as index arrays: design column and source column per number, gap flag
+    and level indicator, so a design fills in three vector steps."""
+
+    width: int
+    number_at: np.ndarray
+    number_from: np.ndarray
+    median: np.ndarray
+    log: np.ndarray
+    gap_at: np.ndarray
+    gap_from: np.ndarray
+    level_at: np.ndarray
+    level_from: np.ndarray
+    level: np.ndarray
+
+    @classmethod
+    def of(cls, parts: Sequence[_Part]) -> _Plan:
+        at = np.cumsum([0] + [p.width for p in parts])
+        numbers = [(at[i], p) for i, p in enumerate(parts) if p.kind == "number"]
+        gaps = [(at[i], p) for i, p in enumerate(parts) if p.kind == "gap"]
+        levels = [
+            (at[i] + k, p.column, level)
+            for i, p in enumerate(parts)
+            if p.levels is not None
+            for k, level in enumerate(p.levels)
+        ]
+        ints = lambda xs: np.array(xs, dtype=np.int64)  # noqa: E731
+        return cls(
+            width=int(at[-1]),
+            number_at=ints([a for a, _ in numbers]),
+            number_from=ints([p.column for _, p in numbers]),
+            median=np.array([p.median for _, p in numbers], dtype=float),
+            log=np.array([p.log for _, p in numbers], dtype=bool),
+            gap_at=ints([a for a, _ in gaps]),
+            gap_from=ints([p.column for _, p in gaps]),
+            level_at=ints([a for a, _, _ in levels]),
+            level_from=ints([c for _, c, _ in levels]),
+            level=np.array([v for _, _, v in levels], dtype=float),
+        )
 
 
 class RiskModel(BaseEstimator):
