@@ -13,6 +13,7 @@ from cxml.actions.recommend import customer_values
 from cxml.config import Action, ActionsConfig, CustomerValue, LabelConfig, ModelConfig
 from cxml.features.labels import churn_times
 from cxml.features.table import Table
+from cxml.models import survival
 from cxml.models.survival import (
     MONTH_DAYS,
     Grid,
@@ -124,6 +125,10 @@ def test_the_curve_falls_in_time_and_what_is_read_off_it_is_consistent():
         design[:, -1] = k
         every.append(model.booster.predict(design, num_iteration=model.rounds))
     assert np.array_equal(np.column_stack(every), model.hazards(test[:50]))
+    # a request's rows (the periods stacked into one call) score as the whole base does
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(survival, "STACKED_ROWS", 0)  # one call per period
+        assert np.array_equal(np.column_stack(every), model.hazards(test[:50]))
     with pytest.raises(ValueError, match="not modelled"):
         survival_at(curve, grid, 400.0)
 

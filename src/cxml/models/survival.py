@@ -73,6 +73,9 @@ def _with_period(matrix: np.ndarray, rows: np.ndarray, period: np.ndarray) -> np
 #: the data's (weekly rows, exact censoring), but scoring then predicts each customer at most
 #: this many times, not once per period.
 TIME_BINS = 12
+#: Up to this many rows x periods, the periods are stacked into one predict call (a request's
+#: rows); beyond, one call per period, so a whole base is never copied once per period.
+STACKED_ROWS = 4096
 
 
 def _period_classes(booster: lgb.Booster, rounds: int, n: int) -> np.ndarray:
@@ -123,9 +126,21 @@ class HazardModel:
     def hazards(self, matrix: np.ndarray) -> np.ndarray:
         """Rows x periods: the probability of churning in each period, having lasted to it
         (once per period the trees tell apart; the rows never copied once per period)."""
-        design = np.column_stack([np.asarray(matrix, dtype=float), np.zeros(len(matrix))])
+        classes = np.unique(self.classes)
         out = np.empty((len(matrix), self.grid.n))
-        for k in np.unique(self.classes):
+        if len(matrix) * len(classes) <= STACKED_ROWS:  # a request's few rows: one call
+            design = np.column_stack(
+                [
+                    np.tile(np.asarray(matrix, dtype=float), (len(classes), 1)),
+                    np.repeat(classes, len(matrix)),
+                ]
+            )
+            stacked = np.asarray(self.booster.predict(design, num_iteration=self.rounds))
+            for k, hazard in zip(classes, stacked.reshape(len(classes), len(matrix)), strict=True):
+                out[:, self.classes == k] = hazard[:, None]
+            return out
+        design = np.column_stack([np.asarray(matrix, dtype=float), np.zeros(len(matrix))])
+        for k in classes:
             design[:, -1] = k
             hazard = np.asarray(self.booster.predict(design, num_iteration=self.rounds))
             out[:, self.classes == k] = hazard[:, None]
