@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -150,9 +151,11 @@ def _absent(info: FeatureInfo, value: object) -> bool:
     return info.family == "recency" and window is not None and float(value) >= window  # type: ignore[arg-type]
 
 
-def _concepts(names: list[str]) -> np.ndarray:
+@lru_cache(maxsize=32)
+def _concepts(names: tuple[str, ...]) -> np.ndarray:
     """A number per feature, shared by the features that differ only in their window
-    (`n_support_ticket_30d`, `n_support_ticket_90d`), and -1 at the end for "none"."""
+    (`n_support_ticket_30d`, `n_support_ticket_90d`), and -1 at the end for "none". Cached:
+    a model's names are the same on every call (a request's among them)."""
     stems = [re.sub(r"_\d+d(?=_|$)", "", name) for name in names]
     return np.append(pd.factorize(np.asarray(stems, dtype=object))[0], -1)
 
@@ -192,7 +195,7 @@ def reason_columns(
     absent = [n for n in names if n not in rows]
     if absent:
         raise KeyError(f"features lack the explained columns {absent[:5]}: pass the model's")
-    top = _distinct(_ranked(contrib, min(3 * k, len(names))), _concepts(names), k)
+    top = _distinct(_ranked(contrib, min(3 * k, len(names))), _concepts(tuple(names)), k)
     texts = _render(top, rows, names, infos)
     family = np.array([infos[n].family for n in names] + [""], dtype=object)  # -1: none
     out = {f"reason_{s + 1}": texts[:, s] for s in range(k)}
