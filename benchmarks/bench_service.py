@@ -1,7 +1,10 @@
 """The HTTP service under load: latency of /predict (one customer, ~100 events) at concurrency 1
 and 8 and requests per second, next to the in-process cost of the same `Scorer.score` call; then
 a sustained run that must show no errors and no memory growth (target: p99 <= 10 ms, >= 300
-req/s per worker on 2 cores).
+req/s per worker on 2 cores). Beside it, in the same run and with the same load, a bare
+Starlette + LightGBM server (benchmarks/raw_server.py) answering with the churn booster's
+prediction for a ready-made feature row of the same customer: what serving the model alone
+costs on this machine now (issue 26: cxml's req/s at concurrency 8 >= 50% of it).
 
 It runs the real server (`python -m bentoml serve cxml.service:CxmlService`) on a small simulated
 data dir with a freshly trained model in a temporary MLflow store, with the helpers tests/service
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -19,8 +23,43 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from tests.service.load import call_sizes, check_load, load_run, pick_customer, request_body
-from tests.service.server import CUTOFF, Server, prepare, tracking_env
+from tests.service.load import (
+    LoadResult,
+    call_sizes,
+    check_load,
+    load_run,
+    pick_customer,
+    request_body,
+)
+from tests.service.server import CUTOFF, REPO, Prepared, Server, prepare, tracking_env
+
+SECONDS = 10.0  # each measured load run, cxml's and the bare server's alike
+
+
+class RawServer(Server):
+    """benchmarks/raw_server.py under uvicorn, one worker, no access log, OMP_NUM_THREADS=1 (as
+    cxml's service is served), with `Server`'s port, readiness wait and stop."""
+
+    def __init__(self, prepared: Prepared, model: Path, row: Path) -> None:
+        super().__init__(prepared, RAW_MODEL=str(model), RAW_ROW=str(row))
+        self.log = prepared.workdir / f"raw-server-{self.port}.log"
+
+    def command(self) -> list[str]:
+        return [
+            *(sys.executable, "-m", "uvicorn", "--factory", "benchmarks.raw_server:from_env"),
+            *("--app-dir", str(REPO), "--host", "127.0.0.1", "--port", str(self.port)),
+            *("--workers", "1", "--no-access-log", "--log-level", "warning"),
+        ]
+
+
+def _raw_model(scorer: Any, events: pd.DataFrame, customer: pd.DataFrame, folder: Path) -> None:
+    """The churn booster (its best rounds) and the customer's encoded feature row at the
+    cutoff, saved where the bare server loads them: built once here, not per request."""
+    bundle = scorer.bundle
+    boosted = bundle.models["churn"].boosted
+    boosted.booster_.save_model(folder / "churn.txt", num_iteration=boosted.best_iteration_)
+    features = bundle.features(events, customer, pd.Timestamp(CUTOFF))
+    np.save(folder / "row.npy", bundle.encode(features))
 
 
 def _in_process(scorer: Any, body: dict[str, Any], repeat: int) -> dict[str, np.ndarray]:
@@ -71,6 +110,8 @@ def run() -> None:
     from cxml.jobs.score import load_scorer
     from cxml.serving.checks import Profile
 
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"load average at start (1, 5, 15 min): {load} on {os.cpu_count()} cores")
     with tempfile.TemporaryDirectory(prefix="cxml-bench-service-") as tmp:
         prepared = prepare(Path(tmp))
         with tracking_env(prepared.workdir, prepared.tracking_uri):
@@ -80,13 +121,15 @@ def run() -> None:
         cid = pick_customer(events, CUTOFF)
         before = events[(events["customer_id"].astype(str) == cid)]
         before = before[before["event_time"] < pd.Timestamp(CUTOFF)]
-        row = customers[customers["customer_id"].astype(str) == cid].iloc[0]
-        body = request_body(row, before, Profile.of(scorer.bundle, ()).names)
+        customer = customers[customers["customer_id"].astype(str) == cid]
+        _raw_model(scorer, before, customer, Path(tmp))
+        body = request_body(customer.iloc[0], before, Profile.of(scorer.bundle, ()).names)
         raw = json.dumps(body).encode()
         print(f"service (/predict, one customer with {len(before)} events, {len(raw):,} bytes)")
         ids = customers["customer_id"].astype(str).sample(64, random_state=0)
-        with Server(prepared, api_key="bench") as server:
-            _over_http(server, raw, list(ids))
+        raw_server = RawServer(prepared, Path(tmp) / "churn.txt", Path(tmp) / "row.npy")
+        with Server(prepared, api_key="bench") as server, raw_server:
+            _over_http(server, raw_server, raw, list(ids))
         measured = _in_process(scorer, body, 205)
         measured["service's own work"] = measured.pop("own")
         for label, ms in measured.items():
@@ -95,20 +138,23 @@ def run() -> None:
         print("  (targets over HTTP: p99 <= 10 ms, >= 300 req/s per worker)\n")
 
 
-def _over_http(server: Server, raw: bytes, ids: list[str]) -> None:
-    """/predict with one body at concurrency 1 and 8, /predict_by_id for `ids` in turn, then a
-    sustained run that must fail nothing and not grow the server's memory."""
+def _over_http(server: Server, bare: RawServer, raw: bytes, ids: list[str]) -> None:
+    """/predict with one body at concurrency 1 and 8, then the bare server the same way, and
+    the two side by side; /predict_by_id for `ids` in turn, then a sustained run that must fail
+    nothing and not grow the server's memory."""
     load_run(server.url, server.headers, raw, 3.0, 2)  # warm-up
+    cxml: dict[int, LoadResult] = {}
     for concurrency in (1, 8):
         calls_before, _ = call_sizes(server.url)
-        result = load_run(server.url, server.headers, raw, 10.0, concurrency)
+        cxml[concurrency] = result = load_run(server.url, server.headers, raw, SECONDS, concurrency)
         calls = call_sizes(server.url)[0] - calls_before
         print(f"  concurrency {concurrency}        {result.describe()}")
         print(f"    {result.requests / max(calls, 1):.1f} requests per model call")
+    _beside_bare(bare, raw, cxml)
     by_id = [json.dumps({"customer_id": c, "as_of": CUTOFF}).encode() for c in ids]
     for concurrency in (1, 8):
         result = load_run(
-            server.url, server.headers, by_id, 10.0, concurrency, path="/predict_by_id"
+            server.url, server.headers, by_id, SECONDS, concurrency, path="/predict_by_id"
         )
         print(f"  /predict_by_id, {len(ids)} customers in turn, concurrency {concurrency}")
         print(f"                        {result.describe()}")
@@ -119,3 +165,24 @@ def _over_http(server: Server, raw: bytes, ids: list[str]) -> None:
         f"{sustained.rss_end / 2**20:.0f} MiB (second half {growth:+.1f} MiB)"
     )
     check_load(sustained)
+
+
+def _beside_bare(bare: RawServer, raw: bytes, cxml: dict[int, LoadResult]) -> None:
+    """The bare Starlette + LightGBM server under the same load as cxml's /predict just had,
+    then the issue's two comparisons: req/s at concurrency 8, p99 at concurrency 1."""
+    load_run(bare.url, bare.headers, raw, 3.0, 2)  # warm-up
+    print("  bare Starlette + LightGBM server (parse JSON, predict one ready row, answer JSON)")
+    base: dict[int, LoadResult] = {}
+    for concurrency in (1, 8):
+        base[concurrency] = result = load_run(bare.url, bare.headers, raw, SECONDS, concurrency)
+        print(f"    concurrency {concurrency}      {result.describe()}")
+        check_load(result)
+    share = cxml[8].per_second / base[8].per_second
+    print(
+        f"  cxml / bare req/s at concurrency 8: {cxml[8].per_second:.0f} / "
+        f"{base[8].per_second:.0f} = {share:.2f} (target >= 0.50)"
+    )
+    print(
+        f"  p99 at concurrency 1: cxml {cxml[1].percentile(99):.1f} ms, bare "
+        f"{base[1].percentile(99):.1f} ms (target: cxml <= 5 ms on a quiet machine)"
+    )

@@ -115,12 +115,15 @@ class Server:
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
 
-    def __enter__(self) -> Server:
+    def command(self) -> list[str]:
+        """What runs the server (benchmarks/raw_server.py's baseline runs another)."""
         command = [sys.executable, "-m", "bentoml", "serve", SERVICE]
-        command += ["--host", "127.0.0.1", "--port", str(self.port)]
+        return [*command, "--host", "127.0.0.1", "--port", str(self.port)]
+
+    def __enter__(self) -> Server:
         with self.log.open("wb") as out:
             self.process = subprocess.Popen(
-                command,
+                self.command(),
                 cwd=self.prepared.workdir,
                 env=self.env,
                 stdout=out,
