@@ -13,6 +13,7 @@ from benchmarks import (
     bench_explain,
     bench_features,
     bench_scaling,
+    bench_scaling_score,
     bench_scoring,
     bench_service,
     bench_simulator,
@@ -33,6 +34,8 @@ def main() -> None:
         bench_features.run(sim)
     with recorder.section("scaling", "Scaling from 10k to 1M customers"):
         bench_scaling.run(sim)
+    with recorder.section("scaling-score", "Batch scoring from 10k to 1M customers"):
+        bench_scaling_score.run(sim)
     with recorder.section("explain", "Explanations"):
         bench_explain.run(sim)
     with recorder.section("allocation", "Next-best-action allocation"):

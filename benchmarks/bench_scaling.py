@@ -79,6 +79,20 @@ def measure(base: Path, size: int, cutoff: pd.Timestamp) -> dict[str, float]:
     }
 
 
+def write_base(sim: Simulation, folder: Path, size: int) -> Path:
+    """folder/<size>: the simulation's first `size` customers (all, when it has fewer) and their
+    events, pickled once for the fresh processes; a size below the simulation's reads only its
+    own customers."""
+    n = min(size, len(sim.customers))
+    base = folder / str(n)
+    if not base.exists():
+        base.mkdir()
+        events, customers = replicate(sim.events, sim.customers, n)
+        events.to_pickle(base / "events.pkl")
+        customers.to_pickle(base / "customers.pkl")
+    return base
+
+
 def _in_fresh_process(base: Path, size: int, cutoff: pd.Timestamp) -> dict[str, float]:
     command = [sys.executable, "-m", "benchmarks.bench_scaling", str(base), str(size), str(cutoff)]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True)
@@ -94,16 +108,9 @@ def run(sim: Simulation) -> None:
         f"{'RSS before':>12} {'peak RSS':>10}  (a fresh process each)"
     )
     results = {}
-    n = len(sim.customers)
     with tempfile.TemporaryDirectory() as tmp:
-        for size in SIZES:  # a size below the simulation's reads only its own customers
-            base = Path(tmp) / str(min(size, n))
-            if not base.exists():
-                base.mkdir()
-                events, customers = replicate(sim.events, sim.customers, min(size, n))
-                events.to_pickle(base / "events.pkl")
-                customers.to_pickle(base / "customers.pkl")
-                del events, customers
+        for size in SIZES:
+            base = write_base(sim, Path(tmp), size)
             r = results[size] = _in_fresh_process(base, size, cutoff)
             print(
                 f"  {size:>10,} {r['events']:>12,} {r['first']:>9.2f} {r['cpu']:>8.2f} "

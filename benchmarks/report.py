@@ -26,6 +26,7 @@ ORDER = (
     "simulator",
     "features",
     "scaling",
+    "scaling-score",
     "explain",
     "allocation",
     "scoring",

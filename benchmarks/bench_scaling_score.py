@@ -1,0 +1,201 @@
+"""Batch scoring from 10k to 1M customers: CPU per customer should stay flat as the base grows, and
+the 1M base should score within 2.5 GiB of peak RSS (issue 26).
+
+What is timed is what `cxml score` runs after loading: the scoring population (with the bundle's
+labels, as `cxml score`) and its features (`bundle.features`),
+`Scorer.score(features, cutoff, 0.1, log, per_customer=False).frame()` (models, reasons for the
+riskiest 10%, allocation under the budget) and writing the list
+(`write_together(out, scored_files(scored))`), as bench_scoring calls them. The bundle is trained
+once, as bench_scoring trains it (`_bundle`), and pickled for the children.
+
+The bases are bench_scaling's copies of the simulation. Allocation gets an actions log, as
+`cxml score` passes the data dir's: its cooldowns and contact caps decide who may get what, so
+without one the allocation would choose among more customers than a real run does. The log is the
+simulation's `sim.actions`, each copy's customers getting their original's rows.
+
+Each size runs in a fresh Python process (peak RSS is that size's alone, "RSS before" its peak once
+the bundle is loaded and the data made, copying included) and is scored once, as `cxml score` would;
+a warm-up on 1,000 customers first pays the imports and first calls a process pays once, so CPU is
+per customer. The stage table splits the CPU: "models" is `Scorer.customer_part` (every model, and
+each customer's options: uplift, value and eligibility under the log), "reasons" `Scorer.reasons`
+and `action_drivers`, "allocation" `Scorer.allocate`, "rest" what else `score` and `frame` do (rank,
+bands, describing the actions, the frame).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from benchmarks.bench_scaling import ROOT, SIZES, _peak_rss, replicate, write_base
+from benchmarks.bench_scoring import _bundle
+from cxml.data.io import write_together
+from cxml.data.simulate import Simulation
+from cxml.jobs.score import scored_files
+from cxml.scoring import Scorer, scoring_population
+
+STAGES = ("population", "features", "models", "reasons", "allocation", "rest", "write")
+WARM_UP = 1_000
+
+
+def replicate_log(log: pd.DataFrame, customers: pd.DataFrame, people: pd.DataFrame) -> pd.DataFrame:
+    """The actions log of `people` (`replicate`'s copies of `customers`): each copy's customers
+    get their original's rows under their own id; rows of other customers go."""
+    n, size = len(customers), len(people)
+    base = pd.Index(customers["customer_id"].astype(str))
+    code = base.get_indexer(log["customer_id"].astype(str))
+    number = np.where(code < 0, size, code + n * np.arange(-(-size // n))[:, None]).ravel()
+    rows = np.flatnonzero(number < size)
+    out = log.take(rows % len(log))
+    out.index = pd.RangeIndex(len(out))
+    out["customer_id"] = people["customer_id"].to_numpy(dtype=object)[number[rows]]
+    return out
+
+
+class _Clock:
+    """CPU seconds per stage, and the peak RSS once each stage is done. Wraps the scorer's
+    methods so the split comes from the very `Scorer.score` call that is timed."""
+
+    def __init__(self, scorer: Scorer) -> None:
+        self.cpu = dict.fromkeys(STAGES, 0.0)
+        self.peak: dict[str, float] = {}
+        for stage, name in [
+            ("models", "customer_part"),
+            ("reasons", "reasons"),
+            ("reasons", "action_drivers"),
+            ("allocation", "allocate"),
+        ]:
+            setattr(scorer, name, self.wrap(stage, getattr(scorer, name)))
+
+    def wrap(self, stage: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            start = time.process_time()
+            result = fn(*args, **kwargs)
+            self.cpu[stage] += time.process_time() - start
+            self.peak[stage] = _peak_rss()
+            return result
+
+        return timed
+
+
+def score(
+    scorer: Scorer,
+    events: pd.DataFrame,
+    customers: pd.DataFrame,
+    log: pd.DataFrame,
+    cutoff: pd.Timestamp,
+    out: Path,
+    clock: _Clock,
+) -> int:
+    """The batch scoring as `cxml score` runs it after loading; the number of customers scored."""
+    bundle = scorer.bundle
+    stage = clock.wrap
+    people = stage("population", scoring_population)(events, customers, cutoff, bundle.labels)
+    features = stage("features", bundle.features)(events, people, cutoff)
+
+    def listed() -> pd.DataFrame:
+        return scorer.score(features, cutoff, 0.1, log, per_customer=False).frame().reset_index()
+
+    def written() -> None:
+        scored["scored_at"] = pd.Timestamp.now(tz="UTC")
+        write_together(out, scored_files(scored))
+
+    scored = stage("rest", listed)()
+    stage("write", written)()
+    clock.cpu["rest"] -= clock.cpu["models"] + clock.cpu["reasons"] + clock.cpu["allocation"]
+    return len(features)
+
+
+def _load(base: Path) -> Scorer:
+    with open(base.parent / "scorer.pkl", "rb") as file:
+        return pickle.load(file)
+
+
+def measure(base: Path, size: int, cutoff: pd.Timestamp) -> dict[str, Any]:
+    """In this (fresh) process: load the scorer, warm up on a few customers, make the size's
+    data and its log, then score it once."""
+    events, customers = pd.read_pickle(base / "events.pkl"), pd.read_pickle(base / "customers.pkl")
+    log = pd.read_pickle(base.parent / "actions.pkl")
+    few, few_people = replicate(events, customers, WARM_UP)
+    out = base.parent / f"out-{size}"
+    warm = _load(base)
+    score(warm, few, few_people, log, cutoff, out, _Clock(warm))
+    scorer, people = _load(base), customers
+    events, customers = replicate(events, customers, size)
+    log = replicate_log(log, people, customers)
+    del warm, few, few_people, people
+    before, clock = _peak_rss(), _Clock(scorer)
+    start = time.process_time()
+    scored = score(scorer, events, customers, log, cutoff, out, clock)
+    cpu = time.process_time() - start
+    shutil.rmtree(out)
+    return {
+        "scored": scored,
+        "events": len(events),
+        "cpu": cpu,
+        "stages": clock.cpu,
+        "before": before,
+        "peaks": clock.peak,
+        "peak": _peak_rss(),
+    }
+
+
+def _in_fresh_process(base: Path, size: int, cutoff: pd.Timestamp) -> dict[str, Any]:
+    module = "benchmarks.bench_scaling_score"
+    command = [sys.executable, "-m", module, str(base), str(size), str(cutoff)]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def run(sim: Simulation) -> None:
+    cutoff = sim.config.cutoff
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        scorer = _bundle(Path(tmp))
+        with open(Path(tmp) / "scorer.pkl", "wb") as file:
+            pickle.dump(scorer, file)
+        sim.actions.to_pickle(Path(tmp) / "actions.pkl")
+        print(
+            f"scaling (batch scoring, features to written list; copies of the "
+            f"{len(sim.customers):,}-customer simulation)"
+        )
+        print("  load average         {:.2f} {:.2f} {:.2f} (1, 5, 15 min)".format(*os.getloadavg()))
+        print(
+            f"  {'customers':>10} {'scored':>10} {'events':>12} {'CPU s':>8} {'µs/customer':>12} "
+            f"{'RSS before':>12} {'peak RSS':>10}  (a fresh process each)"
+        )
+        for size in SIZES:
+            base = write_base(sim, Path(tmp), size)
+            r = results[size] = _in_fresh_process(base, size, cutoff)
+            print(
+                f"  {size:>10,} {r['scored']:>10,} {r['events']:>12,} {r['cpu']:>8.2f} "
+                f"{r['cpu'] / r['scored'] * 1e6:>12.1f} {r['before'] / 2**30:>8.2f} GiB "
+                f"{r['peak'] / 2**30:>6.2f} GiB"
+            )
+    per_customer = {size: r["cpu"] / r["scored"] for size, r in results.items()}
+    ratio = per_customer[1_000_000] / per_customer[100_000]
+    print(f"  CPU per customer, 1M vs 100k: {ratio:.2f}x (target <= 1.3)")
+    print(f"  peak RSS at 1M: {results[1_000_000]['peak'] / 2**30:.2f} GiB (target <= 2.5 GiB)")
+    print("  CPU s by stage (peak RSS once the stage is done, GiB)")
+    print(f"  {'customers':>10} " + " ".join(f"{s:>16}" for s in STAGES))
+    for size, r in results.items():
+        cells = [f"{r['stages'][s]:>7.2f} ({r['peaks'][s] / 2**30:>5.2f})" for s in STAGES]
+        print(f"  {size:>10,} " + " ".join(f"{c:>16}" for c in cells))
+    print()
+
+
+if __name__ == "__main__":
+    base, size, cutoff = Path(sys.argv[1]), int(sys.argv[2]), pd.Timestamp(sys.argv[3])
+    print(json.dumps(measure(base, size, cutoff)))
