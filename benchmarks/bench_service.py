@@ -67,12 +67,14 @@ def _in_process(scorer: Any, body: dict[str, Any], repeat: int) -> dict[str, np.
     tables, answer), the scoring it runs (`scored_rows`: features, `Scorer.score`, records),
     the same for 8 such requests coalesced into one call (per request), and the same scoring
     framed as batch scoring and notebooks get it."""
-    from cxml.serving.checks import Profile
+    from cxml.serving.checks import Checks, Profile
     from cxml.serving.schemas import PredictRequest
-    from cxml.serving.tables import answer, scored_rows, tables
+    from cxml.serving.sent import SentEvents
+    from cxml.serving.tables import answer, scored_rows, tables, unknown_touchpoints
 
     raw = json.dumps(body).encode()
     profile = Profile.of(scorer.bundle, ())
+    checks = Checks(profile, max_events=10_000, max_batch=1_000)
     at = pd.Timestamp(CUTOFF)
     shared = "scored_rows, 8 per call (each)"
     times: dict[str, list[float]] = {
@@ -84,19 +86,21 @@ def _in_process(scorer: Any, body: dict[str, Any], repeat: int) -> dict[str, np.
     for _ in range(repeat):
         start = time.perf_counter()
         request = PredictRequest.model_validate_json(raw)
-        profile.problems(request.customer.attributes, [])
-        events, customers = tables([(request.customer, request.events)], profile)
+        sent = SentEvents.of(request.events)
+        assert not checks.predict(request.customer, sent, None)
+        events, customers = tables([(request.customer, sent)], profile)
         middle = time.perf_counter()
         rows = scored_rows(scorer, events, customers, at.to_pydatetime())
         end = time.perf_counter()
-        answer(rows[0], at.to_pydatetime()).model_dump_json()
+        notes = unknown_touchpoints(sent, scorer.bundle.feature_config)
+        answer(rows[0], at.to_pydatetime(), notes).model_dump_json()
         times["own"].append((middle - start + time.perf_counter() - end) * 1e3)
         times["scored_rows"].append((end - middle) * 1e3)
         start = time.perf_counter()
         features = scorer.bundle.features(events, customers, at)
         scorer.score(features, at).frame()
         times["Scorer.score, framed"].append((time.perf_counter() - start) * 1e3)
-        eight = [(request.customer, request.events)] * 8
+        eight = [(request.customer, sent)] * 8
         events, customers = tables(eight, profile, [str(i) for i in range(8)])
         start = time.perf_counter()
         scored_rows(scorer, events, customers, at.to_pydatetime())
@@ -108,6 +112,7 @@ def run() -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # as the service does, for a fair comparison
     from cxml.data.load import load_data_dir
     from cxml.jobs.score import load_scorer
+    from cxml.scoring import scoring_population
     from cxml.serving.checks import Profile
 
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
@@ -126,7 +131,10 @@ def run() -> None:
         body = request_body(customer.iloc[0], before, Profile.of(scorer.bundle, ()).names)
         raw = json.dumps(body).encode()
         print(f"service (/predict, one customer with {len(before)} events, {len(raw):,} bytes)")
-        ids = customers["customer_id"].astype(str).sample(64, random_state=0)
+        # drawn from whom the model speaks for at the cutoff: anyone else is (rightly) a 409
+        at = pd.Timestamp(CUTOFF)
+        scored = scoring_population(events, customers, at, scorer.bundle.labels)
+        ids = scored["customer_id"].astype(str).sample(64, random_state=0)
         raw_server = RawServer(prepared, Path(tmp) / "churn.txt", Path(tmp) / "row.npy")
         with Server(prepared, api_key="bench") as server, raw_server:
             _over_http(server, raw_server, raw, list(ids))

@@ -27,6 +27,7 @@ from cxml.scoring import scoring_population
 from cxml.serving.checks import Profile
 from cxml.serving.history import History
 from cxml.serving.schemas import PredictRequest
+from cxml.serving.sent import SentEvents
 from cxml.serving.tables import tables
 from tests.service.conftest import API_KEY, Served
 from tests.service.load import call_sizes, check_load, load_run, pick_customer, request_body
@@ -465,7 +466,7 @@ def test_request_tables_give_features_in_the_models_order(served):
     row = served.tables["customers"].iloc[0]
     body = request_body(row, served.tables["events"].head(3), profile.names)
     request = PredictRequest.model_validate_json(json.dumps(body))
-    events, customers = tables([(request.customer, request.events)], profile)
+    events, customers = tables([(request.customer, SentEvents.of(request.events))], profile)
     built = build_features(events, customers, CUTOFF, bundle.feature_config)
     assert [name for name in built.names() if name in bundle.feature_names] == bundle.feature_names
 

@@ -8,44 +8,42 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from cxml.data.schema import EARLIEST, EVENT_VALUE_RANGES, LATEST, TIME_RANGE
 from cxml.data.validate import pii_key
 from cxml.models.bundle import ScoringBundle
 from cxml.serving.errors import Problem, problem
+from cxml.serving.sent import NAT, SentEvents, utc_ns
 
 if TYPE_CHECKING:
-    from cxml.serving.schemas import AttributeValue, Customer, Event
+    from cxml.serving.schemas import AttributeValue, Customer
 
-Items = Sequence[tuple["Customer", Sequence["Event"]]]  # each customer with their events
+Items = Sequence[tuple["Customer", SentEvents]]  # each customer with their events
 Loc = list[str | int]
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def utc_ns(value: datetime) -> int:
-    """Exact UTC nanoseconds since the epoch (float seconds would lose the microseconds)."""
-    delta = value - EPOCH
-    return ((delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds) * 1_000
-
-
 EARLIEST_NS = utc_ns(EARLIEST.to_pydatetime())  # the data contract's range, as in batch
 LATEST_NS = utc_ns(LATEST.to_pydatetime())
 
 
 def time_problem(value: datetime | None, loc: Sequence[str | int]) -> Problem | None:
-    fault = None if value is None else _time_fault(value)
+    if value is None:
+        return None
+    ns = NAT if value.utcoffset() is None else utc_ns(value)
+    fault = _time_fault(ns)
     return None if fault is None else problem(loc, *fault)
 
 
-def _time_fault(value: datetime) -> tuple[str, str] | None:
-    """What is wrong with a timestamp, (message, type), or None: apart from the problem's
-    location, which a request's hundred good event times need not build."""
-    if value.tzinfo is None or value.utcoffset() is None:
+def _time_fault(ns: int) -> tuple[str, str] | None:
+    """What is wrong with a time (UTC nanoseconds, NAT: no time zone), (message, type), or
+    None: apart from the problem's location, which a request's hundred good times need not
+    build."""
+    if ns == NAT:
         msg = "timestamp without a time zone: add one, e.g. 2025-06-30T00:00:00Z or +02:00"
         return msg, "timezone_required"
-    if not EARLIEST_NS <= utc_ns(value) < LATEST_NS:  # integers: cheaper than aware datetimes
+    if not EARLIEST_NS <= ns < LATEST_NS:
         return f"timestamp outside {TIME_RANGE}", "timestamp_out_of_range"
     return None
 
@@ -114,19 +112,30 @@ class Profile:
         return msg, "unknown_attribute"
 
 
-def event_problems(events: Sequence[Event], limit: int, loc: Loc) -> list[Problem]:
+def event_problems(events: SentEvents, limit: int, loc: Loc) -> list[Problem]:
+    """Every event's faults, in the events' order; the good events are checked a column at a
+    time and only the faulty ones looked at one by one."""
     if len(events) > limit:
         msg = f"{len(events)} events; at most {limit} per customer (send the most recent ones)"
         return [problem(loc, msg, "too_many_events")]
+    times = events.time_ns
+    faulty = (times < EARLIEST_NS) | (times >= LATEST_NS)  # NAT is below every time
+    outside: dict[str, np.ndarray] = {}
+    for event_type, (low, high) in EVENT_VALUE_RANGES.items():
+        of_type = events.event_type == event_type
+        if of_type.any():
+            values = events.value
+            outside[event_type] = of_type & ((values < low) | (values > high))  # NaN: not sent
+            faulty |= outside[event_type]
     found = []
-    for i, event in enumerate(events):
-        if (fault := _time_fault(event.event_time)) is not None:
+    for i in np.flatnonzero(faulty).tolist():
+        if (fault := _time_fault(int(times[i]))) is not None:
             found.append(problem([*loc, i, "event_time"], *fault))
-        bounds = EVENT_VALUE_RANGES.get(event.event_type)
-        if bounds and event.value is not None and not bounds[0] <= event.value <= bounds[1]:
-            low, high = bounds
+        event_type = events.event_type[i]
+        if event_type in outside and outside[event_type][i]:
+            low, high = EVENT_VALUE_RANGES[event_type]
             limit_text = f"{low:g}..{high:g}" if math.isfinite(high) else f">= {low:g}"
-            msg = f"value {event.value:g} outside {limit_text} for {event.event_type}"
+            msg = f"value {float(events.value[i]):g} outside {limit_text} for {event_type}"
             found.append(problem([*loc, i, "value"], msg, "value_out_of_range"))
     return found
 
@@ -143,7 +152,7 @@ class Checks:
         return [p for p in [time_problem(as_of, ["as_of"])] if p is not None]
 
     def predict(
-        self, customer: Customer, events: Sequence[Event], as_of: datetime | None
+        self, customer: Customer, events: SentEvents, as_of: datetime | None
     ) -> list[Problem]:
         return self._items([(customer, events)], as_of, [[]])
 

@@ -15,16 +15,15 @@ import pandas as pd
 from cxml.config import FeatureConfig
 from cxml.features.visible import Source
 from cxml.scoring import Scorer
-from cxml.serving.checks import Items, Profile, utc_ns
-from cxml.serving.schemas import Action, Event, Prediction
+from cxml.serving.checks import Items, Profile
+from cxml.serving.schemas import Action, Prediction
+from cxml.serving.sent import NAT, SentEvents, utc_ns
 
-NAT = np.iinfo(np.int64).min  # numpy's NaT as int64
 
-
-def _utc(ns: list[int]) -> pd.DatetimeIndex:
+def _utc(ns: list[int] | np.ndarray) -> pd.DatetimeIndex:
     """UTC timestamps from nanoseconds (NAT: missing): read as epoch nanoseconds in UTC, which
     is cheaper than localizing naive times."""
-    return pd.DatetimeIndex(np.array(ns, dtype=np.int64), tz="UTC")
+    return pd.DatetimeIndex(np.asarray(ns, dtype=np.int64), tz="UTC")
 
 
 def tables(
@@ -53,15 +52,15 @@ def _customers(items: Items, profile: Profile, ids: list[str]) -> dict[str, Any]
 
 
 def _events(items: Items, ids: list[str]) -> dict[str, Any]:
-    history = [event for _, events in items for event in events]
-    owner = np.repeat(np.array(ids, dtype=object), [len(events) for _, events in items])
+    sent = [events for _, events in items]
+    owner = np.repeat(np.array(ids, dtype=object), [len(events) for events in sent])
     return {
         "customer_id": owner,
-        "event_time": _utc([utc_ns(e.event_time) for e in history]),
-        "event_type": np.array([e.event_type for e in history], dtype=object),
-        "channel": np.array([e.channel for e in history], dtype=object),
-        "value": np.array([np.nan if e.value is None else e.value for e in history]),
-        "text": np.array([e.text for e in history], dtype=object),
+        "event_time": _utc(np.concatenate([events.time_ns for events in sent])),
+        "event_type": np.concatenate([events.event_type for events in sent]),
+        "channel": np.concatenate([events.channel for events in sent]),
+        "value": np.concatenate([events.value for events in sent]),
+        "text": np.concatenate([events.text for events in sent]),
     }
 
 
@@ -106,13 +105,13 @@ _DROPPED = {"cutoff", "churn_rank"}  # as_of says the cutoff; a rank needs a who
 _TEXT = {"customer_id", "model_name", "model_version"}
 
 
-def unknown_touchpoints(events: Sequence[Event], config: FeatureConfig) -> list[str]:
+def unknown_touchpoints(events: SentEvents, config: FeatureConfig) -> list[str]:
     """In words, the event types and channels of a request the model's taxonomy does not know:
     they count as "other", as in batch scoring."""
     types, _ = config.type_vocabulary
     known_types, known_channels = set(types), set(config.counted_channels)
-    odd_types = sorted({e.event_type for e in events} - known_types - {"cancel"})
-    odd_channels = sorted({e.channel for e in events if e.channel} - known_channels)
+    odd_types = sorted(set(events.event_type.tolist()) - known_types - {"cancel"})
+    odd_channels = sorted({c for c in events.channel.tolist() if c} - known_channels)
     notes = [
         f"event type {t!r} is not in this model's taxonomy: counted as other" for t in odd_types
     ]
