@@ -59,6 +59,23 @@ def codes_in(
     return _positions(np.asarray(values, dtype=object)[rows], vocabulary)
 
 
+def looked_up(
+    values: Any, vocabulary: pd.Index, table: np.ndarray, missing: int, rows: np.ndarray
+) -> np.ndarray:
+    """`table[position in vocabulary]` of the value at each of `rows`: `table` has one entry
+    per vocabulary entry and a last one for a value outside it; a missing value reads
+    `missing`. A categorical column is mapped once per category and then read in one gather."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        per_category = table[vocabulary.get_indexer(values.categories.astype(str))]
+        return np.append(per_category, missing)[values.codes[rows]]  # code -1: missing
+    positions = codes_in(values, vocabulary, rows)
+    found = table[positions]
+    absent = np.flatnonzero(positions < 0)  # outside the vocabulary, or missing
+    if len(absent):
+        found[absent[pd.isna(np.asarray(values, dtype=object)[rows][absent])]] = missing
+    return found
+
+
 def _positions(values: np.ndarray, vocabulary: pd.Index) -> np.ndarray:
     """`vocabulary.get_indexer(values)`. One request's few values go through a dict: pandas
     spends more setting up each lookup than a dict spends on a hundred values."""
@@ -88,15 +105,12 @@ def visible_events(
     time_ns = time_ns[rows]
     age = (cutoff.value - time_ns) / NS_PER_DAY
     names, counts_as = cfg.type_vocabulary  # the business's raw names count as their role
-    found = codes_in(columns["event_type"], _vocabulary(names), rows)
     other = len(cfg.counted_types)
-    kinds = np.where(found >= 0, np.asarray(counts_as)[np.maximum(found, 0)], other)
+    kinds_of = np.array([*counts_as, other])
+    kinds = looked_up(columns["event_type"], _vocabulary(names), kinds_of, other, rows)
     if "channel" in columns:
-        channels = cfg.counted_channels
-        chan = codes_in(columns["channel"], _vocabulary(channels), rows)
-        unknown = chan < 0
-        if unknown.any():
-            chan[unknown & pd.notna(columns["channel"])[rows]] = len(channels)
+        channels = np.arange(len(cfg.counted_channels) + 1)  # an unknown one counts as other
+        chan = looked_up(columns["channel"], _vocabulary(cfg.counted_channels), channels, -1, rows)
     else:
         chan = np.full(len(rows), -1)
     value = (

@@ -167,6 +167,8 @@ def _distinct(ranked: np.ndarray, concept: np.ndarray, k: int) -> np.ndarray:
     filled = np.zeros(n, dtype=np.int64)
     rows = np.arange(n)
     for column in ranked.T:
+        if filled.min(initial=k) >= k:  # every row has its k: the rest cannot change
+            break
         seen = (concept[top] == concept[column][:, None]) & (top >= 0)
         take = (column >= 0) & (filled < k) & ~seen.any(axis=1)
         top[rows[take], filled[take]] = column[take]

@@ -250,13 +250,14 @@ class Scorer:
         out = np.full(len(picked), "", dtype=object)
         for action in sorted(set(picked) - {NO_ACTION}):
             rows = np.flatnonzero(picked == action)
-            found = self.bundle.uplift_contributions(features.take(rows), matrix[rows], action)
+            taken = features if len(rows) == len(picked) else features.take(rows)
+            found = self.bundle.uplift_contributions(taken, matrix[rows], action)
             if found is None:
                 return None
             contrib, names = found
             if not set(names) <= set(self.infos):
                 return None
-            texts = reason_columns(contrib, names, features.take(rows), self.infos, k=1)
+            texts = reason_columns(contrib, names, taken, self.infos, k=1)
             out[rows] = texts["reason_1"]
         return out
 
