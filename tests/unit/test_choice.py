@@ -55,6 +55,21 @@ def test_contributions_add_up_to_the_log_odds_and_name_each_column():
     assert contrib[order[-1], 0] > contrib[order[0], 0]
 
 
+def test_log_odds_are_the_same_bits_alone_in_a_call_and_across_blocks(monkeypatch):
+    """A customer scores the same alone, coalesced with others or in a batch of many blocks:
+    each row is added up intercept first, then column by column, whatever the rows around it."""
+    matrix, y = _data()
+    model = LinearRisk(COLUMNS, categorical=[2]).fit(matrix, y)
+    design = model._design(matrix)
+    by_column = np.full(len(design), model.intercept_)
+    for k, weight in enumerate(model.coef_):
+        by_column += design[:, k] * weight
+    monkeypatch.setattr("cxml.models.choice.LOG_ODDS_BLOCK", 333)  # many blocks, one ragged
+    assert np.array_equal(model.log_odds(matrix), by_column)
+    alone = np.array([model.log_odds(matrix[i : i + 1])[0] for i in range(0, len(matrix), 97)])
+    assert np.array_equal(alone, by_column[::97])
+
+
 def test_a_coefficient_against_a_features_direction_drops_that_feature():
     matrix, y = _data()
     against = LinearRisk(COLUMNS, [2], directions={"spend": +1}).fit(matrix, y)  # spend lowers
