@@ -47,6 +47,30 @@ def test_a_policy_worse_than_doing_nothing_falls_back_to_no_action():
     assert fallback is not None and fallback.policy == "no_action"
 
 
+def test_the_simple_policy_to_fall_back_to_is_the_one_the_estimates_value_most():
+    """One campaign is noisy: it may put acting on the riskiest a little below doing nothing,
+    with an interval that holds both. The calibrated estimates (every earlier campaign) then
+    choose among the simple policies; a policy the campaign shows clearly losing is left out."""
+    top = RNG.normal(-0.05, 5.0, N)
+    noisy = {
+        "cxml": top + RNG.normal(0, 1.0, N),
+        "no_action": np.zeros(N),
+        "top_risk_best_average": top,
+        "everyone_best_average": top - 10.0,  # clearly worse than nothing here
+    }
+    table = compare(noisy)
+    by = table.set_index("policy")
+    row = by.loc["top_risk_best_average"]
+    assert row["dr_value"] < 0 < row["dr_high"]  # below nothing by its point, not beyond
+    assert decide(table, "call").policy == "no_action"  # the campaign alone: by its points
+    estimated = {"no_action": 0.0, "top_risk_best_average": 900.0, "everyone_best_average": 950.0}
+    fallback = decide(table, "call", estimated)
+    assert fallback is not None and fallback.policy == "top_risk_best_average"
+    assert "by the calibrated estimates" in fallback.why
+    losing = compare({**noisy, "top_risk_best_average": top - 10.0})
+    assert decide(losing, "call", estimated).policy == "no_action"
+
+
 CONFIG = TypeAdapter(ActionsConfig).validate_python(
     {
         "value": {"feature": "v", "multiplier": 1},

@@ -3,7 +3,8 @@ the best simple one beyond the interval of their difference; else the run falls 
 
 The check is doubly robust on a held-out campaign (logged actions with their propensities, the
 outcomes that followed): each policy's gain over no action, summed over the customers, and the
-learned policy's paired difference with the best simple policy. The fallback itself is applied
+learned policy's paired difference with the best simple policy (`decide` says which is best: one
+campaign alone is too noisy to rank them). The fallback itself is applied
 by what the allocation ranks by (`ranking`): the simple policy's choice under the same budget,
 capacities and eligibility, so batch, Spark and the endpoint apply it alike.
 """
@@ -59,14 +60,28 @@ def compare(gains: Mapping[str, np.ndarray], n_boot: int = 500, seed: int = 0) -
     return pd.DataFrame(rows, columns=["policy", "dr_value", "dr_low", "dr_high"])
 
 
-def decide(table: pd.DataFrame, best_action: str) -> Fallback | None:
+def decide(
+    table: pd.DataFrame, best_action: str, estimated: Mapping[str, float] | None = None
+) -> Fallback | None:
     """The fallback, when the learned policy did not beat the best simple policy beyond the
-    interval of their difference (None: it did, use it)."""
+    interval of their difference (None: it did, use it).
+
+    The best simple policy is the one `estimated` (the model's calibrated estimates, which rest
+    on every earlier campaign) values most, among those the held-out campaign does not show
+    losing to no action beyond their interval; without estimates, the one the held-out campaign
+    values most. One campaign's values are noisy: by them alone a run fell back to no action
+    when acting on the riskiest was worth far more."""
     by = table.set_index("policy")
     simple = [p for p in SIMPLE if p in by.index]
     if LEARNED not in by.index or not simple:
         return None
-    best = max(simple, key=lambda p: by.at[p, "dr_value"])  # max keeps the first on a tie
+    kept = [p for p in simple if p == "no_action" or by.at[p, "dr_high"] >= 0]
+    if estimated is not None and all(p in estimated for p in kept):
+        scores, chosen_by = {p: float(estimated[p]) for p in kept}, "the calibrated estimates"
+    else:
+        scores = {p: float(by.at[p, "dr_value"]) for p in kept}
+        chosen_by = "the held-out campaign"
+    best = max(kept, key=scores.__getitem__)  # max keeps the first on a tie: it spends least
     low = by.at[f"{LEARNED} - {best}", "dr_low"]
     if low > 0:
         return None
@@ -74,7 +89,8 @@ def decide(table: pd.DataFrame, best_action: str) -> Fallback | None:
     why = (
         f"out of time the learned policy was not better than {best.replace('_', ' ')} "
         f"(doubly robust gain {ours:,.0f} vs {theirs:,.0f}; difference interval "
-        f"{low:,.0f} to {by.at[f'{LEARNED} - {best}', 'dr_high']:,.0f})"
+        f"{low:,.0f} to {by.at[f'{LEARNED} - {best}', 'dr_high']:,.0f}); "
+        f"{best.replace('_', ' ')} is the best simple policy by {chosen_by}"
     )
     return Fallback(best, best_action, why)
 

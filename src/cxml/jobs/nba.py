@@ -217,7 +217,8 @@ def policy_report(
         simple = {p: policies[p] for p in (LEARNED, *SIMPLE)}
         gains = _dr_gains(learner, features, campaign, realised, value, cost, simple)
         checked = compare(gains)
-        fallback = decide(checked, best_average_action(values, allowed))
+        estimated = dict(zip(table["policy"], table["estimated_value"], strict=True))
+        fallback = decide(checked, best_average_action(values, allowed), estimated)
         by = checked.set_index("policy")
         table = table.merge(_one_row_each(checked), on="policy", how="left")
         metrics |= {
