@@ -61,7 +61,9 @@ def _activity(out: Features, ev: Events, cfg: FeatureConfig, seen_days: np.ndarr
         )
     longest = max(cfg.windows)
     youngest = np.full(n * len(kinds), np.inf)
-    np.minimum.at(youngest, ev.cust * len(kinds) + ev.kind, ev.age)  # flat index: numpy's fast path
+    flat = np.multiply(ev.cust, len(kinds), dtype=np.intp)  # numpy's fast path
+    flat += ev.kind
+    np.minimum.at(youngest, flat, ev.age)
     recency = youngest.reshape(n, len(kinds))
     # None within the window reads as the window's length (censored there), not as missing: a
     # first event then only ever lowers the value, so the trees' direction holds for it too.

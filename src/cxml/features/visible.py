@@ -87,6 +87,12 @@ def _positions(values: np.ndarray, vocabulary: pd.Index) -> np.ndarray:
     return np.array([where.get(value, -1) for value in values], dtype=np.int64)
 
 
+def narrow(count: int) -> np.dtype:
+    """The narrowest signed integer type holding -1 to `count`: the visible events' arrays are
+    most of a build's memory, and a kind fits in one byte, a customer's index in four."""
+    return np.min_scalar_type(-count - 1)
+
+
 @lru_cache(maxsize=64)
 def _vocabulary(values: tuple[str, ...]) -> pd.Index:
     return pd.Index(values)
@@ -102,17 +108,19 @@ def visible_events(
     known = cust >= 0
     if not known.all():
         rows, cust = rows[known], cust[known]
+    cust = cust.astype(narrow(len(ids)), copy=False)
     time_ns = time_ns[rows]
     age = (cutoff.value - time_ns) / NS_PER_DAY
     names, counts_as = cfg.type_vocabulary  # the business's raw names count as their role
     other = len(cfg.counted_types)
-    kinds_of = np.array([*counts_as, other])
+    kinds_of = np.array([*counts_as, other], dtype=narrow(other))
     kinds = looked_up(columns["event_type"], _vocabulary(names), kinds_of, other, rows)
     if "channel" in columns:
-        channels = np.arange(len(cfg.counted_channels) + 1)  # an unknown one counts as other
+        other_channel = len(cfg.counted_channels)  # an unknown one counts as other
+        channels = np.arange(other_channel + 1, dtype=narrow(other_channel))
         chan = looked_up(columns["channel"], _vocabulary(cfg.counted_channels), channels, -1, rows)
     else:
-        chan = np.full(len(rows), -1)
+        chan = np.full(len(rows), -1, dtype=np.int8)
     value = (
         np.asarray(columns["value"], dtype=float)[rows]
         if "value" in columns
@@ -122,7 +130,9 @@ def visible_events(
     shorter = np.zeros(len(rows), dtype=np.int8)  # how many windows are shorter than the age
     for window in sorted(cfg.windows)[:-1]:
         shorter += age > window
-    slot = cust * len(cfg.windows) + shorter
+    slot = cust.astype(narrow(len(ids) * len(cfg.windows)))
+    slot *= len(cfg.windows)
+    slot += shorter
     return Events(cust, age, slot, kinds, chan, value, text_at, text, time_ns)
 
 
@@ -148,8 +158,10 @@ def windowed(
     """(customers, groups, windows) totals over `rows` (default all); window w holds everything
     up to its length. `group` and `weights` are aligned with `rows`."""
     key = ev.slot if rows is None else ev.slot[rows]
-    if group is not None:
-        key = group * (n * n_windows) + key
+    if group is not None:  # in numpy's index type, which bincount reads without a copy
+        flat = np.multiply(group, n * n_windows, dtype=np.intp)
+        flat += key
+        key = flat
     totals = np.bincount(key, weights=weights, minlength=groups * n * n_windows)
     totals = totals.reshape(groups, n, n_windows)
     for w in range(1, n_windows):  # cumulative over the few windows, faster than cumsum(axis=2)
