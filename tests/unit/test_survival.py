@@ -129,6 +129,12 @@ def test_the_curve_falls_in_time_and_what_is_read_off_it_is_consistent():
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(survival, "STACKED_ROWS", 0)  # one call per period
         assert np.array_equal(np.column_stack(every), model.hazards(test[:50]))
+        # a large base goes in blocks of rows (one ragged): the same bits as in one block
+        patch.setattr(survival, "CURVE_BLOCK", 7)
+        assert np.array_equal(np.column_stack(every), model.hazards(test[:50]))
+        assert np.array_equal(survival_at(curve, grid, [30.0, 90.0, 180.0, 360.0]), at)
+        assert np.array_equal(restricted_mean(curve, grid), tenure)
+        assert restricted_mean(curve[:0], grid).shape == (0,)
     with pytest.raises(ValueError, match="not modelled"):
         survival_at(curve, grid, 400.0)
 

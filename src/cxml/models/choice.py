@@ -131,13 +131,13 @@ class LinearRisk(BaseEstimator):
         """Added up column by column in a fixed order, intercept first (a matrix product or a
         row sum rounds differently with the number of rows): a customer scores the same alone
         or in a coalesced call. A running sum along each row keeps that order in one numpy
-        call; rows go in blocks, so a large batch's products never all sit in memory."""
-        design = self._design(matrix)
-        total = np.full(len(design), float(self.intercept_))
-        if design.shape[1] == 0:
+        call; rows go in blocks, so a large batch's design never all sits in memory."""
+        total = np.full(len(matrix), float(self.intercept_))
+        if self._plan().width == 0:
             return total
-        for start in range(0, len(design), LOG_ODDS_BLOCK):
-            terms = design[start : start + LOG_ODDS_BLOCK] * self.coef_
+        for start in range(0, len(matrix), LOG_ODDS_BLOCK):
+            terms = self._design(matrix[start : start + LOG_ODDS_BLOCK])
+            terms *= self.coef_
             terms[:, 0] += self.intercept_
             total[start : start + LOG_ODDS_BLOCK] = np.add.accumulate(terms, axis=1)[:, -1]
         return total

@@ -76,6 +76,7 @@ TIME_BINS = 12
 #: Up to this many rows x periods, the periods are stacked into one predict call (a request's
 #: rows); beyond, one call per period, so a whole base is never copied once per period.
 STACKED_ROWS = 4096
+CURVE_BLOCK = 65_536  # rows per step of the arithmetic on survival curves (`row_blocks`)
 
 
 def _period_classes(booster: lgb.Booster, rounds: int, n: int) -> np.ndarray:
@@ -125,7 +126,8 @@ class HazardModel:
 
     def hazards(self, matrix: np.ndarray) -> np.ndarray:
         """Rows x periods: the probability of churning in each period, having lasted to it
-        (once per period the trees tell apart; the rows never copied once per period)."""
+        (once per period the trees tell apart; the rows never copied once per period, and a
+        large base's copied in blocks)."""
         classes = np.unique(self.classes)
         out = np.empty((len(matrix), self.grid.n))
         if len(matrix) * len(classes) <= STACKED_ROWS:  # a request's few rows: one call
@@ -139,16 +141,25 @@ class HazardModel:
             for k, hazard in zip(classes, stacked.reshape(len(classes), len(matrix)), strict=True):
                 out[:, self.classes == k] = hazard[:, None]
             return out
-        design = np.column_stack([np.asarray(matrix, dtype=float), np.zeros(len(matrix))])
-        for k in classes:
-            design[:, -1] = k
-            hazard = np.asarray(self.booster.predict(design, num_iteration=self.rounds))
-            out[:, self.classes == k] = hazard[:, None]
+        for start in range(0, len(matrix), CURVE_BLOCK):  # a block's copy of the rows at a time
+            rows = np.asarray(matrix[start : start + CURVE_BLOCK], dtype=float)
+            design = np.column_stack([rows, np.zeros(len(rows))])
+            for k in classes:
+                design[:, -1] = k
+                hazard = np.asarray(self.booster.predict(design, num_iteration=self.rounds))
+                out[start : start + len(rows), self.classes == k] = hazard[:, None]
         return out
 
     def survival(self, matrix: np.ndarray) -> np.ndarray:
         """Rows x periods: the probability of still being a customer at each period's end."""
         return np.cumprod(1.0 - self.hazards(matrix), axis=1)
+
+
+def row_blocks(curve: np.ndarray) -> list[np.ndarray]:
+    """`curve` in blocks of `CURVE_BLOCK` rows (at least one, maybe empty): a row's numbers
+    need only that row, and a large base's temporaries (several per row and period) then never
+    all sit in memory."""
+    return [curve[i : i + CURVE_BLOCK] for i in range(0, max(len(curve), 1), CURVE_BLOCK)]
 
 
 def survival_at(curve: np.ndarray, grid: Grid, days: float | np.ndarray) -> np.ndarray:
@@ -158,23 +169,32 @@ def survival_at(curve: np.ndarray, grid: Grid, days: float | np.ndarray) -> np.n
     if (wanted > grid.days * grid.n).any():
         raise ValueError(f"survival past {grid.days * grid.n:.0f} days is not modelled")
     knots = np.concatenate([[0.0], grid.ends])
-    log_s = np.log(np.clip(np.column_stack([np.ones(len(curve)), curve]), 1e-12, 1.0))
     # the same knots for every row: each wanted day mixes the same two columns
     right = np.clip(np.searchsorted(knots, wanted, side="right"), 1, len(knots) - 1)
     share = (wanted - knots[right - 1]) / (knots[right] - knots[right - 1])
-    out = np.exp(log_s[:, right - 1] * (1.0 - share) + log_s[:, right] * share)
+
+    def interpolated(rows: np.ndarray) -> np.ndarray:
+        log_s = np.log(np.clip(np.column_stack([np.ones(len(rows)), rows]), 1e-12, 1.0))
+        return np.exp(log_s[:, right - 1] * (1.0 - share) + log_s[:, right] * share)
+
+    out = np.concatenate([interpolated(rows) for rows in row_blocks(curve)])
     return out if np.ndim(days) else out[:, 0]
 
 
 def restricted_mean(curve: np.ndarray, grid: Grid) -> np.ndarray:
     """Expected days as a customer within the grid's span (the area under the curve, each
     period's survival decaying at its constant hazard)."""
-    start = np.column_stack([np.ones(len(curve)), curve[:, :-1]])
-    end = np.clip(curve, 1e-12, 1.0)
-    ratio = end / np.clip(start, 1e-12, 1.0)
-    flat = np.isclose(ratio, 1.0)
-    area = np.where(flat, start, (start - end) / np.where(flat, 1.0, -np.log(ratio)))
-    return grid.days * area.sum(axis=1)
+
+    def area(rows: np.ndarray) -> np.ndarray:
+        start = np.column_stack([np.ones(len(rows)), rows[:, :-1]])
+        end = np.clip(rows, 1e-12, 1.0)
+        ratio = end / np.clip(start, 1e-12, 1.0)
+        flat = np.isclose(ratio, 1.0)
+        return np.where(flat, start, (start - end) / np.where(flat, 1.0, -np.log(ratio))).sum(
+            axis=1
+        )
+
+    return grid.days * np.concatenate([area(rows) for rows in row_blocks(curve)])
 
 
 def sample_rows(
