@@ -22,9 +22,11 @@ from benchmarks import (
     bench_ui,
     report,
 )
+from cxml.memory import keep_freed_memory
 
 
 def main() -> None:
+    keep_freed_memory()  # as the cxml commands do (the baselines run in this process too)
     customers = int(os.environ.get("CXML_BENCH_CUSTOMERS", "100000"))
     print(f"cxml benchmarks ({customers:,} customers; 2-core targets from the issues)\n")
     recorder = report.Recorder()

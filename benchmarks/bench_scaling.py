@@ -4,11 +4,12 @@ Simulating 1M customers is too slow for `make bench`, so every size is made from
 `make bench` already has: its first customers (10k), or copies of it with fresh customer ids
 (`<id>_<copy>`), cut to the size. Events keep the simulator's order (by customer, then time).
 Each size runs in a fresh Python process, so its peak RSS is that size's alone: "RSS before" is
-its peak once its data is read and made, "peak RSS" its peak after build_features. CPU is
+its RSS once its data is read and made, "peak RSS" its peak from then to the end of
+build_features (the peak of making the data, copies included, is reset: it is not the build's).
+The process keeps freed memory for reuse as the cxml command does (`cxml/memory.py`). CPU is
 `time.process_time` of a second call: a fresh process's first call also pays the kernel for
 handing it memory the first time (the "1st call" column). "kernel" is the part of CPU spent in
-the kernel (system time): the second call pays it too for arrays beyond the allocator's mmap
-threshold, which are returned to the system when freed and faulted in again.
+the kernel (system time).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import pandas as pd
 from cxml.config import FeatureConfig
 from cxml.data.simulate import Simulation
 from cxml.features.build import build_features
+from cxml.memory import keep_freed_memory
 
 SIZES = (10_000, 100_000, 1_000_000)
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,6 +56,17 @@ def replicate(
     return out, people
 
 
+def _rss() -> int:
+    """This process's resident memory now, in bytes (Linux's VmRSS)."""
+    status = Path("/proc/self/status").read_text()
+    return int(re.search(r"VmRSS:\s*(\d+) kB", status)[1]) * 1024
+
+
+def _reset_peak() -> None:
+    """Start the peak (`_peak_rss`) afresh from the memory in use now (Linux's clear_refs)."""
+    Path("/proc/self/clear_refs").write_text("5")
+
+
 def _peak_rss() -> int:
     """This process's peak resident memory, in bytes: Linux's VmHWM. (`ru_maxrss` would be at
     least the parent's, which a child started by subprocess takes over when it execs.)"""
@@ -66,7 +79,8 @@ def measure(base: Path, size: int, cutoff: pd.Timestamp) -> dict[str, float]:
     events, customers = replicate(
         pd.read_pickle(base / "events.pkl"), pd.read_pickle(base / "customers.pkl"), size
     )
-    cfg, before = FeatureConfig(), _peak_rss()
+    _reset_peak()
+    cfg, before = FeatureConfig(), _rss()
     cpu, kernel = [], []
     for _ in range(2):
         start, start_kernel = time.process_time(), os.times().system
@@ -133,5 +147,6 @@ def run(sim: Simulation) -> None:
 
 
 if __name__ == "__main__":
+    keep_freed_memory()  # as the cxml command does (cxml/memory.py)
     base, size, cutoff = Path(sys.argv[1]), int(sys.argv[2]), pd.Timestamp(sys.argv[3])
     print(json.dumps(measure(base, size, cutoff)))

@@ -13,12 +13,14 @@ The bases are bench_scaling's copies of the simulation. Allocation gets an actio
 without one the allocation would choose among more customers than a real run does. The log is the
 simulation's `sim.actions`, each copy's customers getting their original's rows.
 
-Each size runs in a fresh Python process (peak RSS is that size's alone, "RSS before" its peak once
-the bundle is loaded and the data made, copying included) and is scored once, as `cxml score` would;
-a warm-up on 1,000 customers first pays the imports and first calls a process pays once, so CPU is
-per customer. The stage table splits the CPU: "models" is `Scorer.customer_part` (every model, and
-each customer's options: uplift, value and eligibility under the log), "reasons" `Scorer.reasons`
-and `action_drivers`, "allocation" `Scorer.allocate`, "rest" what else `score` and `frame` do (rank,
+Each size runs in a fresh Python process (peak RSS is that size's alone, "RSS before" its RSS once
+the bundle is loaded and the data made; the peak of making them, copies included, is reset, so
+"peak RSS" is scoring's, the data it holds included) and is scored once, as `cxml score` would,
+keeping freed memory for reuse as the command does (`cxml/memory.py`); a warm-up on 1,000
+customers first pays the imports and first calls a process pays once, so CPU is per customer.
+The stage table splits the CPU: "models" is `Scorer.customer_part` (every model, and each
+customer's options: uplift, value and eligibility under the log), "reasons" `Scorer.reasons` and
+`action_drivers`, "allocation" `Scorer.allocate`, "rest" what else `score` and `frame` do (rank,
 bands, describing the actions, the frame).
 """
 
@@ -39,11 +41,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from benchmarks.bench_scaling import ROOT, SIZES, _peak_rss, replicate, write_base
+from benchmarks.bench_scaling import (
+    ROOT,
+    SIZES,
+    _peak_rss,
+    _reset_peak,
+    _rss,
+    replicate,
+    write_base,
+)
 from benchmarks.bench_scoring import _bundle
 from cxml.data.io import write_together
 from cxml.data.simulate import Simulation
 from cxml.jobs.score import scored_files
+from cxml.memory import keep_freed_memory
 from cxml.scoring import Scorer, scoring_population
 
 STAGES = ("population", "features", "models", "reasons", "allocation", "rest", "write")
@@ -136,7 +147,8 @@ def measure(base: Path, size: int, cutoff: pd.Timestamp) -> dict[str, Any]:
     events, customers = replicate(events, customers, size)
     log = replicate_log(log, people, customers)
     del warm, few, few_people, people
-    before, clock = _peak_rss(), _Clock(scorer)
+    _reset_peak()
+    before, clock = _rss(), _Clock(scorer)
     start = time.process_time()
     scored = score(scorer, events, customers, log, cutoff, out, clock)
     cpu = time.process_time() - start
@@ -197,5 +209,6 @@ def run(sim: Simulation) -> None:
 
 
 if __name__ == "__main__":
+    keep_freed_memory()  # as the cxml command does (cxml/memory.py)
     base, size, cutoff = Path(sys.argv[1]), int(sys.argv[2]), pd.Timestamp(sys.argv[3])
     print(json.dumps(measure(base, size, cutoff)))
