@@ -256,3 +256,28 @@ def test_batch_and_the_service_share_one_time_range(text, inside):
     assert (len(batch.clean) == 1) is inside is (online is None)
     if not inside:
         assert "outside 1900..2200" in batch.quarantine["reason"].iloc[0]
+
+
+def test_parquet_text_columns_read_as_categoricals_check_as_csv_does(tmp_path):
+    """A long table's ids, types and channels come from Parquet as categoricals (each text held
+    once); they are stripped and checked as the CSV's text is, with the same rows kept."""
+    events = (
+        EVENTS.replace("c1,2024-02-03", " c1 ,2024-02-03")
+        .replace(",web,", ",web  ,")
+        .replace("c3,2024-03-05", ",2024-03-05")
+    )
+    data = make_dir(tmp_path, events=events)
+    from_csv = load_data_dir(data, check=False)
+    raw = pd.read_csv(data / "events.csv", dtype=str, keep_default_na=False, na_values=[""])
+    (data / "events.csv").unlink()
+    raw.to_parquet(data / "events.parquet")  # plain text columns, as another tool writes them
+    from_parquet = load_data_dir(data, check=False)
+    clean = from_parquet.tables["events"]
+    for column in ("customer_id", "event_type", "channel"):
+        assert isinstance(clean[column].dtype, pd.CategoricalDtype)
+    assert clean["customer_id"].tolist() == ["c1", "c1", "c2"]  # " c1 " is c1
+    assert clean["channel"].tolist() == ["app", "web", "email"]
+    expected = from_csv.tables["events"].astype({"value": float})
+    pd.testing.assert_frame_equal(clean.astype(object), expected.astype(object))
+    assert from_parquet.quarantined_rows == from_csv.quarantined_rows == 1  # the empty id
+    check_clean("events", clean)

@@ -68,16 +68,28 @@ def read_table(
             names = ", ".join(f"{table}{s}" for s in SUFFIXES)
             raise ContractError(f"{data_dir}: the required table '{table}' is missing: add {names}")
         return None
-    return read_file(path, limits), path
+    return read_file(path, limits, repeated=repeated_names(table)), path
 
 
-def read_file(path: Path, limits: ReadLimits = ReadLimits(), sep: str = ",") -> pd.DataFrame:
+def repeated_names(table: str) -> tuple[str, ...]:
+    """The columns of `table` whose values repeat row after row (ids, types, channels), read
+    from Parquet as categoricals: each distinct text is held once, not once per row. Not the
+    customers': a customer's id is on one row."""
+    if table == "customers":
+        return ()
+    return tuple(c.name for c in TABLES[table].columns if c.kind in ("id", "string"))
+
+
+def read_file(
+    path: Path, limits: ReadLimits = ReadLimits(), sep: str = ",", repeated: tuple[str, ...] = ()
+) -> pd.DataFrame:
     """Read Parquet or CSV(.gz) within `limits`; CSV columns stay text so the validator can
-    name bad values. `sep`: the CSV's delimiter (r"\\s+": runs of whitespace)."""
+    name bad values. `sep`: the CSV's delimiter (r"\\s+": runs of whitespace); `repeated`:
+    Parquet text columns to read as categoricals (`repeated_names`)."""
     if path.stat().st_size == 0:
         raise ContractError(f"{path}: the file is empty; export the table again with a header row")
     if path.suffix == ".parquet":
-        return _read_parquet(path, limits)
+        return _read_parquet(path, limits, repeated)
     try:
         frame, nul = _read_csv(path, limits, "c", sep)
         if nul:  # the C parser cuts a text at a NUL byte: read it whole, for the validator
@@ -100,16 +112,31 @@ def read_file(path: Path, limits: ReadLimits = ReadLimits(), sep: str = ",") -> 
     return frame
 
 
-def _read_parquet(path: Path, limits: ReadLimits) -> pd.DataFrame:
-    """Parquet, its decoded size and rows checked from its footer before any data is read."""
+def _read_parquet(path: Path, limits: ReadLimits, repeated: tuple[str, ...]) -> pd.DataFrame:
+    """Parquet, its decoded size and rows checked from its footer before any data is read; the
+    `repeated` text columns as categoricals (a column written from one already is one)."""
     try:
-        meta = pq.ParquetFile(path).metadata
+        file = pq.ParquetFile(path)
+        meta = file.metadata
         decoded = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
         _check_size(path, decoded, limits)
         _check_rows(path, meta.num_rows, limits)
-        return pd.read_parquet(path)
+        texts = _text_columns(file.schema_arrow, repeated)
+        table = pq.read_table(path, read_dictionary=texts)
+        return table.to_pandas(split_blocks=True, self_destruct=True)  # freed as converted
     except (OSError, pa.ArrowException) as exc:
         raise ContractError(f"{path}: not a readable Parquet file ({exc}); re-export it") from exc
+
+
+def _text_columns(schema: pa.Schema, names: tuple[str, ...]) -> list[str]:
+    """Those of `names` that `schema` holds once, as text."""
+    found = []
+    for name in names:
+        at = schema.get_field_index(name)  # -1: absent, or more than one
+        kind = schema.field(at).type if at >= 0 else None
+        if kind is not None and (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+            found.append(name)
+    return found
 
 
 def _read_csv(

@@ -105,12 +105,6 @@ class _Faults:
 
 
 def _parse_id(series: pd.Series, faults: _Faults, column: str) -> pd.Series:
-    if isinstance(series.dtype, pd.CategoricalDtype):
-        cats = series.cat.categories
-        if all(isinstance(c, str) for c in cats):
-            faults.add(column, "empty", series.isna())
-            return series
-        series = series.astype(object)
     text = _stripped(series)
     faults.add(column, "empty", is_blank(text))
     _control_characters(text, faults, column)
@@ -126,7 +120,15 @@ def _control_characters(text: pd.Series, faults: _Faults, column: str) -> None:
 
 def _stripped(series: pd.Series) -> pd.Series:
     """Each value as text without surrounding spaces, missing kept missing. Each distinct value
-    is converted once: ids, types and channels repeat, so millions of rows cost a gather."""
+    is converted once: ids, types and channels repeat, so millions of rows cost a gather. A
+    categorical stays one (its categories stripped, those equal once stripped merged)."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        stripped = pd.Index(series.cat.categories.astype(str).str.strip())
+        if stripped.is_unique:
+            return series.cat.rename_categories(stripped)
+        merged, uniques = pd.factorize(stripped)
+        codes = np.append(merged, -1)[series.cat.codes.to_numpy()]  # code -1 stays missing
+        return pd.Series(pd.Categorical.from_codes(codes, uniques), index=series.index)
     codes, uniques = pd.factorize(series, use_na_sentinel=True)
     texts = np.empty(len(uniques) + 1, dtype=object)  # the last slot, None, for code -1
     texts[:-1] = pd.Index(uniques).astype(str).str.strip().to_numpy(dtype=object)
@@ -173,7 +175,7 @@ def _parse_number(series: pd.Series, faults: _Faults, spec: ColumnSpec) -> pd.Se
 
 
 def _parse_string(series: pd.Series, faults: _Faults, spec: ColumnSpec) -> pd.Series:
-    out = series if isinstance(series.dtype, pd.CategoricalDtype) else _stripped(series)
+    out = _stripped(series)
     if spec.required:
         faults.add(spec.name, "empty", is_blank(out))
     if spec.kind == "text":  # free text may hold line breaks
