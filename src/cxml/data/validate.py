@@ -417,7 +417,7 @@ def clean_table(
         faults.add("customer_id", "unknown customer (not in customers)", unknown & ~aside)
     bad = faults.bad_rows()
     kept = raw.columns[~is_pii(raw.columns, pii_columns)]
-    quarantine = raw.loc[bad, kept].astype(object)
+    quarantine = raw.loc[bad][kept].astype(object)  # rows first: the columns of no row are free
     if any(problem == NUL for _, problem, _ in faults.masks):  # shown, not passed on
         quarantine = quarantine.map(
             lambda v: v.replace("\x00", "\\x00") if isinstance(v, str) else v
