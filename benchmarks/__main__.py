@@ -10,6 +10,7 @@ import os
 
 from benchmarks import (
     bench_allocation,
+    bench_commands,
     bench_explain,
     bench_features,
     bench_scaling,
@@ -34,6 +35,8 @@ def main() -> None:
         sim = bench_simulator.run(customers)
     with recorder.section("features", "Features"):
         bench_features.run(sim)
+    with recorder.section("commands", "Whole commands"):
+        bench_commands.run(sim)
     with recorder.section("scaling", "Scaling from 10k to 1M customers"):
         bench_scaling.run(sim)
     with recorder.section("scaling-score", "Batch scoring from 10k to 1M customers"):

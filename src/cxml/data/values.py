@@ -37,6 +37,8 @@ def per_text(series: pd.Series, test: Callable[[pd.Index], object]) -> np.ndarra
     if not len(uniques):
         return np.zeros(len(series), dtype=bool)
     found = np.asarray(test(pd.Index(uniques).astype(str)), bool)
+    if not found.any():  # the usual answer of a check: no row to look up
+        return np.zeros(len(series), dtype=bool)
     return np.append(found, False)[codes]  # code -1 (missing) reads the last slot
 
 
