@@ -44,6 +44,7 @@ __all__ = [
 ]
 
 SUFFIXES = (".parquet", ".csv", ".csv.gz")
+REPEATED = {"events": ("customer_id", "event_type", "channel")}  # see repeated_names
 
 
 def find_table(data_dir: Path, table: str) -> Path | None:
@@ -72,12 +73,11 @@ def read_table(
 
 
 def repeated_names(table: str) -> tuple[str, ...]:
-    """The columns of `table` whose values repeat row after row (ids, types, channels), read
-    from Parquet as categoricals: each distinct text is held once, not once per row. Not the
-    customers': a customer's id is on one row."""
-    if table == "customers":
-        return ()
-    return tuple(c.name for c in TABLES[table].columns if c.kind in ("id", "string"))
+    """The columns of `table` read from Parquet as categoricals: each distinct text held once,
+    not once per row. The events' ids, types and channels: the long table's repeated texts, and
+    the columns every reader of events already takes as categoricals (the simulator writes
+    them so)."""
+    return REPEATED.get(table, ())
 
 
 def read_file(
