@@ -13,6 +13,7 @@ from benchmarks import (
     bench_commands,
     bench_explain,
     bench_features,
+    bench_load,
     bench_scaling,
     bench_scaling_score,
     bench_scoring,
@@ -41,6 +42,8 @@ def main() -> None:
         bench_scaling.run(sim)
     with recorder.section("scaling-score", "Batch scoring from 10k to 1M customers"):
         bench_scaling_score.run(sim)
+    with recorder.section("load", "Reading a data dir at 100k and 1M customers"):
+        bench_load.run(sim)
     with recorder.section("explain", "Explanations"):
         bench_explain.run(sim)
     with recorder.section("allocation", "Next-best-action allocation"):
