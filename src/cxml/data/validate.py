@@ -162,7 +162,7 @@ def _parse_number(series: pd.Series, faults: _Faults, spec: ColumnSpec) -> pd.Se
     if pd.api.types.is_bool_dtype(series.dtype):
         faults.add(spec.name, "true/false where a number is expected", series.notna())
         return pd.Series(np.nan, index=series.index)
-    number = pd.to_numeric(series, errors="coerce").astype(float)
+    number = pd.to_numeric(series, errors="coerce").astype(float, copy=False)
     faults.add(spec.name, "not a number", number.isna() & series.notna())
     faults.add(spec.name, TOO_LARGE, too_large(number))
     if spec.minimum is not None:
