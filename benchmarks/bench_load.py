@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -22,7 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from benchmarks.bench_scaling import ROOT, _peak_rss, replicate, write_base
+from benchmarks.bench_scaling import _peak_rss, in_fresh_process, replicate, write_base
 from cxml.data.load import load_data_dir
 from cxml.data.simulate import Simulation
 from cxml.memory import keep_freed_memory
@@ -72,9 +71,7 @@ def run(sim: Simulation) -> None:
             base = write_base(sim, Path(tmp), size)
             folder = Path(tmp) / f"dir-{size}"
             events = write_plain(base, size, folder)
-            command = [sys.executable, "-m", "benchmarks.bench_load", str(folder)]
-            done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True)
-            r = json.loads(done.stdout.splitlines()[-1])
+            r = in_fresh_process(__name__, folder)
             assert r["rows"] == events  # every row read is kept (the copies have no fault)
             per_event[size] = r["cpu"] / events
             print(

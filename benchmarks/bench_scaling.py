@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -111,8 +112,9 @@ def write_base(sim: Simulation, folder: Path, size: int) -> Path:
     return base
 
 
-def _in_fresh_process(base: Path, size: int, cutoff: pd.Timestamp) -> dict[str, float]:
-    command = [sys.executable, "-m", "benchmarks.bench_scaling", str(base), str(size), str(cutoff)]
+def in_fresh_process(module: str, *args: object) -> dict[str, Any]:
+    """`python -m module args...` in a fresh process: the JSON it prints last."""
+    command = [sys.executable, "-m", module, *map(str, args)]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True)
     return json.loads(done.stdout.splitlines()[-1])
 
@@ -129,7 +131,7 @@ def run(sim: Simulation) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for size in SIZES:
             base = write_base(sim, Path(tmp), size)
-            r = results[size] = _in_fresh_process(base, size, cutoff)
+            r = results[size] = in_fresh_process("benchmarks.bench_scaling", base, size, cutoff)
             print(
                 f"  {size:>10,} {r['events']:>12,} {r['first']:>9.2f} {r['cpu']:>8.2f} "
                 f"{r['kernel']:>7.2f} {r['cpu'] / r['events'] * 1e9:>9.1f} "

@@ -30,7 +30,6 @@ import json
 import os
 import pickle
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -42,11 +41,11 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.bench_scaling import (
-    ROOT,
     SIZES,
     _peak_rss,
     _reset_peak,
     _rss,
+    in_fresh_process,
     replicate,
     write_base,
 )
@@ -164,13 +163,6 @@ def measure(base: Path, size: int, cutoff: pd.Timestamp) -> dict[str, Any]:
     }
 
 
-def _in_fresh_process(base: Path, size: int, cutoff: pd.Timestamp) -> dict[str, Any]:
-    module = "benchmarks.bench_scaling_score"
-    command = [sys.executable, "-m", module, str(base), str(size), str(cutoff)]
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True)
-    return json.loads(done.stdout.splitlines()[-1])
-
-
 def run(sim: Simulation) -> None:
     cutoff = sim.config.cutoff
     results = {}
@@ -190,7 +182,7 @@ def run(sim: Simulation) -> None:
         )
         for size in SIZES:
             base = write_base(sim, Path(tmp), size)
-            r = results[size] = _in_fresh_process(base, size, cutoff)
+            r = results[size] = in_fresh_process(__name__, base, size, cutoff)
             print(
                 f"  {size:>10,} {r['scored']:>10,} {r['events']:>12,} {r['cpu']:>8.2f} "
                 f"{r['cpu'] / r['scored'] * 1e6:>12.1f} {r['before'] / 2**30:>8.2f} GiB "
