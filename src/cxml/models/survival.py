@@ -190,9 +190,8 @@ def restricted_mean(curve: np.ndarray, grid: Grid) -> np.ndarray:
         end = np.clip(rows, 1e-12, 1.0)
         ratio = end / np.clip(start, 1e-12, 1.0)
         flat = np.isclose(ratio, 1.0)
-        return np.where(flat, start, (start - end) / np.where(flat, 1.0, -np.log(ratio))).sum(
-            axis=1
-        )
+        area = np.where(flat, start, (start - end) / np.where(flat, 1.0, -np.log(ratio)))
+        return area.sum(axis=1)
 
     return grid.days * np.concatenate([area(rows) for rows in row_blocks(curve)])
 
