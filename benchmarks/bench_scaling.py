@@ -143,8 +143,9 @@ def run(sim: Simulation) -> None:
     print(
         f"  CPU per event, 1M vs 100k {per_event[1_000_000] / per_event[100_000]:>6.2f}x  "
         f"(target <= 1.3); without the kernel's time {own[1_000_000] / own[100_000]:.2f}x\n"
-        "  (kernel: mostly handing out fresh memory, page by page, for arrays too large for the\n"
-        "  allocator to keep between calls; it grows faster than the events)\n"
+        "  (kernel: handing out fresh memory, page by page; freed blocks are kept for reuse, as\n"
+        "  the cxml commands keep them: cxml/memory.py. RSS before: the data, and the freed\n"
+        "  blocks of making it, kept)\n"
     )
 
 
