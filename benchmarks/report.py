@@ -25,8 +25,10 @@ DOC = Path(__file__).resolve().parents[1] / "docs" / "performance.md"
 ORDER = (
     "simulator",
     "features",
+    "commands",
     "scaling",
     "scaling-score",
+    "load",
     "explain",
     "allocation",
     "scoring",

@@ -271,6 +271,9 @@ def test_parquet_text_columns_read_as_categoricals_check_as_csv_does(tmp_path):
     raw = pd.read_csv(data / "events.csv", dtype=str, keep_default_na=False, na_values=[""])
     (data / "events.csv").unlink()
     raw.to_parquet(data / "events.parquet")  # plain text columns, as another tool writes them
+    people = pd.read_csv(data / "customers.csv", dtype=str).assign(spend=[1.0, 2.0, 3.0])
+    (data / "customers.csv").unlink()
+    people.to_parquet(data / "customers.parquet")
     from_parquet = load_data_dir(data, check=False)
     clean = from_parquet.tables["events"]
     for column in ("customer_id", "event_type", "channel"):
@@ -281,3 +284,6 @@ def test_parquet_text_columns_read_as_categoricals_check_as_csv_does(tmp_path):
     pd.testing.assert_frame_equal(clean.astype(object), expected.astype(object))
     assert from_parquet.quarantined_rows == from_csv.quarantined_rows == 1  # the empty id
     check_clean("events", clean)
+    # the columns are the frame's own, never Arrow's read-only buffers: later steps write into
+    # copies of them
+    assert from_parquet.tables["customers"]["spend"].to_numpy().flags.writeable

@@ -123,7 +123,7 @@ def _read_parquet(path: Path, limits: ReadLimits, repeated: tuple[str, ...]) -> 
         _check_rows(path, meta.num_rows, limits)
         texts = _text_columns(file.schema_arrow, repeated)
         table = pq.read_table(path, read_dictionary=texts)
-        return table.to_pandas(split_blocks=True, self_destruct=True)  # freed as converted
+        return table.to_pandas()
     except (OSError, pa.ArrowException) as exc:
         raise ContractError(f"{path}: not a readable Parquet file ({exc}); re-export it") from exc
 
