@@ -24,7 +24,7 @@ from benchmarks import (
     bench_ui,
     report,
 )
-from cxml.memory import keep_freed_memory
+from cxml.cli.memory import keep_freed_memory
 
 
 def main() -> None:

@@ -16,7 +16,7 @@ simulation's `sim.actions`, each copy's customers getting their original's rows.
 Each size runs in a fresh Python process (peak RSS is that size's alone, "RSS before" its RSS once
 the bundle is loaded and the data made; the peak of making them, copies included, is reset, so
 "peak RSS" is scoring's, the data it holds included) and is scored once, as `cxml score` would,
-keeping freed memory for reuse as the command does (`cxml/memory.py`); a warm-up on 1,000
+keeping freed memory for reuse as the command does (`cxml/cli/memory.py`); a warm-up on 1,000
 customers first pays the imports and first calls a process pays once, so CPU is per customer.
 The stage table splits the CPU: "models" is `Scorer.customer_part` (every model, and each
 customer's options: uplift, value and eligibility under the log), "reasons" `Scorer.reasons` and
@@ -50,10 +50,10 @@ from benchmarks.bench_scaling import (
     write_base,
 )
 from benchmarks.bench_scoring import _bundle
+from cxml.cli.memory import keep_freed_memory
 from cxml.data.io import write_together
 from cxml.data.simulate import Simulation
 from cxml.jobs.score import scored_files
-from cxml.memory import keep_freed_memory
 from cxml.scoring import Scorer, scoring_population
 
 STAGES = ("population", "features", "models", "reasons", "allocation", "rest", "write")
@@ -201,6 +201,6 @@ def run(sim: Simulation) -> None:
 
 
 if __name__ == "__main__":
-    keep_freed_memory()  # as the cxml command does (cxml/memory.py)
+    keep_freed_memory()  # as the cxml command does (cxml/cli/memory.py)
     base, size, cutoff = Path(sys.argv[1]), int(sys.argv[2]), pd.Timestamp(sys.argv[3])
     print(json.dumps(measure(base, size, cutoff)))

@@ -13,7 +13,7 @@ FAULTS_OF_A_SECOND_ARRAY = """
 import resource, sys
 import numpy as np
 if sys.argv[1] == "keep":
-    from cxml.memory import keep_freed_memory
+    from cxml.cli.memory import keep_freed_memory
     assert keep_freed_memory()
 np.ones(1 << 25).sum()  # 256 MiB, freed at once
 before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt

@@ -481,7 +481,7 @@ def serve(
 
 
 def main() -> None:
-    from cxml.memory import keep_freed_memory
+    from cxml.cli.memory import keep_freed_memory
 
     keep_freed_memory()
     app()
