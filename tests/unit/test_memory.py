@@ -3,11 +3,12 @@ memory instead of being faulted in afresh (counted in page faults, not timed).""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
 import pytest
+
+from cxml.cli.memory import is_glibc
 
 FAULTS_OF_A_SECOND_ARRAY = """
 import resource, sys
@@ -32,14 +33,7 @@ def _faults(mode: str) -> int:
     return int(done.stdout.split()[-1])
 
 
-def glibc() -> bool:
-    try:
-        return (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc")
-    except (ValueError, OSError):
-        return False
-
-
-@pytest.mark.skipif(not glibc(), reason="the setting is glibc's; other C libraries keep theirs")
+@pytest.mark.skipif(not is_glibc(), reason="the setting is glibc's; other C libraries keep theirs")
 def test_a_freed_large_array_is_reused_not_faulted_in_again():
     default, kept = _faults("default"), _faults("keep")
     assert default > 100  # the default maps the second array afresh, page by page

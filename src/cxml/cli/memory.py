@@ -19,13 +19,18 @@ M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (mallo
 KEEP_BELOW = 1 << 30  # bytes: blocks smaller than this come from the heap and stay there freed
 
 
+def is_glibc() -> bool:
+    """Whether this process's C library is glibc (the only one whose setting this is)."""
+    try:
+        return (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc")
+    except (ValueError, OSError):  # no such name: not glibc
+        return False
+
+
 def keep_freed_memory() -> bool:
     """Ask glibc's allocator to keep freed large blocks for reuse; False (and nothing changed)
     where the C library is not glibc."""
-    try:
-        if not (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc"):
-            return False
-    except (ValueError, OSError):  # no such name: not glibc
+    if not is_glibc():
         return False
     libc = ctypes.CDLL(None)
     kept = libc.mallopt(M_MMAP_THRESHOLD, KEEP_BELOW)

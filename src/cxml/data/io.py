@@ -44,7 +44,10 @@ __all__ = [
 ]
 
 SUFFIXES = (".parquet", ".csv", ".csv.gz")
-REPEATED = {"events": ("customer_id", "event_type", "channel")}  # see repeated_names
+#: Per table, the Parquet text columns read as categoricals (each distinct text held once, not
+#: once per row): the events' ids, types and channels, the long table's repeated texts and the
+#: columns every reader of events already takes as categoricals (the simulator writes them so).
+REPEATED = {"events": ("customer_id", "event_type", "channel")}
 
 
 def find_table(data_dir: Path, table: str) -> Path | None:
@@ -69,15 +72,7 @@ def read_table(
             names = ", ".join(f"{table}{s}" for s in SUFFIXES)
             raise ContractError(f"{data_dir}: the required table '{table}' is missing: add {names}")
         return None
-    return read_file(path, limits, repeated=repeated_names(table)), path
-
-
-def repeated_names(table: str) -> tuple[str, ...]:
-    """The columns of `table` read from Parquet as categoricals: each distinct text held once,
-    not once per row. The events' ids, types and channels: the long table's repeated texts, and
-    the columns every reader of events already takes as categoricals (the simulator writes
-    them so)."""
-    return REPEATED.get(table, ())
+    return read_file(path, limits, repeated=REPEATED.get(table, ())), path
 
 
 def read_file(
@@ -85,7 +80,7 @@ def read_file(
 ) -> pd.DataFrame:
     """Read Parquet or CSV(.gz) within `limits`; CSV columns stay text so the validator can
     name bad values. `sep`: the CSV's delimiter (r"\\s+": runs of whitespace); `repeated`:
-    Parquet text columns to read as categoricals (`repeated_names`)."""
+    Parquet text columns to read as categoricals (`REPEATED`)."""
     if path.stat().st_size == 0:
         raise ContractError(f"{path}: the file is empty; export the table again with a header row")
     if path.suffix == ".parquet":
