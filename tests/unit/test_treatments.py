@@ -36,6 +36,7 @@ ACTIONS = pd.DataFrame(
         ),  # exactly at the window's end: outside, b stays clean
         ("c", "2024-05-30 23:59", "discount"),  # the window's last minute: c is retreated
         ("d", "2024-02-01 00:00", "discount"),  # before the campaign: d stays clean
+        ("e", "2024-04-01 00:00", "none"),  # a logged control row (cxml's decisions): no action
     ],
     columns=["customer_id", "action_time", "action"],
 ).assign(action_time=lambda f: pd.to_datetime(f["action_time"], utc=True))

@@ -56,10 +56,14 @@ def _logged(actions: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFrame:
     ]
 
 
-def _retreated(actions: pd.DataFrame, cutoff: pd.Timestamp, horizon_days: int) -> pd.Index:
-    """Customers with another logged action after `cutoff` but inside its outcome window."""
+def _retreated(
+    actions: pd.DataFrame, cutoff: pd.Timestamp, horizon_days: int, control: str
+) -> pd.Index:
+    """Customers with another logged action after `cutoff` but inside its outcome window. A
+    logged control row (cxml's own decisions log every customer, `none` included) is no action."""
     times = pd.to_datetime(actions["action_time"], utc=True)
     inside = (times > cutoff) & (times < cutoff + pd.Timedelta(days=horizon_days))
+    inside &= actions["action"].astype(str) != control
     return pd.Index(actions.loc[inside.to_numpy(), "customer_id"].astype(str).unique())
 
 
@@ -87,7 +91,9 @@ def treatment_set(
             treatment=logged["action"].fillna(control).to_numpy(),
             propensity=logged.get("propensity", pd.Series(np.nan, index=logged.index)).to_numpy(),
             good=good.to_numpy(),
-            retreated=features.index.isin(_retreated(actions, cutoff, labels.horizon_days)),
+            retreated=features.index.isin(
+                _retreated(actions, cutoff, labels.horizon_days, control)
+            ),
         )
         frame.index = pd.MultiIndex.from_product(
             [frame.index, [cutoff]], names=["customer_id", "cutoff"]
