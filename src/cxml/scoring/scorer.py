@@ -23,7 +23,6 @@ from cxml.actions.recommend import (
     choose,
     customer_values,
     describe,
-    effect_level,
     fall_back,
     monthly_margin,
     options,
@@ -125,8 +124,7 @@ class Scorer:
         actions = self.bundle.actions
         if self.bundle.uplift is not None and actions is not None:
             learner: Any = self.bundle.uplift
-            level = effect_level(actions, probabilities["churn_probability"])
-            estimates = self.bundle.predict_uplift(features, matrix, level)
+            estimates = self.bundle.predict_uplift(features, matrix)
             names = list(learner.actions_)
             calibration = UpliftCalibration.from_info(self.bundle.info.get("uplift_calibration"))
             se = None
