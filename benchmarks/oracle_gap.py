@@ -131,7 +131,8 @@ class FittedToTruth:
             a: lgb.LGBMRegressor(**CEILING_PARAMS).fit(matrix, uplift[a]) for a in uplift
         }
 
-    def predict_uplift(self, features: pd.DataFrame) -> pd.DataFrame:
+    def predict_uplift(self, features: pd.DataFrame, level: object = None) -> pd.DataFrame:
+        """The fitted true effects; `level` changes nothing: no arm model has a level to move."""
         matrix = self.encoder.transform(features)
         return pd.DataFrame(
             {a: m.predict(matrix) for a, m in self.models.items()}, index=features.index

@@ -17,7 +17,8 @@ from cxml.models.evaluate_uplift import (
     uplift_auc_score,
     uplift_curve,
 )
-from cxml.models.uplift import DRLearner, TLearner, XLearner
+from cxml.models.metalearner import anchored
+from cxml.models.uplift import DRLearner, OffsetLearner, TLearner, XLearner
 from tests.helpers import roc_auc
 
 LEARNERS = {"T": TLearner, "X": XLearner, "DR": DRLearner}
@@ -203,3 +204,34 @@ def test_ips_policy_value_by_hand() -> None:
     assert low <= est <= high
     with pytest.raises(ValueError, match=r"propensity must be in \(0, 1\]"):
         ips_policy_value(y, logged, target, np.zeros(4))
+
+
+def test_anchored_keeps_the_shift_in_log_odds_and_moves_its_level_by_hand() -> None:
+    """Control 0.2 and action 0.5: log-odds apart by log 4. At the control's own level the
+    effect is 0.3; at 0.05 it is 0.05 × 4 / (0.95 + 0.05 × 4) − 0.05."""
+    outcomes = {"none": np.array([0.2, 0.2]), "call": np.array([0.5, 0.5])}
+    effect = anchored(outcomes, "none", ["call"], np.array([0.2, 0.05]))
+    assert effect[:, 0] == pytest.approx([0.3, 0.2 / 1.15 - 0.05], abs=1e-9)
+
+
+def test_an_effect_learned_where_most_stayed_is_smaller_where_fewer_do() -> None:
+    """A campaign where P(y) was 0.5 without action and an action adds 1.0 to its log-odds.
+    Today P(y) is expit(−3) for everyone, which features cannot show; a calibrated model gives
+    it as the level. Taken there, the learner's effect is today's (0.072), not the campaign's
+    (0.23); without a level, and for a learner with no arm models, it stays as learned."""
+    rng = np.random.default_rng(5)
+    n = 20_000
+    X = pd.DataFrame(rng.normal(size=(n, 2)), columns=["x0", "x1"])
+    treatment = rng.choice(["none", "call"], n)
+    y = (rng.random(n) < _sigmoid(1.0 * (treatment == "call"))).astype(int)
+    today = np.full(1000, _sigmoid(-3.0))
+    rows = X.head(1000)
+    true_now = _sigmoid(-2.0) - _sigmoid(-3.0)
+    for cls in (OffsetLearner, TLearner):
+        learner = cls(control="none", seed=0).fit(X, treatment, y)
+        assert learner.predict_uplift(rows)["call"].mean() == pytest.approx(0.231, abs=0.03)
+        assert learner.predict_uplift(rows, today)["call"].mean() == pytest.approx(
+            true_now, abs=0.01
+        )
+    x_learner = XLearner(control="none", seed=0).fit(X, treatment, y)
+    assert np.allclose(x_learner.predict_uplift(rows, today), x_learner.predict_uplift(rows))

@@ -76,10 +76,14 @@ def test_mismatched_shapes_are_refused():
         calibrate(np.zeros((5, 2)), np.zeros((5, 3)), NAMES)
 
 
-def test_cross_fitted_on_the_learning_campaigns_measures_the_true_mean_effects():
+@pytest.mark.parametrize("at_campaign_levels", [False, True])
+def test_cross_fitted_on_the_learning_campaigns_measures_the_true_mean_effects(
+    at_campaign_levels,
+):
     """Two randomised campaigns over 3,000 customers, propensities logged for half the rows
     only (the rest estimated out of fold); a real offset learner, fitted on one half of the
-    customers at a time. The measured mean effect of each action lands on the truth."""
+    customers at a time. The measured mean effect of each action lands on the truth, whether
+    the effects are taken at the learner's level or at each campaign's."""
     from cxml.actions.calibration import cross_fitted
     from cxml.models.uplift import OffsetLearner
 
@@ -98,8 +102,40 @@ def test_cross_fitted_on_the_learning_campaigns_measures_the_true_mean_effects()
 
     fitted = cross_fitted(
         lambda: OffsetLearner(control="none", seed=0), features, treatment, good, logged,
-        customers, NAMES, "none",
+        customers, NAMES, "none", 0, np.repeat([0, 1], n // 2) if at_campaign_levels else None,
     )  # fmt: skip
     assert fitted.rows == n and fitted.slope >= 0
     true = [effect["discount"].mean(), 0.03]
     assert np.allclose(fitted.measured, true, atol=3 * np.sqrt(fitted.var_measured))
+
+
+def test_campaign_levels_meet_each_campaigns_measured_rate_and_keep_the_order_within_it():
+    """One learner's control arm over two campaigns whose customers stayed at 0.9 and 0.5:
+    each campaign's levels average its own rate, and within a campaign the riskier customer
+    stays the riskier."""
+    from cxml.actions.calibration import campaign_levels
+
+    own = np.tile([0.6, 0.7, 0.8], 2)
+    nobody = np.array([0.9] * 3 + [0.5] * 3)  # every row untreated, propensity 1: its outcome
+    level = campaign_levels(own, nobody, np.repeat(["2024-01", "2024-02"], 3))
+    assert level[:3].mean() == pytest.approx(0.9, abs=1e-9)
+    assert level[3:].mean() == pytest.approx(0.5, abs=1e-9)
+    assert (np.diff(level[:3]) > 0).all() and (np.diff(level[3:]) > 0).all()
+
+
+def test_centred_on_todays_customers_shrinks_toward_their_mean_and_keeps_the_bias():
+    """Fitted where the discount's mean effect was 0.08 and the learner 0.03 too high; today the
+    learner's mean is half of it. Centred on today, the mean calibrated effect is today's minus
+    the same bias, not pulled back toward the campaigns' 0.08; the slope is unchanged."""
+    data = campaign(4_000, seed=3)
+    pseudo = pseudo_effects(data["good"], data["logged"], data["prop"], NAMES, None)
+    fitted = calibrate(data["estimates"], pseudo, NAMES, n_boot=50)
+    today = data["estimates"] / 2
+    centred = fitted.centred(["email", "discount"], today.mean(axis=0)[::-1])
+    bias = np.subtract(fitted.measured, fitted.estimated)
+    assert centred.slope == fitted.slope
+    assert centred.apply(today, NAMES).mean(axis=0) == pytest.approx(
+        today.mean(axis=0) + bias, abs=1e-12
+    )
+    pulled = fitted.apply(today, NAMES).mean(axis=0) - (today.mean(axis=0) + bias)
+    assert pulled[0] > 0.005  # uncentred, the discount's effects go back up toward the past

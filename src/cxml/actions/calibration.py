@@ -29,14 +29,17 @@ uncertainty of the calibration, not of one customer's outcome, which no model ca
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.optimize import brentq
+from scipy.special import expit
 
 from cxml.actions.offpolicy import dr_terms, ips_terms
-from cxml.models.metalearner import cross_fitted_propensity
+from cxml.models.metalearner import anchored, cross_fitted_propensity
+from cxml.models.train import logit
 
 Z90 = 1.6449  # a two-sided 90% interval: ±1.645 standard errors
 
@@ -65,6 +68,22 @@ class UpliftCalibration:
                 k = self.actions.index(name)
                 out[:, j] = self.measured[k] + self.slope * (out[:, j] - self.estimated[k])
         return out
+
+    def centred(self, names: Sequence[str], means: np.ndarray) -> UpliftCalibration:
+        """The same calibration with its spread scaled around `means` (per action in `names`:
+        the mean estimate over today's customers) instead of around the campaigns' mean: the
+        learner's bias (measured − estimated) is kept. Today's effects move with today's churn
+        level (models/metalearner.anchored), so shrinking them toward the campaigns' mean would
+        bring back the level the anchoring took away."""
+        today = dict(zip(names, np.asarray(means, dtype=float), strict=True))
+        estimated = [today.get(a, e) for a, e in zip(self.actions, self.estimated, strict=True)]
+        bias = np.subtract(self.measured, self.estimated)
+        measured = np.add(estimated, bias)
+        return replace(
+            self,
+            estimated=tuple(float(v) for v in estimated),
+            measured=tuple(float(v) for v in measured),
+        )
 
     def standard_errors(self, estimates: np.ndarray, names: Sequence[str]) -> np.ndarray:
         """Per row and action, the standard error of the calibrated effect (0 where unseen)."""
@@ -196,12 +215,18 @@ def cross_fitted(
     names: Sequence[str],
     control: str,
     seed: int = 0,
+    campaigns: np.ndarray | None = None,
 ) -> UpliftCalibration:
     """The calibration of a learner's effects on the very campaigns it learns from, without
     judging it on its own rows: the customers split in two, a learner (`new_learner()`) fitted
     on each half estimates the other's effects, and every row's pseudo-outcome uses its logged
     propensity (`logged`, NaN where none was) or an out-of-fold estimate. Every earlier campaign
-    checks the effects, instead of one."""
+    checks the effects, instead of one.
+
+    `campaigns` (each row's campaign), when scoring takes the effects at a calibrated level
+    (models/metalearner.anchored): a learner that models each arm then has each campaign's
+    effects taken at the level that campaign measured (`campaign_levels`), so the calibration
+    judges the effects, not how far the history's level is from each campaign's."""
     n, arms = len(features), np.asarray(treatment, dtype=object)
     ids = pd.factorize(np.asarray(customers))[0]
     half = np.random.default_rng(seed).permutation(ids.max() + 1) % 2
@@ -227,4 +252,27 @@ def cross_fitted(
     taken = np.where(arms == control, "none", arms)
     model = predicted if learner.gives_outcomes else None
     pseudo = pseudo_effects(np.asarray(good, float), taken, propensity, names, model)
+    if campaigns is not None and model is not None:
+        nobody = dr_terms(np.asarray(good, float), taken, propensity, "none", model)
+        level = campaign_levels(model["none"].to_numpy(float), nobody, np.asarray(campaigns))
+        outcomes = {a: model[a].to_numpy(float) for a in ["none", *names]}
+        estimates = anchored(outcomes, "none", names, level)
     return calibrate(estimates, pseudo, names, seed=seed)
+
+
+def campaign_levels(own: np.ndarray, nobody: np.ndarray, campaigns: np.ndarray) -> np.ndarray:
+    """Per row, P(good | no action) at its campaign's measured level: the learner's control arm
+    (`own`) moved in log-odds by one constant per campaign, so that its mean meets the mean of
+    that campaign's doubly robust terms for no action (`nobody`)."""
+    start = logit(own)
+    level = np.empty(len(own))
+    for campaign in pd.unique(campaigns):
+        rows = campaigns == campaign
+        target = float(np.clip(nobody[rows].mean(), 1e-6, 1 - 1e-6))
+        shift = brentq(_mean_gap, -30.0, 30.0, args=(start[rows], target))
+        level[rows] = expit(start[rows] + shift)
+    return level
+
+
+def _mean_gap(shift: float, log_odds: np.ndarray, target: float) -> float:
+    return float(expit(log_odds + shift).mean()) - target

@@ -70,6 +70,21 @@ def customer_values(
     )
 
 
+def anchors(config: ActionsConfig) -> bool:
+    """Whether the uplift learner's effects are taken at a calibrated level
+    (models/metalearner.anchored): when the actions aim at churn, which the churn model
+    calibrates out of time; an outcome no model calibrates keeps the learner's own level."""
+    return config.outcome == "churn"
+
+
+def effect_level(config: ActionsConfig, churn_probability: np.ndarray) -> np.ndarray | None:
+    """Where the uplift learner's effects are taken: the chance of staying without an action,
+    1 − the churn model's calibrated probability (None: see `anchors`)."""
+    if not anchors(config):
+        return None
+    return 1.0 - np.asarray(churn_probability, dtype=float)
+
+
 def attributes(features: Table, value: np.ndarray) -> Table:
     """What eligibility rules may read: profile attributes by their own names (profile_plan as
     plan), every other feature, and customer_value; the columns themselves, not copies."""

@@ -23,7 +23,7 @@ from cxml.actions.calibration import UpliftCalibration, cross_fitted
 from cxml.actions.fallback import LEARNED, SIMPLE, Fallback, compare, decide
 from cxml.actions.offpolicy import dr_terms
 from cxml.actions.policy import allocate, eligible, net_values
-from cxml.actions.recommend import attributes, customer_values
+from cxml.actions.recommend import anchors, attributes, customer_values, effect_level
 from cxml.config import ActionsConfig, PipelineConfig
 from cxml.data.load import LoadedData
 from cxml.features.attributes import as_of
@@ -98,9 +98,10 @@ def fit_uplift(
     treatment, good = rows["treatment"].to_numpy(), rows["good"].to_numpy()
     learner.fit(features, treatment, good, logged if np.isfinite(logged).any() else None)
     customers = rows.index.get_level_values("customer_id").to_numpy()
+    campaigns = rows.index.get_level_values("cutoff").to_numpy() if anchors(actions) else None
     calibration = cross_fitted(
         new_learner, features, treatment, good, logged, customers, actions.names,
-        actions.control, config.model.seed,
+        actions.control, config.model.seed, campaigns,
     )  # fmt: skip
     counts = rows["treatment"].value_counts()
     summary: dict[str, object] = {
@@ -189,7 +190,8 @@ def policy_report(
         index=features.index,
         columns=names,
     )
-    uplift = learner.predict_uplift(features)  # type: ignore[attr-defined]
+    level = effect_level(actions, churn.reindex(features.index).to_numpy(dtype=float))
+    uplift = learner.predict_uplift(features, level)  # type: ignore[attr-defined]
     estimates = uplift[names].to_numpy(dtype=float, na_value=np.nan)
     if calibration is not None:
         estimates = calibration.apply(estimates, names)
@@ -340,12 +342,13 @@ def uplift_deciles(
     truth: pd.DataFrame,
     names: list[str],
     calibration: UpliftCalibration | None = None,
+    level: np.ndarray | None = None,
     bins: int = 10,
 ) -> pd.DataFrame:
-    """Every customer x action's predicted uplift (fall in churn probability; calibrated, as
-    scoring gives it, when a calibration is given) against the simulator's true one, by decile
-    of the prediction: are the promises calibrated?"""
-    predicted = learner.predict_uplift(features)[names].to_numpy(dtype=float)
+    """Every customer x action's predicted uplift (fall in churn probability; taken at `level`
+    and calibrated, as scoring gives it) against the simulator's true one, by decile of the
+    prediction: are the promises calibrated?"""
+    predicted = learner.predict_uplift(features, level)[names].to_numpy(dtype=float)
     if calibration is not None:
         predicted = calibration.apply(predicted, names)
     predicted = predicted.ravel()
@@ -388,6 +391,10 @@ def judge_policy(
     if survival is not None:
         curve, grid = survival.survival(result.encoder.transform(test_features)), survival.grid
     money = customer_values(Table.of(test_features), config.actions, curve, grid)
+    level = effect_level(config.actions, risk.to_numpy(dtype=float))
+    if calibration is not None:  # shrunk toward today's customers' mean effects
+        today = learner.predict_uplift(test_features, level)[names].to_numpy(float)  # type: ignore[attr-defined]
+        calibration = calibration.centred(names, today.mean(axis=0))
     metrics, table, fallback = policy_report(
         config, learner, test_features, risk, log, at, truth, realised, calibration, money
     )
@@ -396,5 +403,5 @@ def judge_policy(
         metrics["uplift_calibration_slope"] = calibration.slope
     deciles = None
     if truth is not None and "p_churn_none" in truth:
-        deciles = uplift_deciles(learner, test_features, truth, names, calibration)
+        deciles = uplift_deciles(learner, test_features, truth, names, calibration, level)
     return Judged(learner, metrics, table, fallback, deciles, calibration)

@@ -137,16 +137,19 @@ class ScoringBundle:
             self.probabilities(self.encode(Table.of(features))), index=features.index
         )
 
-    def predict_uplift(self, features: Table, matrix: np.ndarray) -> np.ndarray:
+    def predict_uplift(
+        self, features: Table, matrix: np.ndarray, level: np.ndarray | None = None
+    ) -> np.ndarray:
         """The uplift learner's estimates (rows x its `actions_`) for `features`, already
         encoded as `matrix`: reused when the learner encodes exactly as the bundle does (the
-        same columns and levels), otherwise the learner encodes the features itself."""
+        same columns and levels), otherwise the learner encodes the features itself. `level`:
+        P(good outcome | no action) per row, where the effects are taken (metalearner.anchored)."""
         learner: Any = self.uplift
         if learner is None:
             raise ValueError("this bundle has no uplift model: retrain with an actions log")
         if not learner.encodes_like(self.encoder):
             matrix = learner.encode(features)
-        return np.asarray(learner.predict_uplift_matrix(matrix), dtype=float)
+        return np.asarray(learner.predict_uplift_matrix(matrix, level), dtype=float)
 
     def uplift_contributions(
         self, features: Table, matrix: np.ndarray, action: str

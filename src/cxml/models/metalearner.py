@@ -3,12 +3,14 @@ the LightGBM settings and helpers its subclasses fit their arm models with (see 
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any, Self, TypeAlias
 
 import lightgbm as lgb
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+from scipy.special import expit
 from sklearn.base import BaseEstimator
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
@@ -17,7 +19,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from cxml.features.table import Table
-from cxml.models.train import FrameEncoder
+from cxml.models.train import FrameEncoder, logit
 
 Params = dict[str, Any]
 Arr = np.ndarray
@@ -159,9 +161,10 @@ class MetaLearner(BaseEstimator):
         estimated = cross_fitted_propensity(matrix, arms, n_folds, self.seed)
         return np.where(known, logged, estimated)
 
-    def predict_uplift(self, X: Features) -> pd.DataFrame:
-        """Estimated P(y | x, action) − P(y | x, control): rows × non-control actions."""
-        values = self._uplift(self._matrix(X))
+    def predict_uplift(self, X: Features, level: npt.ArrayLike | None = None) -> pd.DataFrame:
+        """Estimated P(y | x, action) − P(y | x, control): rows × non-control actions. `level`:
+        P(y | x, control) per row from a model calibrated for today (see `anchored`)."""
+        values = self.predict_uplift_matrix(self._matrix(X), level)
         columns = pd.Index(self.actions_, name="action")
         return pd.DataFrame(values, index=index_of(X, n_rows(X)), columns=columns)
 
@@ -178,12 +181,39 @@ class MetaLearner(BaseEstimator):
             encoder.levels_,
         )
 
-    def predict_uplift_matrix(self, matrix: np.ndarray) -> np.ndarray:
-        """`predict_uplift` on an encoded matrix, as an array (columns: `actions_`)."""
-        return self._uplift(np.asarray(matrix, dtype=float))
+    def predict_uplift_matrix(
+        self, matrix: np.ndarray, level: npt.ArrayLike | None = None
+    ) -> np.ndarray:
+        """`predict_uplift` on an encoded matrix, as an array (columns: `actions_`). With a
+        `level`, a learner that models each arm gives its effects there (`anchored`); one that
+        does not gives them as estimated."""
+        matrix = np.asarray(matrix, dtype=float)
+        if level is None or not self.gives_outcomes:
+            return self._uplift(matrix)
+        level = np.asarray(level, dtype=float)
+        return anchored(self._outcomes(matrix), self.control, self.actions_, level)
 
     def _uplift(self, matrix: np.ndarray) -> np.ndarray:
         raise NotImplementedError
+
+
+def anchored(
+    outcomes: Mapping[str, np.ndarray],
+    control: str,
+    actions: Sequence[str],
+    level: np.ndarray,
+) -> np.ndarray:
+    """Each action's effect (rows × `actions`): the learner's shift of the log-odds of y from
+    the control arm to the action's, applied at `level` (P(y | x, control) per row) instead of
+    at the control arm's own estimate.
+
+    Why: the arm models learn from every campaign at once, so their level is the history's,
+    while a risk model calibrated out of time gives today's; when today's customers are less
+    likely to leave, the same shift saves fewer of them (`make loop`, docs/decisions.md).
+    """
+    at = np.clip(level, 1e-6, 1 - 1e-6)
+    start, own = logit(at), logit(outcomes[control])
+    return np.column_stack([expit(start + logit(outcomes[a]) - own) - at for a in actions])
 
 
 def index_of(X: Features, rows: int) -> pd.Index:

@@ -23,6 +23,7 @@ from cxml.actions.recommend import (
     choose,
     customer_values,
     describe,
+    effect_level,
     fall_back,
     monthly_margin,
     options,
@@ -124,7 +125,8 @@ class Scorer:
         actions = self.bundle.actions
         if self.bundle.uplift is not None and actions is not None:
             learner: Any = self.bundle.uplift
-            estimates = self.bundle.predict_uplift(features, matrix)
+            level = effect_level(actions, probabilities["churn_probability"])
+            estimates = self.bundle.predict_uplift(features, matrix, level)
             names = list(learner.actions_)
             calibration = UpliftCalibration.from_info(self.bundle.info.get("uplift_calibration"))
             se = None
