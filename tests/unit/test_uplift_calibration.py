@@ -71,6 +71,18 @@ def test_it_travels_as_plain_data_and_leaves_unseen_actions_alone():
     assert out[0, 1] == 0.2  # "call" was not in the campaign: as estimated
 
 
+def test_a_learner_that_ranks_no_one_gets_no_slope_from_its_rounding():
+    """Arms that learned no difference give one effect, give or take 1e-17 of rounding (seen
+    on 2,000 customers): the slope fitted to that noise was 1e15 and blew every effect up."""
+    data = campaign(2_000, seed=5)
+    pseudo = pseudo_effects(data["good"], data["logged"], data["prop"], NAMES, None)
+    flat = 1e-17 * np.random.default_rng(0).normal(size=pseudo.shape)
+    fitted = calibrate(flat, pseudo, NAMES, n_boot=50)
+    assert fitted.slope == 0.0 and fitted.fitted_slope == 0.0
+    out = fitted.apply(flat[:3], NAMES)
+    assert np.allclose(out, np.array(fitted.measured)[None, :])  # each action's measured mean
+
+
 def test_mismatched_shapes_are_refused():
     with pytest.raises(ValueError, match="must match"):
         calibrate(np.zeros((5, 2)), np.zeros((5, 3)), NAMES)

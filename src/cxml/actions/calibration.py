@@ -42,6 +42,10 @@ from cxml.models.metalearner import anchored, cross_fitted_propensity
 from cxml.models.train import logit
 
 Z90 = 1.6449  # a two-sided 90% interval: ±1.645 standard errors
+#: Estimated effects whose standard deviation is below this rank no one: a learner that learned
+#: no difference between its arms gives one effect, give or take rounding, and a slope fitted
+#: to that rounding would be any number.
+NO_SPREAD = 1e-6
 
 
 @dataclass(frozen=True)
@@ -157,7 +161,8 @@ def _fit(estimates: np.ndarray, pseudo: np.ndarray) -> tuple[np.ndarray, np.ndar
     measured, estimated = pseudo.mean(axis=0), estimates.mean(axis=0)
     dx, dy = estimates - estimated, pseudo - measured
     spread = float((dx * dx).sum())
-    slope = float((dx * dy).sum()) / spread if spread > 0 else 0.0
+    ranks = spread > len(estimates) * NO_SPREAD**2  # not rounding noise around one value
+    slope = float((dx * dy).sum()) / spread if ranks else 0.0
     return measured, estimated, max(slope, 0.0)  # an anti-ranking learner: everyone the mean
 
 
