@@ -41,8 +41,10 @@ def _all_eligible(values: pd.DataFrame) -> pd.DataFrame:
 # frames, named by customer and action, through the faces below.
 
 
-def eligible(customers: pd.DataFrame, catalog, log, contact, as_of) -> pd.DataFrame:
-    allowed = policy.eligible(Table.of(customers), catalog, log, contact, as_of)
+def eligible(
+    customers: pd.DataFrame, catalog, log, contact, as_of, control: str = "none"
+) -> pd.DataFrame:
+    allowed = policy.eligible(Table.of(customers), catalog, log, contact, as_of, control)
     return pd.DataFrame(allowed, index=customers.index, columns=[a.name for a in catalog])
 
 
@@ -129,6 +131,27 @@ def test_eligibility_rules_cooldown_contact_cap_and_only_the_past() -> None:
     log = LOG.astype({"customer_id": "category", "action": "category", "channel": "category"})
     got = eligible(CUSTOMERS, CATALOG, log, ContactPolicy(max_contacts=1, period_days=7), AS_OF)
     pd.testing.assert_frame_equal(got, expected)  # a categorical log reads the same
+
+
+def test_the_control_arm_is_no_contact_but_an_action_outside_the_catalog_is() -> None:
+    """Hillstrom's import logs its "no e-mail" arm on the e-mail channel: a customer held out
+    was not contacted, while a newsletter the catalog does not know still counts."""
+    catalog = [Action("email", "email", 1.0)]
+    customers = pd.DataFrame(index=pd.Index(["held_out", "newsletter"], name="customer_id"))
+    log = _log(
+        [
+            ("held_out", AS_OF - DAY, "no_email", "email"),
+            ("newsletter", AS_OF - DAY, "newsletter", "email"),
+        ]
+    )
+    cap = ContactPolicy(max_contacts=1, period_days=7)
+    assert eligible(customers, catalog, log, cap, AS_OF, "no_email")["email"].tolist() == [
+        True,
+        False,
+    ]
+    # cxml's own decisions name no action "none": that is the default control
+    own = log.assign(action=["none", "newsletter"])
+    assert eligible(customers, catalog, own, cap, AS_OF)["email"].tolist() == [True, False]
 
 
 def test_eligibility_without_contact_policy_and_with_naive_as_of() -> None:

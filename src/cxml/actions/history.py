@@ -56,7 +56,7 @@ def contact_history(
     at = utc_timestamp(at)
     catalog, contact = config.catalog, config.contact
     window = max([a.cooldown_days for a in catalog] + [contact.period_days if contact else 0])
-    past = past_log(log, catalog, at, window)
+    past = past_log(log, catalog, at, window, config.control)
     at64 = at.tz_convert(None).to_datetime64()
     where = past.where(ids)
     mine = where >= 0

@@ -84,9 +84,15 @@ _NO_IDS = pd.Index([], dtype=object)  # an empty log's ids, made once
 
 
 def past_log(
-    log: pd.DataFrame | None, catalog: Sequence[Action], as_of: pd.Timestamp, days: int
+    log: pd.DataFrame | None,
+    catalog: Sequence[Action],
+    as_of: pd.Timestamp,
+    days: int,
+    control: str = NO_ACTION,
 ) -> _Past:
-    """Log rows in [as_of − days, as_of): only the past can block an offer."""
+    """Log rows in [as_of − days, as_of): only the past can block an offer. Rows of `control`
+    (the log's name for no action) go: a customer held out got no contact, whatever channel
+    the row names (the Hillstrom import logs its "no e-mail" arm on the e-mail channel)."""
     if log is None or len(log) == 0 or days <= 0:
         none = np.empty(0, dtype=object)
         empty = np.empty(0, dtype="datetime64[ns]")
@@ -96,7 +102,9 @@ def past_log(
         raise ValueError(f"The actions log lacks columns {missing}; it needs {list(LOG_COLUMNS)}.")
     time = pd.DatetimeIndex(pd.to_datetime(log["action_time"], utc=True))
     keep = np.asarray((time < as_of) & (time >= as_of - pd.Timedelta(days=days)), dtype=bool)
-    action = log["action"].to_numpy(dtype=object)[keep]
+    logged = log["action"].to_numpy(dtype=object)
+    keep &= logged != control
+    action = logged[keep]
     if "channel" in log:
         channel = log["channel"].to_numpy(dtype=object)[keep]
     else:
@@ -115,6 +123,7 @@ def eligible(
     log: pd.DataFrame | None,
     contact: ContactPolicy | None,
     as_of: pd.Timestamp,
+    control: str = NO_ACTION,
 ) -> np.ndarray:
     """Which customer may get which action at `as_of`: a bool matrix, the customers' rows ×
     the catalog's actions in order.
@@ -122,14 +131,15 @@ def eligible(
     An action is allowed when all its rules hold, the same action was not logged within its
     cooldown_days before `as_of`, and the customer had fewer than `max_contacts` logged contacts
     on the action's channel within `period_days` before `as_of`. Only log rows strictly before
-    `as_of` count; a logged action missing from the catalog still counts as a contact. Every
+    `as_of` count; a logged action missing from the catalog still counts as a contact, but the
+    log's `control` (no action) is none. Every
     check runs whatever the log holds (max_contacts 0 blocks even with an empty log); the log
     is read into arrays once.
     """
     catalog_names(catalog)
     at = utc_timestamp(as_of)
     window = max([a.cooldown_days for a in catalog] + [contact.period_days if contact else 0])
-    past = past_log(log, catalog, at, window)
+    past = past_log(log, catalog, at, window, control)
     at64 = at.tz_convert(None).to_datetime64()  # naive UTC, as the log's times
     where = past.where(customers.index)
     if contact is not None:

@@ -184,7 +184,7 @@ def options(
     if money is None:
         money = customer_value(features, config.value)
     customers = attributes(features, money)
-    allowed = eligible(customers, config.catalog, log, config.contact, as_of)
+    allowed = eligible(customers, config.catalog, log, config.contact, as_of, config.control)
     values = net_values(uplift, money, config.catalog, features.index)
     spread = None if se is None else np.asarray(se, dtype=float)[:, columns]
     return Options(features.index, names, uplift, values, allowed, money, uplift_se=spread)

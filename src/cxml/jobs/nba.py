@@ -186,7 +186,7 @@ def policy_report(
     catalog, names, table = actions.catalog, actions.names, Table.of(features)
     value = customer_values(table, actions, None, None) if money is None else money
     allowed = pd.DataFrame(
-        eligible(attributes(table, value), catalog, log, actions.contact, at),
+        eligible(attributes(table, value), catalog, log, actions.contact, at, actions.control),
         index=features.index,
         columns=names,
     )
