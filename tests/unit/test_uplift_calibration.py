@@ -151,3 +151,17 @@ def test_centred_on_todays_customers_shrinks_toward_their_mean_and_keeps_the_bia
     )
     pulled = fitted.apply(today, NAMES).mean(axis=0) - (today.mean(axis=0) + bias)
     assert pulled[0] > 0.005  # uncentred, the discount's effects go back up toward the past
+
+
+def test_without_a_slope_centring_changes_nothing():
+    """Halves that learned nothing estimate 0: their bias is the whole measured effect, and
+    today's mean plus it would count the effect twice (3,000 simulated customers: 0.106 used
+    for a discount measured at 0.075)."""
+    data = campaign(2_000, seed=5)
+    pseudo = pseudo_effects(data["good"], data["logged"], data["prop"], NAMES, None)
+    flat = np.zeros_like(pseudo)
+    fitted = calibrate(flat, pseudo, NAMES, n_boot=50)
+    assert fitted.slope == 0
+    today = np.full_like(pseudo, 0.03)
+    assert fitted.centred(NAMES, today.mean(axis=0)) == fitted
+    assert fitted.apply(today, NAMES).mean(axis=0) == pytest.approx(fitted.measured)

@@ -78,7 +78,14 @@ class UpliftCalibration:
         the mean estimate over today's customers) instead of around the campaigns' mean: the
         learner's bias (measured − estimated) is kept. Today's effects move with today's churn
         level (models/metalearner.anchored), so shrinking them toward the campaigns' mean would
-        bring back the level the anchoring took away."""
+        bring back the level the anchoring took away.
+
+        A calibration without a slope stays as it is: the campaigns did not confirm the
+        learner's ranking, so every customer gets the measured mean, and the "bias" of learners
+        that learned nothing (on a small base the cross-fitted halves can give every action a
+        zero effect) is the whole effect, which added to today's mean would count it twice."""
+        if self.slope == 0:
+            return self
         today = dict(zip(names, np.asarray(means, dtype=float), strict=True))
         estimated = [today.get(a, e) for a, e in zip(self.actions, self.estimated, strict=True)]
         bias = np.subtract(self.measured, self.estimated)
