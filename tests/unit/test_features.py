@@ -250,3 +250,43 @@ def test_pii_columns_are_matched_whatever_their_case_and_spacing():
     assert len(result.quarantine) == 1
     leaked = {"name", "Email", " E-mail ", "Date Of Birth"} & set(result.quarantine.columns)
     assert not leaked
+
+
+def test_records_are_one_dict_of_python_values_per_row_the_index_first():
+    from cxml.features.table import Table
+
+    when = pd.DatetimeIndex(["2025-06-01", "2025-06-02"], tz="UTC").array
+    table = Table(
+        pd.Index(["a", "b"], name="customer_id"),
+        {
+            "p": np.array([0.25, 0.5]),
+            "n": np.array([3, 4]),
+            "ok": np.array([True, False]),
+            "version": "7",
+            "when": when,
+            "reason": np.array(["x", ""], dtype=object),
+        },
+    )
+    rows = table.records()
+    assert rows == [
+        {
+            "customer_id": "a",
+            "p": 0.25,
+            "n": 3,
+            "ok": True,
+            "version": "7",
+            "when": when[0],
+            "reason": "x",
+        },
+        {
+            "customer_id": "b",
+            "p": 0.5,
+            "n": 4,
+            "ok": False,
+            "version": "7",
+            "when": when[1],
+            "reason": "",
+        },
+    ]
+    assert [type(rows[0][k]) for k in ("p", "n", "ok")] == [float, int, bool]
+    assert list(rows[0]) == ["customer_id", "p", "n", "ok", "version", "when", "reason"]

@@ -62,14 +62,10 @@ class Table:
     def records(self, index_name: str = "customer_id") -> list[dict[str, Any]]:
         """One dict per row, the index first under `index_name`: a scalar column (the same
         value on every row, e.g. the model version) is repeated."""
-        labels = self.index.to_numpy()
-        rows = []
-        for i in range(len(labels)):
-            row = {index_name: labels[i]}
-            for name, values in self.columns.items():
-                row[name] = values[i] if _is_array(values) else values
-            rows.append(row)
-        return rows
+        n = len(self.index)
+        read = {index_name: _python(self.index)}
+        read |= {name: _python(v) if _is_array(v) else [v] * n for name, v in self.columns.items()}
+        return [dict(zip(read, row, strict=True)) for row in zip(*read.values(), strict=True)]
 
 
 def _rows(columns: Mapping[str, Any], positions: np.ndarray) -> dict[str, Any]:
@@ -77,6 +73,14 @@ def _rows(columns: Mapping[str, Any], positions: np.ndarray) -> dict[str, Any]:
     return {
         name: values[positions] if _is_array(values) else values for name, values in columns.items()
     }
+
+
+def _python(values: Any) -> list[Any]:
+    """A column's values as Python objects (numbers, strings, booleans) in one call; times and
+    extension arrays keep their own scalars (a Timestamp, not nanoseconds)."""
+    if isinstance(values, np.ndarray) and values.dtype.kind in "biufUO":
+        return values.tolist()
+    return list(values)
 
 
 def _is_array(values: Any) -> bool:

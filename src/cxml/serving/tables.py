@@ -7,6 +7,7 @@ import math
 import re
 from collections.abc import Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -84,6 +85,11 @@ def scored_rows(
 def _plain(value: Any) -> Any:
     """A JSON-safe Python value: numpy scalars unwrapped, NaN/NaT to null, times to ISO text,
     containers converted item by item."""
+    kind = type(value)
+    if kind is str or kind is int or kind is bool:  # most of a scored row's values
+        return value
+    if kind is float:
+        return value if math.isfinite(value) else None
     if isinstance(value, np.generic):
         value = value.item()
     if value is None or value is pd.NaT or (isinstance(value, float) and not math.isfinite(value)):
@@ -131,22 +137,36 @@ def answer(row: dict[str, Any], as_of: datetime, notes: list[str] | None = None)
     listed: dict[str, list[tuple[int, Any]]] = {}
     action: dict[str, Any] = {}
     for key, value in row.items():
-        key = str(key)
-        if key in _DROPPED:
-            continue
-        if key in _TEXT:
-            out[key] = str(value)
-        elif m := _LISTED.fullmatch(key):
-            listed.setdefault(_LISTS[m.group(1)], []).append((int(m.group(2)), _plain(value)))
-        elif (field := _action_field(key)) is not None:
-            action[field] = _plain(value)
-        else:
-            out[key] = _plain(value)
+        part, name, order = _place(str(key))
+        if part == "plain":
+            out[name] = _plain(value)
+        elif part == "text":
+            out[name] = str(value)
+        elif part == "list":
+            listed.setdefault(name, []).append((order, _plain(value)))
+        elif part == "action":
+            action[name] = _plain(value)
     for name, items in listed.items():
         out[name] = [str(v) for _, v in sorted(items) if v not in (None, "")]
     if "name" in action:
         out["action"] = Action(**action)
     return Prediction(**out)
+
+
+@lru_cache(maxsize=512)
+def _place(key: str) -> tuple[str, str, int]:
+    """Where a scored column goes in the answer, (part, name, order): part "drop", "text",
+    "list" (name: the list, order: the place in it), "action" (name: its field) or "plain".
+    Every request brings the same few dozen columns: each is placed once."""
+    if key in _DROPPED:
+        return "drop", key, 0
+    if key in _TEXT:
+        return "text", key, 0
+    if m := _LISTED.fullmatch(key):
+        return "list", _LISTS[m.group(1)], int(m.group(2))
+    if (field := _action_field(key)) is not None:
+        return "action", field, 0
+    return "plain", key, 0
 
 
 def _action_field(key: str) -> str | None:
