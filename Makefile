@@ -9,7 +9,7 @@ DEMO_CUSTOMERS ?= 20000
 export PYTHONHASHSEED := 0
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test bench bench-spark real-bench survival-bench clv-bench oracle-gap policy-check value-rule loop lint clean serve
+.PHONY: help install demo test bench bench-service bench-spark real-bench survival-bench clv-bench oracle-gap policy-check value-rule loop lint clean serve
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -68,6 +68,9 @@ value-rule: $(STAMP) ## Fixed customer value or lifetime value: the true value o
 
 loop: $(STAMP) ## The loop closed on the simulator: train, score, act, observe, 3 rounds (CUSTOMERS, SEEDS, ROUNDS)
 	$(PY) -m benchmarks.loop
+
+bench-service: $(STAMP) ## The HTTP service under load beside a bare model server; rewrites its section of docs/performance.md
+	$(PY) -m benchmarks.bench_service
 
 bench-spark: $(STAMP) ## Features and scoring at 10k/100k/1M customers: local vs Spark local[2]; rewrites its section of docs/performance.md
 	$(PY) -m benchmarks.bench_spark

@@ -194,3 +194,19 @@ def _beside_bare(bare: RawServer, raw: bytes, cxml: dict[int, LoadResult]) -> No
         f"  p99 at concurrency 1: cxml {cxml[1].percentile(99):.1f} ms, bare "
         f"{base[1].percentile(99):.1f} ms (target: cxml <= 5 ms on a quiet machine)"
     )
+
+
+def main() -> None:
+    """`make bench-service`: this section alone, rewritten in docs/performance.md."""
+    from benchmarks import report
+
+    recorder = report.Recorder()
+    with recorder.section("service", "Serving over HTTP"):
+        run()
+    written = report.write(recorder.sections, "make bench-service")
+    if written:
+        print(f"service section written to {written} (CXML_BENCH_DOC=0 to skip)")
+
+
+if __name__ == "__main__":
+    main()
