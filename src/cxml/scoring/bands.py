@@ -34,7 +34,10 @@ def ranks(probability: np.ndarray, raw: np.ndarray, ids: pd.Index) -> np.ndarray
     """1 = most at risk. Calibration maps many scores to one probability, so ties are broken
     by the model's raw score, then by customer id: reruns give the same order. A stable
     lexsort on (-probability, -raw, id), NaN last: what sort_values does, without a frame."""
-    _, id_order = np.unique(ids.astype(str).to_numpy(dtype=object), return_inverse=True)
+    text = ids.to_numpy(dtype=object)
+    if ids.inferred_type != "string":  # features' ids are text already: no copy then
+        text = text.astype(str).astype(object)
+    _, id_order = np.unique(text, return_inverse=True)
     position = np.lexsort((id_order, -np.asarray(raw, dtype=float), -probability))
     rank = np.empty(len(position), dtype=np.int64)
     rank[position] = np.arange(1, len(position) + 1)
