@@ -49,6 +49,7 @@ def check(customers: int, seed: int, folder: Path) -> dict[str, object]:
         "oracle": float(true["oracle"]),
         "deciles": trained.tables.get("uplift_deciles"),
         "calibration": trained.bundle.info.get("uplift_calibration"),
+        "spread_ratio": trained.metrics.get("uplift_halves_spread_ratio"),
     }
 
 
@@ -78,7 +79,8 @@ def lines(found: dict[str, object]) -> list[str]:
         out.append(
             f"  calibration on the held-out campaign: slope fitted "
             f"{calibration['fitted_slope']:.2f}"
-            f" (se {se:.2f}), used {calibration['slope']:.2f}; mean effect per action"
+            f" (se {se:.2f}; the halves' x {found.get('spread_ratio') or float('nan'):.2f} spread"
+            f" carried over), used {calibration['slope']:.2f}; mean effect per action"
             " (learner / measured / used):"
         )
         for name, est, fit, used in zip(

@@ -96,6 +96,24 @@ class UpliftCalibration:
             measured=tuple(float(v) for v in measured),
         )
 
+    def for_learner(self, ratio: float) -> UpliftCalibration:
+        """The calibration of the learner fitted on all the rows, from the one fitted to its
+        cross-fitted halves, whose estimates spread `ratio` times as much on the same customers
+        (`spread_ratio`). A half learns from half the rows: the extra spread is noise, and a
+        slope fitted to it shrinks the whole learner's real differences as if they were noise
+        too (regression dilution). So the fitted slope is scaled by the ratio, its uncertainty
+        with it, and then shrunk toward 1 as `calibrate` does. Without a slope nothing changes."""
+        if self.slope == 0 or not np.isfinite(ratio) or ratio <= 0:
+            return self
+        fitted, var = self.fitted_slope * ratio, self.var_slope * ratio**2
+        return replace(
+            self,
+            slope=float(toward(np.array([1.0]), np.array([fitted]), np.array([var]))[0]),
+            fitted_slope=fitted,
+            var_slope=var,
+            cov_measured_slope=tuple(c * ratio for c in self.cov_measured_slope),
+        )
+
     def standard_errors(self, estimates: np.ndarray, names: Sequence[str]) -> np.ndarray:
         """Per row and action, the standard error of the calibrated effect (0 where unseen)."""
         est = np.asarray(estimates, dtype=float)
@@ -209,6 +227,20 @@ def calibrate(
     )
 
 
+def spread_ratio(halves: Sequence[np.ndarray], whole: np.ndarray) -> float:
+    """How many times as much the half-learners' estimates spread (squared deviations from
+    each action's mean, averaged over the halves) as the whole learner's, on the same customers
+    (rows × actions); 1 when the whole learner's do not spread."""
+
+    def spread(estimates: np.ndarray) -> float:
+        deviations = estimates - estimates.mean(axis=0)
+        return float((deviations * deviations).sum())
+
+    if spread(whole) <= whole.size * NO_SPREAD**2:
+        return 1.0
+    return float(np.mean([spread(h) for h in halves])) / spread(whole)
+
+
 def toward(prior: np.ndarray, measured: np.ndarray, var: np.ndarray) -> np.ndarray:
     """`prior` moved toward `measured` by s² / (s² + var), where s² = how far they differ
     beyond `var`, pooled (positive-part empirical Bayes): noise alone moves nothing."""
@@ -228,12 +260,13 @@ def cross_fitted(
     control: str,
     seed: int = 0,
     campaigns: np.ndarray | None = None,
-) -> UpliftCalibration:
+) -> tuple[UpliftCalibration, list[Any]]:
     """The calibration of a learner's effects on the very campaigns it learns from, without
-    judging it on its own rows: the customers split in two, a learner (`new_learner()`) fitted
-    on each half estimates the other's effects, and every row's pseudo-outcome uses its logged
-    propensity (`logged`, NaN where none was) or an out-of-fold estimate. Every earlier campaign
-    checks the effects, instead of one.
+    judging it on its own rows, and the two half-learners it was fitted to (`for_learner`
+    carries it over to the learner fitted on all the rows): the customers split in two, a
+    learner (`new_learner()`) fitted on each half estimates the other's effects, and every
+    row's pseudo-outcome uses its logged propensity (`logged`, NaN where none was) or an
+    out-of-fold estimate. Every earlier campaign checks the effects, instead of one.
 
     `campaigns` (each row's campaign), when scoring takes the effects at a calibrated level
     (models/metalearner.anchored): a learner that models each arm then has each campaign's
@@ -246,12 +279,14 @@ def cross_fitted(
     estimates = np.empty((n, len(names)))
     predicted = pd.DataFrame(np.nan, index=range(n), columns=["none", *names])
     learner: Any = None
+    halves = []
     for part in (0, 1):
         train, held = fold != part, fold == part
         known = logged[train]
         learner = new_learner().fit(
             features[train], arms[train], good[train], known if np.isfinite(known).any() else None
         )
+        halves.append(learner)
         estimates[held] = learner.predict_uplift(features[held])[list(names)].to_numpy(float)
         if learner.gives_outcomes:
             outcomes = learner.predict_outcomes(features[held]).rename(columns={control: "none"})
@@ -269,7 +304,7 @@ def cross_fitted(
         level = campaign_levels(model["none"].to_numpy(float), nobody, np.asarray(campaigns))
         outcomes = {a: model[a].to_numpy(float) for a in ["none", *names]}
         estimates = anchored(outcomes, "none", names, level)
-    return calibrate(estimates, pseudo, names, seed=seed)
+    return calibrate(estimates, pseudo, names, seed=seed), halves
 
 
 def campaign_levels(own: np.ndarray, nobody: np.ndarray, campaigns: np.ndarray) -> np.ndarray:

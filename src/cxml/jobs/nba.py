@@ -19,7 +19,7 @@ from cxml.actions.baselines import (
     true_policy_value,
     true_values,
 )
-from cxml.actions.calibration import UpliftCalibration, cross_fitted
+from cxml.actions.calibration import UpliftCalibration, cross_fitted, spread_ratio
 from cxml.actions.fallback import LEARNED, SIMPLE, Fallback, compare, decide
 from cxml.actions.offpolicy import dr_terms
 from cxml.actions.policy import allocate, eligible, net_values
@@ -46,11 +46,15 @@ def fit_uplift(
     before: pd.Timestamp,
     features_fn: FeaturesFn | None = None,
     columns: Sequence[str] | None = None,
+    today: tuple[pd.DataFrame, np.ndarray | None] | None = None,
 ) -> tuple[object, dict[str, object], UpliftCalibration]:
     """The configured meta-learner, fitted on every campaign whose window closed by `before`
     (on the pipeline's features, those of `columns` when given (the risk models' own), unless
     `features_fn` gives others), and the calibration of its effects, cross-fitted on the same
-    campaigns (actions/calibration.py)."""
+    campaigns (actions/calibration.py). `today`: customers none of the learners saw (features,
+    and the churn level the effects are taken at): the calibration's slope is then carried
+    over from the half-learners to the whole learner by how much less its estimates spread on
+    them (`UpliftCalibration.for_learner`)."""
     actions = config.actions
     assert actions is not None
     log = loaded.tables.get("actions")
@@ -99,12 +103,22 @@ def fit_uplift(
     learner.fit(features, treatment, good, logged if np.isfinite(logged).any() else None)
     customers = rows.index.get_level_values("customer_id").to_numpy()
     campaigns = rows.index.get_level_values("cutoff").to_numpy() if anchors(actions) else None
-    calibration = cross_fitted(
+    calibration, halves = cross_fitted(
         new_learner, features, treatment, good, logged, customers, actions.names,
         actions.control, config.model.seed, campaigns,
     )  # fmt: skip
     counts = rows["treatment"].value_counts()
-    summary: dict[str, object] = {
+    summary: dict[str, object] = {}
+    if today is not None:
+        table, level = today
+        estimated = [
+            m.predict_uplift(table, level)[list(actions.names)].to_numpy(float)
+            for m in (learner, *halves)
+        ]
+        ratio = spread_ratio(estimated[1:], estimated[0])
+        calibration = calibration.for_learner(ratio)
+        summary["uplift_halves_spread_ratio"] = ratio
+    summary |= {
         "uplift_rows": len(rows),
         "uplift_rows_logged_propensity": int(np.isfinite(logged).sum()),
         "uplift_campaigns": len(times),
@@ -377,21 +391,23 @@ def judge_policy(
     to fall back to when it was not better (actions/fallback.py). `survival`: the time-to-churn
     model learned before the test cutoff, which the lifetime value rule reads."""
     at = split.test[0]
-    learner, summary, calibration = fit_uplift(config, loaded, at, columns=list(features.columns))
+    assert config.actions is not None
     churn = result.results["churn"]
     at_test = churn.index.get_level_values("cutoff") == at
     ids = churn.index[at_test].get_level_values("customer_id")
     risk = pd.Series(churn.model[at_test], index=ids)
     test_features = features.loc[churn.index[at_test]].set_axis(ids)
+    level = effect_level(config.actions, risk.to_numpy(dtype=float))
+    learner, summary, calibration = fit_uplift(
+        config, loaded, at, columns=list(features.columns), today=(test_features, level)
+    )
     realised = pd.Series(churn.y[at_test], index=ids)
     log = loaded.tables.get("actions")
-    assert config.actions is not None
     names = config.actions.names
     curve, grid = None, None
     if survival is not None:
         curve, grid = survival.survival(result.encoder.transform(test_features)), survival.grid
     money = customer_values(Table.of(test_features), config.actions, curve, grid)
-    level = effect_level(config.actions, risk.to_numpy(dtype=float))
     if calibration is not None:  # shrunk toward today's customers' mean effects
         today = learner.predict_uplift(test_features, level)[names].to_numpy(float)  # type: ignore[attr-defined]
         calibration = calibration.centred(names, today.mean(axis=0))
