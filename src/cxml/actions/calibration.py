@@ -9,7 +9,8 @@ unbiased whatever the learner said. Then:
 - each action's estimates are moved to that action's measured mean effect, and
 - their spread around it is scaled by one slope, the least-squares fit of pseudo-outcome on
   estimate within each action, pooled over the actions (a slope below 1: part of the learner's
-  differences between customers is noise, and is shrunk away);
+  differences between customers is noise, and is shrunk away), carried over from the halves to
+  the learner fitted on all the rows by how much less its estimates spread (`for_learner`);
 
     calibrated(i, a) = measured_a + slope × (estimate(i, a) − estimated_a)
 
