@@ -200,12 +200,7 @@ def main() -> None:
     """`make bench-service`: this section alone, rewritten in docs/performance.md."""
     from benchmarks import report
 
-    recorder = report.Recorder()
-    with recorder.section("service", "Serving over HTTP"):
-        run()
-    written = report.write(recorder.sections, "make bench-service")
-    if written:
-        print(f"service section written to {written} (CXML_BENCH_DOC=0 to skip)")
+    report.record_alone("service", "Serving over HTTP", "make bench-service", run)
 
 
 if __name__ == "__main__":

@@ -129,12 +129,9 @@ def main() -> None:
     docs/performance.md."""
     from benchmarks import report
 
-    recorder = report.Recorder()
-    with recorder.section("text", "Sentiment and topics of comments"):
-        run()
-    written = report.write(recorder.sections, "python -m benchmarks.bench_text")
-    if written:
-        print(f"text section written to {written} (CXML_BENCH_DOC=0 to skip)")
+    report.record_alone(
+        "text", "Sentiment and topics of comments", "python -m benchmarks.bench_text", run
+    )
 
 
 if __name__ == "__main__":

@@ -152,12 +152,10 @@ def main() -> None:
     from benchmarks import report
 
     customers = int(os.environ.get("CXML_BENCH_CUSTOMERS", "100000"))
-    recorder = report.Recorder()
-    with recorder.section("ui", "The team's page"):
-        run(simulate(SimConfig(customers=customers, seed=0)))
-    written = report.write(recorder.sections, "python -m benchmarks.bench_ui")
-    if written:
-        print(f"ui section written to {written} (CXML_BENCH_DOC=0 to skip)")
+    simulation = simulate(SimConfig(customers=customers, seed=0))
+    report.record_alone(
+        "ui", "The team's page", "python -m benchmarks.bench_ui", lambda: run(simulation)
+    )
 
 
 if __name__ == "__main__":

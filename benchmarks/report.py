@@ -16,7 +16,7 @@ import os
 import platform
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TextIO
 
@@ -72,6 +72,17 @@ class Recorder:
         with contextlib.redirect_stdout(_Tee(sys.stdout, buffer)):
             yield
         self.sections[key] = (title, buffer.getvalue())
+
+
+def record_alone(key: str, title: str, command: str, measure: Callable[[], None]) -> None:
+    """A benchmark run on its own (`command`): `measure` prints as it runs, and its one section
+    of docs/performance.md is rewritten with what it printed."""
+    recorder = Recorder()
+    with recorder.section(key, title):
+        measure()
+    written = write(recorder.sections, command)
+    if written:
+        print(f"{key} section written to {written} (CXML_BENCH_DOC=0 to skip)")
 
 
 def machine() -> str:
