@@ -54,7 +54,8 @@ def fit_uplift(
     campaigns (actions/calibration.py). `today`: customers none of the learners saw (features,
     and the churn level the effects are taken at): the calibration's slope is then carried
     over from the half-learners to the whole learner by how much less its estimates spread on
-    them (`UpliftCalibration.for_learner`)."""
+    them (`UpliftCalibration.for_learner`), and its spread shrunk toward their mean effects
+    (`UpliftCalibration.centred`)."""
     actions = config.actions
     assert actions is not None
     log = loaded.tables.get("actions")
@@ -116,7 +117,8 @@ def fit_uplift(
             for m in (learner, *halves)
         ]
         ratio = spread_ratio(estimated[1:], estimated[0])
-        calibration = calibration.for_learner(ratio)
+        carried = calibration.for_learner(ratio)
+        calibration = carried.centred(actions.names, estimated[0].mean(axis=0))
         summary["uplift_halves_spread_ratio"] = ratio
     summary |= {
         "uplift_rows": len(rows),
@@ -408,9 +410,6 @@ def judge_policy(
     if survival is not None:
         curve, grid = survival.survival(result.encoder.transform(test_features)), survival.grid
     money = customer_values(Table.of(test_features), config.actions, curve, grid)
-    if calibration is not None:  # shrunk toward today's customers' mean effects
-        today = learner.predict_uplift(test_features, level)[names].to_numpy(float)  # type: ignore[attr-defined]
-        calibration = calibration.centred(names, today.mean(axis=0))
     metrics, table, fallback = policy_report(
         config, learner, test_features, risk, log, at, truth, realised, calibration, money
     )
