@@ -1,8 +1,10 @@
 """Batch commands keep freed large blocks: a second array of the same size reuses the first's
-memory instead of being faulted in afresh (counted in page faults, not timed)."""
+memory instead of being faulted in afresh (counted in page faults, not timed); and NumPy does
+not ask for huge pages, unless the user said otherwise."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -38,3 +40,29 @@ def test_a_freed_large_array_is_reused_not_faulted_in_again():
     default, kept = _faults("default"), _faults("keep")
     assert default > 100  # the default maps the second array afresh, page by page
     assert kept < default / 10
+
+
+HUGE_PAGES_ASKED = """
+from cxml.cli.memory import keep_freed_memory
+keep_freed_memory()
+import numpy as np
+print(int(np._core.multiarray._get_madvise_hugepage()))
+"""
+
+
+def _huge_pages(**env: str) -> int:
+    outer = {k: v for k, v in os.environ.items() if k != "NUMPY_MADVISE_HUGEPAGE"}
+    done = subprocess.run(
+        [sys.executable, "-c", HUGE_PAGES_ASKED],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=outer | env,
+    )
+    return int(done.stdout.split()[-1])
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="NumPy asks for huge pages on Linux only")
+def test_numpy_asks_for_no_huge_pages_unless_the_user_set_it():
+    assert _huge_pages() == 0
+    assert _huge_pages(NUMPY_MADVISE_HUGEPAGE="1") == 1

@@ -8,6 +8,13 @@ share of the CPU grows faster than the data (`make bench`, scaling: the "kernel"
 Raising both thresholds keeps freed blocks in the heap, where the next array of the same size
 reuses them. The price: a freed block that no later array fits stays resident, so a run's peak
 can be a little higher (`make bench`, scaling-score: the peak RSS column).
+
+NumPy also asks the kernel for transparent huge pages for every array of 4 MiB or more
+(madvise). Where the kernel honours that request by compacting memory on the fault (its
+default `defrag=madvise`), the blocks kept in the heap fault in huge pages at a cost of kernel
+time that varies from run to run; on this project's 2-core machine it took more than the
+whole feature build (`make bench`, whole commands). So the commands ask NumPy not to
+(`NUMPY_MADVISE_HUGEPAGE=0`, unless the user set it), before NumPy is imported.
 """
 
 from __future__ import annotations
@@ -28,8 +35,10 @@ def is_glibc() -> bool:
 
 
 def keep_freed_memory() -> bool:
-    """Ask glibc's allocator to keep freed large blocks for reuse; False (and nothing changed)
-    where the C library is not glibc."""
+    """Ask glibc's allocator to keep freed large blocks for reuse, and NumPy (if not imported
+    yet, and by the environment its child processes inherit) not to ask for huge pages; False
+    (and the allocator unchanged) where the C library is not glibc."""
+    os.environ.setdefault("NUMPY_MADVISE_HUGEPAGE", "0")
     if not is_glibc():
         return False
     libc = ctypes.CDLL(None)
