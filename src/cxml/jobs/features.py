@@ -17,6 +17,9 @@ from cxml.features.build import build_features, log_start
 from cxml.features.table import Table
 from cxml.features.visible import codes_in
 
+#: What the features are built from: the actions log and labels are not read.
+FEATURE_TABLES = ("customers", "events", "attributes")
+
 
 def feature_chunks(
     events: pd.DataFrame,
@@ -77,7 +80,7 @@ def run_features(
     fcfg = config.features if config is not None else FeatureConfig()
     limits = config.data.limits if config is not None else ReadLimits()
     where = out.with_name(f"{out.name}.quarantine")
-    loaded = read_data(data_dir, fcfg.pii_columns, limits, where)
+    loaded = read_data(data_dir, fcfg.pii_columns, limits, where, tables=FEATURE_TABLES)
     cut = utc_timestamp(cutoff)
     customers = as_of(loaded.tables["customers"], loaded.tables.get("attributes"), cut)
     features = batch_features(loaded.tables["events"], customers, cut, fcfg, chunk_customers)

@@ -7,13 +7,14 @@ same cleaning, the same limits, the same quarantine and the same account of what
 from __future__ import annotations
 
 import sys
+from collections.abc import Collection
 from pathlib import Path
 
 import pandas as pd
 
 from cxml.config import DEFAULT_PII_COLUMNS, PipelineConfig, ReadLimits
 from cxml.data.load import LoadedData, load_data_dir
-from cxml.data.schema import utc_timestamp
+from cxml.data.schema import TABLES, utc_timestamp
 from cxml.features.dataset import monthly_cutoffs
 from cxml.jobs.ingest import describe_faults, run_import
 
@@ -24,12 +25,13 @@ def read_data(
     limits: ReadLimits = ReadLimits(),
     quarantine_to: Path | None = None,
     write: bool = True,
+    tables: Collection[str] = tuple(TABLES),
 ) -> LoadedData:
-    """Read and clean the data dir's tables, write the faulty rows with a reason each to
+    """Read and clean the data dir's `tables`, write the faulty rows with a reason each to
     `quarantine_to` (`write=False`: the caller writes them with its own outputs), say on stderr
     how many rows each file had, used and left out, and stop (ContractError) when the data is
     not usable: nothing is left out without being counted and put somewhere."""
-    loaded = load_data_dir(data_dir, pii_columns, limits, check=False)
+    loaded = load_data_dir(data_dir, pii_columns, limits, check=False, tables=tables)
     if write and quarantine_to is not None:
         loaded.write_quarantine(quarantine_to)
     for line in reading_lines(loaded, quarantine_to):
