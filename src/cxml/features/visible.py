@@ -98,12 +98,18 @@ def _vocabulary(values: tuple[str, ...]) -> pd.Index:
     return pd.Index(values)
 
 
+def in_look_back(time_ns: np.ndarray, cutoff: pd.Timestamp, cfg: FeatureConfig) -> np.ndarray:
+    """Per event (UTC nanoseconds): whether a feature at `cutoff` can see it, before the cutoff
+    and within the longest window."""
+    longest_ns = max(cfg.windows) * NS_PER_DAY
+    return (time_ns < cutoff.value) & (time_ns >= cutoff.value - longest_ns)
+
+
 def visible_events(
     columns: Mapping[str, Any], ids: pd.Index, cutoff: pd.Timestamp, cfg: FeatureConfig
 ):
     time_ns = columns["event_time"].asi8  # UTC nanoseconds, no per-row objects
-    longest_ns = max(cfg.windows) * NS_PER_DAY
-    rows = np.flatnonzero((time_ns < cutoff.value) & (time_ns >= cutoff.value - longest_ns))
+    rows = np.flatnonzero(in_look_back(time_ns, cutoff, cfg))
     cust = codes_in(columns["customer_id"], ids, rows)
     known = cust >= 0
     if not known.all():

@@ -15,7 +15,7 @@ from cxml.data.schema import utc_timestamp
 from cxml.features.attributes import as_of
 from cxml.features.build import build_features, log_start
 from cxml.features.table import Table
-from cxml.features.visible import codes_in
+from cxml.features.visible import codes_in, in_look_back
 
 #: What the features are built from: the actions log and labels are not read.
 FEATURE_TABLES = ("customers", "events", "attributes")
@@ -29,15 +29,20 @@ def feature_chunks(
     chunk_customers: int = 50_000,
 ) -> Iterator[pd.DataFrame]:
     """The same `build_features` as scoring (the log's start from all events), one block of
-    customers at a time. The events before the cutoff are grouped by block once (a stable
-    sort of small block numbers), so each block reads one slice of them."""
+    customers at a time. The events a feature can see (`in_look_back`) are grouped by block
+    once (a stable sort of small block numbers), so each block reads one slice of them; a base
+    of one block reads the events as they are."""
     since = log_start(events)
+    blocks = -(-len(customers) // chunk_customers)
+    if blocks <= 1:
+        yield build_features(events, customers, cutoff, config, since).frame()
+        return
     table = Table.of(events)
     ids = pd.Index(customers["customer_id"].astype(str))
     owner = codes_in(table.columns["customer_id"], ids)
-    before = table.columns["event_time"].asi8 < utc_timestamp(cutoff).value
-    seen = np.flatnonzero((owner >= 0) & before)
-    blocks = -(-len(customers) // chunk_customers)
+    cut = utc_timestamp(cutoff)
+    visible = in_look_back(table.columns["event_time"].asi8, cut, config or FeatureConfig())
+    seen = np.flatnonzero((owner >= 0) & visible)
     block_of = owner[seen] // chunk_customers
     order = seen[
         np.argsort(block_of.astype(np.int16 if blocks < 2**15 else np.int64), kind="stable")
