@@ -121,17 +121,24 @@ def _control_characters(text: pd.Series, faults: _Faults, column: str) -> None:
 def _stripped(series: pd.Series) -> pd.Series:
     """Each value as text without surrounding spaces, missing kept missing. Each distinct value
     is converted once: ids, types and channels repeat, so millions of rows cost a gather. A
-    categorical stays one (its categories stripped, those equal once stripped merged)."""
+    categorical stays one (its categories stripped, those equal once stripped merged). A column
+    of texts that are already so is returned as it is: no copy of millions of rows."""
     if isinstance(series.dtype, pd.CategoricalDtype):
-        stripped = pd.Index(series.cat.categories.astype(str).str.strip())
+        categories = series.cat.categories
+        stripped = pd.Index(categories.astype(str).str.strip())
+        if stripped.equals(categories):
+            return series
         if stripped.is_unique:
             return series.cat.rename_categories(stripped)
         merged, uniques = pd.factorize(stripped)
         codes = np.append(merged, -1)[series.cat.codes.to_numpy()]  # code -1 stays missing
         return pd.Series(pd.Categorical.from_codes(codes, uniques), index=series.index)
     codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    stripped = pd.Index(uniques).astype(str).str.strip()
+    if series.dtype == object and stripped.equals(pd.Index(uniques)):
+        return series
     texts = np.empty(len(uniques) + 1, dtype=object)  # the last slot, None, for code -1
-    texts[:-1] = pd.Index(uniques).astype(str).str.strip().to_numpy(dtype=object)
+    texts[:-1] = stripped.to_numpy(dtype=object)
     return pd.Series(texts[codes], index=series.index, dtype=object)  # code -1 reads None
 
 
