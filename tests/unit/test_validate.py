@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -287,3 +288,28 @@ def test_parquet_text_columns_read_as_categoricals_check_as_csv_does(tmp_path):
     # the columns are the frame's own, never Arrow's read-only buffers: later steps write into
     # copies of them
     assert from_parquet.tables["customers"]["spend"].to_numpy().flags.writeable
+
+
+def test_clean_text_is_checked_without_a_copy_and_padded_text_stripped():
+    """Millions of rows of text already clean (the usual case) pass through the checks as they
+    are; a column with a padded value is stripped, its missing values kept missing (None, from
+    CSV's NaN too)."""
+    raw = pd.DataFrame(
+        {
+            "customer_id": ["c1", "c2", "c3"],
+            "event_time": ["2024-01-01T00:00:00Z"] * 3,
+            "event_type": ["login"] * 3,
+            "channel": pd.Categorical(["web", "app", None]),
+            "text": pd.Series(["a", None, "b"], dtype=object),
+        }
+    )
+    result = clean_table("events", raw, "events.csv").clean
+    assert np.shares_memory(result["text"].to_numpy(), raw["text"].to_numpy())
+    codes = result["channel"].cat.codes.to_numpy()
+    assert np.shares_memory(codes, raw["channel"].cat.codes.to_numpy())
+    padded = raw.assign(text=[" a", None, "b "], channel=["web "] * 3)
+    stripped = clean_table("events", padded, "events.csv").clean
+    assert stripped["text"].tolist() == ["a", None, "b"]
+    assert stripped["channel"].tolist() == ["web"] * 3
+    from_csv = clean_table("events", raw.assign(text=["a", np.nan, "b"]), "events.csv").clean
+    assert from_csv["text"].tolist() == ["a", None, "b"]  # missing as None, as from Parquet

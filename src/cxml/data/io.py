@@ -110,8 +110,8 @@ def read_file(
 def _read_parquet(path: Path, limits: ReadLimits, repeated: tuple[str, ...]) -> pd.DataFrame:
     """Parquet, its decoded size and rows checked from its footer before any data is read; the
     `repeated` text columns as categoricals (a column written from one already is one). Each
-    Arrow column is freed once converted, and the columns are not gathered into one block, so
-    the file is not held twice."""
+    Arrow column is freed once converted, and Arrow's pool handed back, so the file is not held
+    twice; the frame owns its columns (writable, not Arrow's read-only buffers)."""
     try:
         file = pq.ParquetFile(path)
         meta = file.metadata
@@ -120,7 +120,7 @@ def _read_parquet(path: Path, limits: ReadLimits, repeated: tuple[str, ...]) -> 
         _check_rows(path, meta.num_rows, limits)
         texts = _text_columns(file.schema_arrow, repeated)
         table = pq.read_table(path, read_dictionary=texts)
-        frame = table.to_pandas(split_blocks=True, self_destruct=True)
+        frame = table.to_pandas(self_destruct=True)
         pa.default_memory_pool().release_unused()
         return frame
     except (OSError, pa.ArrowException) as exc:

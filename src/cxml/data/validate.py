@@ -135,7 +135,8 @@ def _stripped(series: pd.Series) -> pd.Series:
         return pd.Series(pd.Categorical.from_codes(codes, uniques), index=series.index)
     codes, uniques = pd.factorize(series, use_na_sentinel=True)
     stripped = pd.Index(uniques).astype(str).str.strip()
-    if series.dtype == object and stripped.equals(pd.Index(uniques)):
+    unchanged = series.dtype == object and stripped.equals(pd.Index(uniques))
+    if unchanged and (series.to_numpy()[codes < 0] == None).all():  # noqa: E711 (None, not NaN)
         return series
     texts = np.empty(len(uniques) + 1, dtype=object)  # the last slot, None, for code -1
     texts[:-1] = stripped.to_numpy(dtype=object)
