@@ -313,3 +313,18 @@ def test_clean_text_is_checked_without_a_copy_and_padded_text_stripped():
     assert stripped["channel"].tolist() == ["web"] * 3
     from_csv = clean_table("events", raw.assign(text=["a", np.nan, "b"]), "events.csv").clean
     assert from_csv["text"].tolist() == ["a", None, "b"]  # missing as None, as from Parquet
+
+
+def test_a_job_reads_only_its_tables_and_leaves_no_other_runs_quarantine(tmp_path):
+    """A job that reads some tables (`cxml features`: no actions log) neither reads nor
+    reports the others, and an earlier run's quarantine file of a table it did not read goes,
+    so the folder never shows rows of another run."""
+    data = make_dir(tmp_path)
+    (data / "actions.csv").write_text("not,an,actions,log\n1,2,3,4\n")  # it would stop a read
+    loaded = load_data_dir(data, check=False, tables=("customers", "events"))
+    assert set(loaded.results) == {"customers", "events"}
+    folder = tmp_path / "quarantine"
+    folder.mkdir()
+    (folder / "actions.quarantine.csv").write_text("source_row,reason\n1,old\n")
+    loaded.write_quarantine(folder)
+    assert not (folder / "actions.quarantine.csv").exists()

@@ -39,11 +39,13 @@ class LoadedData:
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
     def quarantine_files(self, folder: Path) -> dict[Path, pd.DataFrame | None]:
-        """Per table read, its quarantine file in `folder` and the rows for it (None: no
-        faulty row, so a file left there by an earlier run is to go)."""
+        """Per contract table, its quarantine file in `folder` and the rows for it (None: no
+        faulty row, or the table was not read, so a file left there by an earlier run is to
+        go)."""
+        results = {name: self.results.get(name) for name in TABLES}
         return {
-            folder / f"{name}.quarantine.csv": r.quarantine if len(r.quarantine) else None
-            for name, r in self.results.items()
+            folder / f"{name}.quarantine.csv": r.quarantine if r and len(r.quarantine) else None
+            for name, r in results.items()
         }
 
     def write_quarantine(self, folder: Path) -> list[Path]:
