@@ -12,8 +12,9 @@ can be a little higher (`make bench`, scaling-score: the peak RSS column).
 NumPy also asks the kernel for transparent huge pages for every array of 4 MiB or more
 (madvise). Where the kernel honours that request by compacting memory on the fault (its
 default `defrag=madvise`), the blocks kept in the heap fault in huge pages at a cost of kernel
-time that varies from run to run; on this project's 2-core machine it took more than the
-whole feature build (`make bench`, whole commands). So the commands ask NumPy not to
+time that varies from run to run: on this project's 2-core machine, `cxml features` with
+`NUMPY_MADVISE_HUGEPAGE=1` spent more kernel time in its feature build than the build itself
+took, and several times what it spends with 0. So the commands ask NumPy not to
 (`NUMPY_MADVISE_HUGEPAGE=0`, unless the user set it), before NumPy is imported.
 """
 
