@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
+from cxml.actions.history import with_contacts
 from cxml.config import PipelineConfig, load_config
 from cxml.data.load import LoadedData
 from cxml.data.simulate_dynamics import make_population
@@ -106,8 +107,10 @@ def _nba_share(
     at = max(frame.index.get_level_values("cutoff"))
     learner, _, _ = nba.fit_uplift(config, loaded, at, features)
     test = feature_part(frame[frame.index.get_level_values("cutoff") == at].droplevel("cutoff"))
-    test = _with(test, traits, names)
-    risk = 1 - learner.predict_outcomes(test)[config.actions.control]  # type: ignore[attr-defined,union-attr]
+    assert config.actions is not None
+    log = loaded.tables.get("actions")
+    test = with_contacts(_with(test, traits, names), log, config.actions, at)
+    risk = 1 - learner.predict_outcomes(test)[config.actions.control]  # type: ignore[attr-defined]
     truth = job.read_truth(config, Split([], [], [at]))
     metrics, *_ = nba.policy_report(
         config, learner, test, risk, loaded.tables.get("actions"), at, truth

@@ -1,8 +1,10 @@
 """The contact history as columns (what an exported model gets instead of the actions log): the
 columns summarise the log at a cutoff, and the log rebuilt from them blocks exactly the offers
-the full log blocks."""
+the full log blocks and gives the uplift model the same contact features."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -10,7 +12,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cxml.actions.history import contact_history, history_columns, history_log
+from cxml.actions.history import (
+    contact_features,
+    contact_history,
+    history_columns,
+    history_log,
+    with_contacts,
+)
 from cxml.actions.policy import eligible
 from cxml.config import Action, ActionsConfig, ContactPolicy, CustomerValue
 from cxml.features.table import Table
@@ -25,7 +33,9 @@ CONFIG = ActionsConfig(
         Action("newsletter", "email", 1.0, cooldown_days=7),
     ),
     contact=ContactPolicy(max_contacts=2, period_days=28),
+    contact_history_days=0,  # eligibility's columns alone
 )
+SEEN = replace(CONFIG, contact_history_days=90)  # the uplift model sees 90 days of contacts
 IDS = pd.Index(["a", "b", "c", "d"], name="customer_id")
 
 
@@ -35,9 +45,9 @@ def _log(rows: list[tuple[str, pd.Timestamp, str, str | None]]) -> pd.DataFrame:
     return frame
 
 
-def _allowed(log: pd.DataFrame) -> np.ndarray:
+def _allowed(log: pd.DataFrame, config: ActionsConfig = CONFIG) -> np.ndarray:
     customers = Table(IDS, {"value": np.ones(len(IDS))})
-    return eligible(customers, CONFIG.catalog, log, CONFIG.contact, AT)
+    return eligible(customers, config.catalog, log, config.contact, AT)
 
 
 LOG = _log(
@@ -112,5 +122,37 @@ CHANNELS = st.sampled_from(["email", "call_centre", "app", None])
 def test_any_log_and_its_columns_block_the_same_offers(rows: list) -> None:
     hour = pd.Timedelta(hours=1)
     log = _log([(who, AT + n * hour, action, channel) for who, n, action, channel in rows])
-    rebuilt = history_log(contact_history(log, IDS, CONFIG, AT), IDS, CONFIG, AT)
-    np.testing.assert_array_equal(_allowed(rebuilt), _allowed(log))
+    for config in (CONFIG, SEEN):
+        rebuilt = history_log(contact_history(log, IDS, config, AT), IDS, config, AT)
+        np.testing.assert_array_equal(_allowed(rebuilt, config), _allowed(log, config))
+        made, remade = (contact_features(x, IDS, config, AT) for x in (log, rebuilt))
+        assert made.names() == remade.names()
+        for name in made.names():
+            np.testing.assert_allclose(remade[name], made[name])
+
+
+def test_contact_features_are_the_days_since_each_action_censored_at_the_look_back() -> None:
+    log = pd.concat(
+        [LOG, _log([("d", AT - 100 * DAY, "callback", None), ("d", AT - 5 * DAY, "none", None)])]
+    )
+    found = contact_features(log, IDS, SEEN, AT)
+    assert found.names() == [
+        "days_since_action_discount",
+        "days_since_action_callback",
+        "days_since_action_newsletter",
+    ]
+    assert found["days_since_action_discount"].tolist() == [56, 57, 90, 90]  # c: at the cutoff
+    assert found["days_since_action_callback"].tolist() == [3, 90, 90, 90]  # d: before 90 days
+    assert found["days_since_action_newsletter"].tolist() == [90, 1, 90, 90]  # "none": no contact
+    assert all(info.family == "contact" for info in found.infos)
+    assert contact_features(log, IDS, CONFIG, AT).names() == []  # not seen: no columns
+
+
+def test_the_uplift_inputs_keep_the_kind_of_table_and_its_catalog() -> None:
+    frame = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0]}, index=IDS)
+    joined = with_contacts(frame, LOG, SEEN, AT)
+    assert list(joined.columns) == ["x", *contact_features(LOG, IDS, SEEN, AT).names()]
+    assert joined.loc["a", "days_since_action_discount"] == 56
+    assert with_contacts(frame, LOG, CONFIG, AT) is frame
+    table = with_contacts(Table.of(frame), LOG, SEEN, AT)
+    assert isinstance(table, Table) and table.names()[0] == "x" and len(table.names()) == 4

@@ -112,6 +112,11 @@ class ActionsConfig:
     # the customer: elsewhere the outcome mixes two actions' effects, and untreated customers,
     # free to be picked by the next campaign, would lend the control arm part of an effect.
     drop_retreated: bool = True
+    # How far back the uplift model sees each customer's own contacts: per action, the days
+    # since the customer last got it (actions/history.py `contact_features`). An action that
+    # worked a few weeks ago may leave little for a second one to do; 0: the model does not see
+    # them.
+    contact_history_days: Annotated[int, Field(ge=0)] = 182
     budget: Annotated[float, Field(ge=0)] | None = None
     allocation: Literal["greedy", "exact"] = "exact"
     contact: ContactPolicy | None = None

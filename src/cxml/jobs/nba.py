@@ -21,6 +21,7 @@ from cxml.actions.baselines import (
 )
 from cxml.actions.calibration import UpliftCalibration, cross_fitted, spread_ratio
 from cxml.actions.fallback import LEARNED, SIMPLE, Fallback, compare, decide
+from cxml.actions.history import with_contacts
 from cxml.actions.offpolicy import dr_terms
 from cxml.actions.policy import allocate, eligible, net_values
 from cxml.actions.recommend import anchors, attributes, customer_values, effect_level
@@ -72,23 +73,18 @@ def fit_uplift(
     events, customers = loaded.tables["events"], loaded.tables["customers"]
     since, history = log_start(events), loaded.tables.get("attributes")
 
-    def built(e: pd.DataFrame, c: pd.DataFrame, t: pd.Timestamp) -> pd.DataFrame:
+    def pipeline_features(e: pd.DataFrame, c: pd.DataFrame, t: pd.Timestamp) -> pd.DataFrame:
         return _columns(build_features(e, as_of(c, history, t), t, fcfg, since), columns)
 
+    made = features_fn or pipeline_features
+
+    def built(e: pd.DataFrame, c: pd.DataFrame, t: pd.Timestamp) -> pd.DataFrame:
+        """The learner's rows at campaign time `t`: the features, and each customer's contacts
+        logged before `t` (the campaign's own action is what the row learns from)."""
+        return with_contacts(made(e, c, t), log, actions, t)
+
     rows = treatment_set(
-        events,
-        customers,
-        log,
-        times,
-        features_fn
-        or (
-            lambda e, c, t: _columns(
-                build_features(e, as_of(c, history, t), t, fcfg, since), columns
-            )
-        ),
-        labels,
-        actions.outcome,
-        actions.control,
+        events, customers, log, times, built, labels, actions.outcome, actions.control
     )
     retreated = int(rows["retreated"].sum())
     if actions.drop_retreated:
@@ -398,25 +394,26 @@ def judge_policy(
     at_test = churn.index.get_level_values("cutoff") == at
     ids = churn.index[at_test].get_level_values("customer_id")
     risk = pd.Series(churn.model[at_test], index=ids)
+    log = loaded.tables.get("actions")
     test_features = features.loc[churn.index[at_test]].set_axis(ids)
+    uplift_features = with_contacts(test_features, log, config.actions, at)
     level = effect_level(config.actions, risk.to_numpy(dtype=float))
     learner, summary, calibration = fit_uplift(
-        config, loaded, at, columns=list(features.columns), today=(test_features, level)
+        config, loaded, at, columns=list(features.columns), today=(uplift_features, level)
     )
     realised = pd.Series(churn.y[at_test], index=ids)
-    log = loaded.tables.get("actions")
     names = config.actions.names
     curve, grid = None, None
     if survival is not None:
         curve, grid = survival.survival(result.encoder.transform(test_features)), survival.grid
     money = customer_values(Table.of(test_features), config.actions, curve, grid)
     metrics, table, fallback = policy_report(
-        config, learner, test_features, risk, log, at, truth, realised, calibration, money
+        config, learner, uplift_features, risk, log, at, truth, realised, calibration, money
     )
     metrics |= {k: float(v) for k, v in summary.items() if isinstance(v, int | float)}
     if calibration is not None:
         metrics["uplift_calibration_slope"] = calibration.slope
     deciles = None
     if truth is not None and "p_churn_none" in truth:
-        deciles = uplift_deciles(learner, test_features, truth, names, calibration, level)
+        deciles = uplift_deciles(learner, uplift_features, truth, names, calibration, level)
     return Judged(learner, metrics, table, fallback, deciles, calibration)

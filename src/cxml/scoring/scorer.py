@@ -17,6 +17,7 @@ import pandas as pd
 from cxml.actions.calibration import UpliftCalibration
 from cxml.actions.experiment import Draws, Limits, decision_ids, randomise
 from cxml.actions.fallback import Fallback
+from cxml.actions.history import contact_infos, with_contacts
 from cxml.actions.policy import Allocation
 from cxml.actions.recommend import (
     Options,
@@ -62,6 +63,8 @@ class CustomerPart:
     #: survival_30d … survival_365d, expected_tenure_days, lifetime_value (none without a
     #: survival model)
     tenure: dict[str, np.ndarray] = field(default_factory=dict)
+    #: what the uplift model read: the features and each customer's contacts (None: no actions)
+    uplift_features: Table | None = None
 
 
 @dataclass
@@ -74,8 +77,11 @@ class Scorer:
 
     @cached_property
     def infos(self) -> dict[str, FeatureInfo]:
-        """The bundle's catalog read once, for the reasons' texts."""
-        return feature_infos(self.bundle.catalog)
+        """The bundle's catalog read once, and the uplift model's contact columns, for the
+        reasons' texts."""
+        actions = self.bundle.actions
+        contacts = [] if actions is None else contact_infos(actions)
+        return feature_infos(self.bundle.catalog) | {info.name: info for info in contacts}
 
     @property
     def base_rate(self) -> float:
@@ -121,12 +127,13 @@ class Scorer:
         probabilities = self.bundle.probabilities(matrix, {"churn": raw})
         survival = self.bundle.survival
         curve = None if survival is None else survival.survival(matrix)
-        found = None
+        found, seen = None, None
         actions = self.bundle.actions
         if self.bundle.uplift is not None and actions is not None:
             learner: Any = self.bundle.uplift
             level = effect_level(actions, probabilities["churn_probability"])
-            estimates = self.bundle.predict_uplift(features, matrix, level)
+            seen = with_contacts(features, actions_log, actions, at)
+            estimates = self.bundle.predict_uplift(seen, matrix, level)
             names = list(learner.actions_)
             calibration = UpliftCalibration.from_info(self.bundle.info.get("uplift_calibration"))
             se = None
@@ -140,7 +147,7 @@ class Scorer:
             if fallback is not None:
                 found = fall_back(found, fallback, probabilities["churn_probability"])
         tenure = self.tenure(features, curve)
-        return CustomerPart(matrix, probabilities, raw, found, tenure)
+        return CustomerPart(matrix, probabilities, raw, found, tenure, seen)
 
     def tenure(self, features: Table, curve: np.ndarray | None) -> dict[str, np.ndarray]:
         """survival_<days>d and expected_tenure_days read off the time-to-churn `curve`, and with
@@ -238,7 +245,8 @@ class Scorer:
         reasons, table = self.reasons(features, explained, part.matrix, touchpoints)
         columns |= reasons
         if part.options is not None and chosen is not None:
-            drivers = self.action_drivers(features, part.matrix, chosen)
+            seen = features if part.uplift_features is None else part.uplift_features
+            drivers = self.action_drivers(seen, part.matrix, chosen)
             columns |= describe(part.options, chosen, reasons, drivers)
         columns |= {"model_name": self.model_name, "model_version": self.model_version}
         return Scored(features.index, columns, table)
@@ -247,7 +255,8 @@ class Scorer:
         self, features: Table, matrix: np.ndarray, chosen: Table
     ) -> np.ndarray | None:
         """Per row with an action, what most raises that customer's estimated effect of it (the
-        uplift model's own contributions, in words); None when the learner cannot say."""
+        uplift model's own contributions, in words); None when the learner cannot say.
+        `features`: what the uplift model read (`CustomerPart.uplift_features`)."""
         picked = np.asarray(chosen["action"], dtype=object)
         out = np.full(len(picked), "", dtype=object)
         for action in sorted(set(picked) - {NO_ACTION}):
