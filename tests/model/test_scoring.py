@@ -397,3 +397,37 @@ def test_the_control_group_does_not_depend_on_the_order_of_the_rows(scored_run):
     backward = decided(features.take(np.arange(len(features))[::-1]))
     pd.testing.assert_series_equal(forward.sort_index(), backward.sort_index())
     assert (forward.str.startswith("control")).sum() > 0
+
+
+def test_the_uplift_model_reads_what_each_customer_already_got(scored_run):
+    """The learner was fitted on each campaign's contacts before it, and scoring gives it each
+    customer's contacts before the cutoff from the log: the same customers with and without
+    their log differ in those columns: the days since the last contact, or the look-back when
+    none (on 2,000 customers the learner may make nothing of them, so its estimates are not
+    compared)."""
+    from cxml.actions.history import CONTACT_PREFIX
+    from cxml.jobs.inputs import load_inputs
+
+    config, *_ = scored_run
+    scorer = score_job.load_scorer(config.tracking.model_name, "champion")
+    learned = scorer.bundle.uplift.encoder_.columns_
+    contacts = [c for c in learned if c.startswith(CONTACT_PREFIX)]
+    assert contacts == [f"{CONTACT_PREFIX}{a.name}" for a in config.actions.catalog]
+    at = pd.Timestamp(CUTOFF, tz="UTC")
+    loaded = load_inputs(config, write=False)
+    features = score_job.base_features(loaded, scorer.bundle, at, config.data.dir)
+    log = loaded.tables["actions"]
+    seen = scorer.customer_part(features, at, log)
+    unseen = scorer.customer_part(features, at, None)
+    days = seen.uplift_features["days_since_action_discount"]
+    horizon = config.actions.contact_history_days
+    assert (unseen.uplift_features["days_since_action_discount"] == horizon).all()
+    before = log[(log["action"] == "discount") & (log["action_time"] < at)]  # not at the cutoff
+    last = before.groupby("customer_id")["action_time"].max()
+    recent = last[last >= at - pd.Timedelta(days=horizon)]
+    recent = recent[recent.index.isin(features.index)]
+    assert len(recent) > 10
+    expected = (at - recent).dt.total_seconds() / 86400
+    rows = features.index.get_indexer(recent.index)
+    np.testing.assert_allclose(days[rows], expected.to_numpy())
+    assert (np.delete(days, rows) == horizon).all()
