@@ -109,11 +109,9 @@ class ActionsConfig:
     horizon_days: Annotated[int, Field(ge=1)] = 90
     learner: Literal["t", "x", "dr", "offset"] = "offset"
     # Learn uplift only from campaign rows whose outcome window holds no other logged action for
-    # the customer. Off by default: only a customer still there at the next campaign can be
-    # reached again, so dropping those rows keeps the churners and drops the stayers of
-    # whichever arm the next campaign reached more, and the effects come out too high
-    # (docs/decisions.md). Kept, a later action's effect mixes into both arms, which errs small.
-    drop_retreated: bool = False
+    # the customer: elsewhere the outcome mixes two actions' effects, and untreated customers,
+    # free to be picked by the next campaign, would lend the control arm part of an effect.
+    drop_retreated: bool = True
     # How far back the uplift model sees each customer's own contacts: per action, the days
     # since the customer last got it (actions/history.py `contact_features`). An action that
     # worked a few weeks ago may leave little for a second one to do; 0: the model does not see
