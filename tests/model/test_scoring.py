@@ -39,6 +39,7 @@ def small_config(data_dir: Path) -> PipelineConfig:
     raw["cutoffs"]["first"] = "2024-07-01"
     raw["actions"]["budget"] = BUDGET
     raw["actions"]["drop_retreated"] = False  # 2,000 customers: keep every row, so offers pay
+    raw["actions"]["contact_history_days"] = 182  # the uplift model sees contacts (off by default)
     for action in raw["actions"]["catalog"]:
         if action["name"] == "support_callback":
             action["capacity"] = CALLBACK_CAPACITY

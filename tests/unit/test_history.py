@@ -33,7 +33,7 @@ CONFIG = ActionsConfig(
         Action("newsletter", "email", 1.0, cooldown_days=7),
     ),
     contact=ContactPolicy(max_contacts=2, period_days=28),
-    contact_history_days=0,  # eligibility's columns alone
+    contact_history_days=0,  # eligibility's columns alone (the default)
 )
 SEEN = replace(CONFIG, contact_history_days=90)  # the uplift model sees 90 days of contacts
 IDS = pd.Index(["a", "b", "c", "d"], name="customer_id")

@@ -113,10 +113,11 @@ class ActionsConfig:
     # free to be picked by the next campaign, would lend the control arm part of an effect.
     drop_retreated: bool = True
     # How far back the uplift model sees each customer's own contacts: per action, the days
-    # since the customer last got it (actions/history.py `contact_features`). An action that
-    # worked a few weeks ago may leave little for a second one to do; 0: the model does not see
-    # them.
-    contact_history_days: Annotated[int, Field(ge=0)] = 182
+    # since the customer last got it (actions/history.py `contact_features`), e.g. 182. An
+    # action that worked a few weeks ago may leave little for a second one to do. Off (0) by
+    # default: on a small base the four extra inputs can tip a near-zero estimate below an
+    # action's cost (docs/decisions.md).
+    contact_history_days: Annotated[int, Field(ge=0)] = 0
     budget: Annotated[float, Field(ge=0)] | None = None
     allocation: Literal["greedy", "exact"] = "exact"
     contact: ContactPolicy | None = None
