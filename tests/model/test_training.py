@@ -177,6 +177,7 @@ def test_policy_is_judged_against_truth_and_its_dr_estimate_covers_it(trained):
 def test_uplift_leaves_out_the_windows_a_later_campaign_reached(trained, data_dir):
     m = trained.metrics  # the simulator's campaigns run every 4 weeks inside a 13-week window
     assert m["uplift_rows_retreated"] > 0
+    assert m["uplift_rows_weight_max"] > 1  # the rows kept stand in for those left out
     raw = small_config(data_dir).model_dump()
     raw["actions"]["drop_retreated"] = False
     keep = PipelineConfig.model_validate(raw)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
+import pytest
 
 from cxml.config import LabelConfig
-from cxml.features.treatments import treatment_set
+from cxml.features.treatments import censoring_weights, treatment_set
 
 CAMPAIGN = pd.Timestamp("2024-03-01", tz="UTC")  # a 91-day window closes 2024-05-31
 CUSTOMERS = pd.DataFrame(
@@ -60,3 +62,26 @@ def test_rows_whose_window_holds_another_action_are_marked_retreated():
         "e": "none",
     }
     assert rows["good"].to_dict() == {"a": 1.0, "b": 1.0, "c": 1.0, "d": 1.0, "e": 0.0}
+    assert rows["reached_days"].fillna(-1).to_dict() == pytest.approx(
+        {"a": 31.0, "b": -1, "c": 90.0 + 1439 / 1440, "d": -1, "e": -1}
+    )
+    assert rows["left_days"].fillna(-1).to_dict() == {"a": -1, "b": -1, "c": -1, "d": -1, "e": 31}
+
+
+def test_rows_a_later_campaign_did_not_reach_stand_in_for_those_it_did():
+    """Kaplan-Meier on the reach times, per campaign and arm, by hand: on day 10 a later
+    campaign reached one of the four `none` rows still there (r2 had left on day 5), so those
+    still there on day 10 were not reached with chance 3/4 and count 4/3 each."""
+    index = pd.MultiIndex.from_product(
+        [["r1", "r2", "r3", "r4", "r5", "m1", "m2"], [CAMPAIGN]], names=["customer_id", "cutoff"]
+    )
+    rows = pd.DataFrame(
+        {
+            "treatment": ["none"] * 5 + ["email"] * 2,
+            "reached_days": [10, np.nan, np.nan, np.nan, np.nan, np.nan, np.nan],
+            "left_days": [np.nan, 5, np.nan, np.nan, 20, 3, np.nan],
+        },
+        index=index,
+    )
+    weights = censoring_weights(rows)
+    assert weights == pytest.approx([0, 1, 4 / 3, 4 / 3, 4 / 3, 1, 1])

@@ -137,6 +137,25 @@ def test_bad_inputs_say_what_to_do() -> None:
         DRLearner(control="none").fit(X, treatment, y, np.zeros(len(y)))
     with pytest.raises(ValueError, match="one treatment and one outcome per row"):
         XLearner(control="none").fit(X, treatment[:-1], y)
+    with pytest.raises(ValueError, match="sample_weight must hold one finite weight"):
+        OffsetLearner(control="none").fit(X, treatment, y, None, np.full(len(y), np.nan))
+
+
+@pytest.mark.parametrize("cls", [*LEARNERS.values(), OffsetLearner])
+def test_weights_stand_kept_rows_in_for_the_rows_left_out(cls) -> None:
+    """Half of the mail arm's customers who stayed are left out (a later campaign reached
+    them, as one only reaches who is still there): unweighted, mail looks harmful; the kept
+    stayers weighted by 2, the true +0.05 comes back."""
+    X, treatment, y, effect = experiment(12000, seed=8)
+    lost = (treatment == "mail") & (y == 1) & (np.arange(len(y)) % 2 == 0)
+    kept = ~lost
+    weight = np.where((treatment == "mail") & (y == 1), 2.0, 1.0)[kept]
+    X, treatment, y = X[kept].reset_index(drop=True), treatment[kept], y[kept]
+    plain = cls(control="none", seed=0).fit(X, treatment, y)
+    weighted = cls(control="none", seed=0).fit(X, treatment, y, None, weight)
+    true = effect["mail"].mean()
+    assert plain.predict_uplift(X)["mail"].mean() < true - 0.05
+    assert weighted.predict_uplift(X)["mail"].mean() == pytest.approx(true, abs=0.03)
 
 
 # --- metrics ----------------------------------------------------------------------------------

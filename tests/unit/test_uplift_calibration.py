@@ -191,3 +191,17 @@ def test_the_slope_fitted_to_half_learners_is_carried_over_to_the_whole_learner(
     assert carried.var_slope > fitted.var_slope
     flat = replace(fitted, slope=0.0)
     assert flat.for_learner(1.4) == flat  # nothing ranked: nothing to carry over
+
+
+def test_a_row_weighted_twice_counts_as_two_rows():
+    data = campaign(2_000, seed=5)
+    pseudo = pseudo_effects(data["good"], data["logged"], data["prop"], NAMES, None)
+    weight = np.where(np.arange(2_000) % 3 == 0, 2.0, 1.0)
+    weighted = calibrate(data["estimates"], pseudo, NAMES, n_boot=20, weight=weight)
+    twice = np.repeat(np.arange(2_000), weight.astype(int))
+    repeated = calibrate(data["estimates"][twice], pseudo[twice], NAMES, n_boot=20)
+    assert np.allclose(weighted.fitted_measured, repeated.fitted_measured)
+    assert np.allclose(weighted.estimated, repeated.estimated)
+    assert weighted.fitted_slope == pytest.approx(repeated.fitted_slope)
+    unweighted = calibrate(data["estimates"], pseudo, NAMES, n_boot=20)
+    assert not np.allclose(weighted.fitted_measured, unweighted.fitted_measured)

@@ -183,12 +183,17 @@ def pseudo_effects(
     return np.column_stack([terms(a) - nobody for a in names])
 
 
-def _fit(estimates: np.ndarray, pseudo: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-    measured, estimated = pseudo.mean(axis=0), estimates.mean(axis=0)
+def _fit(
+    estimates: np.ndarray, pseudo: np.ndarray, weight: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Each action's weighted mean pseudo-outcome and estimate, and the pooled weighted slope."""
+    measured = np.average(pseudo, axis=0, weights=weight)
+    estimated = np.average(estimates, axis=0, weights=weight)
     dx, dy = estimates - estimated, pseudo - measured
-    spread = float((dx * dx).sum())
+    w = (weight / weight.mean())[:, None]
+    spread = float((w * dx * dx).sum())
     ranks = spread > len(estimates) * NO_SPREAD**2  # not rounding noise around one value
-    slope = float((dx * dy).sum()) / spread if ranks else 0.0
+    slope = float((w * dx * dy).sum()) / spread if ranks else 0.0
     return measured, estimated, max(slope, 0.0)  # an anti-ranking learner: everyone the mean
 
 
@@ -198,18 +203,21 @@ def calibrate(
     names: Sequence[str],
     n_boot: int = 200,
     seed: int = 0,
+    weight: np.ndarray | None = None,
 ) -> UpliftCalibration:
-    """The calibration of `estimates` (rows × `names`) against their `pseudo_effects`, with
-    the bootstrap (over rows) covariance of its parameters."""
+    """The calibration of `estimates` (rows × `names`) against their `pseudo_effects`, each
+    row counted `weight` times (None: once), with the bootstrap (over rows) covariance of its
+    parameters."""
     est, ps = np.asarray(estimates, dtype=float), np.asarray(pseudo, dtype=float)
     if est.shape != ps.shape or est.ndim != 2 or len(est) < 2:
         raise ValueError(f"estimates {est.shape} and pseudo-outcomes {ps.shape} must match")
-    measured, estimated, slope = _fit(est, ps)
+    w = np.ones(len(est)) if weight is None else np.asarray(weight, dtype=float)
+    measured, estimated, slope = _fit(est, ps, w)
     rng = np.random.default_rng(seed)
     draws = []
     for _ in range(n_boot):
         rows = rng.integers(0, len(est), len(est))
-        m, _, s = _fit(est[rows], ps[rows])
+        m, _, s = _fit(est[rows], ps[rows], w[rows])
         draws.append(np.append(m, s))
     cov = np.cov(np.asarray(draws), rowvar=False)
     k = len(names)
@@ -261,6 +269,7 @@ def cross_fitted(
     control: str,
     seed: int = 0,
     campaigns: np.ndarray | None = None,
+    weight: np.ndarray | None = None,
 ) -> tuple[UpliftCalibration, list[Any]]:
     """The calibration of a learner's effects on the very campaigns it learns from, without
     judging it on its own rows, and the two half-learners it was fitted to (`for_learner`
@@ -272,7 +281,8 @@ def cross_fitted(
     `campaigns` (each row's campaign), when scoring takes the effects at a calibrated level
     (models/metalearner.anchored): a learner that models each arm then has each campaign's
     effects taken at the level that campaign measured (`campaign_levels`), so the calibration
-    judges the effects, not how far the history's level is from each campaign's."""
+    judges the effects, not how far the history's level is from each campaign's. `weight`:
+    how many rows each stands for (`censoring_weights`), in the fits and the calibration."""
     n, arms = len(features), np.asarray(treatment, dtype=object)
     ids = pd.factorize(np.asarray(customers))[0]
     half = np.random.default_rng(seed).permutation(ids.max() + 1) % 2
@@ -285,7 +295,11 @@ def cross_fitted(
         train, held = fold != part, fold == part
         known = logged[train]
         learner = new_learner().fit(
-            features[train], arms[train], good[train], known if np.isfinite(known).any() else None
+            features[train],
+            arms[train],
+            good[train],
+            known if np.isfinite(known).any() else None,
+            None if weight is None else weight[train],
         )
         halves.append(learner)
         estimates[held] = learner.predict_uplift(features[held])[list(names)].to_numpy(float)
@@ -302,21 +316,25 @@ def cross_fitted(
     pseudo = pseudo_effects(np.asarray(good, float), taken, propensity, names, model)
     if campaigns is not None and model is not None:
         nobody = dr_terms(np.asarray(good, float), taken, propensity, "none", model)
-        level = campaign_levels(model["none"].to_numpy(float), nobody, np.asarray(campaigns))
+        own = model["none"].to_numpy(float)
+        level = campaign_levels(own, nobody, np.asarray(campaigns), weight)
         outcomes = {a: model[a].to_numpy(float) for a in ["none", *names]}
         estimates = anchored(outcomes, "none", names, level)
-    return calibrate(estimates, pseudo, names, seed=seed), halves
+    return calibrate(estimates, pseudo, names, seed=seed, weight=weight), halves
 
 
-def campaign_levels(own: np.ndarray, nobody: np.ndarray, campaigns: np.ndarray) -> np.ndarray:
+def campaign_levels(
+    own: np.ndarray, nobody: np.ndarray, campaigns: np.ndarray, weight: np.ndarray | None = None
+) -> np.ndarray:
     """Per row, P(good | no action) at its campaign's measured level: the learner's control arm
-    (`own`) moved in log-odds by one constant per campaign, so that its mean meets the mean of
-    that campaign's doubly robust terms for no action (`nobody`)."""
+    (`own`) moved in log-odds by one constant per campaign, so that its mean meets the (row-
+    `weight`ed) mean of that campaign's doubly robust terms for no action (`nobody`)."""
     start = logit(own)
     level = np.empty(len(own))
     for campaign in pd.unique(campaigns):
         rows = campaigns == campaign
-        target = float(np.clip(nobody[rows].mean(), 1e-6, 1 - 1e-6))
+        w = None if weight is None else weight[rows]
+        target = float(np.clip(np.average(nobody[rows], weights=w), 1e-6, 1 - 1e-6))
         shift = brentq(_mean_gap, -30.0, 30.0, args=(start[rows], target))
         level[rows] = expit(start[rows] + shift)
     return level

@@ -20,7 +20,7 @@ from typing import NamedTuple, overload
 import numpy as np
 import pandas as pd
 
-from cxml.actions.policy import _Past, past_log
+from cxml.actions.policy import PastLog, past_log
 from cxml.config import ActionsConfig
 from cxml.data.schema import utc_timestamp
 from cxml.features.catalog import FeatureInfo, Features
@@ -81,7 +81,7 @@ def contact_history(
     return pd.DataFrame(columns, index=ids)
 
 
-def _last_times(past: _Past, rows: np.ndarray, where: np.ndarray) -> np.ndarray:
+def _last_times(past: PastLog, rows: np.ndarray, where: np.ndarray) -> np.ndarray:
     """Per customer (their position in the log's ids, `where`), the latest time among the
     selected log rows (a boolean mask); NaT for none (naive UTC datetime64[ns])."""
     rows = rows & (past.who >= 0)
@@ -116,11 +116,10 @@ def contact_features(
     before `at`) to `at`, within `contact_history_days`; none in that time reads as that many
     days (censored there, as the event recency features are), so fewer days only ever means a
     more recent contact."""
-    at = utc_timestamp(at)
-    out = Features(ids)
-    infos = contact_infos(config)
+    out, infos = Features(ids), contact_infos(config)
     if not infos:
         return out
+    at = utc_timestamp(at)
     days = config.contact_history_days
     past = past_log(log, config.catalog, at, days, config.control)
     at64 = at.tz_convert(None).to_datetime64()
@@ -152,6 +151,8 @@ def with_contacts(
 ) -> Table | pd.DataFrame:
     """The uplift model's inputs: `features` (rows named by customer id) and their customers'
     contact columns at `at` (`contact_features`), as the same kind of table."""
+    if config.contact_history_days <= 0:  # off: the request path pays nothing for it
+        return features
     found = contact_features(log, pd.Index(features.index), config, at)
     if not found.columns:
         return features

@@ -50,7 +50,7 @@ def holds(rule: Rule, customers: Table) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class _Past:
+class PastLog:
     """The log rows in the look-back window as arrays, one entry per logged contact; `who` is
     the position of each row's customer id in `ids` (-1: no id), so counting is a bincount."""
 
@@ -89,14 +89,14 @@ def past_log(
     as_of: pd.Timestamp,
     days: int,
     control: str = NO_ACTION,
-) -> _Past:
+) -> PastLog:
     """Log rows in [as_of − days, as_of): only the past can block an offer. Rows of `control`
     (the log's name for no action) go: a customer held out got no contact, whatever channel
     the row names (the Hillstrom import logs its "no e-mail" arm on the e-mail channel)."""
     if log is None or len(log) == 0 or days <= 0:
         none = np.empty(0, dtype=object)
         empty = np.empty(0, dtype="datetime64[ns]")
-        return _Past(none, none, empty, np.empty(0, dtype=np.int64), _NO_IDS)
+        return PastLog(none, none, empty, np.empty(0, dtype=np.int64), _NO_IDS)
     missing = [c for c in LOG_COLUMNS if c not in log.columns]
     if missing:
         raise ValueError(f"The actions log lacks columns {missing}; it needs {list(LOG_COLUMNS)}.")
@@ -114,7 +114,7 @@ def past_log(
     channel[unknown] = [by_name.get(a, np.nan) for a in action[unknown]]
     who, ids = pd.factorize(log["customer_id"].to_numpy(dtype=object)[keep])  # NaN id: -1
     utc = time[keep].tz_convert(None).to_numpy()  # naive UTC datetime64, in its own unit
-    return _Past(action, channel, utc, who.astype(np.int64), pd.Index(ids))
+    return PastLog(action, channel, utc, who.astype(np.int64), pd.Index(ids))
 
 
 def eligible(

@@ -32,13 +32,13 @@ from cxml.features.build import build_features, log_start
 from cxml.features.catalog import Features
 from cxml.features.dataset import FeaturesFn, Split
 from cxml.features.table import Table
-from cxml.features.treatments import campaign_times, treatment_set
+from cxml.features.treatments import campaign_times, censoring_weights, treatment_set
 from cxml.models.backtest import Backtest
 from cxml.models.survival import HazardModel
 from cxml.models.uplift import DRLearner, OffsetLearner, TLearner, XLearner
 
 LEARNERS = {"t": TLearner, "x": XLearner, "dr": DRLearner, "offset": OffsetLearner}
-TREATMENT_COLUMNS = ["treatment", "propensity", "good", "retreated"]
+TREATMENT_COLUMNS = ["treatment", "propensity", "good", "retreated", "reached_days", "left_days"]
 
 
 def fit_uplift(
@@ -87,8 +87,10 @@ def fit_uplift(
         events, customers, log, times, built, labels, actions.outcome, actions.control
     )
     retreated = int(rows["retreated"].sum())
+    weight = None
     if actions.drop_retreated:
-        rows = rows[~rows["retreated"].to_numpy()]
+        kept = ~rows["retreated"].to_numpy()
+        rows, weight = rows[kept], censoring_weights(rows)[kept]
 
     def new_learner() -> Any:
         return LEARNERS[actions.learner](control=actions.control, seed=config.model.seed)
@@ -97,12 +99,12 @@ def fit_uplift(
     features = rows.drop(columns=TREATMENT_COLUMNS)
     logged = randomised_propensities(rows)
     treatment, good = rows["treatment"].to_numpy(), rows["good"].to_numpy()
-    learner.fit(features, treatment, good, logged if np.isfinite(logged).any() else None)
+    learner.fit(features, treatment, good, logged if np.isfinite(logged).any() else None, weight)
     customers = rows.index.get_level_values("customer_id").to_numpy()
     campaigns = rows.index.get_level_values("cutoff").to_numpy() if anchors(actions) else None
     calibration, halves = cross_fitted(
         new_learner, features, treatment, good, logged, customers, actions.names,
-        actions.control, config.model.seed, campaigns,
+        actions.control, config.model.seed, campaigns, weight,
     )  # fmt: skip
     counts = rows["treatment"].value_counts()
     summary: dict[str, object] = {}
@@ -121,6 +123,7 @@ def fit_uplift(
         "uplift_rows_logged_propensity": int(np.isfinite(logged).sum()),
         "uplift_campaigns": len(times),
         "uplift_rows_retreated": retreated,
+        "uplift_rows_weight_max": 1.0 if weight is None else float(weight.max()),
     }
     summary |= {f"uplift_rows_{name}": int(n) for name, n in counts.items()}
     return learner, summary, calibration

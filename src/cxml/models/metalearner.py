@@ -83,14 +83,18 @@ class MetaLearner(BaseEstimator):
         treatment: npt.ArrayLike,
         y: npt.ArrayLike,
         propensity: npt.ArrayLike | None = None,
+        sample_weight: npt.ArrayLike | None = None,
     ) -> Self:
         """Learn from rows `X` that received `treatment` (action names) with outcome `y` (0/1);
-        `propensity`: the logged chance of the action each row received, if known."""
+        `propensity`: the logged chance of the action each row received, if known;
+        `sample_weight`: how many rows each stands for (e.g. `censoring_weights`), if not one."""
         matrix, arms, target = self._prepare(X, treatment, y)
-        self._fit(matrix, arms, target, propensity)
+        self._fit(matrix, arms, target, propensity, row_weights(sample_weight, len(arms)))
         return self
 
-    def _fit(self, matrix: Arr, arms: Arr, target: Arr, propensity: Logged) -> None:
+    def _fit(
+        self, matrix: Arr, arms: Arr, target: Arr, propensity: Logged, weight: Arr | None
+    ) -> None:
         raise NotImplementedError
 
     def predict_outcomes(self, X: Features) -> pd.DataFrame:
@@ -225,11 +229,28 @@ def n_rows(X: Features) -> int:
     return len(X) if isinstance(X, pd.DataFrame | Table) else int(np.shape(X)[0])
 
 
-def inverse_weights(propensity: np.ndarray | None, mask: np.ndarray) -> np.ndarray | None:
-    """1/propensity within an arm, scaled to mean 1: reweights the arm to the whole population."""
-    if propensity is None:
+def row_weights(sample_weight: npt.ArrayLike | None, rows: int) -> np.ndarray | None:
+    """`sample_weight` checked: one finite weight >= 0 per row, not all 0."""
+    if sample_weight is None:
         return None
-    weights = 1.0 / propensity[mask]
+    weight = np.asarray(sample_weight, dtype=float)
+    if weight.shape != (rows,) or not (np.isfinite(weight) & (weight >= 0)).all():
+        raise ValueError("sample_weight must hold one finite weight >= 0 per row")
+    if not weight.any():
+        raise ValueError("sample_weight is 0 for every row: nothing to learn from")
+    return weight
+
+
+def inverse_weights(
+    propensity: np.ndarray | None, mask: np.ndarray, weight: np.ndarray | None = None
+) -> np.ndarray | None:
+    """weight/propensity within an arm, scaled to mean 1: reweights the arm to the whole
+    population (None: neither given, every row counts once)."""
+    if propensity is None and weight is None:
+        return None
+    weights = np.ones(int(np.count_nonzero(mask))) if weight is None else weight[mask]
+    if propensity is not None:
+        weights = weights / propensity[mask]
     return weights / weights.mean()
 
 
@@ -240,8 +261,10 @@ def fit_arm_models(
     names: list[str],
     params: Params,
     propensity: np.ndarray | None = None,
+    weight: np.ndarray | None = None,
 ) -> dict[str, lgb.LGBMClassifier]:
-    """One outcome classifier per arm, each on its own rows (weighted by 1/propensity if given)."""
+    """One outcome classifier per arm, each on its own rows (weighted by weight/propensity, as
+    far as they are given)."""
     models = {}
     for name in names:
         mask = arms == name
@@ -250,7 +273,7 @@ def fit_arm_models(
                 f"arm {name!r} has only one outcome value in {mask.sum()} rows: "
                 "an outcome model needs both 0s and 1s; pool or drop this action"
             )
-        weights = inverse_weights(propensity, mask)
+        weights = inverse_weights(propensity, mask, weight)
         model = lgb.LGBMClassifier(**params)
         models[name] = model.fit(matrix[mask], target[mask], sample_weight=weights)
     return models

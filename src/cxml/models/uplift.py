@@ -47,11 +47,13 @@ class TLearner(MetaLearner):
     each arm's rows by 1/propensity so that each model describes the whole population.
     """
 
-    def _fit(self, matrix: Arr, arms: Arr, target: Arr, propensity: Logged) -> None:
+    def _fit(
+        self, matrix: Arr, arms: Arr, target: Arr, propensity: Logged, weight: Arr | None
+    ) -> None:
         logged = None if propensity is None else self._propensity(matrix, arms, propensity)
         params = lightgbm_params(self.params, self.seed)
         names = [self.control, *self.actions_]
-        self.models_ = fit_arm_models(matrix, arms, target, names, params, logged)
+        self.models_ = fit_arm_models(matrix, arms, target, names, params, logged, weight)
 
     def _outcomes(self, matrix: np.ndarray) -> dict[str, np.ndarray]:
         return {arm: positive(m, matrix) for arm, m in self.models_.items()}
@@ -73,16 +75,18 @@ class XLearner(MetaLearner):
     propensities, when given, weight the stage-1 and stage-2 fits by 1/propensity.
     """
 
-    def _fit(self, matrix: Arr, arms: Arr, target: Arr, propensity: Logged) -> None:
+    def _fit(
+        self, matrix: Arr, arms: Arr, target: Arr, propensity: Logged, weight: Arr | None
+    ) -> None:
         logged = None if propensity is None else self._propensity(matrix, arms, propensity)
         params = lightgbm_params(self.params, self.seed)
         names = [self.control, *self.actions_]
-        outcome = fit_arm_models(matrix, arms, target, names, params, logged)
+        outcome = fit_arm_models(matrix, arms, target, names, params, logged, weight)
         self.propensity_model_ = propensity_model().fit(matrix, arms)
         self.effect_models_: dict[str, tuple[lgb.LGBMRegressor, lgb.LGBMRegressor]] = {}
         for action in self.actions_:
             self.effect_models_[action] = self._fit_effects(
-                matrix, arms, target, outcome, action, params, logged
+                matrix, arms, target, outcome, action, params, logged, weight
             )
 
     def _fit_effects(
@@ -94,16 +98,17 @@ class XLearner(MetaLearner):
         action: str,
         params: Params,
         logged: np.ndarray | None,
+        weight: np.ndarray | None,
     ) -> tuple[lgb.LGBMRegressor, lgb.LGBMRegressor]:
         """(effect model from control rows, effect model from treated rows) for one action."""
         treated, control = arms == action, arms == self.control
         imputed_treated = target[treated] - positive(outcome[self.control], matrix[treated])
         imputed_control = positive(outcome[action], matrix[control]) - target[control]
         from_control = lgb.LGBMRegressor(**params).fit(
-            matrix[control], imputed_control, sample_weight=inverse_weights(logged, control)
+            matrix[control], imputed_control, sample_weight=inverse_weights(logged, control, weight)
         )
         from_treated = lgb.LGBMRegressor(**params).fit(
-            matrix[treated], imputed_treated, sample_weight=inverse_weights(logged, treated)
+            matrix[treated], imputed_treated, sample_weight=inverse_weights(logged, treated, weight)
         )
         return from_control, from_treated
 
@@ -145,10 +150,12 @@ class DRLearner(MetaLearner):
         self.n_folds = n_folds
         self.final_params = final_params
 
-    def _fit(self, matrix: Arr, arms: Arr, target: Arr, propensity: Logged) -> None:
+    def _fit(
+        self, matrix: Arr, arms: Arr, target: Arr, propensity: Logged, weight: Arr | None
+    ) -> None:
         received = self._propensity(matrix, arms, propensity, self.n_folds)
         received = np.clip(received, PROPENSITY_CLIP, 1.0)
-        outcomes = self._cross_fitted_outcomes(matrix, arms, target)
+        outcomes = self._cross_fitted_outcomes(matrix, arms, target, weight)
         final = lightgbm_params(self.final_params or self.params, self.seed)
         self.models_: dict[str, lgb.LGBMRegressor] = {}
         for action in self.actions_:
@@ -157,10 +164,12 @@ class DRLearner(MetaLearner):
             pseudo -= np.where(
                 arms == self.control, (target - outcomes[self.control]) / received, 0
             )
-            self.models_[action] = lgb.LGBMRegressor(**final).fit(matrix, pseudo)
+            self.models_[action] = lgb.LGBMRegressor(**final).fit(
+                matrix, pseudo, sample_weight=weight
+            )
 
     def _cross_fitted_outcomes(
-        self, matrix: np.ndarray, arms: np.ndarray, target: np.ndarray
+        self, matrix: np.ndarray, arms: np.ndarray, target: np.ndarray, weight: np.ndarray | None
     ) -> dict[str, np.ndarray]:
         """Out-of-fold P(y=1 | x, arm) for every row and arm."""
         names = [self.control, *self.actions_]
@@ -169,8 +178,9 @@ class DRLearner(MetaLearner):
         folds = StratifiedKFold(n_splits=self.n_folds, shuffle=True, random_state=self.seed)
         strata = np.char.add(arms, target.astype(int).astype(str))
         for fit_rows, score_rows in folds.split(matrix, strata):
+            fold_weight = None if weight is None else weight[fit_rows]
             models = fit_arm_models(
-                matrix[fit_rows], arms[fit_rows], target[fit_rows], names, params
+                matrix[fit_rows], arms[fit_rows], target[fit_rows], names, params, None, fold_weight
             )
             for name, model in models.items():
                 result[name][score_rows] = positive(model, matrix[score_rows])
@@ -204,10 +214,12 @@ class OffsetLearner(MetaLearner):
         super().__init__(control, params, seed)
         self.offset_params = offset_params
 
-    def _fit(self, matrix: Arr, arms: Arr, target: Arr, propensity: Logged) -> None:
+    def _fit(
+        self, matrix: Arr, arms: Arr, target: Arr, propensity: Logged, weight: Arr | None
+    ) -> None:
         logged = None if propensity is None else self._propensity(matrix, arms, propensity)
         params = lightgbm_params(self.params, self.seed)
-        base = fit_arm_models(matrix, arms, target, [self.control], params, logged)
+        base = fit_arm_models(matrix, arms, target, [self.control], params, logged, weight)
         self.base_ = base[self.control]
         small = {**params, **OFFSET_PARAMS, **(self.offset_params or {})}
         self.offsets_ = {}
@@ -215,7 +227,7 @@ class OffsetLearner(MetaLearner):
             rows = arms == action
             start = self.base_.predict(matrix[rows], raw_score=True)
             model = lgb.LGBMClassifier(**small)
-            weights = inverse_weights(logged, rows)
+            weights = inverse_weights(logged, rows, weight)
             self.offsets_[action] = model.fit(
                 matrix[rows], target[rows], init_score=start, sample_weight=weights
             )
