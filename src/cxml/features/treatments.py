@@ -150,7 +150,7 @@ def censoring_weights(rows: pd.DataFrame) -> np.ndarray:
         unreached = np.ones(len(at))
         for day in np.unique(stop[at][np.isfinite(stop[at])]):
             risk = (stop[at] >= day) & (end[at] >= day)
-            hazard = (stop[at] == day).sum() / max(risk.sum(), 1)
+            hazard = (risk & (stop[at] == day)).sum() / max(risk.sum(), 1)
             unreached[end[at] >= day] *= 1.0 - hazard
         seen = np.isinf(stop[at])
         weights[at[seen]] = 1.0 / np.maximum(unreached[seen], MIN_UNREACHED)
