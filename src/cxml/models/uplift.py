@@ -14,6 +14,8 @@ LightGBM routes on its own), so no encoding is needed outside. `treatment` holds
 `control` names the no-action arm, every other name is an action. `y` is 0/1 with 1 the targeted
 outcome (visit, retained). `propensity` is the logged probability of the action each row
 received; without it a multinomial logistic model estimates it (clipped to [0.01, 1]).
+`sample_weight` says how many rows each row stands for (e.g. the rows no later campaign reached,
+features/treatments.py `censoring_weights`); every fit counts it, times 1/propensity.
 
 Estimators follow scikit-learn's rules (parameters in `__init__`, `fit` returns self, learned
 attributes end in `_`). Pure: no files, printing or logging.
