@@ -151,8 +151,6 @@ def with_contacts(
 ) -> Table | pd.DataFrame:
     """The uplift model's inputs: `features` (rows named by customer id) and their customers'
     contact columns at `at` (`contact_features`), as the same kind of table."""
-    if config.contact_history_days <= 0:  # off: the request path pays nothing for it
-        return features
     found = contact_features(log, pd.Index(features.index), config, at)
     if not found.columns:
         return features
