@@ -290,6 +290,19 @@ def test_parquet_text_columns_read_as_categoricals_check_as_csv_does(tmp_path):
     assert from_parquet.tables["customers"]["spend"].to_numpy().flags.writeable
 
 
+def test_parquet_stored_index_is_not_a_column(tmp_path):
+    """A frame saved with its index (pandas writes it as a column of its own) is read as its
+    columns only: the rows' old numbers never become a profile attribute of the customers."""
+    data = make_dir(tmp_path)
+    people = pd.read_csv(data / "customers.csv", dtype=str)
+    (data / "customers.csv").unlink()
+    people.index = pd.Index([10, 20, 30], name="row")
+    people.to_parquet(data / "customers.parquet")
+    loaded = load_data_dir(data, check=False)
+    assert list(loaded.tables["customers"].columns) == list(people.columns)
+    assert loaded.tables["customers"]["customer_id"].tolist() == people["customer_id"].tolist()
+
+
 def test_clean_text_is_checked_without_a_copy_and_padded_text_stripped():
     """Millions of rows of text already clean (the usual case) pass through the checks as they
     are; a column with a padded value is stripped, its missing values kept missing (None, from
