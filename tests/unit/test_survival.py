@@ -3,6 +3,7 @@ model's curve, and what is read off it."""
 
 from __future__ import annotations
 
+import pickle
 from dataclasses import replace
 
 import numpy as np
@@ -125,13 +126,23 @@ def test_the_curve_falls_in_time_and_what_is_read_off_it_is_consistent():
         design[:, -1] = k
         every.append(model.booster.predict(design, num_iteration=model.rounds))
     assert np.array_equal(np.column_stack(every), model.hazards(test[:50]))
-    # a request's rows (the periods stacked into one call) score as the whole base does
+    # a request's rows (the periods stacked into one call) score as the whole base does, where
+    # the trees that ignore time are summed once and those that split on it once per period:
+    # LightGBM's own numbers, but for the order in which the trees' outputs are added up
+    steady, timed = model.trees_apart
+    assert steady is not None and timed is not None
+    assert steady.num_trees() + timed.num_trees() == model.rounds
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(survival, "STACKED_ROWS", 0)  # one call per period
-        assert np.array_equal(np.column_stack(every), model.hazards(test[:50]))
+        apart = model.hazards(test[:50])
+        assert np.allclose(np.column_stack(every), apart, rtol=0, atol=1e-12)
         # a large base goes in blocks of rows (one ragged): the same bits as in one block
         patch.setattr(survival, "CURVE_BLOCK", 7)
-        assert np.array_equal(np.column_stack(every), model.hazards(test[:50]))
+        assert np.array_equal(apart, model.hazards(test[:50]))
+        # the split is made again after a round trip through pickle (the bundle), not stored
+        restored = pickle.loads(pickle.dumps(model))
+        assert "trees_apart" not in restored.__dict__
+        assert np.array_equal(apart, restored.hazards(test[:50]))
         assert np.array_equal(survival_at(curve, grid, [30.0, 90.0, 180.0, 360.0]), at)
         assert np.array_equal(restricted_mean(curve, grid), tenure)
         assert restricted_mean(curve[:0], grid).shape == (0,)

@@ -10,10 +10,14 @@ product of one minus the hazards: monotone by construction.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
 
 import lightgbm as lgb
 import numpy as np
+from scipy.special import expit
 
 from cxml.config import ModelConfig
 from cxml.models.train import boost_held_out, lightgbm_params
@@ -80,6 +84,8 @@ CURVE_BLOCK = 65_536  # rows per step of the arithmetic on survival curves (`row
 #: A period whose survival ratio is this close to 1 has no hazard to speak of: its area is the
 #: period itself (np.isclose's default tolerances at 1).
 FLAT = 1e-8 + 1e-5
+#: A hazard model's trees that never split on time, and those that do (None: no such tree).
+TreesApart = tuple[lgb.Booster | None, lgb.Booster | None]
 
 
 def _period_classes(booster: lgb.Booster, rounds: int, n: int) -> np.ndarray:
@@ -92,6 +98,39 @@ def _period_classes(booster: lgb.Booster, rounds: int, n: int) -> np.ndarray:
     side = np.searchsorted(cuts, np.arange(n), side="left")  # go left when period <= cut
     first = {c: k for k, c in reversed(list(enumerate(side)))}
     return np.array([first[c] for c in side], dtype=np.int64)
+
+
+def _trees_apart(booster: lgb.Booster, rounds: int) -> TreesApart:
+    """The first `rounds` trees as two boosters: those that never split on the period's number
+    (the last feature), whose sum is the same for every period, and those that do (None: no
+    such tree). A model's score is the sum of its trees' outputs, so the two raw scores add
+    up to the whole model's, to the last bits of a float."""
+    text = booster.model_to_string(num_iteration=rounds)
+    start, end = text.index("Tree=0\n"), text.index("end of trees")
+    # the trees' byte sizes let LightGBM parse them in parallel; without them it reads in order
+    head = re.sub(r"^tree_sizes=.*\n", "", text[:start], flags=re.M)
+    trees = re.split(r"^Tree=\d+\n", text[start:end], flags=re.M)[1:]
+    period = str(booster.num_feature() - 1)
+
+    def on_period(tree: str) -> bool:
+        split = re.search(r"^split_feature=(.*)$", tree, flags=re.M)  # none: a single leaf
+        return split is not None and period in split.group(1).split()
+
+    def booster_of(kept: list[str]) -> lgb.Booster | None:
+        numbered = "".join(f"Tree={i}\n{tree}" for i, tree in enumerate(kept))
+        return lgb.Booster(model_str=head + numbered + text[end:]) if kept else None
+
+    return (
+        booster_of([t for t in trees if not on_period(t)]),
+        booster_of([t for t in trees if on_period(t)]),
+    )
+
+
+def _raw(trees: lgb.Booster | None, design: np.ndarray) -> np.ndarray:
+    """Per row, the sum of the trees' outputs (0 without trees)."""
+    if trees is None:
+        return np.zeros(len(design))
+    return np.asarray(trees.predict(design, raw_score=True), dtype=float)
 
 
 @dataclass
@@ -144,14 +183,27 @@ class HazardModel:
             for k, hazard in zip(classes, stacked.reshape(len(classes), len(matrix)), strict=True):
                 out[:, self.classes == k] = hazard[:, None]
             return out
+        steady, timed = self.trees_apart
         for start in range(0, len(matrix), CURVE_BLOCK):  # a block's copy of the rows at a time
             rows = np.asarray(matrix[start : start + CURVE_BLOCK], dtype=float)
             design = np.column_stack([rows, np.zeros(len(rows))])
+            # the trees that ignore time once; only those that split on it once per period
+            base = _raw(steady, design)
             for k in classes:
                 design[:, -1] = k
-                hazard = np.asarray(self.booster.predict(design, num_iteration=self.rounds))
+                hazard = expit(base + _raw(timed, design))  # as LightGBM's binary objective
                 out[start : start + len(rows), self.classes == k] = hazard[:, None]
         return out
+
+    @cached_property
+    def trees_apart(self) -> TreesApart:
+        """The trees that never split on time, and those that do (`_trees_apart`)."""
+        return _trees_apart(self.booster, self.rounds)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """What a pickle holds: the fitted model, not the trees' split (made again when
+        needed)."""
+        return {k: v for k, v in self.__dict__.items() if k != "trees_apart"}
 
     def survival(self, matrix: np.ndarray) -> np.ndarray:
         """Rows x periods: the probability of still being a customer at each period's end."""
