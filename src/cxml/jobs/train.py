@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,7 +22,6 @@ from cxml.data.validate import pii_lookalikes
 from cxml.features.attributes import as_of, attribute_record, profile_columns
 from cxml.features.build import build_features, feature_catalog, log_start
 from cxml.features.dataset import Split, build_training_set, informative, out_of_time_split
-from cxml.features.labels import describe_churn
 from cxml.features.table import Table
 from cxml.features.topics import with_classifier
 from cxml.jobs.inputs import cutoffs, load_inputs
@@ -42,7 +41,6 @@ from cxml.models.report import describe_choice, evaluation_report
 from cxml.report.figures import evaluation_figures
 
 if TYPE_CHECKING:
-    from cxml.jobs.logged import InputTable
     from cxml.jobs.tracking import RunRecord
 
 
@@ -273,6 +271,7 @@ def record(trained: Trained, config: PipelineConfig, show_progress: bool = True)
     """Log the run and register the bundle in MLflow (the only step that touches it)."""
     from cxml.jobs import tracking
     from cxml.jobs.gate import same_rows_judge
+    from cxml.jobs.run_record import catalog_table, describe_run, input_tables, run_params
 
     texts = {
         "feature_list.txt": "\n".join(trained.bundle.feature_names) + "\n",
@@ -291,7 +290,7 @@ def record(trained: Trained, config: PipelineConfig, show_progress: bool = True)
             model_name=config.tracking.model_name,
             params=run_params(config, trained.split),
             metrics=trained.metrics,
-            tables={**trained.tables, "feature_catalog": _catalog_table(trained)},
+            tables={**trained.tables, "feature_catalog": catalog_table(trained.bundle)},
             figures=trained.figures,  # type: ignore[arg-type]
             texts=texts,
             model=trained.bundle,
@@ -299,64 +298,10 @@ def record(trained: Trained, config: PipelineConfig, show_progress: bool = True)
             promote_metric=config.evaluation.promote_metric,
             pii_columns=config.features.pii_columns,
             judge=same_rows_judge(trained.frame, trained.backtest.results, metric),
-            inputs=_inputs(trained, config),
+            inputs=input_tables(trained.loaded, trained.frame, config),
             description=describe_run(trained, config),
             begin=begin,
         )
-
-
-def run_params(config: PipelineConfig, split: Split | None) -> dict[str, object]:
-    """The settings a reader of the run looks for first, as MLflow params: the cutoffs and
-    their roles, the label horizon and churn definition, the model's settings (calibration
-    among them), and the action learner and budget."""
-    days = [str(c.date()) for c in cutoffs(config)]
-    params: dict[str, object] = {"pipeline": config.name, "data.dir": str(config.data.dir)}
-    params |= {"cutoffs": ", ".join(days), "cutoffs.count": len(days)}
-    if split is not None:
-        for role in ("train", "validation", "test"):
-            params[f"cutoffs.{role}"] = ", ".join(str(c.date()) for c in getattr(split, role))
-    params |= {f"model.{k}": v for k, v in asdict(config.model).items()}
-    params |= {f"labels.{k}": v for k, v in asdict(config.labels).items()}
-    params |= {"features.windows": config.features.windows}
-    if config.actions is not None:
-        actions = config.actions
-        params |= {"actions.learner": actions.learner, "actions.budget": actions.budget}
-        params |= {"actions.allocation": actions.allocation, "actions.outcome": actions.outcome}
-        params["actions.catalog"] = ", ".join(a.name for a in actions.catalog)
-    return params
-
-
-def describe_run(trained: Trained, config: PipelineConfig) -> str:
-    """The run's description in MLflow (Markdown): what was learned, from what, judged how."""
-    summary, labels = trained.summary, config.labels
-    lines = [
-        f"cxml training of pipeline **{config.name}** on `{config.data.dir}`.",
-        "",
-        f"- churn: {describe_churn(labels)}; horizon {labels.horizon_days} days",
-        f"- cutoffs: {run_params(config, trained.split)['cutoffs']}",
-        f"- training rows: {summary.get('training_rows', '')}; "
-        f"customers: {summary.get('customers', '')}",
-    ]
-    for target in trained.bundle.models:
-        lines.append(f"- {target}: {summary.get(f'{target}_model', '')}")
-    judged = "out of time" if trained.split is not None else "by cross-validation"
-    lines.append(f"- judged {judged}; champion decided on `{config.evaluation.promote_metric}`")
-    return "\n".join(lines)
-
-
-def _inputs(trained: Trained, config: PipelineConfig) -> list[InputTable]:
-    """The data dir's tables and the training rows, as MLflow datasets (digests, not rows)."""
-    from cxml.data.io import find_table
-    from cxml.jobs.logged import InputTable
-
-    data_dir = config.data.dir
-    inputs = [
-        InputTable(name, frame, str(find_table(data_dir, name) or data_dir))
-        for name, frame in trained.loaded.tables.items()
-    ]
-    rows = trained.frame.reset_index()
-    inputs.append(InputTable("training_rows", rows, str(data_dir), context="train"))
-    return inputs
 
 
 def describe_training(summary: dict[str, object], metrics: dict[str, float]) -> list[str]:
@@ -460,8 +405,3 @@ def _training_rows(features: pd.DataFrame, split: Split | None) -> pd.DataFrame:
         return features
     recent = (split.validation or split.train)[-1:]
     return features[features.index.get_level_values("cutoff").isin(recent)]
-
-
-def _catalog_table(trained: Trained) -> pd.DataFrame:
-    """The catalog with its index as a `feature` column (a column called `name` reads as PII)."""
-    return trained.bundle.catalog.rename_axis("feature").reset_index()
