@@ -51,6 +51,7 @@ from cxml.data.simulate_dynamics import (
     tenure_years,
     weekly_hazard,
 )
+from cxml.data.simulate_events import CHANNEL_CODE, EventRecorder, pick_channel, times_in_week
 
 __all__ = ["ACTIONS", "SimConfig", "Simulation", "simulate"]
 
@@ -81,70 +82,6 @@ class Simulation:
     config: SimConfig = field(default_factory=SimConfig)
 
 
-class _Recorder:
-    """Collects events as column arrays; one concatenation at the end keeps it vectorised."""
-
-    TYPES = (
-        "login",
-        "purchase",
-        "support_ticket",
-        "survey_csat",
-        "complaint",
-        "payment_failed",
-        "survey_nps",
-        "cancel",
-    )
-    CHANNELS = ("web", "app", "call_centre", "store", "email", "chat", "social")
-
-    def __init__(self) -> None:
-        self.parts: list[tuple[np.ndarray, ...]] = []
-
-    def add(self, cust, time_ns, event_type, channel, value=None, text=None) -> None:
-        n = len(cust)
-        if n == 0:
-            return
-        channel = np.broadcast_to(np.asarray(channel), (n,))
-        chan = (
-            np.searchsorted(np.asarray(self.CHANNELS), channel)
-            if channel.dtype.kind == "U"
-            else channel
-        )
-        value = np.full(n, np.nan) if value is None else np.asarray(value, dtype=float)
-        text = np.full(n, None, dtype=object) if text is None else text
-        kind = np.full(n, self.TYPES.index(event_type), dtype=np.int8)
-        self.parts.append((cust, time_ns, kind, chan.astype(np.int8), value, text))
-
-    def frame(self, ids: np.ndarray) -> pd.DataFrame:
-        cols = [np.concatenate(c) for c in zip(*self.parts, strict=True)]
-        order = np.lexsort((cols[1], cols[0]))
-        cust, time_ns, kind, chan, value, txt = (c[order] for c in cols)
-        return pd.DataFrame(
-            {
-                "customer_id": pd.Categorical.from_codes(cust, categories=ids),
-                "event_time": pd.to_datetime(time_ns, utc=True).astype("datetime64[ns, UTC]"),
-                "event_type": pd.Categorical.from_codes(kind, categories=list(self.TYPES)),
-                "channel": pd.Categorical.from_codes(chan, categories=list(self.CHANNELS)),
-                "value": value,
-                "text": txt,
-            }
-        )
-
-
-_CHANNEL_CODE = {c: i for i, c in enumerate(_Recorder.CHANNELS)}
-
-
-def _times(rng: np.random.Generator, week_ns: int, counts: np.ndarray, idx: np.ndarray):
-    """Customers repeated by their counts, at uniform whole-second times within the week."""
-    cust = np.repeat(idx, counts)
-    seconds = (rng.random(len(cust)) * WEEK.total_seconds()).astype(np.int64)
-    return cust, week_ns + seconds * 1_000_000_000
-
-
-def _pick_channel(rng: np.random.Generator, n: int, channels: list[str], p: list[float]):
-    codes = np.asarray([_CHANNEL_CODE[c] for c in channels])
-    return codes[rng.choice(len(channels), n, p=p)]
-
-
 class _Journeys:
     """The week-by-week run: state, observable trackers, the logged policy and the recorder.
     `decisions`: per campaign week, a decisions table (customer_id, action, propensity) that
@@ -162,7 +99,7 @@ class _Journeys:
         self.last_nps_week = np.full(n, -10_000)
         self.last_trouble_week = np.full(n, -10_000)  # complaint or unresolved ticket
         self.last_action_week = np.full(n, -10_000)
-        self.events = _Recorder()
+        self.events = EventRecorder()
         self.action_parts: list[tuple[np.ndarray, ...]] = []
         self.truth: pd.DataFrame | None = None
         self.start_ns = pd.Timestamp(cfg.start, tz="UTC").value
@@ -260,9 +197,10 @@ class _Journeys:
         week_ns = self.start_ns + week * WEEK.value
         churn = self.rng.random(len(idx)) < hazard
         cancel_ns = np.full(len(idx), np.iinfo(np.int64).max)
-        _, cancel_ns[churn] = _times(self.rng, week_ns, np.ones(churn.sum(), dtype=int), idx[churn])
+        once = np.ones(churn.sum(), dtype=int)
+        _, cancel_ns[churn] = times_in_week(self.rng, week_ns, once, idx[churn])
         self.cancelled[idx[churn]] = True
-        rec = _Recorder()
+        rec = EventRecorder()
         self._usage(rec, week, week_ns, idx, sub)
         self._service(rec, week, week_ns, idx, sub, tickets, unresolved, payfail)
         self._surveys(rec, week, week_ns, idx, sub)
@@ -270,11 +208,11 @@ class _Journeys:
             idx[churn],
             cancel_ns[churn],
             "cancel",
-            _pick_channel(self.rng, int(churn.sum()), ["call_centre", "web"], [0.6, 0.4]),
+            pick_channel(self.rng, int(churn.sum()), ["call_centre", "web"], [0.6, 0.4]),
         )
         self._keep_before_cancel(rec, idx, cancel_ns)
 
-    def _keep_before_cancel(self, rec: _Recorder, idx: np.ndarray, cancel_ns: np.ndarray):
+    def _keep_before_cancel(self, rec: EventRecorder, idx: np.ndarray, cancel_ns: np.ndarray):
         """Nothing happens after a customer cancels (the cancel event itself is kept)."""
         limit = np.full(self.cfg.customers, np.iinfo(np.int64).max)
         limit[idx] = cancel_ns
@@ -282,28 +220,28 @@ class _Journeys:
             keep = part[1] <= limit[part[0]]
             self.events.parts.append(tuple(col[keep] for col in part))
 
-    def _usage(self, rec: _Recorder, week: int, week_ns: int, idx: np.ndarray, sub: State):
+    def _usage(self, rec: EventRecorder, week: int, week_ns: int, idx: np.ndarray, sub: State):
         pop, rng = self.pop, self.rng
         logins = rng.poisson(pop.login_rate[idx] * np.exp(0.5 * np.minimum(sub.s, 2.0)))
-        cust, t = _times(rng, week_ns, logins, idx)
+        cust, t = times_in_week(rng, week_ns, logins, idx)
         app = np.where(rng.random(len(cust)) < 0.8, pop.app_user[cust], ~pop.app_user[cust])
-        rec.add(cust, t, "login", np.where(app, _CHANNEL_CODE["app"], _CHANNEL_CODE["web"]))
+        rec.add(cust, t, "login", np.where(app, CHANNEL_CODE["app"], CHANNEL_CODE["web"]))
         billed = idx[(week - pop.signup_week[idx]) % 4 == 0]
-        cust, t = _times(rng, week_ns, np.ones(len(billed), dtype=int), billed)
-        rec.add(cust, t, "purchase", _CHANNEL_CODE["web"], pop.monthly_charge[cust])
+        cust, t = times_in_week(rng, week_ns, np.ones(len(billed), dtype=int), billed)
+        rec.add(cust, t, "purchase", CHANNEL_CODE["web"], pop.monthly_charge[cust])
         extra = rng.poisson(0.03 * np.exp(0.4 * np.minimum(sub.s, 2.0)))
-        cust, t = _times(rng, week_ns, extra, idx)
+        cust, t = times_in_week(rng, week_ns, extra, idx)
         rec.add(
             cust,
             t,
             "purchase",
-            _pick_channel(rng, len(cust), ["store", "web", "app"], [0.4, 0.3, 0.3]),
+            pick_channel(rng, len(cust), ["store", "web", "app"], [0.4, 0.3, 0.3]),
             np.round(rng.lognormal(3.0, 0.6, len(cust)), 2),
         )
 
     def _service(
         self,
-        rec: _Recorder,
+        rec: EventRecorder,
         week: int,
         week_ns: int,
         idx: np.ndarray,
@@ -313,13 +251,13 @@ class _Journeys:
         payfail: np.ndarray,
     ) -> None:
         rng = self.rng
-        cust, t = _times(rng, week_ns, tickets, idx)
+        cust, t = times_in_week(rng, week_ns, tickets, idx)
         first = np.r_[0, np.cumsum(tickets)[:-1]]  # the first `unresolved` of each are open
         rank = np.arange(len(cust)) - np.repeat(first, tickets)
         is_open = rank < np.repeat(unresolved, tickets)
         slow = 1 + 2 * (1 - self.pop.resolve_prob[cust])
         hours = np.round(rng.lognormal(np.log(18), 0.9, len(cust)) * slow, 1)
-        channel = _pick_channel(rng, len(cust), ["call_centre", "chat", "email"], [0.5, 0.3, 0.2])
+        channel = pick_channel(rng, len(cust), ["call_centre", "chat", "email"], [0.5, 0.3, 0.2])
         rec.add(cust, t, "support_ticket", channel, np.where(is_open, np.nan, hours))
         answered = ~is_open & (rng.random(len(cust)) < 0.3)
         s_now = sub.s[np.searchsorted(idx, cust[answered])]
@@ -337,24 +275,24 @@ class _Journeys:
             cust[answered],
             t[answered] + (hours[answered] * 3600).astype(np.int64) * 1_000_000_000,
             "survey_csat",
-            _CHANNEL_CODE["email"],
+            CHANNEL_CODE["email"],
             csat,
         )
         complaints = rng.poisson(
             0.004 + 0.05 * np.minimum(sub.open_issues, 3) + 0.02 * np.maximum(-sub.s, 0)
         )
-        cust_c, t_c = _times(rng, week_ns, complaints, idx)
+        cust_c, t_c = times_in_week(rng, week_ns, complaints, idx)
         rec.add(
             cust_c,
             t_c,
             "complaint",
-            _pick_channel(rng, len(cust_c), ["call_centre", "social", "store"], [0.5, 0.3, 0.2]),
+            pick_channel(rng, len(cust_c), ["call_centre", "social", "store"], [0.5, 0.3, 0.2]),
         )
-        cust_p, t_p = _times(rng, week_ns, payfail, idx)
-        rec.add(cust_p, t_p, "payment_failed", _CHANNEL_CODE["web"])
+        cust_p, t_p = times_in_week(rng, week_ns, payfail, idx)
+        rec.add(cust_p, t_p, "payment_failed", CHANNEL_CODE["web"])
         self.last_trouble_week[idx[(complaints > 0) | (unresolved > 0)]] = week
 
-    def _surveys(self, rec: _Recorder, week: int, week_ns: int, idx: np.ndarray, sub: State):
+    def _surveys(self, rec: EventRecorder, week: int, week_ns: int, idx: np.ndarray, sub: State):
         rng = self.rng
         eligible = week - self.last_nps_week[idx] >= SURVEY_GAP_WEEKS
         asked = eligible & (rng.random(len(idx)) < SURVEY_RATE)
@@ -367,9 +305,9 @@ class _Journeys:
             )
             + 0.0
         )
-        _, t = _times(rng, week_ns, np.ones(len(who), dtype=int), who)
+        _, t = times_in_week(rng, week_ns, np.ones(len(who), dtype=int), who)
         comment = text.comments(score, sub.open_issues[asked], self.pop.price_sensitivity[who], rng)
-        rec.add(who, t, "survey_nps", _CHANNEL_CODE["email"], score, comment)
+        rec.add(who, t, "survey_nps", CHANNEL_CODE["email"], score, comment)
         self.last_nps[who] = score
         self.last_nps_week[who] = week
 
