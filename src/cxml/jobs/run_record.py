@@ -3,6 +3,7 @@ description, the input tables as datasets and the feature catalog as a table."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict
 from typing import TYPE_CHECKING
 
@@ -17,7 +18,6 @@ from cxml.models.bundle import ScoringBundle
 
 if TYPE_CHECKING:
     from cxml.jobs.logged import InputTable
-    from cxml.jobs.train import Trained
 
 
 def run_params(config: PipelineConfig, split: Split | None) -> dict[str, object]:
@@ -41,20 +41,26 @@ def run_params(config: PipelineConfig, split: Split | None) -> dict[str, object]
     return params
 
 
-def describe_run(trained: Trained, config: PipelineConfig) -> str:
-    """The run's description in MLflow (Markdown): what was learned, from what, judged how."""
-    summary, labels = trained.summary, config.labels
+def describe_run(
+    config: PipelineConfig,
+    summary: Mapping[str, object],
+    split: Split | None,
+    targets: Iterable[str],
+) -> str:
+    """The run's description in MLflow (Markdown): what was learned (a model per target),
+    from what (the training summary), judged how."""
+    labels = config.labels
     lines = [
         f"cxml training of pipeline **{config.name}** on `{config.data.dir}`.",
         "",
         f"- churn: {describe_churn(labels)}; horizon {labels.horizon_days} days",
-        f"- cutoffs: {run_params(config, trained.split)['cutoffs']}",
+        f"- cutoffs: {run_params(config, split)['cutoffs']}",
         f"- training rows: {summary.get('training_rows', '')}; "
         f"customers: {summary.get('customers', '')}",
     ]
-    for target in trained.bundle.models:
+    for target in targets:
         lines.append(f"- {target}: {summary.get(f'{target}_model', '')}")
-    judged = "out of time" if trained.split is not None else "by cross-validation"
+    judged = "out of time" if split is not None else "by cross-validation"
     lines.append(f"- judged {judged}; champion decided on `{config.evaluation.promote_metric}`")
     return "\n".join(lines)
 

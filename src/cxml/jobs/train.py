@@ -299,7 +299,7 @@ def record(trained: Trained, config: PipelineConfig, show_progress: bool = True)
             pii_columns=config.features.pii_columns,
             judge=same_rows_judge(trained.frame, trained.backtest.results, metric),
             inputs=input_tables(trained.loaded, trained.frame, config),
-            description=describe_run(trained, config),
+            description=describe_run(config, trained.summary, trained.split, trained.bundle.models),
             begin=begin,
         )
 
