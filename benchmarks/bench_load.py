@@ -21,7 +21,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from benchmarks.bench_scaling import _peak_rss, in_fresh_process, replicate, write_base
+from benchmarks.bench_scaling import (
+    _peak_rss,
+    in_fresh_process,
+    replicate,
+    replicate_log,
+    write_base,
+)
 from cxml.cli.memory import keep_freed_memory
 from cxml.data.load import load_data_dir
 from cxml.data.simulate import Simulation
@@ -29,13 +35,16 @@ from cxml.data.simulate import Simulation
 SIZES = (100_000, 1_000_000)
 
 
-def write_plain(base: Path, size: int, folder: Path) -> int:
-    """`folder` as a data dir of `size` customers, text columns as plain text; its events."""
-    events, customers = replicate(
-        pd.read_pickle(base / "events.pkl"), pd.read_pickle(base / "customers.pkl"), size
-    )
+def write_plain(base: Path, size: int, folder: Path, log: pd.DataFrame | None = None) -> int:
+    """`folder` as a data dir of `size` customers, text columns as plain text; its events.
+    `log`: the actions log of `base`'s customers, written for the copies (`replicate_log`)."""
+    people = pd.read_pickle(base / "customers.pkl")
+    events, customers = replicate(pd.read_pickle(base / "events.pkl"), people, size)
+    tables = {"events": events, "customers": customers}
+    if log is not None:
+        tables["actions"] = replicate_log(log, people, customers)
     folder.mkdir()
-    for name, frame in (("events", events), ("customers", customers)):
+    for name, frame in tables.items():
         table = pa.Table.from_pandas(frame, preserve_index=False).replace_schema_metadata(None)
         for i, field in enumerate(table.schema):
             if pa.types.is_dictionary(field.type):

@@ -57,6 +57,20 @@ def replicate(
     return out, people
 
 
+def replicate_log(log: pd.DataFrame, customers: pd.DataFrame, people: pd.DataFrame) -> pd.DataFrame:
+    """The actions log of `people` (`replicate`'s copies of `customers`): each copy's customers
+    get their original's rows under their own id; rows of other customers go."""
+    n, size = len(customers), len(people)
+    base = pd.Index(customers["customer_id"].astype(str))
+    code = base.get_indexer(log["customer_id"].astype(str))
+    number = np.where(code < 0, size, code + n * np.arange(-(-size // n))[:, None]).ravel()
+    rows = np.flatnonzero(number < size)
+    out = log.take(rows % len(log))
+    out.index = pd.RangeIndex(len(out))
+    out["customer_id"] = people["customer_id"].to_numpy(dtype=object)[number[rows]]
+    return out
+
+
 def _rss() -> int:
     """This process's resident memory now, in bytes (Linux's VmRSS)."""
     status = Path("/proc/self/status").read_text()
