@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
@@ -301,6 +303,25 @@ def test_parquet_stored_index_is_not_a_column(tmp_path):
     loaded = load_data_dir(data, check=False)
     assert list(loaded.tables["customers"].columns) == list(people.columns)
     assert loaded.tables["customers"]["customer_id"].tolist() == people["customer_id"].tolist()
+
+
+def test_parquet_column_named_twice_is_a_clear_error(tmp_path):
+    """Parquet can hold two columns of one name (CSV's reader renames the second): which one
+    is meant cannot be guessed, so the read stops and names the column."""
+    data = make_dir(tmp_path)
+    (data / "events.csv").unlink()
+    table = pa.Table.from_arrays(
+        [
+            pa.array(["c1"]),
+            pa.array(["2024-02-01T00:00:00Z"]),
+            pa.array(["login"]),
+            pa.array(["x"]),
+        ],
+        names=["customer_id", "event_time", "event_type", "event_type"],
+    )
+    pq.write_table(table, data / "events.parquet")
+    with pytest.raises(ContractError, match=r"events.parquet: column\(s\) event_type appear more"):
+        load_data_dir(data, check=False)
 
 
 def test_clean_text_is_checked_without_a_copy_and_padded_text_stripped():

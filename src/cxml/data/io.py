@@ -123,6 +123,12 @@ def _read_parquet(path: Path, limits: ReadLimits, repeated: tuple[str, ...]) -> 
         _check_size(path, decoded, limits)
         _check_rows(path, meta.num_rows, limits)
         names = _data_columns(file.schema_arrow)
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise ContractError(
+                f"{path}: column(s) {', '.join(twice)} appear more than once; keep one of each "
+                "and export the file again"
+            )
 
         def column(name: str) -> pd.Series:  # a reader per thread: one is not shared
             read = pq.ParquetFile(path, read_dictionary=texts).read(columns=[name])
