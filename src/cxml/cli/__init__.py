@@ -355,8 +355,10 @@ def outcomes(
     typer.echo(f"tables in {out}")
 
 
-for command in (promote, rollback, models, export):  # registered models (registry.py)
-    app.command()(command)
+app.command()(promote)  # the registered-model commands (registry.py), in --help's order
+app.command()(rollback)
+app.command()(models)
+app.command()(export)
 
 
 @app.command()

@@ -116,8 +116,8 @@ def _read_parquet(path: Path, limits: ReadLimits, repeated: tuple[str, ...]) -> 
     (`make bench`, reading a data dir). The frame owns its columns (writable, not Arrow's
     read-only buffers)."""
     try:
-        texts = _text_columns(pq.read_schema(path), repeated)
-        file = pq.ParquetFile(path, read_dictionary=texts)
+        file = pq.ParquetFile(path)
+        texts = _text_columns(file.schema_arrow, repeated)
         meta = file.metadata
         decoded = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
         _check_size(path, decoded, limits)

@@ -5,12 +5,9 @@ from __future__ import annotations
 
 import logging
 import os
-import subprocess
 import warnings
 from collections.abc import Callable, Iterable, Mapping
-from contextlib import suppress
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +20,7 @@ from mlflow.models import infer_signature
 from mlflow.pyfunc import PythonModel
 
 from cxml.jobs.logged import InputTable, _check_no_pii, _log_inputs, _strict_json
+from cxml.jobs.provenance import code_version, package_version, pip_requirements
 from cxml.jobs.store import check_store, tracking_uri
 from cxml.models.bundle import BundleLayoutError
 
@@ -39,14 +37,6 @@ PACKAGE_VERSION_TAG = "cxml.package_version"
 # MLflow rejects or truncates (with a warning) longer param values; we cut them ourselves first.
 _PARAM_MAX_CHARS = 6000
 _TRUNCATED = "...[truncated]"
-# Pinned into a model's requirements at their installed versions: MLflow, the unpickler, and
-# what cxml's code imports when a model is loaded and predicts (tests/model/test_export.py
-# records those imports where cxml is not installed). A registered model also needs cxml.
-_RUNTIME_DISTS = (
-    "mlflow", "cloudpickle", "numpy", "pandas", "pyarrow", "pandera", "pydantic", "pyyaml",
-    "scipy", "scikit-learn", "lightgbm", "vaderSentiment",
-)  # fmt: skip
-
 # MLflow logs INFO lines on every call; keep real warnings only. cxml pickles model objects on
 # purpose, so MLflow's cloudpickle notice (repeated on every log_model) is dropped too.
 logging.getLogger("mlflow").setLevel(logging.WARNING)
@@ -91,38 +81,11 @@ def _client() -> MlflowClient:
     return MlflowClient(tracking_uri=uri)
 
 
-def _code_version() -> str:
-    """Short git commit of cwd so a run can be traced to code; never fails the run."""
-    try:
-        command = ["git", "rev-parse", "--short", "HEAD"]
-        done = subprocess.run(command, capture_output=True, text=True, timeout=5, check=False)
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    commit = done.stdout.strip()
-    return commit if done.returncode == 0 and commit else "unknown"
-
-
-def _package_version() -> str:
-    with suppress(metadata.PackageNotFoundError):
-        return metadata.version("cxml")
-    return "unknown"
-
-
 def _param_value(value: object) -> str:
     """MLflow stores params as bounded strings; cut long ones visibly instead of failing."""
     text = str(value)
     cut = _PARAM_MAX_CHARS - len(_TRUNCATED)
     return text if len(text) <= _PARAM_MAX_CHARS else text[:cut] + _TRUNCATED
-
-
-def _pip_requirements() -> list[str]:
-    """Pins from this environment: MLflow's own inference runs a subprocess per model
-    and only finds mlflow and cloudpickle for objects pickled by cloudpickle."""
-    pins = []
-    for dist in _RUNTIME_DISTS:
-        with suppress(metadata.PackageNotFoundError):
-            pins.append(f"{dist}=={metadata.version(dist)}")
-    return pins
 
 
 def _check_inputs(
@@ -163,7 +126,7 @@ def _log_run_data(
         mlflow.log_figure(figure, f"plots/{name}.png")
     for file_name, text in texts.items():
         mlflow.log_text(text, file_name)
-    versions = {CODE_VERSION_TAG: _code_version(), PACKAGE_VERSION_TAG: _package_version()}
+    versions = {CODE_VERSION_TAG: code_version(), PACKAGE_VERSION_TAG: package_version()}
     mlflow.set_tags({**(tags or {}), **versions})
 
 
@@ -186,7 +149,7 @@ def _pyfunc(
         "python_model": _CxmlPyfunc(model),
         "signature": signature,
         "input_example": input_example,
-        "pip_requirements": _pip_requirements(),
+        "pip_requirements": pip_requirements(),
     }
 
 
