@@ -167,18 +167,24 @@ def test_one_customer_alone_equals_its_batch_row(sim):
 @pytest.mark.parametrize("ids_as", ["category", "text"])
 @pytest.mark.parametrize("chunk", [7, 10**6])
 def test_features_in_blocks_of_customers_equal_the_whole_base(sim, ids_as, chunk):
-    """`cxml features` builds a block of customers at a time from one grouping of the events:
-    every block must see exactly its own customers' events (ids as Parquet's categories or as
-    CSV's text, an event of a customer missing from the table ignored), in any row order; and
-    a base of one block, all of them."""
+    """A build takes a block of customers at a time: every block must see exactly its own
+    customers' events (ids and comments as Parquet's categories or as CSV's text, an event of
+    a customer missing from the table ignored), in any row order; and a base of one block, all
+    of them. The catalog is the same."""
     cutoff = sim.config.cutoff
     stranger = sim.events.head(3).assign(customer_id="not-a-customer")
     ev = pd.concat([sim.events, stranger], ignore_index=True).sample(frac=1.0, random_state=2)
-    ev["customer_id"] = ev["customer_id"].astype(ids_as if ids_as == "category" else object)
-    whole = build_features(sim.events, sim.customers, cutoff, since=log_start(ev)).frame()
-    blocks = batch_features(ev, sim.customers, cutoff, chunk_customers=chunk, show_progress=False)
+    for column in ("customer_id", "text"):
+        ev[column] = ev[column].astype(ids_as if ids_as == "category" else object)
+    assert ev["text"].notna().sum() > 100  # comments to read
+    whole = build_features(
+        sim.events, sim.customers, cutoff, since=log_start(ev), block_customers=10**6
+    )
+    blocks = batch_features(ev, sim.customers, cutoff, chunk_customers=chunk)
     assert list(blocks.index) == list(sim.customers["customer_id"])
-    pd.testing.assert_frame_equal(blocks, whole)
+    pd.testing.assert_frame_equal(blocks, whole.frame())
+    built = build_features(ev, sim.customers, cutoff, since=log_start(ev), block_customers=chunk)
+    pd.testing.assert_frame_equal(built.catalog(), whole.catalog())
 
 
 def test_row_order_never_changes_a_feature(sim):

@@ -155,7 +155,10 @@ def features(
     data_dir: Annotated[str, typer.Argument(help="Data dir holding customers.*, events.*")],
     cutoff: Annotated[str, typer.Option(help="Features use events strictly before this time")],
     out: Annotated[str, typer.Option(help="Parquet to write (spark: a folder of parts)")],
-    chunk_customers: Annotated[int, typer.Option(min=1, help="Customers per chunk")] = 50_000,
+    chunk_customers: Annotated[
+        int | None,
+        typer.Option(min=1, help="Customers whose features are built at once (fewer: less memory)"),
+    ] = None,
     engine: Annotated[str, typer.Option(help=ENGINE_HELP)] = "local",
     master: Annotated[str | None, typer.Option(help=MASTER_HELP)] = None,
     buckets: Annotated[int | None, typer.Option(min=1, help="Spark: customer buckets")] = None,

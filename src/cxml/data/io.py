@@ -47,8 +47,9 @@ __all__ = [
 SUFFIXES = (".parquet", ".csv", ".csv.gz")
 #: Per table, the Parquet text columns read as categoricals (each distinct text held once, not
 #: once per row): the events' ids, types and channels, the long table's repeated texts and the
-#: columns every reader of events already takes as categoricals (the simulator writes them so).
-REPEATED = {"events": ("customer_id", "event_type", "channel")}
+#: columns every reader of events already takes as categoricals (the simulator writes them so);
+#: and its comments, missing on most events (a code per row, not an object).
+REPEATED = {"events": ("customer_id", "event_type", "channel", "text")}
 
 
 def find_table(data_dir: Path, table: str) -> Path | None:

@@ -20,6 +20,7 @@ from cxml.data.schema import utc_timestamp
 from cxml.data.validate import is_pii
 from cxml.features.catalog import FeatureInfo, Features, event_words, family_of
 from cxml.features.sentiment import sentiment
+from cxml.features.table import Table
 from cxml.features.topics import topics_of
 from cxml.features.visible import (
     NS_PER_DAY,
@@ -27,6 +28,7 @@ from cxml.features.visible import (
     Events,
     Source,
     columns_of,
+    customer_blocks,
     last_two,
     visible_events,
     windowed,
@@ -344,22 +346,54 @@ def _profile(
         )
 
 
+#: Customers a feature build takes at once (`build_features`): the arrays of the events it can
+#: see are made per block, so a big base's build holds one block's, not all of them at once.
+BLOCK_CUSTOMERS = 100_000
+
+
 def build_features(
     events: Source,
     customers: Source,
     cutoff: str | pd.Timestamp,
     config: FeatureConfig | None = None,
     since: pd.Timestamp | None = None,
+    block_customers: int = BLOCK_CUSTOMERS,
 ) -> Features:
     """One row per customer in `customers`, from events strictly before `cutoff` only: the
     feature columns with their catalog entries (`.frame()` for a DataFrame, `.catalog()`).
     `since`: when the event log starts (`log_start`): rates are per week of what the log
-    shows of a customer, so a cutoff soon after it starts does not read as a quiet customer."""
+    shows of a customer, so a cutoff soon after it starts does not read as a quiet customer.
+    Built `block_customers` customers at a time (a customer's features read only their own
+    events), the blocks put together in the customers' order."""
     cfg = config or FeatureConfig()
     cut = utc_timestamp(cutoff)
-    columns = columns_of(customers)
-    ids = pd.Index(_as_strings(columns["customer_id"]), name="customer_id")
-    ev = visible_events(columns_of(events), ids, cut, cfg)
+    people = Table.of(customers)
+    ids = pd.Index(_as_strings(people.columns["customer_id"]), name="customer_id")
+    event_columns = columns_of(events)
+    parts = [
+        _block(
+            visible_events(event_columns, rows, cust, len(ids[block]), cut, cfg),
+            people.take(block).columns,
+            ids[block],
+            cut,
+            cfg,
+            since,
+        )
+        for block, rows, cust in customer_blocks(event_columns, ids, cut, cfg, block_customers)
+    ]
+    return parts[0] if len(parts) == 1 else Features.concat(parts)
+
+
+def _block(
+    ev: Events,
+    columns: Mapping[str, Any],
+    ids: pd.Index,
+    cut: pd.Timestamp,
+    cfg: FeatureConfig,
+    since: pd.Timestamp | None,
+) -> Features:
+    """The features of the customers `ids` (`columns`: their customers rows) from `ev`, the
+    events they can see."""
     out = Features(ids)
     tenure = _tenure_days(columns, cut)
     longest = max(cfg.windows)

@@ -53,6 +53,13 @@ class Features(Table):
         kept = {name: self[name][positions] for name in self.columns}
         return Features(self.index[positions], kept, self.infos)
 
+    @classmethod
+    def concat(cls, parts: list[Features]) -> Features:
+        """Blocks of customers' features (each with the same columns), one after the other."""
+        first = parts[0]
+        columns = {name: np.concatenate([part[name] for part in parts]) for name in first.columns}
+        return cls(first.index.append([part.index for part in parts[1:]]), columns, first.infos)
+
     def _numeric(self) -> list[str]:
         return [
             k

@@ -7,7 +7,7 @@ cumulative sum over the few windows, so a whole base is aggregated straight into
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, TypeAlias
@@ -50,12 +50,14 @@ def codes_in(
     values: Any, vocabulary: pd.Index, rows: np.ndarray | slice = slice(None)
 ) -> np.ndarray:
     """Position in `vocabulary` of the value at each of `rows` (default: every value), -1 when
-    absent or missing. A categorical column is looked up once per category."""
+    absent or missing: a new array, of the narrowest type for a categorical column, which is
+    looked up once per category."""
     if isinstance(values.dtype, pd.CategoricalDtype):
+        kind = narrow(len(vocabulary))
         if values.categories.equals(vocabulary):
-            return values.codes[rows].astype(np.int64)
+            return values.codes[rows].astype(kind)
         lookup = np.append(vocabulary.get_indexer(values.categories.astype(str)), -1)
-        return lookup[values.codes[rows]]  # code -1 (missing) reads the last slot
+        return lookup.astype(kind)[values.codes[rows]]  # code -1 (missing) reads the last slot
     return _positions(np.asarray(values, dtype=object)[rows], vocabulary)
 
 
@@ -105,17 +107,38 @@ def in_look_back(time_ns: np.ndarray, cutoff: pd.Timestamp, cfg: FeatureConfig) 
     return (time_ns < cutoff.value) & (time_ns >= cutoff.value - longest_ns)
 
 
+def customer_blocks(
+    columns: Mapping[str, Any], ids: pd.Index, cutoff: pd.Timestamp, cfg: FeatureConfig, size: int
+) -> Iterator[tuple[slice, np.ndarray, np.ndarray]]:
+    """The events a feature at `cutoff` can see, by blocks of `size` consecutive customers of
+    `ids`: per block, its customers (a slice of `ids`), its events' rows and each one's customer
+    (a position in the block). A build then holds one block's arrays at a time, not a whole
+    base's. Each event's customer is looked up once (a categorical column once per category)."""
+    owner = codes_in(columns["customer_id"], ids).astype(narrow(len(ids)), copy=False)  # new
+    owner[~in_look_back(columns["event_time"].asi8, cutoff, cfg)] = -1
+    if len(ids) <= size:
+        rows = np.flatnonzero(owner >= 0)
+        yield slice(0, len(ids)), rows, owner[rows]
+        return
+    for start in range(0, len(ids), size):
+        rows = np.flatnonzero((owner >= start) & (owner < start + size))
+        cust = owner[rows]
+        cust -= start
+        yield slice(start, start + size), rows, cust
+
+
 def visible_events(
-    columns: Mapping[str, Any], ids: pd.Index, cutoff: pd.Timestamp, cfg: FeatureConfig
-):
-    time_ns = columns["event_time"].asi8  # UTC nanoseconds, no per-row objects
-    rows = np.flatnonzero(in_look_back(time_ns, cutoff, cfg))
-    cust = codes_in(columns["customer_id"], ids, rows)
-    known = cust >= 0
-    if not known.all():
-        rows, cust = rows[known], cust[known]
-    cust = cust.astype(narrow(len(ids)), copy=False)
-    time_ns = time_ns[rows]
+    columns: Mapping[str, Any],
+    rows: np.ndarray,
+    cust: np.ndarray,
+    n: int,
+    cutoff: pd.Timestamp,
+    cfg: FeatureConfig,
+) -> Events:
+    """The events at `rows` (of `customer_blocks`) as aligned arrays; `cust`: each one's
+    customer, a position among the block's `n`."""
+    cust = cust.astype(narrow(n), copy=False)
+    time_ns = columns["event_time"].asi8[rows]  # UTC nanoseconds, no per-row objects
     age = (cutoff.value - time_ns) / NS_PER_DAY
     names, counts_as = cfg.type_vocabulary  # the business's raw names count as their role
     other = len(cfg.counted_types)
@@ -136,7 +159,7 @@ def visible_events(
     shorter = np.zeros(len(rows), dtype=np.int8)  # how many windows are shorter than the age
     for window in sorted(cfg.windows)[:-1]:
         shorter += age > window
-    slot = cust.astype(narrow(len(ids) * len(cfg.windows)))
+    slot = cust.astype(narrow(n * len(cfg.windows)))
     slot *= len(cfg.windows)
     slot += shorter
     return Events(cust, age, slot, kinds, chan, value, text_at, text, time_ns)
@@ -147,7 +170,9 @@ def _recent_text(column: Any, rows: np.ndarray, age: np.ndarray, window: int):
     if column is None:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=object)
     recent = np.flatnonzero(age <= window)
-    text = np.asarray(column, dtype=object)[rows[recent]]
+    if not hasattr(column, "dtype"):  # a request's list
+        column = np.asarray(column, dtype=object)
+    text = np.asarray(column[rows[recent]], dtype=object)  # a categorical: only these rows
     present = pd.notna(text)
     return recent[present], text[present]
 
