@@ -432,3 +432,32 @@ def test_the_uplift_model_reads_what_each_customer_already_got(scored_run):
     rows = features.index.get_indexer(recent.index)
     np.testing.assert_allclose(days[rows], expected.to_numpy())
     assert (np.delete(days, rows) == horizon).all()
+
+
+def test_a_base_scored_in_blocks_gets_the_list_it_gets_whole(scored_run):
+    """A big base is scored a block of customers at a time (its encoded matrix not kept, the
+    reasons encoding the rows they explain): the same list, reasons, actions, control group
+    and touchpoints as scored whole, in blocks of any size."""
+    import dataclasses
+    import functools
+
+    from cxml.jobs.inputs import load_inputs
+    from cxml.scoring import Scorer
+
+    config, *_ = scored_run
+    scorer = score_job.load_scorer(config.tracking.model_name, "champion")
+    at = pd.Timestamp(CUTOFF, tz="UTC")
+    loaded = load_inputs(config, write=False)
+    features = score_job.base_features(loaded, scorer.bundle, at, config.data.dir)
+    log = loaded.tables.get("actions")
+
+    def scored(block: int):
+        each = dataclasses.replace(scorer)
+        each.customer_part = functools.partial(Scorer.customer_part, each, block=block)
+        return each.score(features, at, 0.1, log, False, True, config.experiment)
+
+    whole, blocks = scored(len(features)), scored(97)
+    assert len(features) > 10 * 97
+    assert (blocks.frame()["action"] != "none").sum() > 0
+    pd.testing.assert_frame_equal(blocks.frame(), whole.frame(), check_exact=False, rtol=1e-12)
+    pd.testing.assert_frame_equal(blocks.touchpoints, whole.touchpoints, rtol=1e-12)

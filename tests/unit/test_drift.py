@@ -140,3 +140,18 @@ def test_shares_are_the_bins_psi_sums_over() -> None:
     assert plan.actual == pytest.approx(plan.expected)
     with pytest.raises(KeyError, match="not in the profile"):
         shares(profile, train, "no_such_feature")
+
+
+def test_the_built_table_reads_as_its_frame() -> None:
+    """`cxml score` hands psi the built features as they are (no frame of a big base made for
+    the report): the same table as from the frame, drift, other levels and a column gone
+    included."""
+    from cxml.features.table import Table
+
+    train = _training()
+    later = train.assign(spend_90d=train["spend_90d"] * 2.5 + 40, plan="enterprise")
+    later = later.drop(columns=["n_login_30d"])
+    table = Table(later.index, {name: later[name].to_numpy() for name in later.columns})
+    expected = psi(reference_profile(train), later)
+    assert set(expected["status"]) == {"drifted", "missing"}
+    pd.testing.assert_frame_equal(psi(reference_profile(train), table), expected)

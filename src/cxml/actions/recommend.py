@@ -147,6 +147,24 @@ class Options:
     #: held-out campaign (actions/calibration.py); None: nothing measured them.
     uplift_se: np.ndarray | None = None
 
+    @classmethod
+    def concat(cls, parts: list[Options]) -> Options:
+        """Blocks of customers' options (before any fallback), one after the other."""
+        first = parts[0]
+
+        def stacked(name: str) -> np.ndarray:
+            return np.concatenate([getattr(part, name) for part in parts])
+
+        return cls(
+            first.index.append([part.index for part in parts[1:]]),
+            first.names,
+            stacked("uplift"),
+            stacked("value"),
+            stacked("allowed"),
+            stacked("customer_values"),
+            uplift_se=None if first.uplift_se is None else stacked("uplift_se"),
+        )
+
 
 def fall_back(found: Options, fallback: Fallback, risk: np.ndarray) -> Options:
     """The options under which the allocation chooses as the simple `fallback` policy does;

@@ -48,8 +48,8 @@ class Features(Table):
         self.columns[info.name] = values
         self.infos.append(info)
 
-    def take(self, positions: np.ndarray) -> Features:
-        """These rows only (positions), every column kept."""
+    def take(self, positions: np.ndarray | slice) -> Features:
+        """These rows only (positions, or a slice: views), every column kept."""
         kept = {name: self[name][positions] for name in self.columns}
         return Features(self.index[positions], kept, self.infos)
 

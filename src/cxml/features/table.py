@@ -48,8 +48,8 @@ class Table:
     def __iter__(self) -> Iterator[str]:
         return iter(self.columns)
 
-    def take(self, positions: np.ndarray) -> Table:
-        """These rows only (positions), every column kept."""
+    def take(self, positions: np.ndarray | slice) -> Table:
+        """These rows only (positions, or a slice: views), every column kept."""
         return Table(self.index[positions], _rows(self.columns, positions))
 
     def names(self) -> list[str]:
@@ -68,7 +68,7 @@ class Table:
         return [dict(zip(read, row, strict=True)) for row in zip(*read.values(), strict=True)]
 
 
-def _rows(columns: Mapping[str, Any], positions: np.ndarray) -> dict[str, Any]:
+def _rows(columns: Mapping[str, Any], positions: np.ndarray | slice) -> dict[str, Any]:
     """Each column at `positions`; a scalar column stays the scalar."""
     return {
         name: values[positions] if _is_array(values) else values for name, values in columns.items()

@@ -163,7 +163,7 @@ def run_score(
         scored = scored.sort_values("churn_rank", kind="stable").reset_index(drop=True)
         scored["scored_at"] = pd.Timestamp.now(tz="UTC")
         begin("report")
-        html = report_html(scored, scorer, features.frame(), loaded, result.touchpoints)
+        html = report_html(scored, scorer, features, loaded, result.touchpoints)
         begin("page")
         ui = ui_files(scored, loaded.tables, config, out) if page else no_ui_files(out)
         begin("write")

@@ -9,6 +9,7 @@ import pandas as pd
 from cxml.actions.calibration import UpliftCalibration
 from cxml.data.load import LoadedData
 from cxml.features.labels import describe_churn
+from cxml.features.table import Table
 from cxml.jobs.outcomes import earlier_decisions
 from cxml.models.drift import psi
 from cxml.models.monitoring import outcomes
@@ -70,7 +71,7 @@ def _calibration_words(info: object) -> str | None:
 def report_html(
     scored: pd.DataFrame,
     scorer: Scorer,
-    features: pd.DataFrame,
+    features: Table,
     loaded: LoadedData,
     touchpoints: pd.DataFrame | None = None,
 ) -> str:

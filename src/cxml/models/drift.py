@@ -17,6 +17,8 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
+from cxml.features.table import Table
+
 PROFILE_VERSION = 1
 EPSILON = 1e-4  # stands in for an empty bin's share, so ln(actual / expected) stays finite
 STABLE, WATCH = 0.1, 0.25
@@ -136,13 +138,14 @@ def _text_shares(spec: dict[str, Any], column: pd.Series) -> Shares:
     return Shares([*known, "other", "missing"], expected, actual)
 
 
-def shares(profile: dict[str, Any], features: pd.DataFrame, name: str) -> Shares:
-    """The bins of the profiled feature `name`, filled with the rows of `features`: what a
+def shares(profile: dict[str, Any], features: pd.DataFrame | Table, name: str) -> Shares:
+    """The bins of the profiled feature `name`, filled with the rows of `features` (a frame, or
+    the built table itself: no frame of a big base made for this): what a
     reference-versus-current plot draws and what `psi` sums over."""
     for kind, fill in (("numeric", _numeric_shares), ("text", _text_shares)):
         spec = profile.get(kind, {}).get(name)
         if spec is not None:
-            return fill(spec, features[name])
+            return fill(spec, pd.Series(features[name], copy=False))
     raise KeyError(f"{name!r} is not in the profile")
 
 
@@ -169,7 +172,7 @@ def status(value: float, chance: float = 0.0) -> str:
     return "watch" if value < WATCH else "drifted"
 
 
-def psi(profile: dict[str, Any], features: pd.DataFrame) -> pd.DataFrame:
+def psi(profile: dict[str, Any], features: pd.DataFrame | Table) -> pd.DataFrame:
     """PSI of every profiled feature in `features`: columns feature, psi, noise (what chance
     alone reaches at these sample sizes, see `noise`) and status. Features the frame lacks get
     psi NaN and status "missing" and come first; then the most drifted."""
@@ -179,7 +182,7 @@ def psi(profile: dict[str, Any], features: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for kind in ("numeric", "text"):
         for name in profile.get(kind, {}):
-            if name not in features.columns:
+            if name not in features:
                 rows.append((name, np.nan, np.nan, "missing"))
                 continue
             found = shares(profile, features, name)

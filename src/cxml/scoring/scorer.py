@@ -51,12 +51,18 @@ class Scored(Table):
 SURVIVAL_DAYS = (30, 90, 180, 365)
 
 
+#: Customers whose model inputs a batch scoring holds at once (`Scorer.customer_part`): the
+#: encoded matrix and the models' working arrays are made per block, so a big base holds one
+#: block's, not all of them at once.
+BLOCK_ROWS = 100_000
+
+
 @dataclass
 class CustomerPart:
     """What scoring learns about customers from their own rows alone, so a base can be split
-    into pieces (Spark buckets) and the pieces scored apart."""
+    into pieces (blocks, Spark buckets) and the pieces scored apart."""
 
-    matrix: np.ndarray  # the features encoded for the models
+    matrix: np.ndarray | None  # the features encoded for the models (None: not kept)
     probabilities: dict[str, np.ndarray]  # <target>_probability
     raw: np.ndarray  # the churn model's raw score: breaks ties between equal probabilities
     options: Options | None  # per action: uplift, net value, eligibility (None: no actions)
@@ -65,6 +71,25 @@ class CustomerPart:
     tenure: dict[str, np.ndarray] = field(default_factory=dict)
     #: what the uplift model read: the features and each customer's contacts (None: no actions)
     uplift_features: Table | None = None
+
+    @classmethod
+    def concat(cls, parts: list[CustomerPart], uplift_features: Table | None) -> CustomerPart:
+        """Blocks of customers' parts, one after the other; their matrices are not kept."""
+        first = parts[0]
+
+        def joined(columns: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+            return {name: np.concatenate([c[name] for c in columns]) for name in columns[0]}
+
+        return cls(
+            None,
+            joined([p.probabilities for p in parts]),
+            np.concatenate([p.raw for p in parts]),
+            None
+            if first.options is None
+            else Options.concat([p.options for p in parts if p.options is not None]),
+            joined([p.tenure for p in parts]),
+            uplift_features,
+        )
 
 
 @dataclass
@@ -118,21 +143,55 @@ class Scorer:
         return self.assemble(features, part, at, rank, explained, chosen, touchpoints)
 
     def customer_part(
-        self, features: Table, at: pd.Timestamp, actions_log: pd.DataFrame | None
+        self,
+        features: Table,
+        at: pd.Timestamp,
+        actions_log: pd.DataFrame | None,
+        block: int = BLOCK_ROWS,
     ) -> CustomerPart:
         """Everything that needs only the customer's own rows; the rank, who is explained and
-        the allocation need the whole base (see `score`; on Spark, jobs/spark.py)."""
+        the allocation need the whole base (see `score`; on Spark, jobs/spark.py). A base of
+        more than `block` customers is done a block at a time and its matrix is not kept (the
+        reasons encode the rows they explain)."""
+        actions, seen = self.bundle.actions, None
+        if self.bundle.uplift is not None and actions is not None:
+            seen = with_contacts(features, actions_log, actions, at)
+        if len(features) <= block:
+            part = self._own_rows(features, seen, at, actions_log)
+        else:
+            blocks = [slice(start, start + block) for start in range(0, len(features), block)]
+            parts = [
+                self._own_rows(
+                    features.take(rows), None if seen is None else seen.take(rows), at, actions_log
+                )
+                for rows in blocks
+            ]
+            part = CustomerPart.concat(parts, seen)
+        fallback = Fallback.from_info(self.bundle.info.get("policy_fallback"))
+        if part.options is not None and fallback is not None:
+            part.options = fall_back(
+                part.options, fallback, part.probabilities["churn_probability"]
+            )
+        return part
+
+    def _own_rows(
+        self,
+        features: Table,
+        seen: Table | None,
+        at: pd.Timestamp,
+        actions_log: pd.DataFrame | None,
+    ) -> CustomerPart:
+        """`customer_part` of these rows (`seen`: what the uplift model reads of them)."""
         matrix = self.bundle.encode(features)  # encoded once for every model
         raw = self.bundle.models["churn"].predict_matrix_raw(matrix)
         probabilities = self.bundle.probabilities(matrix, {"churn": raw})
         survival = self.bundle.survival
         curve = None if survival is None else survival.survival(matrix)
-        found, seen = None, None
+        found = None
         actions = self.bundle.actions
-        if self.bundle.uplift is not None and actions is not None:
+        if seen is not None and actions is not None:
             learner: Any = self.bundle.uplift
             level = effect_level(actions, probabilities["churn_probability"])
-            seen = with_contacts(features, actions_log, actions, at)
             estimates = self.bundle.predict_uplift(seen, matrix, level)
             names = list(learner.actions_)
             calibration = UpliftCalibration.from_info(self.bundle.info.get("uplift_calibration"))
@@ -143,9 +202,6 @@ class Scorer:
             grid = None if survival is None else survival.grid
             money = customer_values(features, actions, curve, grid)
             found = options(estimates, names, features, actions_log, actions, at, se, money)
-            fallback = Fallback.from_info(self.bundle.info.get("policy_fallback"))
-            if fallback is not None:
-                found = fall_back(found, fallback, probabilities["churn_probability"])
         tenure = self.tenure(features, curve)
         return CustomerPart(matrix, probabilities, raw, found, tenure, seen)
 
@@ -252,7 +308,7 @@ class Scorer:
         return Scored(features.index, columns, table)
 
     def action_drivers(
-        self, features: Table, matrix: np.ndarray, chosen: Table
+        self, features: Table, matrix: np.ndarray | None, chosen: Table
     ) -> np.ndarray | None:
         """Per row with an action, what most raises that customer's estimated effect of it (the
         uplift model's own contributions, in words); None when the learner cannot say.
@@ -262,7 +318,8 @@ class Scorer:
         for action in sorted(set(picked) - {NO_ACTION}):
             rows = np.flatnonzero(picked == action)
             taken = features if len(rows) == len(picked) else features.take(rows)
-            found = self.bundle.uplift_contributions(taken, matrix[rows], action)
+            encoded = self.bundle.encode(taken) if matrix is None else matrix[rows]
+            found = self.bundle.uplift_contributions(taken, encoded, action)
             if found is None:
                 return None
             contrib, names = found
@@ -276,18 +333,21 @@ class Scorer:
         self,
         features: Table,
         explained: np.ndarray,
-        matrix: np.ndarray,
+        matrix: np.ndarray | None,
         touchpoints: bool = False,
     ) -> tuple[dict[str, np.ndarray], pd.DataFrame | None]:
         """reason_1..3 (what raises churn risk, in words), their families and `explained`, as
         arrays over all rows; the rows not `explained` get empty texts (explaining costs many
         predictions). With `touchpoints`, also the touchpoint table of the explained rows.
-        `matrix`: the features encoded."""
+        `matrix`: the features encoded (None: these rows are encoded here)."""
         mask = np.asarray(explained, dtype=bool)
         picked = np.flatnonzero(mask)
         rows = features if mask.all() else features.take(picked)
         names = self.bundle.feature_names
-        encoded = matrix if mask.all() else matrix[picked]
+        if matrix is None:
+            encoded = self.bundle.encode(rows)
+        else:
+            encoded = matrix if mask.all() else matrix[picked]
         contrib = contributions(self.bundle, "churn", encoded)[:, :-1]
         codes = reason_columns(contrib, names, rows, self.infos, k=3)
         columns: dict[str, np.ndarray] = {}
