@@ -120,8 +120,9 @@ def customer_blocks(
         rows = np.flatnonzero(owner >= 0)
         yield slice(0, len(ids)), rows, owner[rows]
         return
-    for start in range(0, len(ids), size):
-        rows = np.flatnonzero((owner >= start) & (owner < start + size))
+    block = (owner // size).astype(narrow(-(-len(ids) // size)))  # -1 (not seen) stays -1
+    for number, start in enumerate(range(0, len(ids), size)):
+        rows = np.flatnonzero(block == number)  # one pass over small numbers per block
         cust = owner[rows]
         cust -= start
         yield slice(start, start + size), rows, cust
