@@ -114,7 +114,8 @@ def customer_blocks(
     `ids`: per block, its customers (a slice of `ids`), its events' rows and each one's customer
     (a position in the block). A build then holds one block's arrays at a time, not a whole
     base's. Each event's customer is looked up once (a categorical column once per category)."""
-    owner = codes_in(columns["customer_id"], ids).astype(narrow(len(ids)), copy=False)  # new
+    owner = codes_in(columns["customer_id"], ids)  # a new array: ours to write into
+    owner = owner.astype(narrow(len(ids)), copy=False)
     owner[~in_look_back(columns["event_time"].asi8, cutoff, cfg)] = -1
     if len(ids) <= size:
         rows = np.flatnonzero(owner >= 0)
