@@ -380,15 +380,21 @@ def test_an_actions_reason_comes_from_what_drives_its_estimated_effect(scored_ru
     assert (texts.str.len() > 5).all() and texts.nunique() > 1  # the customer's own drivers
 
 
-def test_the_control_group_does_not_depend_on_the_order_of_the_rows(scored_run):
+def _champion_inputs(config: PipelineConfig):
+    """The champion's scorer, the cutoff, the base's features and the actions log, as
+    `cxml score` takes them."""
     from cxml.jobs.inputs import load_inputs
 
-    config, *_ = scored_run
     scorer = score_job.load_scorer(config.tracking.model_name, "champion")
     at = pd.Timestamp(CUTOFF, tz="UTC")
     loaded = load_inputs(config, write=False)
     features = score_job.base_features(loaded, scorer.bundle, at, config.data.dir)
-    log = loaded.tables.get("actions")
+    return scorer, at, features, loaded.tables.get("actions")
+
+
+def test_the_control_group_does_not_depend_on_the_order_of_the_rows(scored_run):
+    config, *_ = scored_run
+    scorer, at, features, log = _champion_inputs(config)
 
     def decided(table) -> pd.Series:
         scored = scorer.score(table, at, None, log, False, experiment=config.experiment).frame()
@@ -441,15 +447,10 @@ def test_a_base_scored_in_blocks_gets_the_list_it_gets_whole(scored_run):
     import dataclasses
     import functools
 
-    from cxml.jobs.inputs import load_inputs
     from cxml.scoring import Scorer
 
     config, *_ = scored_run
-    scorer = score_job.load_scorer(config.tracking.model_name, "champion")
-    at = pd.Timestamp(CUTOFF, tz="UTC")
-    loaded = load_inputs(config, write=False)
-    features = score_job.base_features(loaded, scorer.bundle, at, config.data.dir)
-    log = loaded.tables.get("actions")
+    scorer, at, features, log = _champion_inputs(config)
 
     def scored(block: int):
         each = dataclasses.replace(scorer)
