@@ -1,6 +1,7 @@
 """The team's page (report/ui.py) with a large list: how long `cxml score` spends writing the
-static folder and how big it is, how soon Chromium shows the first rows of the static folder,
-and how long the server takes for a page of rows and for one customer's view.
+static folder, the memory that adds and how big it is, how soon Chromium shows the first rows
+of the static folder, and how long the server takes for a page of rows and for one customer's
+view.
 
 The customers and their histories are the simulator's; the scores are drawn at random (the
 page's work does not depend on what a model said): a churn probability, its band by rank, an
@@ -21,8 +22,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from benchmarks.bench_scaling import _peak_rss, _reset_peak, _rss
 from cxml.data.simulate import SimConfig, Simulation, simulate
-from cxml.report.timeline import customer_views
+from cxml.report.timeline import chunked_views, customer_views
 from cxml.report.ui import Listing, static_files
 
 ACTIONS = ["none", "discount", "support_callback", "loyalty_upgrade", "education_email"]
@@ -88,34 +90,46 @@ def run(sim: Simulation) -> None:
     segments = pd.Series(
         sim.customers["segment"].astype(str).to_numpy(), index=scored["customer_id"]
     )
-    start = time.perf_counter()
-    listing = Listing.of(scored, segments, "€")
-    tables, views = customer_views(listing.frame, sim.events, sim.actions, "2025-06-30")
-    files = static_files(listing, tables, views)
-    build = time.perf_counter() - start
-    start = time.perf_counter()
-    plain = sim.events.to_csv(index=False)  # the baseline: every event as text, plain pandas
-    baseline = time.perf_counter() - start
-    size = sum(len(t.encode()) for t in files.values())
-    chunks = [len(t.encode()) for name, t in files.items() if name.startswith("data/c")]
-    print("team's page (static folder ui/)")
-    print(f"  customers            {n:>12,}")
-    print(f"  events shown         {sum(len(v['timeline']['t']) for v in views.values()):>12,}")
-    print(f"  build                {build:>12.1f} s   (views, list and chunks, before writing)")
-    print(
-        f"  baseline             {baseline:>12.1f} s   (pandas to_csv of the same events, "
-        f"{len(plain.encode()) / 1e6:,.0f} MB): page build {build / baseline:.1f}x that"
-    )
-    print(f"  folder size          {size / 1e6:>12.1f} MB")
-    print(f"  list.js              {len(files['data/list.js'].encode()) / 1e6:>12.1f} MB (at open)")
-    print(
-        f"  largest chunk        {max(chunks) / 1e6:>12.2f} MB (loaded when a customer is opened)"
-    )
+    sizes: dict[str, int] = {}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        for name, text in files.items():
+        _reset_peak()
+        before = _rss()
+        start = time.perf_counter()
+        listing = Listing.of(scored, segments, "€")
+        chunks = chunked_views(listing.frame, sim.events, sim.actions, "2025-06-30")
+        for name, make in static_files(listing, chunks).items():  # as `cxml score` writes it
+            text = make()
+            sizes[name] = len(text.encode())
             (folder / name).parent.mkdir(parents=True, exist_ok=True)
             (folder / name).write_text(text, encoding="utf-8")
+        build = time.perf_counter() - start
+        added = _peak_rss() - before
+        start = time.perf_counter()
+        plain = sim.events.to_csv(index=False)  # the baseline: every event as text, plain pandas
+        baseline = time.perf_counter() - start
+        chunk_sizes = [size for name, size in sizes.items() if name.startswith("data/c")]
+        shown = int((sim.events["event_time"] < pd.Timestamp("2025-06-30", tz="UTC")).sum())
+        print("team's page (static folder ui/)")
+        print(f"  customers            {n:>12,}")
+        print(f"  events shown         {shown:>12,}")
+        print(
+            f"  build and write      {build:>12.1f} s   (views, list and chunks, a chunk at a time)"
+        )
+        print(
+            f"  baseline             {baseline:>12.1f} s   (pandas to_csv of the same events, "
+            f"{len(plain.encode()) / 1e6:,.0f} MB): page {build / baseline:.1f}x that"
+        )
+        print(
+            f"  memory added         {added / 2**30:>12.2f} GiB (peak RSS while building and "
+            f"writing, over what was held before)"
+        )
+        print(f"  folder size          {sum(sizes.values()) / 1e6:>12.1f} MB")
+        print(f"  list.js              {sizes['data/list.js'] / 1e6:>12.1f} MB (at open)")
+        print(
+            f"  largest chunk        {max(chunk_sizes) / 1e6:>12.2f} MB "
+            "(loaded when a customer is opened)"
+        )
         try:
             ms = _first_rows(folder / "index.html")
             print(

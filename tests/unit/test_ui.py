@@ -3,11 +3,15 @@ server, and which interactions a customer's view marks as behind a reason."""
 
 from __future__ import annotations
 
+import json
+
+import numpy as np
 import pandas as pd
 import pytest
 
-from cxml.report.timeline import customer_views
-from cxml.report.ui import Listing, action_words
+from cxml.data.simulate import SimConfig, simulate
+from cxml.report.timeline import chunked_views, customer_views
+from cxml.report.ui import Listing, action_words, static_files
 
 CUTOFF = pd.Timestamp("2025-06-30", tz="UTC")
 
@@ -90,3 +94,64 @@ def test_a_view_has_every_event_before_the_cutoff_and_marks_those_behind_a_reaso
     assert views["a2"]["timeline"]["m"] == [0]  # no reasons: nothing marked
     # contact details a customer wrote are masked, the words kept
     assert line["x"][3] == "call me on [number] or [e-mail]"
+
+
+def _read(views: tuple[dict, dict]) -> dict[str, dict]:
+    """Views with their timelines' codes read through their tables, as the page reads them."""
+    tables, by_id = views
+    out = {}
+    for cid, view in by_id.items():
+        line = view["timeline"]
+        words = [tables["types"][k] for k in line["k"]], [tables["channels"][c] for c in line["c"]]
+        out[cid] = {**view, "timeline": {**line, "k": words[0], "c": words[1]}}
+    return out
+
+
+@pytest.mark.parametrize("categorical", [True, False])
+def test_the_static_folder_built_a_chunk_at_a_time_shows_what_the_whole_list_shows(categorical):
+    sim = simulate(SimConfig(customers=40, seed=3))
+    rng = np.random.default_rng(0)
+    ids = sim.customers["customer_id"].astype(str).to_numpy()[::-1]  # rank order is not id order
+    scored = pd.DataFrame(
+        {
+            "customer_id": ids,
+            "cutoff": CUTOFF,
+            "churn_probability": np.linspace(0.9, 0.1, len(ids)),
+            "churn_risk_band": "high",
+            "churn_rank": np.arange(1, len(ids) + 1),
+            "action": "discount",
+            "action_expected_gain": 1.0,
+            "reason_1": rng.choice(
+                [
+                    "2 support tickets from the last 90 days still unresolved",
+                    "days since the last of the logins: 40",
+                    "",
+                ],
+                len(ids),
+            ),
+            "reason_family_1": "support",
+        }
+    )
+    listing = Listing.of(scored)
+    stranger = sim.events.iloc[:3].assign(customer_id="Z9")  # a customer not on the list
+    events = pd.concat([sim.events, stranger]).sample(frac=1.0, random_state=1)
+    ids_type = "category" if categorical else object
+    events["customer_id"] = events["customer_id"].astype(str).astype(ids_type)
+    actions = sim.actions.sample(frac=1.0, random_state=2)
+    assert (events["event_time"] >= CUTOFF).any() and (actions["action_time"] < CUTOFF).any()
+
+    whole = _read(customer_views(listing.frame, events, actions, CUTOFF))
+    chunks = chunked_views(listing.frame, events, actions, CUTOFF, size=7)
+    assert len(chunks) == 6
+    parts = [_read(views()) for views in chunks]
+    assert [list(p) for p in parts] == [list(ids[k : k + 7]) for k in range(0, 40, 7)]
+    assert {cid: v for p in parts for cid, v in p.items()} == whole
+    assert sum(len(v["timeline"]["t"]) for v in whole.values()) > 100  # something was shown
+    assert sum(len(v["received"]) for v in whole.values()) > 0
+
+    # the folder: one script per chunk of the page's size, made when it is written
+    files = static_files(listing, chunked_views(listing.frame, events, actions, CUTOFF))
+    assert sorted(files) == ["data/c0.js", "data/list.js", "index.html"]
+    text = files["data/c0.js"]()
+    chunk = json.loads(text[text.index("(") + 1 : text.rindex(")")])
+    assert _read((chunk["tables"], chunk["views"])) == json.loads(json.dumps(whole))

@@ -69,7 +69,8 @@ def looked_up(
     `missing`. A categorical column is mapped once per category and then read in one gather."""
     if isinstance(values.dtype, pd.CategoricalDtype):
         per_category = table[vocabulary.get_indexer(values.categories.astype(str))]
-        return np.append(per_category, missing)[values.codes[rows]]  # code -1: missing
+        last = np.array([missing], dtype=table.dtype)  # of the table's type, as below
+        return np.append(per_category, last)[values.codes[rows]]  # code -1: missing
     positions = codes_in(values, vocabulary, rows)
     found = table[positions]
     absent = np.flatnonzero(positions < 0)  # outside the vocabulary, or missing

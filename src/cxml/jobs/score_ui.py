@@ -11,7 +11,7 @@ import pandas as pd
 
 from cxml.config import PipelineConfig
 from cxml.data.validate import is_pii
-from cxml.report.timeline import customer_views
+from cxml.report.timeline import chunked_views
 from cxml.report.ui import Listing, static_files
 
 UI = "ui"  # the page's folder in a scoring run's output
@@ -36,18 +36,19 @@ def listing(scored: pd.DataFrame, customers: pd.DataFrame, config: PipelineConfi
 def ui_files(
     scored: pd.DataFrame, tables: dict[str, pd.DataFrame], config: PipelineConfig, out: Path
 ) -> dict[str, Callable[[Path], object]]:
-    """The static folder's files as writers (see data/io.py `write_together`); the chunks of an
+    """The static folder's files as writers (see data/io.py `write_together`), each making its
+    text as it writes, so one chunk of timelines is in memory at a time; the chunks of an
     earlier, longer list are named with a writer that writes nothing, so they go."""
     shown = listing(scored, tables["customers"], config)
-    tables, views = customer_views(
+    chunks = chunked_views(
         shown.frame,
         tables["events"],
         tables.get("actions"),
         scored["cutoff"].iloc[0],
         config.features.taxonomy.aliases,
     )
-    texts = static_files(shown, tables, views)
     writers = no_ui_files(out, "data/c*.js")
+    texts = static_files(shown, chunks)
     writers |= {f"{UI}/{name}": partial(_write, text) for name, text in texts.items()}
     return writers
 
@@ -62,8 +63,8 @@ def no_ui_files(out: Path, pattern: str = "**/*") -> dict[str, Callable[[Path], 
     }
 
 
-def _write(text: str, path: Path) -> None:
-    path.write_text(text, encoding="utf-8")
+def _write(text: Callable[[], str], path: Path) -> None:
+    path.write_text(text(), encoding="utf-8")
 
 
 def _nothing(path: Path) -> None:

@@ -8,12 +8,17 @@ family, e.g. support: tickets and complaints, or because it names the events, "d
 last of the logins", or the channel, "interactions via call centre") and it falls in the
 reason's window ("in the last 90 days"), read from the scored list's own columns, so the marks
 agree with what scored.csv says.
+
+The static folder is built a chunk of customers at a time (`chunked_views`): each event's
+chunk is looked up once, and one chunk's timelines are built, written and let go before the
+next, so a large base's timelines are never all in memory.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -23,7 +28,8 @@ from cxml.data.schema import utc_timestamp
 from cxml.data.validate import contact_details_masked
 from cxml.features.catalog import event_words, one
 from cxml.features.sentiment import sentiment
-from cxml.report.ui import action_words, json_value
+from cxml.features.visible import looked_up, narrow
+from cxml.report.ui import CHUNK, action_words, json_value
 
 #: Reason families that are about events of these (built-in) types.
 FAMILY_TYPES = {
@@ -45,17 +51,26 @@ def _about(reason: str, family: str, role: str, shown: str, channel: str) -> boo
     return bool(channel) and f"via {channel.replace('_', ' ')}" in reason
 
 
-def _marks(events: pd.DataFrame, listing: pd.DataFrame, at: pd.Timestamp) -> np.ndarray:
+def _marks(
+    events: pd.DataFrame, listing: pd.DataFrame, at: pd.Timestamp, roles: Mapping[str, str]
+) -> np.ndarray:
     """Per event (rows of `events`, customers of `listing`), whether a reason is about it:
     decided once per distinct reason and kind of event, then looked up per event."""
     marked = np.zeros(len(events), dtype=bool)
     if not len(events):
         return marked
     place = pd.Index(listing["customer_id"]).get_indexer(events["customer_id"])
-    kinds = pd.MultiIndex.from_arrays(
-        [events["role"], events["event_type"], events["channel"].fillna("")]
-    )
-    codes, combos = kinds.factorize()
+    types, type_names = pd.factorize(events["event_type"].astype(object), use_na_sentinel=False)
+    channels, channel_names = pd.factorize(events["channel"].fillna(""), use_na_sentinel=False)
+    codes, kinds = pd.factorize(types.astype(np.int64) * len(channel_names) + channels)
+    combos = [  # (role, raw type, channel) per kind of event
+        (roles.get(str(t), str(t)), str(t), str(c))
+        for t, c in zip(
+            type_names[kinds // len(channel_names)],
+            channel_names[kinds % len(channel_names)],
+            strict=True,
+        )
+    ]
     age = (at - events["event_time"]).dt.total_seconds().to_numpy() / 86400
     for slot in range(3):
         pairs = [
@@ -86,19 +101,22 @@ def _window(reason: str) -> float:
 def _timelines(events: pd.DataFrame) -> tuple[dict[str, list[str]], dict[str, dict[str, list]]]:
     """Each customer's events as columns, newest first: t minutes since 1970 (UTC), k and c
     the type and channel as numbers into the returned tables, v value, x text, s sentiment,
-    m behind a reason (0/1). Columns of numbers keep a long history small."""
-    kinds, types = pd.factorize(events["event_type"].astype(str).str.replace("_", " "))
-    channel = events["channel"].astype(object).where(events["channel"].notna(), "")
-    places, channels = pd.factorize(channel.astype(str).str.replace("_", " "))
+    m behind a reason (0/1). Columns of numbers keep a long history small. Each column is made
+    in one pass; only the texts present are masked one by one."""
+    kinds, types = pd.factorize(events["event_type"].astype(object), use_na_sentinel=False)
+    places, channels = pd.factorize(events["channel"].astype(object), use_na_sentinel=False)
     stamps = events["event_time"].to_numpy(dtype="datetime64[m]").astype(np.int64)
-    values = events["value"].astype(float).round(2).to_numpy()
+    texts = events["text"].to_numpy(dtype=object)
+    written = np.flatnonzero(pd.notna(texts))
+    masked = np.full(len(texts), None, dtype=object)
+    masked[written] = [contact_details_masked(str(t)) for t in texts[written]]
     columns = {
         "t": stamps.tolist(),
         "k": kinds.tolist(),
         "c": places.tolist(),
-        "v": [None if np.isnan(v) else float(v) for v in values],
-        "x": [None if pd.isna(t) else contact_details_masked(str(t)) for t in events["text"]],
-        "s": [None if np.isnan(v) else round(float(v), 2) for v in events["sentiment"]],
+        "v": _numbers_or_none(events["value"].astype(float).round(2).to_numpy()),
+        "x": masked.tolist(),
+        "s": _numbers_or_none(np.round(events["sentiment"].to_numpy(dtype=float), 2)),
         "m": events["marked"].astype(int).tolist(),
     }
     ids = events["customer_id"].to_numpy(dtype=object)
@@ -108,8 +126,18 @@ def _timelines(events: pd.DataFrame) -> tuple[dict[str, list[str]], dict[str, di
         str(cid): {k: col[a:b] for k, col in columns.items()}
         for cid, a, b in zip(found, starts, ends, strict=True)
     }
-    tables = {"types": [str(t) for t in types], "channels": [str(c) for c in channels]}
+    tables = {
+        "types": [str(t).replace("_", " ") for t in types],
+        "channels": ["" if pd.isna(c) else str(c).replace("_", " ") for c in channels],
+    }
     return tables, out
+
+
+def _numbers_or_none(values: np.ndarray) -> list[float | None]:
+    """Python floats, None where missing (JSON null)."""
+    out = values.astype(object)
+    out[np.isnan(values)] = None
+    return out.tolist()
 
 
 def _received(actions: pd.DataFrame) -> dict[str, list[list[Any]]]:
@@ -157,9 +185,8 @@ def customer_views(
     for column in ("event_type", "channel", "value", "text"):  # an empty or a lean events table
         if column not in events:
             events[column] = None
-    events["role"] = events["event_type"].astype(str).map(lambda t: (roles or {}).get(t, t))
     events["sentiment"] = sentiment(events["text"].to_numpy(dtype=object))
-    events["marked"] = _marks(events, listing, at)
+    events["marked"] = _marks(events, listing, at, roles or {})
     taken = _before(actions, "action_time", ids, at)
     tables, timelines = _timelines(events)
     received = _received(taken) if len(taken) else {}
@@ -173,3 +200,72 @@ def customer_views(
             "received": received.get(cid, []),
         }
     return tables, views
+
+
+Views = tuple[dict[str, list[str]], dict[str, dict[str, Any]]]
+
+
+def chunked_views(
+    listing: pd.DataFrame,
+    events: pd.DataFrame,
+    actions: pd.DataFrame | None,
+    cutoff: str | pd.Timestamp,
+    roles: Mapping[str, str] | None = None,
+    size: int = CHUNK,
+) -> list[Callable[[], Views]]:
+    """Per chunk of `size` consecutive customers of `listing`, a call that builds that chunk's
+    `customer_views` from its customers' own rows; what a call returns is the same as the whole
+    list's views of those customers, with tables of its own."""
+    at = utc_timestamp(cutoff)
+    ids = pd.Index(listing["customer_id"].astype(str))
+    count = -(-len(ids) // size)
+    event_rows = _rows_by_chunk(events, "event_time", ids, at, size, count)
+    action_rows = _rows_by_chunk(actions, "action_time", ids, at, size, count)
+    return [
+        partial(
+            _chunk_views,
+            listing,
+            events,
+            actions,
+            slice(k * size, (k + 1) * size),
+            event_rows[k],
+            action_rows[k],
+            at,
+            roles,
+        )
+        for k in range(count)
+    ]
+
+
+def _chunk_views(
+    listing: pd.DataFrame,
+    events: pd.DataFrame,
+    actions: pd.DataFrame | None,
+    customers: slice,
+    event_rows: np.ndarray,
+    action_rows: np.ndarray,
+    at: pd.Timestamp,
+    roles: Mapping[str, str] | None,
+) -> Views:
+    taken = None if actions is None else actions.iloc[action_rows]
+    return customer_views(listing.iloc[customers], events.iloc[event_rows], taken, at, roles)
+
+
+def _rows_by_chunk(
+    table: pd.DataFrame | None, time: str, ids: pd.Index, at: pd.Timestamp, size: int, count: int
+) -> list[np.ndarray]:
+    """The rows of `table` before `at` whose customer is in `ids`, as one array per chunk of
+    `size` consecutive customers of `ids`: each row's chunk is looked up once (a categorical
+    column once per category), as a small number, then the rows are grouped by it in one sort."""
+    if table is None or table.empty:
+        return [np.empty(0, dtype=np.int64)] * count
+    column = table["customer_id"]
+    if not isinstance(column.dtype, pd.CategoricalDtype):
+        column = column.astype(str).astype(object)
+    kind = narrow(count)
+    chunk_of = np.append(np.arange(len(ids)) // size, -1).astype(kind)  # last: not listed
+    chunk = looked_up(column.array, ids, chunk_of, -1, slice(None))
+    chunk[~(table[time] < at).to_numpy(dtype=bool)] = -1  # a missing time is not before
+    order = np.argsort(chunk, kind="stable")  # the rows of no chunk (-1) first
+    ends = np.cumsum(np.bincount(chunk + 1, minlength=count + 1))
+    return np.split(order, ends[:-1])[1:]

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -227,20 +228,18 @@ def compact(listing: Listing) -> dict[str, Any]:
 
 
 def static_files(
-    listing: Listing,
-    tables: Mapping[str, list[str]],
-    views: Mapping[str, Mapping[str, Any]],
-) -> dict[str, str]:
-    """The static folder's files (path in the folder -> text): the page, the list, and the
-    customer views in chunks of CHUNK customers in rank order (a list row names its chunk)."""
-    files = {
-        "index.html": render_ui(listing.meta("static"), static=True),
-        "data/list.js": _script("cxmlList", compact(listing)),
+    listing: Listing, chunks: Sequence[Callable[[], tuple[Mapping[str, list[str]], Mapping]]]
+) -> dict[str, Callable[[], str]]:
+    """The static folder's files (path in the folder -> a call that makes its text): the page,
+    the list, and a script per chunk of CHUNK customers in rank order (a list row names its
+    chunk), made from `chunks` (report/timeline.py `chunked_views`) only when it is written."""
+    return {
+        "index.html": partial(render_ui, listing.meta("static"), static=True),
+        "data/list.js": lambda: _script("cxmlList", compact(listing)),
+        **{f"data/c{k}.js": partial(_chunk_script, views) for k, views in enumerate(chunks)},
     }
-    ids: Sequence[str] = listing.frame["customer_id"].tolist()
-    for start in range(0, len(ids), CHUNK):
-        part = {cid: views[cid] for cid in ids[start : start + CHUNK] if cid in views}
-        files[f"data/c{start // CHUNK}.js"] = _script(
-            "cxmlChunk", {"tables": tables, "views": part}
-        )
-    return files
+
+
+def _chunk_script(views: Callable[[], tuple[Mapping[str, list[str]], Mapping]]) -> str:
+    tables, part = views()
+    return _script("cxmlChunk", {"tables": tables, "views": part})
