@@ -62,7 +62,7 @@ def codes_in(
 
 
 def looked_up(
-    values: Any, vocabulary: pd.Index, table: np.ndarray, missing: int, rows: np.ndarray
+    values: Any, vocabulary: pd.Index, table: np.ndarray, missing: int, rows: np.ndarray | slice
 ) -> np.ndarray:
     """`table[position in vocabulary]` of the value at each of `rows`: `table` has one entry
     per vocabulary entry and a last one for a value outside it; a missing value reads
