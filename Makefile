@@ -39,8 +39,11 @@ demo: $(STAMP) ## Run the main job end to end on simulated data (DEMO_CUSTOMERS=
 	@echo "exported model:  models/cxml-demo/ (self-contained MLflow model and its README.md model card)"
 	@echo "MLflow store:    mlflow.db (browse: $(VENV)/bin/mlflow ui --backend-store-uri sqlite:///mlflow.db)"
 
-test: $(STAMP) ## Run the test suite
-	$(PY) -m pytest -q
+test: $(STAMP) ## Run the test suite, but the tests marked slow (make test-slow; CI runs both)
+	$(PY) -m pytest -q -m "not slow"
+
+test-slow: $(STAMP) ## The slowest tests: whole notebooks, larger simulations, full trainings
+	$(PY) -m pytest -q -m slow
 
 serve: $(STAMP) ## Serve the champion over HTTP on 127.0.0.1:3000 (set CXML_API_KEY to require a key)
 	$(VENV)/bin/cxml serve --config pipelines/demo.yaml --model-ref champion --host 127.0.0.1 --port 3000

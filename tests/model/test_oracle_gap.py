@@ -8,6 +8,8 @@ from benchmarks.oracle_gap import measure
 
 from cxml.jobs.ingest import run_simulate
 
+pytestmark = pytest.mark.slow  # the module's fixture trains with and without the hidden traits
+
 
 @pytest.fixture(scope="module")
 def measured(tmp_path_factory) -> dict[str, float]:

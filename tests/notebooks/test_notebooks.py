@@ -83,6 +83,7 @@ def _failed_cell(notebook: nbformat.NotebookNode) -> str:
     return "a cell"
 
 
+@pytest.mark.slow  # each runs a whole tutorial, trainings included
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
 def test_notebook_runs_top_to_bottom(path: Path, kernel_specs: KernelSpecManager) -> None:
     notebook = nbformat.read(path, as_version=4)
