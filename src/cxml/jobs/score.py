@@ -143,7 +143,8 @@ def run_score(
     if to_db is not None:
         database.check(to_db)
     steps = ["load data", "load model", "features", "score, explain, allocate"]
-    steps += ["report", "page", "write"]
+    write = "write (the page's chunks are made as they are written)" if page else "write"
+    steps += ["report", "page", write]
     with stages("scoring", [*steps, "register"]) as begin:
         begin("load data")
         loaded = load_inputs(config, out / QUARANTINE, write=False)  # written with the list
@@ -166,7 +167,7 @@ def run_score(
         html = report_html(scored, scorer, features, loaded, result.touchpoints)
         begin("page")
         ui = ui_files(scored, loaded.tables, config, out) if page else no_ui_files(out)
-        begin("write")
+        begin(write)
         actions = scorer.bundle.actions
         channels = {} if actions is None else {a.name: a.channel for a in actions.catalog}
         files = scored_files(scored, html, loaded, channels)
