@@ -68,6 +68,7 @@ def test_out_of_time_metrics_are_real_and_beside_baseline_and_oracle(trained):
     assert {"churn_reliability", "churn_gains", "churn_by_segment"} <= set(trained.tables)
 
 
+@pytest.mark.slow  # a second whole training
 def test_same_config_and_seed_give_identical_metrics(trained, data_dir):
     again = train(small_config(data_dir))
     assert again.metrics == pytest.approx(trained.metrics, nan_ok=True, rel=0, abs=0)

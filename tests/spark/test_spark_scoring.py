@@ -14,6 +14,8 @@ from cxml.jobs.train import record, train
 from cxml.scoring import scoring_population
 from tests.model.test_scoring import small_config
 
+pytestmark = pytest.mark.slow  # the fixture trains a model, then scores locally and on Spark
+
 CUTOFF = pd.Timestamp("2025-06-30", tz="UTC")
 
 
