@@ -40,6 +40,8 @@ FAMILY_TYPES = {
 }
 _WINDOW = re.compile(r"last (\d+) days")
 
+Views = tuple[dict[str, list[str]], dict[str, dict[str, Any]]]  # code tables, views by id
+
 
 def _about(reason: str, family: str, role: str, shown: str, channel: str) -> bool:
     """The reason is about events of this role (shown as `shown`) or this channel."""
@@ -158,14 +160,35 @@ def _received(actions: pd.DataFrame) -> dict[str, list[list[Any]]]:
 
 
 def _before(table: pd.DataFrame | None, time: str, ids: pd.Index, at: pd.Timestamp) -> pd.DataFrame:
+    """The rows of `table` before `at` whose customer is in `ids`, as `_in_order` gives them."""
+    rows = np.empty(0, dtype=np.int64)
+    if table is not None and not table.empty:
+        listed = _plain(table["customer_id"]).astype(str).isin(ids).to_numpy()
+        rows = np.flatnonzero((table[time] < at).to_numpy(dtype=bool) & listed)
+    return _in_order(table, rows, time)
+
+
+def _in_order(table: pd.DataFrame | None, rows: np.ndarray, time: str) -> pd.DataFrame:
+    """The `rows` of `table` with ids, types, channels and actions as plain values (None stays
+    missing), by customer, newest first."""
     if table is None or table.empty:
         return pd.DataFrame(columns=["customer_id", time])
-    table = table[(table[time] < at) & table["customer_id"].astype(str).isin(ids)].copy()
+    table = table.iloc[rows].copy()
     for column in ("customer_id", "event_type", "channel", "action"):
-        if column in table:  # categories in: plain strings (None stays missing)
-            table[column] = table[column].astype(object).where(table[column].notna(), None)
+        if column in table:
+            table[column] = _plain(table[column])
     table["customer_id"] = table["customer_id"].astype(str)
     return table.sort_values(["customer_id", time], ascending=[True, False], kind="stable")
+
+
+def _plain(column: pd.Series) -> pd.Series:
+    """`column` as plain values, None where missing. A categorical is read through its codes:
+    a chunk of a big base's events still has every customer as a category, so reading through
+    the categories would cost a pass over them all per chunk."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        values = np.append(np.asarray(column.cat.categories, dtype=object), None)
+        return pd.Series(values[column.cat.codes.to_numpy()], index=column.index, dtype=object)
+    return column.astype(object).where(column.notna(), None)
 
 
 def customer_views(
@@ -174,7 +197,7 @@ def customer_views(
     actions: pd.DataFrame | None,
     cutoff: str | pd.Timestamp,
     roles: Mapping[str, str] | None = None,
-) -> tuple[dict[str, list[str]], dict[str, dict[str, Any]]]:
+) -> Views:
     """The tables the timelines' codes point into, and each listed customer's view by id.
     `listing`: rows of `Listing.frame`; `events` and `actions`: contract tables (any
     customers; only the listed ones' rows before the cutoff are used); `roles`: raw event
@@ -182,12 +205,22 @@ def customer_views(
     at = utc_timestamp(cutoff)
     ids = pd.Index(listing["customer_id"].astype(str))
     events = _before(events, "event_time", ids, at)
+    return _views(listing, events, _before(actions, "action_time", ids, at), at, roles)
+
+
+def _views(
+    listing: pd.DataFrame,
+    events: pd.DataFrame,
+    taken: pd.DataFrame,
+    at: pd.Timestamp,
+    roles: Mapping[str, str] | None,
+) -> Views:
+    """`customer_views` of the listed customers' events and actions before `at`, in order."""
     for column in ("event_type", "channel", "value", "text"):  # an empty or a lean events table
         if column not in events:
             events[column] = None
     events["sentiment"] = sentiment(events["text"].to_numpy(dtype=object))
     events["marked"] = _marks(events, listing, at, roles or {})
-    taken = _before(actions, "action_time", ids, at)
     tables, timelines = _timelines(events)
     received = _received(taken) if len(taken) else {}
     empty: dict[str, list] = {k: [] for k in "tkcvxsm"}
@@ -200,9 +233,6 @@ def customer_views(
             "received": received.get(cid, []),
         }
     return tables, views
-
-
-Views = tuple[dict[str, list[str]], dict[str, dict[str, Any]]]
 
 
 def chunked_views(
@@ -247,8 +277,9 @@ def _chunk_views(
     at: pd.Timestamp,
     roles: Mapping[str, str] | None,
 ) -> Views:
-    taken = None if actions is None else actions.iloc[action_rows]
-    return customer_views(listing.iloc[customers], events.iloc[event_rows], taken, at, roles)
+    chosen = _in_order(events, event_rows, "event_time")
+    taken = _in_order(actions, action_rows, "action_time")
+    return _views(listing.iloc[customers], chosen, taken, at, roles)
 
 
 def _rows_by_chunk(
