@@ -186,8 +186,10 @@ def _plain(column: pd.Series) -> pd.Series:
     a chunk of a big base's events still has every customer as a category, so reading through
     the categories would cost a pass over them all per chunk."""
     if isinstance(column.dtype, pd.CategoricalDtype):
-        values = np.append(np.asarray(column.cat.categories, dtype=object), None)
-        return pd.Series(values[column.cat.codes.to_numpy()], index=column.index, dtype=object)
+        codes = column.cat.codes.to_numpy()
+        values = np.asarray(column.cat.categories, dtype=object)[codes]
+        values[codes < 0] = None  # code -1: missing
+        return pd.Series(values, index=column.index, dtype=object)
     return column.astype(object).where(column.notna(), None)
 
 
