@@ -143,7 +143,7 @@ def run_score(
     if to_db is not None:
         database.check(to_db)
     steps = ["load data", "load model", "features", "score, explain, allocate"]
-    write = "write (the page's chunks are made as they are written)" if page else "write"
+    write = "write, the page's chunks made as written" if page else "write"
     steps += ["report", "page", write]
     with stages("scoring", [*steps, "register"]) as begin:
         begin("load data")
