@@ -29,7 +29,7 @@ from cxml.data.validate import contact_details_masked
 from cxml.features.catalog import event_words, one
 from cxml.features.sentiment import sentiment
 from cxml.features.visible import looked_up, narrow
-from cxml.report.ui import CHUNK, action_words, json_value
+from cxml.report.ui import CHUNK, Views, action_words, json_value
 
 #: Reason families that are about events of these (built-in) types.
 FAMILY_TYPES = {
@@ -39,8 +39,6 @@ FAMILY_TYPES = {
     "monetary": ("purchase",),
 }
 _WINDOW = re.compile(r"last (\d+) days")
-
-Views = tuple[dict[str, list[str]], dict[str, dict[str, Any]]]  # code tables, views by id
 
 
 def _about(reason: str, family: str, role: str, shown: str, channel: str) -> bool:

@@ -26,6 +26,7 @@ from cxml.report.page import environment
 
 PAGE = 100  # rows per page of the list
 CHUNK = 500  # customers per customer-view script of the static folder
+Views = tuple[dict[str, list[str]], dict[str, dict[str, Any]]]  # code tables, views by id
 REASONS = 3
 SORTS = ("rank", "churn", "drop", "gain", "customer_id")  # the columns the list sorts by
 
@@ -228,7 +229,7 @@ def compact(listing: Listing) -> dict[str, Any]:
 
 
 def static_files(
-    listing: Listing, chunks: Sequence[Callable[[], tuple[Mapping[str, list[str]], Mapping]]]
+    listing: Listing, chunks: Sequence[Callable[[], Views]]
 ) -> dict[str, Callable[[], str]]:
     """The static folder's files (path in the folder -> a call that makes its text): the page,
     the list, and a script per chunk of CHUNK customers in rank order (a list row names its
@@ -240,6 +241,6 @@ def static_files(
     }
 
 
-def _chunk_script(views: Callable[[], tuple[Mapping[str, list[str]], Mapping]]) -> str:
+def _chunk_script(views: Callable[[], Views]) -> str:
     tables, part = views()
     return _script("cxmlChunk", {"tables": tables, "views": part})
