@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from cxml.config import ReadLimits
+from cxml.data.csv_text import csv_chunks
 from cxml.data.schema import TABLES, ContractError
 
 __all__ = [
@@ -343,29 +344,12 @@ def save_parquet(frame: pd.DataFrame, path: Path) -> None:
     pq.write_table(table, path, compression="zstd")
 
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
-    """Text that a spreadsheet would run as a formula (a leading =, +, -, @, tab or carriage
-    return: OWASP's CSV-injection rule) prefixed with a quote, so an id like `=cmd|...` is
-    shown, not run. Numbers are left as they are."""
-    safe = frame.copy(deep=False)
-    for name in frame.columns:
-        column = frame[name]
-        if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_datetime64_any_dtype(column):
-            continue
-        text = column.astype("string")
-        risky = text.str.startswith(FORMULA_STARTS).fillna(False).to_numpy(bool)
-        if risky.any():
-            safe[name] = column.astype(object).where(~risky, "'" + text.astype(object))
-    return safe
-
-
 def save_csv(frame: pd.DataFrame, path: Path) -> None:
-    """CSV for people and their spreadsheets: text that would run as a formula is neutralised
-    (`spreadsheet_safe`); Parquet keeps the values as they are."""
-    spreadsheet_safe(frame).to_csv(path, index=False)
+    """CSV for people and their spreadsheets, as pandas writes it (`csv_text`): text that
+    would run as a formula is neutralised; Parquet keeps the values as they are."""
+    with open(path, "wb") as out:
+        for piece in csv_chunks(frame):
+            out.write(piece)
 
 
 def write_parquet(frame: pd.DataFrame, target: Path) -> Path:
