@@ -173,6 +173,10 @@ def _recent_text(column: Any, rows: np.ndarray, age: np.ndarray, window: int):
     if column is None:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=object)
     recent = np.flatnonzero(age <= window)
+    if isinstance(getattr(column, "dtype", None), pd.CategoricalDtype):  # as a data dir is read
+        codes = column.codes[rows[recent]]  # most events have no comment: code -1
+        present = codes >= 0
+        return recent[present], np.asarray(column.categories, dtype=object)[codes[present]]
     if not hasattr(column, "dtype"):  # a request's list
         column = np.asarray(column, dtype=object)
     text = np.asarray(column[rows[recent]], dtype=object)  # a categorical: only these rows
