@@ -4,7 +4,10 @@ a sustained run that must show no errors and no memory growth (target: p99 <= 10
 req/s per worker on 2 cores). Beside it, in the same run and with the same load, a bare
 Starlette + LightGBM server (benchmarks/raw_server.py) answering with the churn booster's
 prediction for a ready-made feature row of the same customer: what serving the model alone
-costs on this machine now (issue 26: cxml's req/s at concurrency 8 >= 50% of it).
+costs on this machine now (issue 26: cxml's req/s at concurrency 8 >= 50% of it). And BentoML
+alone (benchmarks/floor_service.py: cxml's schemas and service settings, no work): what any
+BentoML service answering these requests costs here, the floor under cxml's own latency
+(issue 26: p99 at concurrency 1 <= 5 ms).
 
 It runs the real server (`python -m bentoml serve cxml.service:CxmlService`) on a small simulated
 data dir with a freshly trained model in a temporary MLflow store, with the helpers tests/service
@@ -49,6 +52,21 @@ class RawServer(Server):
             *(sys.executable, "-m", "uvicorn", "--factory", "benchmarks.raw_server:from_env"),
             *("--app-dir", str(REPO), "--host", "127.0.0.1", "--port", str(self.port)),
             *("--workers", "1", "--no-access-log", "--log-level", "warning"),
+        ]
+
+
+class FloorServer(Server):
+    """benchmarks/floor_service.py under `bentoml serve`, as cxml's service is served: BentoML
+    with cxml's schemas and no work. Its own BentoML home: a BentoML server clears the metrics
+    folder there when it starts, and cxml's server's call sizes are read from it."""
+
+    def __init__(self, prepared: Prepared) -> None:
+        super().__init__(prepared, BENTOML_HOME=str(prepared.workdir / "bentoml-floor"))
+
+    def command(self) -> list[str]:
+        return [
+            *(sys.executable, "-m", "bentoml", "serve", "benchmarks.floor_service:FloorService"),
+            *("--working-dir", str(REPO), "--host", "127.0.0.1", "--port", str(self.port)),
         ]
 
 
@@ -136,8 +154,12 @@ def run() -> None:
         scored = scoring_population(events, customers, at, scorer.bundle.labels)
         ids = scored["customer_id"].astype(str).sample(64, random_state=0)
         raw_server = RawServer(prepared, Path(tmp) / "churn.txt", Path(tmp) / "row.npy")
-        with Server(prepared, api_key="bench") as server, raw_server:
-            _over_http(server, raw_server, raw, list(ids))
+        with (
+            Server(prepared, api_key="bench") as server,
+            raw_server,
+            FloorServer(prepared) as floor,
+        ):
+            _over_http(server, raw_server, floor, raw, list(ids))
         measured = _in_process(scorer, body, 205)
         measured["service's own work"] = measured.pop("own")
         for label, ms in measured.items():
@@ -146,7 +168,9 @@ def run() -> None:
         print("  (targets over HTTP: p99 <= 10 ms, >= 300 req/s per worker)\n")
 
 
-def _over_http(server: Server, bare: RawServer, raw: bytes, ids: list[str]) -> None:
+def _over_http(
+    server: Server, bare: RawServer, floor: FloorServer, raw: bytes, ids: list[str]
+) -> None:
     """/predict with one body at concurrency 1 and 8, then the bare server the same way, and
     the two side by side; /predict_by_id for `ids` in turn, then a sustained run that must fail
     nothing and not grow the server's memory."""
@@ -158,7 +182,7 @@ def _over_http(server: Server, bare: RawServer, raw: bytes, ids: list[str]) -> N
         calls = call_sizes(server.url)[0] - calls_before
         print(f"  concurrency {concurrency}        {result.describe()}")
         print(f"    {result.requests / max(calls, 1):.1f} requests per model call")
-    _beside_bare(bare, raw, cxml)
+    _beside_bare(bare, floor, raw, cxml)
     by_id = [json.dumps({"customer_id": c, "as_of": CUTOFF}).encode() for c in ids]
     for concurrency in (1, 8):
         result = load_run(
@@ -175,24 +199,40 @@ def _over_http(server: Server, bare: RawServer, raw: bytes, ids: list[str]) -> N
     check_load(sustained)
 
 
-def _beside_bare(bare: RawServer, raw: bytes, cxml: dict[int, LoadResult]) -> None:
-    """The bare Starlette + LightGBM server under the same load as cxml's /predict just had,
-    then the issue's two comparisons: req/s at concurrency 8, p99 at concurrency 1."""
-    load_run(bare.url, bare.headers, raw, 3.0, 2)  # warm-up
-    print("  bare Starlette + LightGBM server (parse JSON, predict one ready row, answer JSON)")
-    base: dict[int, LoadResult] = {}
-    for concurrency in (1, 8):
-        base[concurrency] = result = load_run(bare.url, bare.headers, raw, SECONDS, concurrency)
-        print(f"    concurrency {concurrency}      {result.describe()}")
-        check_load(result)
+def _beside_bare(
+    bare: RawServer, floor: FloorServer, raw: bytes, cxml: dict[int, LoadResult]
+) -> None:
+    """The bare Starlette + LightGBM server, then BentoML doing no work, under the same load as
+    cxml's /predict just had; then the issue's two comparisons: req/s at concurrency 8, p99 at
+    concurrency 1, with BentoML's own p99 beside it."""
+    runs: dict[str, dict[int, LoadResult]] = {}
+    for name, server, title in (
+        (
+            "bare",
+            bare,
+            "bare Starlette + LightGBM server (parse JSON, predict one ready row, answer JSON)",
+        ),
+        ("floor", floor, "BentoML alone: cxml's schemas and settings, no work (a fixed answer)"),
+    ):
+        load_run(server.url, server.headers, raw, 3.0, 2)  # warm-up
+        print(f"  {title}")
+        runs[name] = {}
+        for concurrency in (1, 8):
+            result = load_run(server.url, server.headers, raw, SECONDS, concurrency)
+            runs[name][concurrency] = result
+            print(f"    concurrency {concurrency}      {result.describe()}")
+            check_load(result)
+    base, alone = runs["bare"], runs["floor"]
     share = cxml[8].per_second / base[8].per_second
     print(
         f"  cxml / bare req/s at concurrency 8: {cxml[8].per_second:.0f} / "
-        f"{base[8].per_second:.0f} = {share:.2f} (target >= 0.50)"
+        f"{base[8].per_second:.0f} = {share:.2f} (target >= 0.50); BentoML alone "
+        f"{alone[8].per_second:.0f}"
     )
     print(
         f"  p99 at concurrency 1: cxml {cxml[1].percentile(99):.1f} ms, bare "
-        f"{base[1].percentile(99):.1f} ms (target: cxml <= 5 ms on a quiet machine)"
+        f"{base[1].percentile(99):.1f} ms, BentoML alone {alone[1].percentile(99):.1f} ms "
+        "(target: cxml <= 5 ms on a quiet machine)"
     )
 
 
