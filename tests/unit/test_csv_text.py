@@ -20,7 +20,8 @@ def pandas_csv(frame: pd.DataFrame) -> bytes:
             continue
         text = column.astype("string")
         risky = text.str.startswith(FORMULA_STARTS).fillna(False).to_numpy(bool)
-        safe.isetitem(i, column.astype(object).where(~risky, "'" + text.astype(object)))
+        if risky.any():
+            safe.isetitem(i, column.astype(object).where(~risky, "'" + text.astype(object)))
     return safe.to_csv(index=False).encode()
 
 
@@ -66,6 +67,7 @@ def odd_frame() -> pd.DataFrame:
             "naive": pd.to_datetime(
                 ["2025-06-30 12:00:01.5"] * (n - 2) + [None, "2024-01-01 00:00:00.000"]
             ),
+            "duration": pd.to_timedelta([*range(n - 1), None], unit="D"),
             "mixed": [1, 2.5, "x", None, True, -4, "-q", *range(3, 13)],
             "category": pd.Categorical(["a", "=b", None] * (n // 3) + ["a", "a"]),
             "nullable_bool": pd.array([True, None] * (n // 2) + [False], dtype="boolean"),

@@ -36,17 +36,17 @@ def csv_chunks(frame: pd.DataFrame, rows: int = ROWS) -> Iterator[bytes]:
     if isinstance(frame.columns, pd.MultiIndex):
         raise ValueError("a CSV of cxml has one header row: flatten the columns first")
     yield _header(frame.columns)
-    frame = _local_times_as_text(frame)
+    frame = _times_as_text(frame)
     for start in range(0, len(frame), rows):
         yield _lines(frame.iloc[start : start + rows])
 
 
-def _local_times_as_text(frame: pd.DataFrame) -> pd.DataFrame:
-    """Times without a zone written as text first: pandas leaves out the time of day when
-    none of the times it formats at once has one, so the whole column decides, not a piece.
-    (cxml's own times are UTC, which pandas writes one by one.)"""
+def _times_as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """Times without a zone, and durations, written as text first: pandas picks one format for
+    the values it formats at once (no time of day when none has one), so the whole column
+    decides, not a piece. (cxml's own times are UTC, which pandas writes one by one.)"""
     kinds = [frame.iloc[:, i].dtype for i in range(frame.shape[1])]
-    local = [i for i, kind in enumerate(kinds) if isinstance(kind, np.dtype) and kind.kind == "M"]
+    local = [i for i, kind in enumerate(kinds) if isinstance(kind, np.dtype) and kind.kind in "mM"]
     if not local:
         return frame
     frame = frame.copy(deep=False)
