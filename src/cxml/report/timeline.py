@@ -29,7 +29,7 @@ from cxml.data.validate import contact_details_masked
 from cxml.features.catalog import event_words, one
 from cxml.features.sentiment import sentiment
 from cxml.features.visible import looked_up, narrow
-from cxml.report.ui import CHUNK, Views, action_words, json_value
+from cxml.report.ui import CHUNK, Views, action_words, json_rows
 
 #: Reason families that are about events of these (built-in) types.
 FAMILY_TYPES = {
@@ -225,10 +225,10 @@ def _views(
     received = _received(taken) if len(taken) else {}
     empty: dict[str, list] = {k: [] for k in "tkcvxsm"}
     views: dict[str, dict[str, Any]] = {}
-    for row in listing.to_dict("records"):
+    for row in json_rows(listing):
         cid = str(row["customer_id"])
         views[cid] = {
-            **{k: json_value(v) for k, v in row.items()},
+            **row,
             "timeline": timelines.get(cid, empty),
             "received": received.get(cid, []),
         }
