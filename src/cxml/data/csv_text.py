@@ -159,11 +159,10 @@ def _t(text: str) -> pa.Scalar:
 
 
 def _joined(lines: pa.Array) -> bytes:
-    """The values of a string array (none missing) one after another: the span of its data
-    buffer that its offsets cover."""
+    """The values of a large string array (none missing; every text here is one, `_t`) one
+    after another: the span of its data buffer that its offsets cover."""
     if len(lines) == 0:
         return b""
-    wide = pa.types.is_large_string(lines.type)
-    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64 if wide else np.int32)
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)  # a large string's offsets
     start, end = int(offsets[lines.offset]), int(offsets[lines.offset + len(lines)])
     return lines.buffers()[2].slice(start, end - start).to_pybytes()
