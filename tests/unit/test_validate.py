@@ -368,3 +368,22 @@ def test_a_job_reads_only_its_tables_and_leaves_no_other_runs_quarantine(tmp_pat
     (folder / "actions.quarantine.csv").write_text("source_row,reason\n1,old\n")
     loaded.write_quarantine(folder)
     assert not (folder / "actions.quarantine.csv").exists()
+
+
+@pytest.mark.parametrize("form", ["csv", "parquet"])
+def test_a_data_dirs_pii_columns_are_never_held_but_the_contracts_are(tmp_path, form):
+    data = make_dir(tmp_path)
+    customers = pd.read_csv(data / "customers.csv").rename(columns={"email": " E-Mail "})
+    (data / "customers.csv").unlink()
+    if form == "csv":
+        customers.to_csv(data / "customers.csv", index=False)
+    else:
+        customers.to_parquet(data / "customers.parquet", index=False)
+    # a PII list that names a contract column: the contract's column is still read
+    loaded = load_data_dir(data, pii_columns=("name", "email", "signup_time"))
+    held = loaded.tables["customers"]
+    assert list(held.columns) == ["customer_id", "signup_time", "plan"]
+    assert len(held) == 3 and held["plan"].tolist() == ["basic", "premium", "basic"]
+    everything = load_data_dir(data, pii_columns=()).tables["customers"]
+    email = "E-Mail" if form == "csv" else " E-Mail "  # CSV headers are read stripped
+    assert {"name", email} <= set(everything.columns)

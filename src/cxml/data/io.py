@@ -17,7 +17,7 @@ import os
 import shutil
 import uuid
 import zlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal
@@ -30,6 +30,7 @@ import pyarrow.parquet as pq
 from cxml.config import ReadLimits
 from cxml.data.csv_text import csv_chunks
 from cxml.data.schema import TABLES, ContractError
+from cxml.data.validate import is_pii
 
 __all__ = [
     "ContractError",
@@ -64,9 +65,14 @@ def find_table(data_dir: Path, table: str) -> Path | None:
 
 
 def read_table(
-    data_dir: Path, table: str, limits: ReadLimits = ReadLimits()
+    data_dir: Path,
+    table: str,
+    limits: ReadLimits = ReadLimits(),
+    pii_columns: Collection[str] = (),
 ) -> tuple[pd.DataFrame, Path] | None:
-    """Read one contract table as stored (CSV as text, Parquet typed); None if optional, absent."""
+    """Read one contract table as stored (CSV as text, Parquet typed); None if optional, absent.
+    Its columns named in `pii_columns` (but the contract's own) are left out: no reader of a
+    data dir uses them, so customer PII is never held (a Parquet file's are not even read)."""
     if not data_dir.is_dir():
         raise ContractError(f"{data_dir}: no such data folder; pass the folder holding customers.*")
     path = find_table(data_dir, table)
@@ -75,19 +81,29 @@ def read_table(
             names = ", ".join(f"{table}{s}" for s in SUFFIXES)
             raise ContractError(f"{data_dir}: the required table '{table}' is missing: add {names}")
         return None
-    return read_file(path, limits, repeated=REPEATED.get(table, ())), path
+    contract = {column.name for column in TABLES[table].columns}
+
+    def wanted(name: str) -> bool:
+        return name in contract or not is_pii([name], pii_columns)[0]
+
+    return read_file(path, limits, repeated=REPEATED.get(table, ()), wanted=wanted), path
 
 
 def read_file(
-    path: Path, limits: ReadLimits = ReadLimits(), sep: str = ",", repeated: tuple[str, ...] = ()
+    path: Path,
+    limits: ReadLimits = ReadLimits(),
+    sep: str = ",",
+    repeated: tuple[str, ...] = (),
+    wanted: Callable[[str], bool] | None = None,
 ) -> pd.DataFrame:
     """Read Parquet or CSV(.gz) within `limits`; CSV columns stay text so the validator can
     name bad values. `sep`: the CSV's delimiter (r"\\s+": runs of whitespace); `repeated`:
-    Parquet text columns to read as categoricals (`REPEATED`)."""
+    Parquet text columns to read as categoricals (`REPEATED`); `wanted`: which columns to keep
+    (by name; None: all)."""
     if path.stat().st_size == 0:
         raise ContractError(f"{path}: the file is empty; export the table again with a header row")
     if path.suffix == ".parquet":
-        return _read_parquet(path, limits, repeated)
+        return _read_parquet(path, limits, repeated, wanted)
     try:
         frame, nul = _read_csv(path, limits, "c", sep)
         if nul:  # the C parser cuts a text at a NUL byte: read it whole, for the validator
@@ -107,10 +123,17 @@ def read_file(
         raise ContractError(f"{path}: not a readable CSV file ({said}); check the export") from exc
     _check_rows(path, len(frame), limits)
     frame.columns = [str(c).strip() for c in frame.columns]
+    if wanted is not None:
+        frame = frame.drop(columns=[c for c in frame.columns if not wanted(c)])
     return frame
 
 
-def _read_parquet(path: Path, limits: ReadLimits, repeated: tuple[str, ...]) -> pd.DataFrame:
+def _read_parquet(
+    path: Path,
+    limits: ReadLimits,
+    repeated: tuple[str, ...],
+    wanted: Callable[[str], bool] | None,
+) -> pd.DataFrame:
     """Parquet, its decoded size and rows checked from its footer before any data is read; the
     `repeated` text columns as categoricals (a column written from one already is one). Each
     column is read and converted on its own, two at a time, so the file is never held twice
@@ -131,6 +154,8 @@ def _read_parquet(path: Path, limits: ReadLimits, repeated: tuple[str, ...]) -> 
                 f"{path}: column(s) {', '.join(twice)} appear more than once; keep one of each "
                 "and export the file again"
             )
+        if wanted is not None:
+            names = [name for name in names if wanted(name)]
 
         def column(name: str) -> pd.Series:  # a reader per thread: one is not shared
             read = pq.ParquetFile(path, read_dictionary=texts).read(columns=[name])

@@ -102,7 +102,8 @@ def load_data_dir(
     tables: Collection[str] = tuple(TABLES),
 ) -> LoadedData:
     """Read and clean every table of `tables` (a job that uses a few reads only those; the
-    customers always, as the other tables' rows are checked against them); raises
+    customers always, as the other tables' rows are checked against them), their
+    `pii_columns` left out (`read_table`: no command uses them); raises
     ContractError on a structural fault and (`check`) when the data is not usable
     (`LoadedData.check_usable`)."""
     loaded = LoadedData(tables={})
@@ -110,7 +111,7 @@ def load_data_dir(
     numeric: frozenset[str] = frozenset()
     aside: set[str] = set()
     for table in (t for t in TABLES if t in tables or t == "customers"):
-        found = read_table(data_dir, table, limits)
+        found = read_table(data_dir, table, limits, pii_columns)
         if found is None:
             continue
         raw, path = found
