@@ -216,6 +216,13 @@ def _victim_inf(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def _victim_nul_category(frame: pd.DataFrame) -> pd.DataFrame:
+    """plan stored as a categorical (as pandas writes one), the victim's with a NUL byte."""
+    plan = frame["plan"].astype(object)
+    plan[frame["customer_id"] == VICTIM] = "bas\x00ic"
+    return frame.assign(plan=plan.astype("category"))
+
+
 def _value_as_text(frame: pd.DataFrame) -> pd.DataFrame:
     """The value column stored as text (as a careless export types it), one of them 'abc'."""
     values = [None if pd.isna(v) else repr(float(v)) for v in frame["value"]]
@@ -478,6 +485,16 @@ def cases() -> list[Case]:
         Case(
             "customers_parquet_inf",
             customers_parquet(_victim_inf),
+            victim_out=True,
+            quarantined=lambda b: {
+                "customers.parquet": 1,
+                "events.csv": b.rows_of("events", VICTIM),
+                "actions.csv": b.rows_of("actions", VICTIM),
+            },
+        ),
+        Case(  # a categorical's texts are checked as a text column's are
+            "customers_parquet_nul_in_category",
+            customers_parquet(_victim_nul_category),
             victim_out=True,
             quarantined=lambda b: {
                 "customers.parquet": 1,

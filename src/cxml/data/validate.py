@@ -197,7 +197,10 @@ def _attribute_column(series: pd.Series, faults: _Faults, name: str, text: bool)
     """A customers profile column, its bad values quarantined. `text`: read from CSV, where a
     column of numbers arrives as text: read as numbers when it holds numbers (Parquet keeps the
     type it was written with, so a text column there stays text)."""
-    if pd.api.types.is_bool_dtype(series.dtype) or isinstance(series.dtype, pd.CategoricalDtype):
+    if isinstance(series.dtype, pd.CategoricalDtype):  # text held once per category
+        faults.add(name, NUL, has_char(series, "\x00"))
+        return series
+    if pd.api.types.is_bool_dtype(series.dtype):
         return series
     if pd.api.types.is_numeric_dtype(series.dtype):
         faults.add(name, TOO_LARGE, too_large(series.astype(float)))
