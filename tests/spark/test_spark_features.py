@@ -57,6 +57,17 @@ def test_spark_quarantines_the_same_rows_with_reasons(spark, data_dir):
     assert "unknown customer" in " ".join(bad["reason"])
 
 
+def test_spark_leaves_the_pii_columns_out_as_the_local_reader_does(spark, data_dir):
+    from cxml.config import DEFAULT_PII_COLUMNS
+    from cxml.jobs.spark import read_table
+
+    customers = read_table(spark, str(data_dir), "customers", DEFAULT_PII_COLUMNS)
+    local = load_data_dir(data_dir).tables["customers"]
+    assert {"name", "email"} <= set(pd.read_parquet(data_dir / "customers.parquet").columns)
+    assert customers is not None and customers.columns == list(local.columns)
+    assert not {"name", "email"} & set(customers.columns)
+
+
 @pytest.fixture(scope="module")
 def history_dir(tmp_path_factory) -> Path:
     """Small simulated data with an attribute history: plan changes either side of the cutoff,

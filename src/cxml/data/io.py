@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 from cxml.config import ReadLimits
 from cxml.data.csv_text import csv_chunks
 from cxml.data.schema import TABLES, ContractError
-from cxml.data.validate import is_pii
+from cxml.data.validate import read_as_pii
 
 __all__ = [
     "ContractError",
@@ -71,8 +71,8 @@ def read_table(
     pii_columns: Collection[str] = (),
 ) -> tuple[pd.DataFrame, Path] | None:
     """Read one contract table as stored (CSV as text, Parquet typed); None if optional, absent.
-    Its columns named in `pii_columns` (but the contract's own) are left out: no reader of a
-    data dir uses them, so customer PII is never held (a Parquet file's are not even read)."""
+    Its columns named in `pii_columns` are left out (`read_as_pii`; a Parquet file's are not
+    even read)."""
     if not data_dir.is_dir():
         raise ContractError(f"{data_dir}: no such data folder; pass the folder holding customers.*")
     path = find_table(data_dir, table)
@@ -81,10 +81,9 @@ def read_table(
             names = ", ".join(f"{table}{s}" for s in SUFFIXES)
             raise ContractError(f"{data_dir}: the required table '{table}' is missing: add {names}")
         return None
-    contract = {column.name for column in TABLES[table].columns}
 
     def wanted(name: str) -> bool:
-        return name in contract or not is_pii([name], pii_columns)[0]
+        return not read_as_pii(table, name, pii_columns)
 
     return read_file(path, limits, repeated=REPEATED.get(table, ()), wanted=wanted), path
 

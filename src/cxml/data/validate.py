@@ -260,6 +260,13 @@ def is_pii(names: Iterable[object], pii_columns: Iterable[str]) -> np.ndarray:
     return np.array([pii_key(n) in pii for n in names], dtype=bool)
 
 
+def read_as_pii(table: str, name: str, pii_columns: Iterable[str]) -> bool:
+    """Whether a data dir's reader leaves the column `name` of `table` out: it is named as PII
+    and is not one of the contract's own. No command uses such a column, so none holds it."""
+    contract = {column.name for column in TABLES[table].columns}
+    return name not in contract and bool(is_pii([name], pii_columns)[0])
+
+
 _EMAIL = r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}"
 PII_SCAN_ROWS = 2_000  # values looked at per column: enough to see a pattern, cheap on any size
 PII_SHARE = 0.5  # a column is taken for PII when at least this share of its values look so

@@ -20,6 +20,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,7 +30,12 @@ import pandas as pd
 from cxml.config import FeatureConfig, LabelConfig
 from cxml.data.io import replace_dir
 from cxml.data.schema import TABLES, ContractError
-from cxml.data.validate import clean_table, numeric_attributes, usable_attributes
+from cxml.data.validate import (
+    clean_table,
+    numeric_attributes,
+    read_as_pii,
+    usable_attributes,
+)
 from cxml.features.attributes import as_of
 from cxml.features.build import build_features
 
@@ -110,9 +116,12 @@ def session(master: str | None = None, conf: dict[str, str] | None = None) -> Sp
     return spark
 
 
-def read_table(spark: SparkSession, data_dir: str, table: str) -> DataFrame | None:
+def read_table(
+    spark: SparkSession, data_dir: str, table: str, pii_columns: Iterable[str] = ()
+) -> DataFrame | None:
     """`<data_dir>/<table>.parquet` (a file or a folder of parts, on any path Spark reads), with
-    contract timestamps as int64 UTC nanoseconds; None when an optional table is absent."""
+    contract timestamps as int64 UTC nanoseconds and its `pii_columns` left out, as the local
+    reader leaves them (`read_as_pii`); None when an optional table is absent."""
     from pyspark.errors import AnalysisException
     from pyspark.sql import functions as F
     from pyspark.sql.types import TimestampNTZType, TimestampType
@@ -128,6 +137,7 @@ def read_table(spark: SparkSession, data_dir: str, table: str) -> DataFrame | No
         return None
     pandas_index = [c for c in frame.columns if c.startswith("__index_level_")]
     frame = frame.drop(*pandas_index)  # a row index pandas saved, which pandas reads back as such
+    frame = frame.drop(*[c for c in frame.columns if read_as_pii(table, c, pii_columns)])
     times = {c.name for c in TABLES[table].columns if c.kind == "timestamp"}
     for field in frame.schema.fields:
         if field.name in times and isinstance(field.dataType, (TimestampType, TimestampNTZType)):
@@ -331,8 +341,8 @@ def spark_features(
     from pyspark.sql import functions as F
 
     cfg = config or FeatureConfig()
-    customers = read_table(spark, data_dir, "customers")
-    events = read_table(spark, data_dir, "events")
+    customers = read_table(spark, data_dir, "customers", cfg.pii_columns)
+    events = read_table(spark, data_dir, "events", cfg.pii_columns)
     assert customers is not None and events is not None  # required tables raise when absent
     history = read_table(spark, data_dir, "attributes")
     names: tuple[str, ...] = ()

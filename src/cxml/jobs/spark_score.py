@@ -176,13 +176,14 @@ def spark_score(
 
     from pyspark.sql import functions as F
 
-    customers = read_table(spark, data_dir, "customers")
+    pii = scorer.bundle.feature_config.pii_columns
+    customers = read_table(spark, data_dir, "customers", pii)
     assert customers is not None  # a required table: absent raises
     n = use_buckets(spark, buckets or default_buckets(spark, customers.count()))
     bundle = scorer.bundle
     built = spark_features(spark, data_dir, at, bundle.feature_config, n, bundle.labels)
     features = with_bucket(built.features, n).cache()
-    log = read_table(spark, data_dir, "actions")
+    log = read_table(spark, data_dir, "actions", pii)
     if log is None:
         log = spark.createDataFrame([], "customer_id string, action_time long, action string")
     logs = with_bucket(log, n).groupBy(BUCKET)
