@@ -287,7 +287,9 @@ def _rows_by_chunk(
 ) -> list[np.ndarray]:
     """The rows of `table` before `at` whose customer is in `ids`, as one array per chunk of
     `size` consecutive customers of `ids`: each row's chunk is looked up once (a categorical
-    column once per category), as a small number, then the rows are grouped by it in one sort."""
+    column once per category), as a small number, then the rows are grouped by it in one sort.
+    The chunks' rows are kept in the narrowest index type, without the rows of no chunk: they
+    are held while the whole page is written."""
     if table is None or table.empty:
         return [np.empty(0, dtype=np.int64)] * count
     column = table["customer_id"]
@@ -299,4 +301,5 @@ def _rows_by_chunk(
     chunk[~(table[time] < at).to_numpy(dtype=bool)] = -1  # a missing time is not before
     order = np.argsort(chunk, kind="stable")  # the rows of no chunk (-1) first
     ends = np.cumsum(np.bincount(chunk + 1, minlength=count + 1))
-    return np.split(order, ends[:-1])[1:]
+    listed = order[ends[0] :].astype(narrow(len(table)))  # a copy: `order` goes
+    return np.split(listed, ends[1:-1] - ends[0])
