@@ -155,3 +155,18 @@ def test_the_static_folder_built_a_chunk_at_a_time_shows_what_the_whole_list_sho
     text = files["data/c0.js"]()
     chunk = json.loads(text[text.index("(") + 1 : text.rindex(")")])
     assert _read((chunk["tables"], chunk["views"])) == json.loads(json.dumps(whole))
+
+
+@pytest.mark.parametrize("block", [1, 7, 1 << 20])
+def test_rows_are_grouped_as_one_stable_sort_groups_them(block):
+    from cxml.report.timeline import grouped_rows
+
+    group = np.random.default_rng(3).integers(-1, 5, 200).astype(np.int16)
+    group[group == 3] = -1  # a group with no row
+    order = np.argsort(group, kind="stable")
+    ends = np.cumsum(np.bincount(group + 1, minlength=6))
+    expected = np.split(order, ends[:-1])[1:]
+    found = grouped_rows(group, 5, block)
+    assert [g.tolist() for g in found] == [e.tolist() for e in expected]
+    assert found[3].size == 0 and found[0].dtype == np.int16  # the narrowest type for 200 rows
+    assert grouped_rows(group, 0, block) == []

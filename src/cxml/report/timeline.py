@@ -287,9 +287,8 @@ def _rows_by_chunk(
 ) -> list[np.ndarray]:
     """The rows of `table` before `at` whose customer is in `ids`, as one array per chunk of
     `size` consecutive customers of `ids`: each row's chunk is looked up once (a categorical
-    column once per category), as a small number, then the rows are grouped by it in one sort.
-    The chunks' rows are kept in the narrowest index type, without the rows of no chunk: they
-    are held while the whole page is written."""
+    column once per category), as a small number, then the rows are grouped by it
+    (`grouped_rows`)."""
     if table is None or table.empty:
         return [np.empty(0, dtype=np.int64)] * count
     column = table["customer_id"]
@@ -299,7 +298,37 @@ def _rows_by_chunk(
     chunk_of = np.append(np.arange(len(ids)) // size, -1).astype(kind)  # last: not listed
     chunk = looked_up(column.array, ids, chunk_of, -1, slice(None))
     chunk[~(table[time] < at).to_numpy(dtype=bool)] = -1  # a missing time is not before
-    order = np.argsort(chunk, kind="stable")  # the rows of no chunk (-1) first
-    ends = np.cumsum(np.bincount(chunk + 1, minlength=count + 1))
-    listed = order[ends[0] :].astype(narrow(len(table)))  # a copy: `order` goes
-    return np.split(listed, ends[1:-1] - ends[0])
+    return grouped_rows(chunk, count)
+
+
+#: Rows sorted at once by `grouped_rows`: a sort's index of every row of a big base's events
+#: would be the largest array a scoring run makes.
+GROUP_BLOCK = 1 << 20
+
+
+def grouped_rows(group: np.ndarray, count: int, block: int = GROUP_BLOCK) -> list[np.ndarray]:
+    """Per group 0 .. count - 1, the numbers of the rows in it, in row order (rows of group -1
+    are in none), in the narrowest index type: they are held while the whole page is written.
+    The rows are sorted a block at a time and each block's runs copied to their group's place,
+    so no array of one index per row is made."""
+    if not count:
+        return []
+    starts = range(0, len(group), block)
+    counts = [np.bincount(group[a : a + block] + 1, minlength=count + 1) for a in starts]
+    sizes = np.zeros(count, dtype=np.int64)
+    for here in counts:
+        sizes += here[1:]
+    ends = np.cumsum(sizes)
+    rows = np.empty(int(ends[-1]), dtype=narrow(len(group)))
+    free = ends - sizes  # per group, the next place of its rows
+    for start, here in zip(starts, counts, strict=True):
+        part = group[start : start + block]
+        order = np.argsort(part, kind="stable")  # the rows of no group (-1) first
+        order = order[here[0] :]
+        run_start = np.cumsum(here[1:]) - here[1:]  # where each group's run begins in `order`
+        place = np.arange(len(order))
+        place += (free - run_start)[part[order]]
+        order += start
+        rows[place] = order
+        free += here[1:]
+    return np.split(rows, ends[:-1])
