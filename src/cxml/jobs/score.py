@@ -165,6 +165,7 @@ def run_score(
         scored["scored_at"] = pd.Timestamp.now(tz="UTC")
         begin("report")
         html = report_html(scored, scorer, features, loaded, result.touchpoints)
+        del features, result  # used no more: a big base's page and files are made without them
         begin("page")
         ui = ui_files(scored, loaded.tables, config, out) if page else no_ui_files(out)
         begin(write)
