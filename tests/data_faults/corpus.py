@@ -216,6 +216,15 @@ def _victim_inf(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def _parquet_victim_out(base: Base) -> dict[str, int]:
+    """The victim's row of customers.parquet quarantined, and so their events and actions."""
+    return {
+        "customers.parquet": 1,
+        "events.csv": base.rows_of("events", VICTIM),
+        "actions.csv": base.rows_of("actions", VICTIM),
+    }
+
+
 def _victim_nul_category(frame: pd.DataFrame) -> pd.DataFrame:
     """plan stored as a categorical (as pandas writes one), the victim's with a NUL byte."""
     plan = frame["plan"].astype(object)
@@ -486,21 +495,13 @@ def cases() -> list[Case]:
             "customers_parquet_inf",
             customers_parquet(_victim_inf),
             victim_out=True,
-            quarantined=lambda b: {
-                "customers.parquet": 1,
-                "events.csv": b.rows_of("events", VICTIM),
-                "actions.csv": b.rows_of("actions", VICTIM),
-            },
+            quarantined=_parquet_victim_out,
         ),
         Case(  # a categorical's texts are checked as a text column's are
             "customers_parquet_nul_in_category",
             customers_parquet(_victim_nul_category),
             victim_out=True,
-            quarantined=lambda b: {
-                "customers.parquet": 1,
-                "events.csv": b.rows_of("events", VICTIM),
-                "actions.csv": b.rows_of("actions", VICTIM),
-            },
+            quarantined=_parquet_victim_out,
         ),
         Case(  # Parquet keeps it text: valid data, but not for a model that reads numbers
             "customers_parquet_number_as_text",
