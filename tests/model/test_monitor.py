@@ -173,3 +173,16 @@ def test_the_scoring_report_shows_the_registrys_earlier_scorings_too(setup):
     html = (root / "C" / "report.html").read_text()
     assert 'id="earlier-none"' not in html
     assert f"<td>{EARLY}</td>" in html
+
+
+def test_the_registrys_scorings_are_found_without_reading_their_rows(setup, monkeypatch):
+    from cxml.jobs import uses
+    from cxml.jobs.scorings import earlier_scorings
+
+    config, _, _ = setup
+    reads: list[str] = []
+    read = uses.use_frame
+    monkeypatch.setattr(uses, "use_frame", lambda *a: reads.append(a[0]) or read(*a))
+    found = earlier_scorings(config.tracking.model_name)
+    assert len(found) >= 2 and not reads  # each cutoff known from its run's parameters
+    assert found[0].cutoff == pd.Timestamp(found[0].rows["cutoff"].iloc[0]) and len(reads) == 1

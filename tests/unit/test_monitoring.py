@@ -119,6 +119,21 @@ CUSTOMERS = pd.DataFrame(
 LABELS = LabelConfig(horizon_days=30, churn="contractual")
 
 
+def test_outcomes_read_each_scorings_rows_once():
+    events = _events([("a", "2024-03-05", "cancel"), ("d", "2024-05-20", "login")])
+    reads: list[str] = []
+
+    def scoring(name: str, rows: pd.DataFrame) -> Scoring:
+        at = pd.Timestamp(rows["cutoff"].iloc[0])
+        return Scoring(name, "3", at, lambda: reads.append(name) or rows)
+
+    early = _scored("2024-03-01", [("a", 0.8, "none"), ("b", 0.3, "none")])
+    late = _scored("2024-05-01", [("b", 0.2, "none"), ("d", 0.1, "none")])  # still open
+    found = outcomes([scoring("run 1", early), scoring("run 2", late)], events, CUSTOMERS, LABELS)
+    assert reads == ["run 1", "run 2"]
+    assert len(found.earlier) == 1 and found.pending.iloc[0]["customers"] == 2
+
+
 def test_outcomes_judge_closed_windows_and_list_the_open_ones():
     events = _events(
         [
@@ -131,7 +146,7 @@ def test_outcomes_judge_closed_windows_and_list_the_open_ones():
     early = _scored("2024-03-01", [("a", 0.8, "none"), ("b", 0.3, "none"), ("c", 0.1, "none")])
     late = _scored("2024-05-01", [("b", 0.2, "none"), ("d", 0.1, "none")])  # closes 05-31
     found = outcomes(
-        [Scoring("run 1", "3", early), Scoring("run 2", "3", late)], events, CUSTOMERS, LABELS
+        [Scoring.of("run 1", "3", early), Scoring.of("run 2", "3", late)], events, CUSTOMERS, LABELS
     )
     assert len(found.earlier) == 1
     row = found.earlier.iloc[0]

@@ -48,19 +48,29 @@ def register(config: PipelineConfig, scored: pd.DataFrame, out: str) -> str:
 def earlier_scorings(model_name: str, folders: Iterable[Path] = ()) -> list[Scoring]:
     """Every scoring of the model the registry knows (newest first), then those in `folders`
     (each holding a `scored.parquet` from `cxml score`); a cutoff scored twice by the same
-    version counts once, the newest."""
+    version counts once, the newest. A registry run's rows are read from its artifact only
+    when they are asked for (`Scoring.read`)."""
     from cxml.jobs import uses
 
-    found = [
-        Scoring(f"MLflow run {run_id}", params.get("model_version", "?"), frame)
-        for run_id, params in uses.find_uses(KIND, model_name)
-        if len(frame := uses.use_frame(run_id, ARTIFACT))
-    ]
+    found = [_from_run(run_id, params) for run_id, params in uses.find_uses(KIND, model_name)]
     found += [_from_folder(folder, model_name) for folder in folders]
     unique: dict[tuple[str, pd.Timestamp], Scoring] = {}
     for scoring in found:
         unique.setdefault((scoring.model_version, scoring.cutoff), scoring)
     return list(unique.values())
+
+
+def _from_run(run_id: str, params: dict[str, str]) -> Scoring:
+    """The scoring a registry run recorded (`register`), its cutoff from the run's parameters."""
+    from cxml.jobs import uses
+
+    def read() -> pd.DataFrame:
+        return uses.use_frame(run_id, ARTIFACT)
+
+    source, version = f"MLflow run {run_id}", params.get("model_version", "?")
+    if "cutoff" not in params:  # not recorded by `register`: the rows say
+        return Scoring.of(source, version, read())
+    return Scoring(source, version, pd.Timestamp(params["cutoff"]), read)
 
 
 def _from_folder(folder: Path, model_name: str) -> Scoring:
@@ -81,4 +91,4 @@ def _from_folder(folder: Path, model_name: str) -> Scoring:
             "the folders of this model's scorings"
         )
     version = str(rows["model_version"].iloc[0])
-    return Scoring(str(folder), version, rows[[c for c in KEPT if c in rows]])
+    return Scoring.of(str(folder), version, rows[[c for c in KEPT if c in rows]])

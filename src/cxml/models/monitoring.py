@@ -9,7 +9,7 @@ Bernoulli(p), and the metrics a labelled future would show can be computed in ex
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,16 +73,23 @@ def expected_performance(p: npt.ArrayLike) -> dict[str, float]:
 @dataclass(frozen=True)
 class Scoring:
     """An earlier scoring: where it was found (an MLflow run or a folder), the model version
-    that made it, and its rows (customer_id, cutoff, churn_probability, and action when the
-    model recommended actions)."""
+    that made it, its cutoff, and its rows (customer_id, cutoff, churn_probability, and action
+    when the model recommended actions), read each time they are asked for (`read`): a year of
+    weekly scorings of a big base is then judged one at a time, never held at once."""
 
     source: str
     model_version: str
-    rows: pd.DataFrame
+    cutoff: pd.Timestamp
+    read: Callable[[], pd.DataFrame]
+
+    @classmethod
+    def of(cls, source: str, model_version: str, rows: pd.DataFrame) -> Scoring:
+        """A scoring whose rows are in memory already."""
+        return cls(source, model_version, pd.Timestamp(rows["cutoff"].iloc[0]), lambda: rows)
 
     @property
-    def cutoff(self) -> pd.Timestamp:
-        return pd.Timestamp(self.rows["cutoff"].iloc[0])
+    def rows(self) -> pd.DataFrame:
+        return self.read()
 
 
 @dataclass(frozen=True)
@@ -113,11 +120,12 @@ def outcomes(
     earlier, pending, decisions = [], [], []
     for scoring in scorings:
         closes = scoring.cutoff + horizon
+        rows = scoring.rows  # read once; let go when the next scoring is read
         if last_seen is None or closes > last_seen:
-            pending.append(_names(scoring) | {"customers": len(scoring.rows), "closes": closes})
+            pending.append(_names(scoring) | {"customers": len(rows), "closes": closes})
             continue
         churn = churn_labels(events, customers, scoring.cutoff, labels)
-        joined = scoring.rows.set_index("customer_id").join(churn, how="inner")
+        joined = rows.set_index("customer_id").join(churn, how="inner")
         if joined["churn"].nunique() < 2:
             continue
         earlier.append(_names(scoring) | _realised(joined))
