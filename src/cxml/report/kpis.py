@@ -29,33 +29,19 @@ def nps_trend(events: pd.DataFrame, until: str | pd.Timestamp, months: int = 12)
     end = utc_timestamp(until).tz_localize(None)
     last = (end - pd.Timedelta(1, "ns")).to_period("M")
     periods = pd.period_range(end=last, periods=months, freq="M")
-    surveys = events[events["event_type"] == "survey_nps"]
-    times = _naive_utc(surveys["event_time"])
+    is_nps = (events["event_type"] == "survey_nps").to_numpy(dtype=bool)  # its rows only
+    times = _naive_utc(events["event_time"][is_nps])
+    values = events["value"][is_nps] if "value" in events else pd.Series(np.nan, times.index)
     keep = (times < end).to_numpy() & (times >= periods[0].start_time).to_numpy()
-    values = surveys["value"] if "value" in surveys else pd.Series(np.nan, index=surveys.index)
     score = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)[keep]
-    month = times[keep].dt.to_period("M").to_numpy()
     answered = ~np.isnan(score)
-    frame = pd.DataFrame(
-        {
-            "month": month[answered],
-            "promoter": score[answered] >= PROMOTER,
-            "detractor": score[answered] <= DETRACTOR,
-        }
-    )
-    by = frame.groupby("month").agg(
-        responses=("promoter", "size"), promoters=("promoter", "sum"), det=("detractor", "sum")
-    )
-    by = by.reindex(periods)
-    responses = by["responses"].fillna(0).astype(int)
-    nps = 100.0 * (by["promoters"] - by["det"]) / responses.where(responses > 0)
-    return pd.DataFrame(
-        {
-            "month": [str(p) for p in periods],
-            "nps": nps.to_numpy(dtype=float),
-            "responses": responses.to_numpy(),
-        }
-    )
+    month = times[keep].to_numpy(dtype="datetime64[M]")[answered]  # numbers, not Periods
+    at = (month - np.datetime64(periods[0].start_time, "M")).astype(np.int64)
+    score = score[answered]
+    responses = np.bincount(at, minlength=months)
+    net = np.bincount(at, (score >= PROMOTER).astype(float) - (score <= DETRACTOR), months)
+    nps = 100.0 * net / np.where(responses > 0, responses, np.nan)
+    return pd.DataFrame({"month": [str(p) for p in periods], "nps": nps, "responses": responses})
 
 
 def retention_rate(
