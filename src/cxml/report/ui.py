@@ -221,13 +221,15 @@ def _script(call: str, data: object) -> str:
 
 def compact(listing: Listing) -> dict[str, Any]:
     """The whole list in few bytes, for the static folder: repeated texts as numbers into
-    tables, columns rather than rows; the page turns a row back into what `rows` gives."""
+    tables, columns rather than rows; the page turns a row back into what `rows` gives.
+    Numbers stay numpy arrays, which orjson writes as it writes Python numbers (a missing one
+    as null), so a big list makes no Python object per number."""
     frame = listing.frame
     tables: dict[str, list[str]] = {}
-    columns: dict[str, list[Any]] = {}
+    columns: dict[str, Any] = {}
     for column in ("band", "action", "segment", "runner_up", "why"):
         codes, uniques = pd.factorize(frame[column])
-        tables[column], columns[column] = [str(u) for u in uniques], codes.tolist()
+        tables[column], columns[column] = [str(u) for u in uniques], codes
     pairs = [
         (text, family)
         for r, f in zip(frame["reasons"], frame["families"], strict=True)
@@ -238,10 +240,13 @@ def compact(listing: Listing) -> dict[str, Any]:
     counts = np.array([len(r) for r in frame["reasons"]])
     starts = np.concatenate([[0], np.cumsum(counts)])
     columns["reasons"] = [codes[a:b].tolist() for a, b in itertools.pairwise(starts)]
-    columns["explained"] = frame["explained"].astype(int).tolist()
+    columns["explained"] = frame["explained"].to_numpy(dtype=np.int64)
     for column in ("customer_id", "rank", "churn", "drop", "gain", "low", "high", "cost", "value"):
-        values = frame[column].tolist()
-        columns[column] = [None if isinstance(v, float) and np.isnan(v) else v for v in values]
+        values = frame[column]
+        if isinstance(values.dtype, np.dtype) and values.dtype.kind in "fiu":
+            columns[column] = values.to_numpy()
+        else:
+            columns[column] = [None if isinstance(v, float) and np.isnan(v) else v for v in values]
     return {"tables": tables, "columns": columns}
 
 
