@@ -12,6 +12,7 @@ import pandas as pd
 
 from cxml.config import PipelineConfig
 from cxml.data.io import read_file
+from cxml.data.schema import utc_timestamp
 from cxml.models.monitoring import Scoring
 
 KIND = "scoring"
@@ -70,7 +71,7 @@ def _from_run(run_id: str, params: dict[str, str]) -> Scoring:
     source, version = f"MLflow run {run_id}", params.get("model_version", "?")
     if "cutoff" not in params:  # not recorded by `register`: the rows say
         return Scoring.of(source, version, read())
-    return Scoring(source, version, pd.Timestamp(params["cutoff"]), read)
+    return Scoring(source, version, utc_timestamp(params["cutoff"]), read)
 
 
 def _from_folder(folder: Path, model_name: str) -> Scoring:

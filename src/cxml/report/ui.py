@@ -243,7 +243,10 @@ def compact(listing: Listing) -> dict[str, Any]:
     columns["explained"] = frame["explained"].to_numpy(dtype=np.int64)
     for column in ("customer_id", "rank", "churn", "drop", "gain", "low", "high", "cost", "value"):
         values = frame[column]
-        if isinstance(values.dtype, np.dtype) and values.dtype.kind in "fiu":
+        kind = values.dtype.kind if isinstance(values.dtype, np.dtype) else "O"
+        if kind == "f":  # as float64, the Python float a list would hold (float32 prints shorter)
+            columns[column] = values.to_numpy(dtype=np.float64)
+        elif kind in "iu":
             columns[column] = values.to_numpy()
         else:
             columns[column] = [None if isinstance(v, float) and np.isnan(v) else v for v in values]
