@@ -344,7 +344,7 @@ def spark_features(
     customers = read_table(spark, data_dir, "customers", cfg.pii_columns)
     events = read_table(spark, data_dir, "events", cfg.pii_columns)
     assert customers is not None and events is not None  # required tables raise when absent
-    history = read_table(spark, data_dir, "attributes")
+    history = read_table(spark, data_dir, "attributes", cfg.pii_columns)
     names: tuple[str, ...] = ()
     if history is not None:  # (a name all of whose rows are quarantined still gets its column)
         missing = [c for c in TABLES["attributes"].required_columns if c not in history.columns]

@@ -249,7 +249,7 @@ def compact(listing: Listing) -> dict[str, Any]:
         elif kind in "iu":
             columns[column] = values.to_numpy()
         else:
-            columns[column] = [None if isinstance(v, float) and np.isnan(v) else v for v in values]
+            columns[column] = _json_column(values)
     return {"tables": tables, "columns": columns}
 
 
