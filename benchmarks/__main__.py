@@ -24,7 +24,7 @@ from benchmarks import (
     bench_ui,
     report,
 )
-from cxml.cli.memory import keep_freed_memory
+from cxml.jobs.memory import keep_freed_memory
 
 
 def main() -> None:

@@ -3,7 +3,7 @@
 The bases are bench_scaling's copies of the simulation, written as a data dir of Parquet files
 whose text columns are plain text, as a warehouse export or another tool writes them (the
 simulator's own files hold categoricals, which are read as they are). Each size is read in a
-fresh process, keeping freed memory for reuse as the cxml commands do (`cxml/cli/memory.py`), with
+fresh process, keeping freed memory for reuse as the cxml commands do (`cxml/jobs/memory.py`), with
 `load_data_dir`: the read, the checks of every row, and the clean tables. CPU is user + system
 time of that process's load, threads included; peak RSS is its peak.
 """
@@ -28,9 +28,9 @@ from benchmarks.bench_scaling import (
     replicate_log,
     write_base,
 )
-from cxml.cli.memory import keep_freed_memory
 from cxml.data.load import load_data_dir
 from cxml.data.simulate import Simulation
+from cxml.jobs.memory import keep_freed_memory
 
 SIZES = (100_000, 1_000_000)
 

@@ -6,7 +6,7 @@ Simulating 1M customers is too slow for `make bench`, so every size is made from
 Each size runs in a fresh Python process, so its peak RSS is that size's alone: "RSS before" is
 its RSS once its data is read and made, "peak RSS" its peak from then to the end of
 build_features (the peak of making the data, copies included, is reset: it is not the build's).
-The process keeps freed memory for reuse as the cxml command does (`cxml/cli/memory.py`). CPU is
+The process keeps freed memory for reuse as the cxml command does (`cxml/jobs/memory.py`). CPU is
 `time.process_time` of a second call: a fresh process's first call also pays the kernel for
 handing it memory the first time (the "1st call" column). "kernel" is the part of CPU spent in
 the kernel (system time).
@@ -27,10 +27,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cxml.cli.memory import keep_freed_memory
 from cxml.config import FeatureConfig
 from cxml.data.simulate import Simulation
 from cxml.features.build import build_features
+from cxml.jobs.memory import keep_freed_memory
 
 SIZES = (10_000, 100_000, 1_000_000)
 ROOT = Path(__file__).resolve().parents[1]
@@ -158,12 +158,12 @@ def run(sim: Simulation) -> None:
         f"  CPU per event, 1M vs 100k {per_event[1_000_000] / per_event[100_000]:>6.2f}x  "
         f"(target <= 1.3); without the kernel's time {own[1_000_000] / own[100_000]:.2f}x\n"
         "  (kernel: handing out fresh memory, page by page; freed blocks are kept for reuse, as\n"
-        "  the cxml commands keep them: cxml/cli/memory.py. RSS before: the data, and the freed\n"
+        "  the cxml commands keep them: cxml/jobs/memory.py. RSS before: the data, and the freed\n"
         "  blocks of making it, kept)\n"
     )
 
 
 if __name__ == "__main__":
-    keep_freed_memory()  # as the cxml command does (cxml/cli/memory.py)
+    keep_freed_memory()  # as the cxml command does (cxml/jobs/memory.py)
     base, size, cutoff = Path(sys.argv[1]), int(sys.argv[2]), pd.Timestamp(sys.argv[3])
     print(json.dumps(measure(base, size, cutoff)))

@@ -16,7 +16,7 @@ simulation's `sim.actions`, each copy's customers getting their original's rows.
 Each size runs in a fresh Python process (peak RSS is that size's alone, "RSS before" its RSS once
 the bundle is loaded and the data made; the peak of making them, copies included, is reset, so
 "peak RSS" is scoring's, the data it holds included) and is scored once, as `cxml score` would,
-keeping freed memory for reuse as the command does (`cxml/cli/memory.py`); a warm-up on 1,000
+keeping freed memory for reuse as the command does (`cxml/jobs/memory.py`); a warm-up on 1,000
 customers first pays the imports and first calls a process pays once, so CPU is per customer.
 Then the largest base is written as a data dir (Parquet with plain text columns, its actions
 log included, as bench_load writes it) and scored as `cxml score` runs from one, in a fresh
@@ -57,10 +57,10 @@ from benchmarks.bench_scaling import (
     write_base,
 )
 from benchmarks.bench_scoring import _bundle
-from cxml.cli.memory import keep_freed_memory
 from cxml.data.io import write_together
 from cxml.data.load import load_data_dir
 from cxml.data.simulate import Simulation
+from cxml.jobs.memory import hand_back_freed_memory, keep_freed_memory
 from cxml.jobs.score import scored_files
 from cxml.scoring import Scorer, scoring_population
 
@@ -103,11 +103,13 @@ def score(
     out: Path,
     clock: _Clock,
 ) -> int:
-    """The batch scoring as `cxml score` runs it after loading; the number of customers scored."""
+    """The batch scoring as `cxml score` runs it after loading, handing freed memory back where
+    its stages end (jobs/progress.py); the number of customers scored."""
     bundle = scorer.bundle
     stage = clock.wrap
     people = stage("population", scoring_population)(events, customers, cutoff, bundle.labels)
     features = stage("features", bundle.features)(events, people, cutoff)
+    hand_back_freed_memory()
 
     def listed() -> pd.DataFrame:
         return scorer.score(features, cutoff, 0.1, log, per_customer=False).frame().reset_index()
@@ -117,6 +119,7 @@ def score(
         write_together(out, scored_files(scored))
 
     scored = stage("rest", listed)()
+    hand_back_freed_memory()
     stage("write", written)()
     clock.cpu["rest"] -= clock.cpu["models"] + clock.cpu["reasons"] + clock.cpu["allocation"]
     return len(features)
@@ -167,6 +170,7 @@ def from_disk(folder: Path, cutoff: pd.Timestamp) -> dict[str, Any]:
     tables, out = loaded.tables, folder.parent / "out-disk"
     read = time.process_time() - start
     peak_read = _peak_rss()
+    hand_back_freed_memory()
     held = sum(int(t.memory_usage(deep=True).sum()) for t in tables.values() if t is not None)
     scored = score(
         scorer,
@@ -244,7 +248,7 @@ def run(sim: Simulation) -> None:
 
 
 if __name__ == "__main__":
-    keep_freed_memory()  # as the cxml command does (cxml/cli/memory.py)
+    keep_freed_memory()  # as the cxml command does (cxml/jobs/memory.py)
     if sys.argv[1] == "disk":
         print(json.dumps(from_disk(Path(sys.argv[2]), pd.Timestamp(sys.argv[3]))))
     else:

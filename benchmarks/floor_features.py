@@ -10,7 +10,7 @@ Usage: python benchmarks/floor_features.py DATA_DIR CUTOFF OUT.parquet
 import sys
 from pathlib import Path
 
-from cxml.cli.memory import keep_freed_memory
+from cxml.jobs.memory import keep_freed_memory
 
 
 def main(data_dir: str, cutoff: str, out: str) -> None:

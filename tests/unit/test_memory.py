@@ -10,13 +10,13 @@ import sys
 
 import pytest
 
-from cxml.cli.memory import is_glibc
+from cxml.jobs.memory import is_glibc
 
 FAULTS_OF_A_SECOND_ARRAY = """
 import resource, sys
 import numpy as np
 if sys.argv[1] == "keep":
-    from cxml.cli.memory import keep_freed_memory
+    from cxml.jobs.memory import keep_freed_memory
     assert keep_freed_memory()
 np.ones(1 << 25).sum()  # 256 MiB, freed at once
 before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
@@ -43,7 +43,7 @@ def test_a_freed_large_array_is_reused_not_faulted_in_again():
 
 
 HUGE_PAGES_ASKED = """
-from cxml.cli.memory import keep_freed_memory
+from cxml.jobs.memory import keep_freed_memory
 keep_freed_memory()
 import numpy as np
 print(int(np._core.multiarray._get_madvise_hugepage()))
@@ -66,3 +66,29 @@ def _huge_pages(**env: str) -> int:
 def test_numpy_asks_for_no_huge_pages_unless_the_user_set_it():
     assert _huge_pages() == 0
     assert _huge_pages(NUMPY_MADVISE_HUGEPAGE="1") == 1
+
+
+HANDED_BACK = """
+from cxml.jobs.memory import hand_back_freed_memory, keep_freed_memory
+assert keep_freed_memory()
+import numpy as np
+
+def resident_mib():
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * 4096 / 2**20
+
+np.ones(1 << 25).sum()  # 256 MiB, freed at once: kept in the heap
+kept = resident_mib()
+handed = hand_back_freed_memory()
+print(int(handed), kept - resident_mib())
+"""
+
+
+@pytest.mark.skipif(not is_glibc(), reason="the setting is glibc's; other C libraries keep theirs")
+def test_memory_kept_within_a_stage_is_handed_back_as_it_ends():
+    done = subprocess.run(
+        [sys.executable, "-c", HANDED_BACK], capture_output=True, text=True, check=True
+    )
+    handed, freed_mib = done.stdout.split()
+    assert handed == "1"
+    assert float(freed_mib) > 200  # most of the 256 MiB left the process's resident memory

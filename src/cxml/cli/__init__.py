@@ -391,7 +391,7 @@ app.command()(serve)
 
 
 def main() -> None:
-    from cxml.cli.memory import keep_freed_memory
+    from cxml.jobs.memory import keep_freed_memory
 
     keep_freed_memory()
     app()

@@ -1,5 +1,6 @@
 """Named stages of a long command, on stderr: a bar over the stages and, as each ends, its name
-and elapsed time, so a run of minutes is never silent and a slow stage shows itself."""
+and elapsed time, so a run of minutes is never silent and a slow stage shows itself. As each
+stage ends, the memory it freed goes back to the kernel (jobs/memory.py says why)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 from tqdm import tqdm
+
+from cxml.jobs.memory import hand_back_freed_memory
 
 
 @contextmanager
@@ -27,6 +30,7 @@ def stages(desc: str, names: Sequence[str], show: bool = True) -> Iterator[Calla
             if show:
                 tqdm.write(f"{desc}: {name} ({time.monotonic() - started:.1f} s)", file=sys.stderr)
             bar.update()
+            hand_back_freed_memory()
 
     def begin(name: str) -> None:
         end()

@@ -135,7 +135,7 @@ def run_score(
     database as it was."""
     from cxml.jobs.inputs import load_inputs
     from cxml.jobs.progress import stages
-    from cxml.jobs.score_report import report_html
+    from cxml.jobs.score_report import drift, report_html
     from cxml.jobs.score_ui import no_ui_files, ui_files
     from cxml.jobs.scorings import register
 
@@ -163,9 +163,10 @@ def run_score(
         scored = result.frame().reset_index()
         scored = scored.sort_values("churn_rank", kind="stable").reset_index(drop=True)
         scored["scored_at"] = pd.Timestamp.now(tz="UTC")
+        moved, touchpoints = drift(scorer, features), result.touchpoints
+        del features, result  # used no more: a big base's report and page are made without them
         begin("report")
-        html = report_html(scored, scorer, features, loaded, result.touchpoints)
-        del features, result  # used no more: a big base's page and files are made without them
+        html = report_html(scored, scorer, moved, loaded, touchpoints)
         begin("page")
         ui = ui_files(scored, loaded.tables, config, out) if page else no_ui_files(out)
         begin(write)

@@ -68,16 +68,23 @@ def _calibration_words(info: object) -> str | None:
     )
 
 
+def drift(scorer: Scorer, features: Table) -> pd.DataFrame | None:
+    """How far the scored features moved from training's (PSI per feature), for the report; it
+    is taken before the report is made, so that the features need not be held while it is."""
+    profile = scorer.bundle.info.get("reference_profile")
+    return psi(profile, features) if isinstance(profile, dict) else None
+
+
 def report_html(
     scored: pd.DataFrame,
     scorer: Scorer,
-    features: Table,
+    moved: pd.DataFrame | None,
     loaded: LoadedData,
     touchpoints: pd.DataFrame | None = None,
 ) -> str:
+    """The scoring report; `moved`: the features' `drift`."""
     bundle = scorer.bundle
     at = pd.Timestamp(scored["cutoff"].iloc[0])
-    profile = bundle.info.get("reference_profile")
     value = None
     if "customer_value" in scored:
         value = scored.set_index("customer_id")["customer_value"]
@@ -95,7 +102,7 @@ def report_html(
         calibration=_calibration_words(bundle.info.get("uplift_calibration")),
         uplift_deciles=pd.DataFrame(bundle.info.get("uplift_deciles") or []),
         touchpoints=touchpoints,
-        drift=psi(profile, features) if isinstance(profile, dict) else None,
+        drift=moved,
         nps=nps_trend(loaded.tables["events"], at),
         retention_rate=retention_rate(
             loaded.tables["events"], loaded.tables["customers"], at, bundle.labels

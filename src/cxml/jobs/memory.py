@@ -16,6 +16,13 @@ time that varies from run to run: on this project's 2-core machine, `cxml featur
 `NUMPY_MADVISE_HUGEPAGE=1` spent more kernel time in its feature build than the build itself
 took, and several times what it spends with 0. So the commands ask NumPy not to
 (`NUMPY_MADVISE_HUGEPAGE=0`, unless the user set it), before NumPy is imported.
+
+Kept blocks are worth keeping within a stage of a command, whose arrays come in a few sizes
+over and over; at a stage's end they are not (the next stage's arrays have other sizes, and the
+stage's leftovers would sit under everything it holds). So a long command hands them back to
+the kernel as each stage ends (`hand_back_freed_memory`, called by `jobs/progress.stages`): each
+stage starts from what its data holds, and the run's peak is the largest stage's, not the sum of
+the leftovers (`make bench`, scaling-score: `cxml score`'s own peak RSS).
 """
 
 from __future__ import annotations
@@ -45,3 +52,11 @@ def keep_freed_memory() -> bool:
     libc = ctypes.CDLL(None)
     kept = libc.mallopt(M_MMAP_THRESHOLD, KEEP_BELOW)
     return bool(kept and libc.mallopt(M_TRIM_THRESHOLD, KEEP_BELOW))
+
+
+def hand_back_freed_memory() -> bool:
+    """Give the heap's free pages back to the kernel (glibc's `malloc_trim`), the kept blocks
+    included: True if any were; False where the C library is not glibc."""
+    if not is_glibc():
+        return False
+    return bool(ctypes.CDLL(None).malloc_trim(0))
