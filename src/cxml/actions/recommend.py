@@ -282,8 +282,10 @@ def describe(
         interval = {"action_gain_low": gain - half, "action_gain_high": gain + half}
     families, texts = _reason_lists(reasons, rows)
     steps = zip(picked, gain_uplift, families, texts, strict=True)
-    why = np.array([_why(action, gain, family, text) for action, gain, family, text in steps])
-    why = why.astype(object)
+    # as objects: a fixed-width text array would take the longest text's width on every row
+    why = np.array(
+        [_why(action, gain, family, text) for action, gain, family, text in steps], dtype=object
+    )
     if drivers is not None:  # the uplift model's own word on why this action, for this customer
         treated = picked != NONE
         has = treated & (np.asarray(drivers, dtype=object) != "")
@@ -301,11 +303,8 @@ def describe(
         _none_why(why, picked, found)
     else:
         words = found.fallback.policy.replace("_", " ")
-        why[:] = np.where(
-            picked == NONE,
-            f"the simple policy in use ({words}) gives this customer no action",
-            [f"{a.replace('_', ' ')}: the simple policy in use ({words})" for a in picked],
-        )
+        why[:] = [f"{a.replace('_', ' ')}: the simple policy in use ({words})" for a in picked]
+        why[picked == NONE] = f"the simple policy in use ({words}) gives this customer no action"
     randomised = {}
     if "decision" in chosen:
         decision = np.asarray(chosen["decision"], dtype=object)

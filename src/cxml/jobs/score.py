@@ -7,6 +7,7 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from cxml.config import PipelineConfig
@@ -160,8 +161,8 @@ def run_score(
         result = scorer.score(
             features, at, explain_top, log, False, touchpoints=True, experiment=config.experiment
         )
-        scored = result.frame().reset_index()
-        scored = scored.sort_values("churn_rank", kind="stable").reset_index(drop=True)
+        listed = result.take(np.argsort(result["churn_rank"], kind="stable"))  # by risk
+        scored = listed.frame(index_name="customer_id")
         scored["scored_at"] = pd.Timestamp.now(tz="UTC")
         moved, touchpoints = drift(scorer, features), result.touchpoints
         del features, result  # used no more: a big base's report and page are made without them

@@ -160,12 +160,13 @@ class Scorer:
             part = self._own_rows(features, seen, at, actions_log)
         else:
             blocks = [slice(start, start + block) for start in range(0, len(features), block)]
-            parts = [
-                self._own_rows(
+            parts = []
+            for rows in blocks:
+                found = self._own_rows(
                     features.take(rows), None if seen is None else seen.take(rows), at, actions_log
                 )
-                for rows in blocks
-            ]
+                found.matrix = None  # one block's matrix held at a time, not all of them
+                parts.append(found)
             part = CustomerPart.concat(parts, seen)
         fallback = Fallback.from_info(self.bundle.info.get("policy_fallback"))
         if part.options is not None and fallback is not None:
