@@ -23,17 +23,13 @@ def _table() -> Table:
 
 def test_the_labels_as_first_column_give_the_frame_reset_index_gives():
     table = _table()
-    pd.testing.assert_frame_equal(
-        table.frame(index_name="customer_id"), table.frame().reset_index()
-    )
+    pd.testing.assert_frame_equal(table.frame_with_ids(), table.frame().reset_index())
     taken = table.take(np.argsort(table["churn_rank"], kind="stable"))
     expected = table.frame().reset_index().sort_values("churn_rank", kind="stable")
-    pd.testing.assert_frame_equal(
-        taken.frame(index_name="customer_id"), expected.reset_index(drop=True)
-    )
+    pd.testing.assert_frame_equal(taken.frame_with_ids(), expected.reset_index(drop=True))
 
 
 def test_the_frame_is_made_over_the_tables_own_arrays():
     table = _table()
-    frame = table.frame(index_name="customer_id")
+    frame = table.frame_with_ids()
     assert np.shares_memory(frame["churn_probability"].to_numpy(), table["churn_probability"])

@@ -55,14 +55,15 @@ class Table:
     def names(self) -> list[str]:
         return list(self.columns)
 
-    def frame(self, index_name: str | None = None) -> pd.DataFrame:
-        """The table as a DataFrame, for files, notebooks and the report, over its columns'
-        own arrays. With `index_name`, the row labels are the first column, under that name,
-        and the rows are numbered 0..n-1: `frame().reset_index()`, without its copy of every
-        column."""
-        if index_name is None:
-            return pd.DataFrame(self.columns, index=self.index, copy=False)
-        columns = {index_name: self.index, **self.columns}
+    def frame(self) -> pd.DataFrame:
+        """The table as a DataFrame, for files, notebooks and the report."""
+        return pd.DataFrame(self.columns, index=self.index, copy=False)
+
+    def frame_with_ids(self, name: str = "customer_id") -> pd.DataFrame:
+        """The table as a DataFrame whose first column, `name`, holds the row labels, its rows
+        numbered 0..n-1: `frame().reset_index()` (a list's shape), made over the columns' own
+        arrays rather than a copy of every column."""
+        columns = {name: self.index, **self.columns}
         return pd.DataFrame(columns, index=pd.RangeIndex(len(self)), copy=False)
 
     def records(self, index_name: str = "customer_id") -> list[dict[str, Any]]:

@@ -162,7 +162,7 @@ def run_score(
             features, at, explain_top, log, False, touchpoints=True, experiment=config.experiment
         )
         listed = result.take(np.argsort(result["churn_rank"], kind="stable"))  # by risk
-        scored = listed.frame(index_name="customer_id")
+        scored = listed.frame_with_ids()
         scored["scored_at"] = pd.Timestamp.now(tz="UTC")
         moved, touchpoints = drift(scorer, features), result.touchpoints
         del features, result  # used no more: a big base's report and page are made without them
