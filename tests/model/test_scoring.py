@@ -345,8 +345,8 @@ def test_forget_erases_customers_from_everything_cxml_wrote(scored_run, tmp_path
             assert not any(cid.encode() in text for cid in gone), (folder, name)
     left = pd.read_parquet(other / "scored.parquet")
     assert len(left) == len(scored) - 3
-    for run_id, _ in uses.find_uses(scorings.KIND, config.tracking.model_name):
-        kept = uses.use_frame(run_id, scorings.ARTIFACT)["customer_id"].astype(str)
+    for use in uses.find_uses(scorings.KIND, config.tracking.model_name):
+        kept = uses.use_frame(use.run_id, scorings.ARTIFACT)["customer_id"].astype(str)
         assert not kept.isin(gone).any() and len(kept) > 0
     rows = database.read_run(db)
     assert not rows["customer_id"].astype(str).isin(gone).any()

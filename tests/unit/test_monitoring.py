@@ -134,6 +134,17 @@ def test_outcomes_read_each_scorings_rows_once():
     assert len(found.earlier) == 1 and found.pending.iloc[0]["customers"] == 2
 
 
+def test_a_scoring_still_open_is_not_read_when_its_count_is_known():
+    events = _events([("a", "2024-03-05", "cancel"), ("d", "2024-05-20", "login")])
+    reads: list[str] = []
+    late = _scored("2024-05-01", [("b", 0.2, "none"), ("d", 0.1, "none")])  # still open
+    at = pd.Timestamp(late["cutoff"].iloc[0])
+    open_ = Scoring("run 2", "3", at, lambda: reads.append("run 2") or late, customers=2)
+    found = outcomes([open_], events, CUSTOMERS, LABELS)
+    assert reads == []
+    assert found.pending.iloc[0]["customers"] == 2
+
+
 def test_outcomes_judge_closed_windows_and_list_the_open_ones():
     events = _events(
         [

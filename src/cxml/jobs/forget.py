@@ -47,14 +47,14 @@ def forget(
     ids = {str(c) for c in customer_ids}
     done = Erasure()
     known = [Path(f) for f in folders]
-    for run_id, params in uses.find_uses(scorings.KIND, config.tracking.model_name):
-        frame = uses.use_frame(run_id, scorings.ARTIFACT)
+    for use in uses.find_uses(scorings.KIND, config.tracking.model_name):
+        frame = uses.use_frame(use.run_id, scorings.ARTIFACT)
         mine = frame["customer_id"].astype(str).isin(ids).to_numpy()
         if mine.any():
-            uses.replace_use_frame(run_id, scorings.ARTIFACT, frame[~mine])
-            done.removed.append((f"MLflow scoring run {run_id}", int(mine.sum())))
-        if params.get("out"):
-            known.append(Path(params["out"]))
+            uses.replace_use_frame(use.run_id, scorings.ARTIFACT, frame[~mine])
+            done.removed.append((f"MLflow scoring run {use.run_id}", int(mine.sum())))
+        if use.params.get("out"):
+            known.append(Path(use.params["out"]))
     for folder in dict.fromkeys(f.resolve() for f in known if f.is_dir()):
         done.removed += _forget_in_folder(folder, ids)
     done.removed += _forget_in_folder(config.data.dir / "quarantine", ids)

@@ -152,9 +152,9 @@ def earlier_decisions(model_name: str) -> pd.DataFrame | None:
     from cxml.jobs import uses
 
     found = [
-        uses.use_frame(run_id, ARTIFACT).assign(cutoff=pd.Timestamp(params["cutoff"]))
-        for run_id, params in uses.find_uses(KIND, model_name)
-        if "cutoff" in params
+        uses.use_frame(use.run_id, ARTIFACT).assign(cutoff=pd.Timestamp(use.params["cutoff"]))
+        for use in uses.find_uses(KIND, model_name)
+        if "cutoff" in use.params
     ]
     found = [f for f in found if len(f)]
     if not found:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -14,6 +15,9 @@ from cxml.config import PipelineConfig
 from cxml.data.io import read_file
 from cxml.data.schema import utc_timestamp
 from cxml.models.monitoring import Scoring
+
+if TYPE_CHECKING:
+    from cxml.jobs.uses import Use
 
 KIND = "scoring"
 ARTIFACT = "scoring/scored.parquet"
@@ -53,7 +57,7 @@ def earlier_scorings(model_name: str, folders: Iterable[Path] = ()) -> list[Scor
     when they are asked for (`Scoring.read`)."""
     from cxml.jobs import uses
 
-    found = [_from_run(run_id, params) for run_id, params in uses.find_uses(KIND, model_name)]
+    found = [_from_run(use) for use in uses.find_uses(KIND, model_name)]
     found += [_from_folder(folder, model_name) for folder in folders]
     unique: dict[tuple[str, pd.Timestamp], Scoring] = {}
     for scoring in found:
@@ -61,17 +65,20 @@ def earlier_scorings(model_name: str, folders: Iterable[Path] = ()) -> list[Scor
     return list(unique.values())
 
 
-def _from_run(run_id: str, params: dict[str, str]) -> Scoring:
-    """The scoring a registry run recorded (`register`), its cutoff from the run's parameters."""
+def _from_run(use: Use) -> Scoring:
+    """The scoring a registry run recorded (`register`), its cutoff from the run's parameters
+    and its number of customers from its metrics."""
     from cxml.jobs import uses
 
     def read() -> pd.DataFrame:
-        return uses.use_frame(run_id, ARTIFACT)
+        return uses.use_frame(use.run_id, ARTIFACT)
 
-    source, version = f"MLflow run {run_id}", params.get("model_version", "?")
-    if "cutoff" not in params:  # not recorded by `register`: the rows say
+    source, version = f"MLflow run {use.run_id}", use.params.get("model_version", "?")
+    if "cutoff" not in use.params:  # not recorded by `register`: the rows say
         return Scoring.of(source, version, read())
-    return Scoring(source, version, utc_timestamp(params["cutoff"]), read)
+    customers = use.metrics.get("customers")
+    cutoff = utc_timestamp(use.params["cutoff"])
+    return Scoring(source, version, cutoff, read, None if customers is None else int(customers))
 
 
 def _from_folder(folder: Path, model_name: str) -> Scoring:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,15 @@ from cxml.jobs.logged import _check_no_pii, _strict_json
 from cxml.jobs.tracking import _client, _log_run_data
 
 KIND_TAG, MODEL_TAG, VERSION_TAG = "cxml.kind", "cxml.model_name", "cxml.model_version"
+
+
+@dataclass(frozen=True)
+class Use:
+    """A recorded use as `find_uses` finds it: its run, and the params and metrics it logged."""
+
+    run_id: str
+    params: dict[str, str]
+    metrics: dict[str, float]
 
 
 def log_use(
@@ -53,9 +63,8 @@ def log_use(
     return str(run.info.run_id)
 
 
-def find_uses(kind: str, model_name: str) -> list[tuple[str, dict[str, str]]]:
-    """(run id, params) of every finished `log_use` run of `kind` for the model, in any
-    experiment, newest first."""
+def find_uses(kind: str, model_name: str) -> list[Use]:
+    """Every finished `log_use` run of `kind` for the model, in any experiment, newest first."""
     client = _client()
     experiments = [e.experiment_id for e in _every(client.search_experiments)]
     if not experiments:
@@ -70,7 +79,7 @@ def find_uses(kind: str, model_name: str) -> list[tuple[str, dict[str, str]]]:
             experiments, query, order_by=["attributes.start_time DESC"], **page
         )
     )
-    return [(r.info.run_id, dict(r.data.params)) for r in runs]
+    return [Use(r.info.run_id, dict(r.data.params), dict(r.data.metrics)) for r in runs]
 
 
 def _every(search: Callable[..., Any]) -> list[Any]:

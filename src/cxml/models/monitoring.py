@@ -81,11 +81,15 @@ class Scoring:
     model_version: str
     cutoff: pd.Timestamp
     read: Callable[[], pd.DataFrame]
+    #: how many customers it scored, when that is known without reading its rows (a registry
+    #: run's metric): a scoring still waiting for its outcomes is then not read at all
+    customers: int | None = None
 
     @classmethod
     def of(cls, source: str, model_version: str, rows: pd.DataFrame) -> Scoring:
         """A scoring whose rows are in memory already."""
-        return cls(source, model_version, pd.Timestamp(rows["cutoff"].iloc[0]), lambda: rows)
+        at = pd.Timestamp(rows["cutoff"].iloc[0])
+        return cls(source, model_version, at, lambda: rows, len(rows))
 
     @property
     def rows(self) -> pd.DataFrame:
@@ -120,10 +124,11 @@ def outcomes(
     earlier, pending, decisions = [], [], []
     for scoring in scorings:
         closes = scoring.cutoff + horizon
-        rows = scoring.rows  # read once; let go when the next scoring is read
         if last_seen is None or closes > last_seen:
-            pending.append(_names(scoring) | {"customers": len(rows), "closes": closes})
+            count = len(scoring.rows) if scoring.customers is None else scoring.customers
+            pending.append(_names(scoring) | {"customers": count, "closes": closes})
             continue
+        rows = scoring.rows  # read once; let go when the next scoring is read
         churn = churn_labels(events, customers, scoring.cutoff, labels)
         joined = rows.set_index("customer_id").join(churn, how="inner")
         if joined["churn"].nunique() < 2:
