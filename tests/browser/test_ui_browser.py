@@ -5,6 +5,7 @@ simulation, a model trained and registered in a temporary MLflow store, scored w
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,9 @@ import pytest
 
 from cxml.config import load_config
 from cxml.data.load import load_data_dir
+from cxml.jobs.forget import forget_in_folder
 from cxml.jobs.score import run_score
+from cxml.report.ui import CHUNK
 from tests.browser.test_report_browser import ARGS, CHROMIUM, sync_api
 from tests.service.server import Prepared, Server, prepare, tracking_env
 
@@ -189,3 +192,26 @@ def test_the_server_page_pages_filters_and_shows_a_customer_behind_the_key(run, 
     _check_customer(run, page.customer(chosen), chosen)
     assert page.problems == []
     assert [u for u in page.requests if not u.startswith(server.url)] == []
+
+
+def test_the_static_folder_still_opens_every_customer_after_one_is_forgotten(
+    run, browser, tmp_path
+):
+    """`cxml forget` takes a customer out of a written page: the others keep their ranks, and a
+    customer whose chunk comes after the forgotten one's still opens from its own chunk."""
+    ranked = run.scored.sort_values("churn_rank")["customer_id"].tolist()
+    assert len(ranked) > CHUNK  # a second chunk, after the forgotten customer's
+    folder = tmp_path / "scored"
+    shutil.copytree(run.out, folder)
+    gone, after = ranked[1], ranked[CHUNK]  # the first customer of data/c1.js
+    removed = dict(forget_in_folder(folder, {gone}))
+    assert removed[str(folder / "ui" / "data" / "list.js")] == 1
+    page = Browser(browser.new_page())
+    page.page.goto((folder / "ui" / "index.html").as_uri(), wait_until="load")
+    assert page.ids() == [c for c in ranked if c != gone][:100]
+    assert page.page.text_content("#count") == f"{len(ranked) - 1:,}"
+    assert page.search(gone) == []
+    shown = page.customer(after)
+    row = run.scored.set_index("customer_id").loc[after]
+    assert shown["churn"] == f"{100 * float(row['churn_probability']):.1f}%"
+    assert page.problems == []

@@ -3,6 +3,7 @@ score every active customer, and check the list, the rules and the report."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -340,11 +341,20 @@ def test_forget_erases_customers_from_everything_cxml_wrote(scored_run, tmp_path
     assert result.exit_code == 0, result.output
     assert "not touched" in result.output
     for folder in (out, other):
-        for name in ("scored.parquet", "scored.csv", "report.html"):
+        page = sorted((folder / "ui").rglob("*.*"))
+        assert len(page) >= 3  # the team's page: index.html, data/list.js and a chunk
+        names = ["scored.parquet", "scored.csv", "decisions.parquet", "report.html", *page]
+        for name in names:
             text = (folder / name).read_bytes()
             assert not any(cid.encode() in text for cid in gone), (folder, name)
     left = pd.read_parquet(other / "scored.parquet")
     assert len(left) == len(scored) - 3
+    listed = (other / "ui" / "data" / "list.js").read_text()
+    on_page = json.loads(listed[listed.index("(") + 1 : listed.rindex(")")])["columns"]
+    assert len(on_page["customer_id"]) == len(scored) - 3  # everyone else is still there
+    assert (
+        f'<span id="count">{len(scored) - 3:,}</span>' in (other / "ui" / "index.html").read_text()
+    )
     for use in uses.find_uses(scorings.KIND, config.tracking.model_name):
         kept = uses.use_frame(use.run_id, scorings.ARTIFACT)["customer_id"].astype(str)
         assert not kept.isin(gone).any() and len(kept) > 0

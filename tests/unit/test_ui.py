@@ -11,7 +11,14 @@ import pytest
 
 from cxml.data.simulate import SimConfig, simulate
 from cxml.report.timeline import chunked_views, customer_views
-from cxml.report.ui import Listing, action_words, static_files
+from cxml.report.ui import (
+    Listing,
+    action_words,
+    chunk_without,
+    index_without,
+    list_without,
+    static_files,
+)
 
 CUTOFF = pd.Timestamp("2025-06-30", tz="UTC")
 
@@ -155,6 +162,49 @@ def test_the_static_folder_built_a_chunk_at_a_time_shows_what_the_whole_list_sho
     text = files["data/c0.js"]()
     chunk = json.loads(text[text.index("(") + 1 : text.rindex(")")])
     assert _read((chunk["tables"], chunk["views"])) == json.loads(json.dumps(whole))
+
+
+def _script_data(text: str) -> dict:
+    return json.loads(text[text.index("(") + 1 : text.rindex(")")])
+
+
+def test_a_forgotten_customer_leaves_the_static_folder_and_the_others_keep_their_ranks():
+    listing = Listing.of(_scored(), pd.Series({"a1": "retail", "a2": "retail"}))
+    events = pd.DataFrame(
+        {
+            "customer_id": ["a1", "a2", "a2", "b2"],
+            "event_time": pd.to_datetime(["2025-06-01", "2025-05-01", "2025-06-02", "2025-06-03"]),
+            "event_type": ["login", "login", "support_ticket", "purchase"],
+        }
+    ).assign(event_time=lambda f: f["event_time"].dt.tz_localize("UTC"))
+    files = {
+        name: make()
+        for name, make in static_files(
+            listing, chunked_views(listing.frame, events, None, CUTOFF)
+        ).items()
+    }
+    assert "a2" in files["data/list.js"] and "a2" in files["data/c0.js"]
+
+    text, removed = list_without(files["data/list.js"], {"a2", "nobody"})
+    columns = _script_data(text)["columns"]
+    assert removed == 1 and "a2" not in text
+    assert columns["customer_id"] == ["a1", "b1", "b2"] and columns["rank"] == [1, 3, 4]
+    whole = _script_data(files["data/list.js"])["columns"]
+    for name, values in columns.items():  # every column lost the same row, and only it
+        assert values == [v for i, v in enumerate(whole[name]) if i != 1], name
+    assert list_without(text, {"a2"}) == (text, 0)  # nothing left to take: the same text
+
+    chunk, views = chunk_without(files["data/c0.js"], {"a2"})
+    kept = _script_data(chunk)["views"]
+    assert views == 1 and "a2" not in chunk and sorted(kept) == ["a1", "b1", "b2"]
+    assert kept["b2"] == _script_data(files["data/c0.js"])["views"]["b2"]
+
+    page = index_without(files["index.html"], removed)
+    assert '<span id="count">3</span> customers' in page
+    assert '<span id="count">4</span> customers' in files["index.html"]
+    assert "(c.rank[i] - 1) / META.chunk" in page  # a row's chunk follows its rank
+    with pytest.raises(ValueError, match="cxmlChunk"):
+        chunk_without(files["data/list.js"], {"a2"})
 
 
 @pytest.mark.parametrize("block", [1, 7, 1 << 20])

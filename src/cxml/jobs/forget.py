@@ -1,8 +1,8 @@
 """Wiring for `cxml forget`: a customer's right to erasure over what cxml itself wrote. Their rows
 go from the registry of scorings in MLflow, from every scored folder it knows (the list, the
-report's table of riskiest customers, the quarantine files), from the data dir's quarantine files
-and from the database the lists went to. Source data and trained models are not cxml's to edit:
-the answer says so, and what to do."""
+decisions, the report's table of riskiest customers, the team's page, the quarantine files), from
+the data dir's quarantine files and from the database the lists went to. Source data and
+trained models are not cxml's to edit: the answer says so, and what to do."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from pathlib import Path
 
 from cxml.config import PipelineConfig
 from cxml.data.io import read_file, save_csv, save_parquet, write_together
+from cxml.jobs.score_ui import UI
 
 NOT_TOUCHED = (
     "the source data dir (events, customers, actions): delete them there, at the source",
@@ -56,8 +57,8 @@ def forget(
         if use.params.get("out"):
             known.append(Path(use.params["out"]))
     for folder in dict.fromkeys(f.resolve() for f in known if f.is_dir()):
-        done.removed += _forget_in_folder(folder, ids)
-    done.removed += _forget_in_folder(config.data.dir / "quarantine", ids)
+        done.removed += forget_in_folder(folder, ids)
+    done.removed += forget_in_folder(config.data.dir / "quarantine", ids)
     if db_url is not None:
         for table, n in database.forget(db_url, ids).items():
             if n:
@@ -65,13 +66,13 @@ def forget(
     return done
 
 
-def _forget_in_folder(folder: Path, ids: set[str]) -> list[tuple[str, int]]:
-    """The customers' rows out of a folder's lists and decisions (Parquet, CSV) and the
-    report's table."""
+def forget_in_folder(folder: Path, ids: set[str]) -> list[tuple[str, int]]:
+    """The customers' rows out of a folder's lists and decisions (Parquet, CSV), the report's
+    table and the team's page (`ui/`), all replaced together."""
     if not folder.is_dir():
         return []
     writes: dict[str, Callable[[Path], object]] = {}
-    removed = []
+    removed = _forget_in_page(folder, ids, writes)
     tables = [*sorted(folder.glob("*.parquet")), *sorted(folder.rglob("*.csv"))]
     for path in tables:
         if not path.is_file():
@@ -89,11 +90,43 @@ def _forget_in_folder(folder: Path, ids: set[str]) -> list[tuple[str, int]]:
         text = report.read_text(encoding="utf-8")
         kept, n = _without_rows(text, ids)
         if n:
-            writes["report.html"] = partial(Path.write_text, data=kept, encoding="utf-8")
+            writes["report.html"] = _text_writer(kept)
             removed.append((str(report), n))
     if writes:
         write_together(folder, writes)
     return removed
+
+
+def _forget_in_page(
+    folder: Path, ids: set[str], writes: dict[str, Callable[[Path], object]]
+) -> list[tuple[str, int]]:
+    """The customers' list rows and views out of the team's static page (report/ui.py), its
+    count made fewer by as many; their new texts go into `writes`."""
+    from cxml.report.ui import chunk_without, index_without, list_without
+
+    page = folder / UI
+    listed = page / "data" / "list.js"
+    if not listed.is_file():
+        return []
+    removed = []
+    text, rows = list_without(listed.read_text(encoding="utf-8"), ids)
+    if rows:
+        writes[f"{UI}/data/list.js"] = _text_writer(text)
+        removed.append((str(listed), rows))
+        index = page / "index.html"
+        if index.is_file():
+            made = index_without(index.read_text(encoding="utf-8"), rows)
+            writes[f"{UI}/index.html"] = _text_writer(made)
+    for chunk in sorted((page / "data").glob("c*.js")):
+        text, views = chunk_without(chunk.read_text(encoding="utf-8"), ids)
+        if views:
+            writes[str(chunk.relative_to(folder))] = _text_writer(text)
+            removed.append((str(chunk), views))
+    return removed
+
+
+def _text_writer(text: str) -> Callable[[Path], object]:
+    return partial(Path.write_text, data=text, encoding="utf-8")
 
 
 def _without_rows(page: str, ids: set[str]) -> tuple[str, int]:

@@ -11,6 +11,8 @@ in, JSON-ready data and HTML out.
 from __future__ import annotations
 
 import itertools
+import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -257,8 +259,10 @@ def static_files(
     listing: Listing, chunks: Sequence[Callable[[], Views]]
 ) -> dict[str, Callable[[], str]]:
     """The static folder's files (path in the folder -> a call that makes its text): the page,
-    the list, and a script per chunk of CHUNK customers in rank order (a list row names its
-    chunk), made from `chunks` (report/timeline.py `chunked_views`) only when it is written."""
+    the list, and a script per chunk of CHUNK customers in rank order, made from `chunks`
+    (report/timeline.py `chunked_views`) only when it is written. A list row's rank names its
+    chunk: ranks 1 to CHUNK are in c0.js, the next CHUNK in c1.js, and so on (the page reads
+    it so), which holds when rows are taken out of the list (`list_without`)."""
     return {
         "index.html": partial(render_ui, listing.meta("static"), static=True),
         "data/list.js": lambda: _script("cxmlList", compact(listing)),
@@ -269,3 +273,51 @@ def static_files(
 def _chunk_script(views: Callable[[], Views]) -> str:
     tables, part = views()
     return _script("cxmlChunk", {"tables": tables, "views": part})
+
+
+# A customer forgotten (jobs/forget.py) goes from a written static folder: their list row, their
+# view, and the page's count. The other rows keep their ranks, so each still finds its chunk.
+
+
+def list_without(text: str, ids: set[str]) -> tuple[str, int]:
+    """data/list.js without the rows of the customers `ids`, and how many rows went."""
+    data = _script_data(text, "cxmlList")
+    columns = data["columns"]
+    keep = [customer not in ids for customer in columns["customer_id"]]
+    removed = keep.count(False)
+    if not removed:
+        return text, 0
+    data["columns"] = {
+        name: list(itertools.compress(values, keep)) for name, values in columns.items()
+    }
+    return _script("cxmlList", data), removed
+
+
+def chunk_without(text: str, ids: set[str]) -> tuple[str, int]:
+    """A data/c*.js chunk without the views of the customers `ids`, and how many went."""
+    data = _script_data(text, "cxmlChunk")
+    gone = [customer for customer in data["views"] if customer in ids]
+    if not gone:
+        return text, 0
+    for customer in gone:
+        del data["views"][customer]
+    return _script("cxmlChunk", data), len(gone)
+
+
+def index_without(text: str, removed: int) -> str:
+    """The page (index.html) counting `removed` customers fewer, made again from its own
+    settings (`Listing.meta`, kept in the page)."""
+    found = re.search(r'<script type="application/json" id="meta">(.*?)</script>', text, re.S)
+    if found is None:
+        raise ValueError("not the index.html of the team's page: it holds no settings")
+    meta = json.loads(found.group(1))
+    meta["total"] = max(int(meta["total"]) - removed, 0)
+    return render_ui(meta, static=True)
+
+
+def _script_data(text: str, call: str) -> Any:
+    """The data a `_script(call, data)` text hands to the page."""
+    head, tail = f"{call}(", ");\n"
+    if not (text.startswith(head) and text.endswith(tail)):
+        raise ValueError(f"not a {call} script of the team's page")
+    return orjson.loads(text[len(head) : -len(tail)])
