@@ -84,6 +84,28 @@ def test_unknown_channels_count_as_other_whatever_form_the_tables_take():
         pd.testing.assert_frame_equal(got, expected)
 
 
+@pytest.mark.parametrize("others", [0, 50])
+def test_a_slice_of_a_categorical_base_reads_as_its_plain_ids(others):
+    """A notebook's few rows of a loaded base keep the whole base's customer categories (more
+    of them than rows, with `others`): the features are those of the same rows with plain ids,
+    a row with a missing id or one outside the customers table counted for no one."""
+    rows = events(
+        [
+            ("a", "2024-05-30", "login", "web", None),
+            ("b", "2024-05-29", "purchase", "app", 20.0),
+            ("a", "2024-05-28", "login", None, None),
+            ("z", "2024-05-27", "login", "web", None),  # not a customer of the table
+        ]
+    )
+    whole = pd.CategoricalDtype([*(f"x{i}" for i in range(others)), "z", "b", "a"])
+    categorical = rows.assign(customer_id=rows["customer_id"].astype(whole))
+    missing = categorical.iloc[:1].assign(customer_id=pd.Categorical([None], dtype=whole))
+    expected = build_features(rows, CUSTOMERS, CUTOFF).frame()
+    got = build_features(pd.concat([categorical, missing]), CUSTOMERS, CUTOFF).frame()
+    pd.testing.assert_frame_equal(got, expected)
+    assert expected.loc["a", "n_login_30d"] == 2
+
+
 def test_rates_count_only_the_weeks_a_customer_was_there():
     customers = pd.DataFrame(
         {

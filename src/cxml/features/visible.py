@@ -51,13 +51,19 @@ def codes_in(
 ) -> np.ndarray:
     """Position in `vocabulary` of the value at each of `rows` (default: every value), -1 when
     absent or missing: a new array, of the narrowest type for a categorical column, which is
-    looked up once per category."""
+    looked up once per category, or, when it has fewer rows than categories (a notebook's slice
+    of one customer from a whole base), by the rows' own values."""
     if isinstance(values.dtype, pd.CategoricalDtype):
         kind = narrow(len(vocabulary))
+        codes = values.codes[rows]
         if values.categories.equals(vocabulary):
-            return values.codes[rows].astype(kind)
+            return codes.astype(kind)
+        if len(codes) < len(values.categories):
+            named = values.categories.take(np.maximum(codes, 0)).astype(str).to_numpy(object)
+            named[codes < 0] = None  # missing
+            return _positions(named, vocabulary).astype(kind)
         lookup = np.append(vocabulary.get_indexer(values.categories.astype(str)), -1)
-        return lookup.astype(kind)[values.codes[rows]]  # code -1 (missing) reads the last slot
+        return lookup.astype(kind)[codes]  # code -1 (missing) reads the last slot
     return _positions(np.asarray(values, dtype=object)[rows], vocabulary)
 
 
