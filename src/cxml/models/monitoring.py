@@ -190,13 +190,12 @@ def decision_impact(
         & (actions_log["action_time"] < cutoff + horizon)
         & (actions_log["action"] != control)
     ]
-    ids = recommended.index.astype(str)
-    taken = log.groupby(log["customer_id"].astype(str))["action"].agg(set)
-    given = pd.Series(ids.map(lambda c: taken.get(c, set())), index=recommended.index)
-    same = np.array([a in g for a, g in zip(recommended["action"], given, strict=True)], bool)
-    other = given.map(len).to_numpy() > 0
+    ids, who = recommended.index.astype(str), log["customer_id"].astype(str)
+    other = ids.isin(who)  # given some action (one (customer, action) pair at a time below)
     if not other.any():
         return []
+    given = pd.MultiIndex.from_arrays([who, log["action"].astype(str)])
+    same = pd.MultiIndex.from_arrays([ids, recommended["action"].astype(str)]).isin(given)
     groups = {
         DECISION_GROUPS[0]: same,
         DECISION_GROUPS[1]: other & ~same,
