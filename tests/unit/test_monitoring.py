@@ -130,8 +130,36 @@ def test_outcomes_read_each_scorings_rows_once():
     early = _scored("2024-03-01", [("a", 0.8, "none"), ("b", 0.3, "none")])
     late = _scored("2024-05-01", [("b", 0.2, "none"), ("d", 0.1, "none")])  # still open
     found = outcomes([scoring("run 1", early), scoring("run 2", late)], events, CUSTOMERS, LABELS)
-    assert reads == ["run 1", "run 2"]
+    assert reads == ["run 2", "run 1"]  # each once, the newest cutoff first
     assert len(found.earlier) == 1 and found.pending.iloc[0]["customers"] == 2
+
+
+def test_only_the_newest_closed_scorings_are_judged_and_the_older_counted():
+    """A weekly run judges the `judged` newest closed scorings by cutoff, whatever order the
+    registry gives them in; older ones are counted, never read; open ones are still listed."""
+    events = _events(
+        [
+            ("a", "2024-02-05", "cancel"),  # a churner in each judged window
+            ("b", "2024-03-05", "cancel"),
+            ("c", "2024-04-05", "cancel"),
+            ("d", "2024-05-20", "login"),  # the last event: the 05-01 window is open
+        ]
+    )
+    reads: list[str] = []
+
+    def scoring(cutoff: str) -> Scoring:
+        rows = _scored(cutoff, [(c, 0.5, "none") for c in "abcd"])
+        at = pd.Timestamp(rows["cutoff"].iloc[0])
+        return Scoring(cutoff, "3", at, lambda: reads.append(cutoff) or rows, customers=3)
+
+    cutoffs = ["2024-03-01", "2024-02-01", "2024-05-01", "2024-04-01", "2024-01-15"]
+    found = outcomes([scoring(c) for c in cutoffs], events, CUSTOMERS, LABELS, judged=2)
+    assert reads == ["2024-04-01", "2024-03-01"]  # 05-01 is open; 02-01 and 01-15 older
+    assert found.older == 2
+    assert list(found.pending["source"]) == ["2024-05-01"]
+    assert [str(c.date()) for c in found.earlier["cutoff"]] == ["2024-04-01", "2024-03-01"]
+    everything = outcomes([scoring(c) for c in cutoffs], events, CUSTOMERS, LABELS)
+    assert everything.older == 0 and len(reads) == 2 + 4
 
 
 def test_a_scoring_still_open_is_not_read_when_its_count_is_known():

@@ -258,6 +258,16 @@ def test_minimal_context_renders_notes_not_errors(scored: pd.DataFrame) -> None:
     assert all(f'<section id="{i}">' in page for i, _t, _b in SECTIONS)
 
 
+def test_older_scorings_left_unjudged_are_counted_not_hidden(scored: pd.DataFrame) -> None:
+    judged = render_report(scored, sample_context(scored, earlier_older=3))
+    assert "3 older scorings whose window has closed are not judged here" in judged
+    assert "2024-02-01" in judged and 'id="earlier-none"' not in judged
+    alone = render_report(scored, sample_context(scored, earlier=None, earlier_older=1))
+    assert "1 older scoring whose window has closed is not judged" in alone
+    assert 'id="earlier-none"' not in alone  # one has closed: not "nothing to check yet"
+    assert 'id="earlier-older"' not in render_report(scored, sample_context(scored))
+
+
 def test_missing_required_column_says_what_to_do(scored: pd.DataFrame) -> None:
     with pytest.raises(ValueError, match="churn_rank"):
         render_report(scored.drop(columns="churn_rank"), ReportContext())

@@ -180,6 +180,10 @@ class MonitorConfig:
     max_expected_auc_drop: Annotated[float, Field(ge=0, le=1)] = 0.05
     min_realised_auc: Annotated[float, Field(ge=0, le=1)] = 0.6
     max_ece: Annotated[float, Field(ge=0, le=1)] = 0.05
+    #: How many of the newest scorings whose outcome window has closed the scoring report and
+    #: `cxml monitor` judge: each is read and its window's churners found, so a weekly run
+    #: costs the same after a year of runs as after a quarter. Older ones are counted.
+    judged_scorings: Annotated[int, Field(ge=1)] = 13
 
 
 class PipelineConfig(BaseModel):

@@ -77,6 +77,7 @@ def run_monitor(
         scorer.bundle.labels,
         loaded.tables.get("actions"),
         NO_ACTION if scorer.bundle.actions is None else scorer.bundle.actions.control,
+        config.monitor.judged_scorings,
     )
     ctx = _context(config, scorer, at, features, p, found)
     latest = _latest(found, scorer.model_version)
@@ -154,6 +155,7 @@ def _context(
         test_auc=None if test_auc is None else float(test_auc),
         training_churn_rate=None if rate is None else float(rate),
         earlier=found.earlier,
+        earlier_older=found.older,
         pending=found.pending,
         decisions=found.decisions,
     )
@@ -188,6 +190,7 @@ def _summary(
         "drift": drift,
         "expected": ctx.expected | {"test_auc": ctx.test_auc},
         "earlier": _records(found.earlier),
+        "earlier_older": found.older,
         "pending": _records(found.pending),
         "decisions": _records(found.decisions),
     }

@@ -167,7 +167,9 @@ def run_score(
         moved, touchpoints = drift(scorer, features), result.touchpoints
         del features, result  # used no more: a big base's report and page are made without them
         begin("report")
-        html = report_html(scored, scorer, moved, loaded, touchpoints)
+        html = report_html(
+            scored, scorer, moved, loaded, touchpoints, config.monitor.judged_scorings
+        )
         begin("page")
         ui = ui_files(scored, loaded.tables, config, out) if page else no_ui_files(out)
         begin(write)

@@ -7,27 +7,30 @@ import numpy as np
 import pandas as pd
 
 from cxml.actions.calibration import UpliftCalibration
+from cxml.config import MonitorConfig
 from cxml.data.load import LoadedData
 from cxml.features.labels import describe_churn
 from cxml.features.table import Table
 from cxml.jobs.outcomes import earlier_decisions
 from cxml.models.drift import psi
-from cxml.models.monitoring import outcomes
+from cxml.models.monitoring import Outcomes, outcomes
 from cxml.report import ReportContext, render_report
 from cxml.report.kpis import nps_trend, retention_rate
 from cxml.scoring import Scorer
 
 
-def earlier_outcomes(scorer: Scorer, loaded: LoadedData) -> pd.DataFrame | None:
-    """How the model's earlier scorings (found in the registry) turned out, for those whose
-    outcome window has closed: realised AUC, calibration and lift (`models.monitoring`)."""
+def earlier_outcomes(scorer: Scorer, loaded: LoadedData, judged: int) -> Outcomes | None:
+    """How the model's earlier scorings (found in the registry) turned out, for the `judged`
+    newest whose outcome window has closed: realised AUC, calibration and lift
+    (`models.monitoring`)."""
     from cxml.jobs.scorings import earlier_scorings
 
     events, customers = loaded.tables["events"], loaded.tables["customers"]
     if events.empty:
         return None
-    found = outcomes(earlier_scorings(scorer.model_name), events, customers, scorer.bundle.labels)
-    return found.earlier if len(found.earlier) else None
+    found = earlier_scorings(scorer.model_name)
+    labels = scorer.bundle.labels
+    return outcomes(found, events, customers, labels, judged=judged)
 
 
 def _policy_values(scorer: Scorer) -> pd.DataFrame | None:
@@ -81,9 +84,12 @@ def report_html(
     moved: pd.DataFrame | None,
     loaded: LoadedData,
     touchpoints: pd.DataFrame | None = None,
+    judged: int = MonitorConfig().judged_scorings,
 ) -> str:
-    """The scoring report; `moved`: the features' `drift`."""
+    """The scoring report; `moved`: the features' `drift`; `judged`: how many of the newest
+    closed scorings it judges (`MonitorConfig.judged_scorings`)."""
     bundle = scorer.bundle
+    earlier = earlier_outcomes(scorer, loaded, judged)
     at = pd.Timestamp(scored["cutoff"].iloc[0])
     value = None
     if "customer_value" in scored:
@@ -110,7 +116,8 @@ def report_html(
         churn_definition=describe_churn(bundle.labels),
         base_rate=scorer.base_rate,
         model_facts=_model_facts(bundle.info),
-        earlier=earlier_outcomes(scorer, loaded),
+        earlier=None if earlier is None or earlier.earlier.empty else earlier.earlier,
+        earlier_older=0 if earlier is None else earlier.older,
         decisions=earlier_decisions(scorer.model_name),
         training_metrics=_finite(metrics) if isinstance(metrics, dict) else None,
         attributes=_attributes(bundle.info.get("attributes")),

@@ -100,11 +100,13 @@ class Scoring:
 class Outcomes:
     """How earlier scorings turned out: `earlier` per scoring whose window has closed,
     `pending` per scoring still waiting for its outcomes, `decisions` per closed scoring
-    whose recommended customers were acted on."""
+    whose recommended customers were acted on; `older`: how many closed scorings were left
+    unjudged, older than the `judged` newest."""
 
     earlier: pd.DataFrame
     pending: pd.DataFrame
     decisions: pd.DataFrame
+    older: int = 0
 
 
 def outcomes(
@@ -114,20 +116,26 @@ def outcomes(
     labels: LabelConfig,
     actions_log: pd.DataFrame | None = None,
     control: str = NO_ACTION,
+    judged: int | None = None,
 ) -> Outcomes:
     """Realised AUC, calibration and lift of every scoring whose outcome window
-    [cutoff, cutoff + horizon) the event log covers, against who actually churned by the label
-    definition `labels`; and, where the actions log shows the recommended customers were acted
-    on inside that window, how they fared (`decision_impact`)."""
+    [cutoff, cutoff + horizon) the event log covers (the `judged` newest of them by cutoff; None:
+    all), against who actually churned by the label definition `labels`; and, where the
+    actions log shows the recommended customers were acted on inside that window, how they
+    fared (`decision_impact`)."""
     last_seen = events["event_time"].max() if len(events) else None
     horizon = pd.Timedelta(days=labels.horizon_days)
-    earlier, pending, decisions = [], [], []
-    for scoring in scorings:
+    earlier, pending, decisions, read, older = [], [], [], 0, 0
+    for scoring in sorted(scorings, key=lambda scoring: scoring.cutoff, reverse=True):
         closes = scoring.cutoff + horizon
         if last_seen is None or closes > last_seen:
             count = len(scoring.rows) if scoring.customers is None else scoring.customers
             pending.append(_names(scoring) | {"customers": count, "closes": closes})
             continue
+        if judged is not None and read >= judged:
+            older += 1  # counted, not read
+            continue
+        read += 1
         rows = scoring.rows  # read once; let go when the next scoring is read
         churn = churn_labels(events, customers, scoring.cutoff, labels)
         joined = rows.set_index("customer_id").join(churn, how="inner")
@@ -137,7 +145,7 @@ def outcomes(
         if actions_log is not None and "action" in joined:
             found = decision_impact(joined, actions_log, scoring.cutoff, horizon, control)
             decisions += [_names(scoring) | row for row in found]
-    return Outcomes(pd.DataFrame(earlier), pd.DataFrame(pending), pd.DataFrame(decisions))
+    return Outcomes(pd.DataFrame(earlier), pd.DataFrame(pending), pd.DataFrame(decisions), older)
 
 
 def _names(scoring: Scoring) -> dict[str, object]:

@@ -37,6 +37,7 @@ class ReportContext:
     #: what was shipped and why, how it was refitted (name -> words), for the model card
     model_facts: dict[str, str] = field(default_factory=dict)
     earlier: pd.DataFrame | None = None  # cutoff, customers, realised_auc, expected_churners, …
+    earlier_older: int = 0  # closed scorings older than those judged (monitor.judged_scorings)
     #: `cxml outcomes` of earlier runs: cutoff + actions/outcomes.py IMPACT_COLUMNS per action
     decisions: pd.DataFrame | None = None
     training_metrics: dict[str, float] | None = None

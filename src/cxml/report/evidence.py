@@ -133,11 +133,11 @@ def _earlier_row(r: dict[str, Any]) -> list[str]:
 
 
 def earlier(scored: pd.DataFrame, ctx: ReportContext) -> View:
-    frame = ctx.earlier
+    frame, older = ctx.earlier, ctx.earlier_older
     if frame is None or frame.empty:
-        return {"given": False, "horizon_days": ctx.horizon_days}
+        return {"given": False, "horizon_days": ctx.horizon_days, "older": older}
     records = frame.sort_values("cutoff", ascending=False).to_dict("records")
-    return {"given": True, "rows": [_earlier_row(r) for r in records]}
+    return {"given": True, "rows": [_earlier_row(r) for r in records], "older": older}
 
 
 def _points(value: Any) -> str:

@@ -40,6 +40,7 @@ class MonitorContext:
     test_auc: float | None = None
     training_churn_rate: float | None = None
     earlier: pd.DataFrame = field(default_factory=pd.DataFrame)  # models.monitoring.Outcomes
+    earlier_older: int = 0  # closed scorings older than those judged (Outcomes.older)
     pending: pd.DataFrame = field(default_factory=pd.DataFrame)
     decisions: pd.DataFrame = field(default_factory=pd.DataFrame)
 
@@ -122,7 +123,10 @@ def render_monitor(ctx: MonitorContext) -> str:
     """The whole page as one self-contained HTML string (write it atomically)."""
     # the scoring report's own section, so both pages say the same of earlier scorings
     view = earlier(
-        pd.DataFrame(), ReportContext(earlier=ctx.earlier, horizon_days=ctx.horizon_days)
+        pd.DataFrame(),
+        ReportContext(
+            earlier=ctx.earlier, earlier_older=ctx.earlier_older, horizon_days=ctx.horizon_days
+        ),
     )
     section = Markup(environment().get_template("sections/earlier.html.j2").render(view))
     return (
