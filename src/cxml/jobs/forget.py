@@ -12,11 +12,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import Any, TypeVar
 
 from cxml.config import PipelineConfig
 from cxml.data.io import read_file, save_csv, save_parquet, write_together
 from cxml.jobs.score_ui import UI
 
+T = TypeVar("T")
 NOT_TOUCHED = (
     "the source data dir (events, customers, actions): delete them there, at the source",
     "trained models: they hold no customer rows, but learned from them: retrain to forget",
@@ -109,20 +111,33 @@ def _forget_in_page(
     if not listed.is_file():
         return []
     removed = []
-    text, rows = list_without(listed.read_text(encoding="utf-8"), ids)
+    text, rows = _page_file(listed, list_without, ids)
     if rows:
         writes[f"{UI}/data/list.js"] = _text_writer(text)
         removed.append((str(listed), rows))
         index = page / "index.html"
         if index.is_file():
-            made = index_without(index.read_text(encoding="utf-8"), rows)
-            writes[f"{UI}/index.html"] = _text_writer(made)
+            writes[f"{UI}/index.html"] = _text_writer(_page_file(index, index_without, rows))
     for chunk in sorted((page / "data").glob("c*.js")):
-        text, views = chunk_without(chunk.read_text(encoding="utf-8"), ids)
+        text, views = _page_file(chunk, chunk_without, ids)
         if views:
             writes[str(chunk.relative_to(folder))] = _text_writer(text)
             removed.append((str(chunk), views))
     return removed
+
+
+def _page_file(path: Path, rewrite: Callable[[str, Any], T], arg: Any) -> T:
+    """`rewrite` of a file of the page in `path.parents`' `ui/`; one that is not as cxml
+    score wrote it stops the erasure of its folder, saying what to do."""
+    try:
+        return rewrite(path.read_text(encoding="utf-8"), arg)
+    except (ValueError, UnicodeDecodeError) as exc:
+        page = next(p for p in path.parents if p.name == UI)
+        raise ValueError(
+            f"{path}: {exc}; it is not as cxml score wrote it. Run cxml score again to write the "
+            f"page anew, or remove {page}, then forget again (nothing was removed from "
+            f"{page.parent})"
+        ) from exc
 
 
 def _text_writer(text: str) -> Callable[[Path], object]:
