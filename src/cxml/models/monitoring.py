@@ -199,7 +199,7 @@ def decision_impact(
         & (actions_log["action"] != control)
     ]
     ids, who = recommended.index.astype(str), log["customer_id"].astype(str)
-    other = ids.isin(who)  # given some action (one (customer, action) pair at a time below)
+    other = ids.isin(who)  # given some action inside the window
     if not other.any():
         return []
     given = pd.MultiIndex.from_arrays([who, log["action"].astype(str)])
