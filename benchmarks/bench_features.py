@@ -6,8 +6,9 @@ Every baseline starts from the pandas events frame build_features gets, and its 
 what its user would run: Polars converts the five columns it reads (`pl.from_pandas`), DuckDB
 scans the frame in place; each result stays in its library's own table (build_features' too:
 making its DataFrame, `.frame()`, is timed on its own line). Polars and DuckDB use every core,
-build_features one; times are wall clock. The floor is one `np.bincount` over the look-back's
-events with the customer codes and weights already made: no pass over the events can be cheaper.
+build_features two threads (`THREADS`, a block of customers each); times are wall clock. The
+floor is one `np.bincount` over the look-back's events with the customer codes and weights
+already made, on one thread: no pass over the events can be cheaper.
 
 Targets (issue 3): >= 2x the pandas baseline and >= 15M events/s; one customer with ~200 events
 in <= 2 ms; peak memory under 3x the events' in-memory size. Issue 26: >= 3x the best of the three

@@ -25,9 +25,9 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 """
 
 
-def _faults(mode: str) -> int:
+def _faults(mode: str, script: str = FAULTS_OF_A_SECOND_ARRAY) -> int:
     done = subprocess.run(
-        [sys.executable, "-c", FAULTS_OF_A_SECOND_ARRAY, mode],
+        [sys.executable, "-c", script, mode],
         capture_output=True,
         text=True,
         check=True,
@@ -39,6 +39,32 @@ def _faults(mode: str) -> int:
 def test_a_freed_large_array_is_reused_not_faulted_in_again():
     default, kept = _faults("default"), _faults("keep")
     assert default > 100  # the default maps the second array afresh, page by page
+    assert kept < default / 10
+
+
+FAULTS_AFTER_ANOTHER_THREAD = """
+import os, resource, sys, threading
+os.environ["NUMPY_MADVISE_HUGEPAGE"] = "0"  # faults counted in pages of one size, both modes
+import numpy as np
+if sys.argv[1] == "keep":
+    from cxml.jobs.memory import keep_freed_memory
+    assert keep_freed_memory()
+worker = threading.Thread(target=lambda: np.ones(1 << 22).sum())  # 32 MiB, freed at once
+worker.start()
+worker.join()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+np.ones(1 << 22).sum()
+print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+"""
+
+
+@pytest.mark.skipif(not is_glibc(), reason="the setting is glibc's; other C libraries keep theirs")
+def test_a_block_freed_by_another_thread_is_reused():
+    """A feature build's threads (features/build.py) share one arena: what one frees, the next
+    array of the same size reuses, whichever thread makes it."""
+    default = _faults("default", FAULTS_AFTER_ANOTHER_THREAD)
+    kept = _faults("keep", FAULTS_AFTER_ANOTHER_THREAD)
+    assert default > 100  # the main thread's heap never had the worker's block
     assert kept < default / 10
 
 

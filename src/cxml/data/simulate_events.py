@@ -53,7 +53,7 @@ class EventRecorder:
                 "event_type": pd.Categorical.from_codes(kind, categories=list(self.TYPES)),
                 "channel": pd.Categorical.from_codes(chan, categories=list(self.CHANNELS)),
                 "value": value,
-                "text": txt,
+                "text": pd.Categorical(txt),  # comments repeat: as a data dir's is read
             }
         )
 

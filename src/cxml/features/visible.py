@@ -35,10 +35,18 @@ class Events:
     slot: np.ndarray  # cust * n_windows + index of the smallest window holding the event
     kind: np.ndarray  # index into config.counted_types, len(counted_types) = other
     channel: np.ndarray  # index into config.counted_channels, len(...) = other, -1 = missing
-    value: np.ndarray
+    rows: np.ndarray  # each one's row in the events table
+    values: np.ndarray | None  # the events table's whole value column (None: it has none)
     text_at: np.ndarray  # positions of the events with a comment in the text window
     text: np.ndarray  # those comments
     time_ns: np.ndarray
+
+    def value(self, rows: np.ndarray) -> np.ndarray:
+        """The value (NaN: none) of the events at `rows`: read from the table for the few kinds
+        that carry one (purchases, surveys, tickets), not gathered for every visible event."""
+        if self.values is None:
+            return np.full(len(rows), np.nan)
+        return self.values[self.rows[rows]]
 
 
 def columns_of(source: Source) -> Mapping[str, Any]:
@@ -121,14 +129,16 @@ def customer_blocks(
     `ids`: per block, its customers (a slice of `ids`), its events' rows and each one's customer
     (a position in the block). A build then holds one block's arrays at a time, not a whole
     base's. Each event's customer is looked up once (a categorical column once per category)."""
-    owner = codes_in(columns["customer_id"], ids)  # a new array: ours to write into
+    owner = codes_in(columns["customer_id"], ids)
     owner = owner.astype(narrow(len(ids)), copy=False)
-    owner[~in_look_back(columns["event_time"].asi8, cutoff, cfg)] = -1
+    seen = in_look_back(columns["event_time"].asi8, cutoff, cfg)
+    seen &= owner >= 0  # a customer of `ids`
     if len(ids) <= size:
-        rows = np.flatnonzero(owner >= 0)
+        rows = np.flatnonzero(seen)
         yield slice(0, len(ids)), rows, owner[rows]
         return
-    block = (owner // size).astype(narrow(-(-len(ids) // size)))  # -1 (not seen) stays -1
+    block = (owner // size).astype(narrow(-(-len(ids) // size)))
+    block[~seen] = -1
     for number, start in enumerate(range(0, len(ids), size)):
         rows = np.flatnonzero(block == number)  # one pass over small numbers per block
         cust = owner[rows]
@@ -159,11 +169,7 @@ def visible_events(
         chan = looked_up(columns["channel"], _vocabulary(cfg.counted_channels), channels, -1, rows)
     else:
         chan = np.full(len(rows), -1, dtype=np.int8)
-    value = (
-        np.asarray(columns["value"], dtype=float)[rows]
-        if "value" in columns
-        else np.full(len(rows), np.nan)
-    )
+    values = np.asarray(columns["value"], dtype=float) if "value" in columns else None
     text_at, text = _recent_text(columns.get("text"), rows, age, cfg.text_window)
     shorter = np.zeros(len(rows), dtype=np.int8)  # how many windows are shorter than the age
     for window in sorted(cfg.windows)[:-1]:
@@ -171,7 +177,7 @@ def visible_events(
     slot = cust.astype(narrow(n * len(cfg.windows)))
     slot *= len(cfg.windows)
     slot += shorter
-    return Events(cust, age, slot, kinds, chan, value, text_at, text, time_ns)
+    return Events(cust, age, slot, kinds, chan, rows, values, text_at, text, time_ns)
 
 
 def _recent_text(column: Any, rows: np.ndarray, age: np.ndarray, window: int):
@@ -218,10 +224,10 @@ def last_two(ev: Events, rows: np.ndarray, n: int) -> tuple[np.ndarray, ...]:
     last, prev = np.full(n, np.nan), np.full(n, np.nan)
     last_age = youngest(ev, rows, n)
     is_last = ev.age[rows] == last_age[ev.cust[rows]]
-    last[ev.cust[rows[is_last]]] = ev.value[rows[is_last]]
+    last[ev.cust[rows[is_last]]] = ev.value(rows[is_last])
     earlier = rows[~is_last]
     is_prev = ev.age[earlier] == youngest(ev, earlier, n)[ev.cust[earlier]]
-    prev[ev.cust[earlier[is_prev]]] = ev.value[earlier[is_prev]]
+    prev[ev.cust[earlier[is_prev]]] = ev.value(earlier[is_prev])
     return last, prev, np.where(np.isinf(last_age), np.nan, last_age)
 
 

@@ -9,6 +9,12 @@ Raising both thresholds keeps freed blocks in the heap, where the next array of 
 reuses them. The price: a freed block that no later array fits stays resident, so a run's peak
 can be a little higher (`make bench`, scaling-score: the peak RSS column).
 
+A thread other than the main one gets an arena of its own, which keeps its own freed blocks: a
+feature build's two threads (features/build.py, `THREADS`) would each keep a block's worth, on top
+of the main heap's. The commands use one arena (`M_ARENA_MAX` 1), so every thread reuses the same
+kept blocks; the threads allocate a few large arrays each, not often enough to wait on its lock
+(`make bench`, scaling: the peak RSS column).
+
 NumPy also asks the kernel for transparent huge pages for every array of 4 MiB or more
 (madvise). Where the kernel honours that request by compacting memory on the fault (its
 default `defrag=madvise`), the blocks kept in the heap fault in huge pages at a cost of kernel
@@ -30,7 +36,7 @@ from __future__ import annotations
 import ctypes
 import os
 
-M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, M_ARENA_MAX = -1, -3, -8  # glibc's mallopt (malloc.h)
 KEEP_BELOW = 1 << 30  # bytes: blocks smaller than this come from the heap and stay there freed
 
 
@@ -43,15 +49,16 @@ def is_glibc() -> bool:
 
 
 def keep_freed_memory() -> bool:
-    """Ask glibc's allocator to keep freed large blocks for reuse, and NumPy (if not imported
-    yet, and by the environment its child processes inherit) not to ask for huge pages; False
-    (and the allocator unchanged) where the C library is not glibc."""
+    """Ask glibc's allocator to keep freed large blocks for reuse, in one arena, and NumPy (if
+    not imported yet, and by the environment its child processes inherit) not to ask for huge
+    pages; False where the C library is not glibc."""
     os.environ.setdefault("NUMPY_MADVISE_HUGEPAGE", "0")
     if not is_glibc():
         return False
     libc = ctypes.CDLL(None)
     kept = libc.mallopt(M_MMAP_THRESHOLD, KEEP_BELOW)
-    return bool(kept and libc.mallopt(M_TRIM_THRESHOLD, KEEP_BELOW))
+    kept = kept and libc.mallopt(M_TRIM_THRESHOLD, KEEP_BELOW)
+    return bool(kept and libc.mallopt(M_ARENA_MAX, 1))
 
 
 def hand_back_freed_memory() -> bool:
