@@ -162,6 +162,39 @@ def test_only_the_newest_closed_scorings_are_judged_and_the_older_counted():
     assert everything.older == 0 and len(reads) == 2 + 4
 
 
+def test_the_monitored_versions_newest_closed_scoring_is_judged_beyond_the_cap():
+    """Newer closed scorings of another version (a challenger's weekly runs) must not push the
+    monitored version's out of the judged ones: its thresholds would have nothing to judge."""
+    events = _events(
+        [
+            ("a", "2024-02-05", "cancel"),
+            ("b", "2024-03-05", "cancel"),
+            ("c", "2024-04-05", "cancel"),
+            ("d", "2024-05-20", "login"),
+        ]
+    )
+    reads: list[str] = []
+
+    def scoring(cutoff: str, version: str) -> Scoring:
+        rows = _scored(cutoff, [(c, 0.5, "none") for c in "abcd"])
+        at = pd.Timestamp(rows["cutoff"].iloc[0])
+        return Scoring(cutoff, version, at, lambda: reads.append(cutoff) or rows, customers=4)
+
+    made = [
+        scoring("2024-04-01", "4"),
+        scoring("2024-03-01", "4"),
+        scoring("2024-02-01", "3"),  # the monitored version's newest closed scoring
+        scoring("2024-01-15", "3"),
+    ]
+    found = outcomes(made, events, CUSTOMERS, LABELS, judged=2, version="3")
+    assert reads == ["2024-04-01", "2024-03-01", "2024-02-01"]
+    assert found.older == 1
+    assert list(found.earlier["model_version"]) == ["4", "4", "3"]
+    reads.clear()
+    within = outcomes(made, events, CUSTOMERS, LABELS, judged=2, version="4")
+    assert reads == ["2024-04-01", "2024-03-01"] and within.older == 2  # no more than the cap
+
+
 def test_a_scoring_still_open_is_not_read_when_its_count_is_known():
     events = _events([("a", "2024-03-05", "cancel"), ("d", "2024-05-20", "login")])
     reads: list[str] = []

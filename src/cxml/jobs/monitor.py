@@ -78,6 +78,7 @@ def run_monitor(
         loaded.tables.get("actions"),
         NO_ACTION if scorer.bundle.actions is None else scorer.bundle.actions.control,
         config.monitor.judged_scorings,
+        scorer.model_version,
     )
     ctx = _context(config, scorer, at, features, p, found)
     latest = _latest(found, scorer.model_version)

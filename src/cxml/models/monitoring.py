@@ -117,12 +117,15 @@ def outcomes(
     actions_log: pd.DataFrame | None = None,
     control: str = NO_ACTION,
     judged: int | None = None,
+    version: str | None = None,
 ) -> Outcomes:
     """Realised AUC, calibration and lift of every scoring whose outcome window
     [cutoff, cutoff + horizon) the event log covers (the `judged` newest of them by cutoff; None:
     all), against who actually churned by the label definition `labels`; and, where the
     actions log shows the recommended customers were acted on inside that window, how they
-    fared (`decision_impact`)."""
+    fared (`decision_impact`). The newest closed scoring of model `version` is judged even
+    when older than the `judged` newest: it is the one a monitor's thresholds read, and newer
+    scorings of other versions must not leave them nothing to judge."""
     last_seen = events["event_time"].max() if len(events) else None
     horizon = pd.Timedelta(days=labels.horizon_days)
     earlier, pending, decisions, read, older = [], [], [], 0, 0
@@ -132,10 +135,13 @@ def outcomes(
             count = len(scoring.rows) if scoring.customers is None else scoring.customers
             pending.append(_names(scoring) | {"customers": count, "closes": closes})
             continue
-        if judged is not None and read >= judged:
+        monitored = version is not None and str(scoring.model_version) == version
+        if judged is not None and read >= judged and not monitored:
             older += 1  # counted, not read
             continue
         read += 1
+        if monitored:
+            version = None  # its newest is judged; its older ones count as any other
         rows = scoring.rows  # read once; let go when the next scoring is read
         churn = churn_labels(events, customers, scoring.cutoff, labels)
         joined = rows.set_index("customer_id").join(churn, how="inner")
