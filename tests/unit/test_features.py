@@ -207,6 +207,10 @@ def test_features_in_blocks_of_customers_equal_the_whole_base(sim, ids_as, chunk
     pd.testing.assert_frame_equal(blocks, whole.frame())
     built = build_features(ev, sim.customers, cutoff, since=log_start(ev), block_customers=chunk)
     pd.testing.assert_frame_equal(built.catalog(), whole.catalog())
+    one_thread = build_features(
+        ev, sim.customers, cutoff, since=log_start(ev), block_customers=chunk, threads=1
+    )
+    pd.testing.assert_frame_equal(one_thread.frame(), built.frame())  # the blocks on threads
 
 
 def test_row_order_never_changes_a_feature(sim):

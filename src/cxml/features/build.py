@@ -369,19 +369,20 @@ def build_features(
     config: FeatureConfig | None = None,
     since: pd.Timestamp | None = None,
     block_customers: int = BLOCK_CUSTOMERS,
+    threads: int = THREADS,
 ) -> Features:
     """One row per customer in `customers`, from events strictly before `cutoff` only: the
     feature columns with their catalog entries (`.frame()` for a DataFrame, `.catalog()`).
     `since`: when the event log starts (`log_start`): rates are per week of what the log
     shows of a customer, so a cutoff soon after it starts does not read as a quiet customer.
     Built in blocks of at most `block_customers` customers (a customer's features read only
-    their own events), `THREADS` blocks at a time, put together in the customers' order."""
+    their own events), `threads` blocks at a time, put together in the customers' order."""
     cfg = config or FeatureConfig()
     cut = utc_timestamp(cutoff)
     people = Table.of(customers)
     ids = pd.Index(_as_strings(people.columns["customer_id"]), name="customer_id")
     event_columns = columns_of(events)
-    size = min(block_customers, max(-(-len(ids) // THREADS), MIN_BLOCK))
+    size = min(block_customers, max(-(-len(ids) // threads), MIN_BLOCK))
 
     def build(block: slice, rows: np.ndarray, cust: np.ndarray) -> Features:
         ev = visible_events(event_columns, rows, cust, len(ids[block]), cut, cfg)
@@ -390,8 +391,10 @@ def build_features(
     blocks = customer_blocks(event_columns, ids, cut, cfg, size)
     if len(ids) <= size:
         return build(*next(blocks))
-    with ThreadPoolExecutor(THREADS) as pool:
-        return Features.concat(_in_order(pool, build, blocks, THREADS))
+    if threads == 1:
+        return Features.concat([build(*block) for block in blocks])
+    with ThreadPoolExecutor(threads) as pool:
+        return Features.concat(_in_order(pool, build, blocks, threads))
 
 
 def _in_order(pool: ThreadPoolExecutor, build: Callable, blocks: Iterator, at_once: int) -> list:

@@ -206,7 +206,9 @@ class FeatureJob:
             people = scoring_population(events.clean, people, self.cutoff, self.population)
         attributes = results[2].clean if len(results) > 2 else None
         people = as_of(people, attributes, self.cutoff, self.attributes)
-        features = build_features(events.clean, people, self.cutoff, self.config, self.since)
+        features = build_features(  # one thread: Spark already runs a task per core
+            events.clean, people, self.cutoff, self.config, self.since, threads=1
+        )
         out = features.frame().reset_index()
         out[REASON] = None
         out[TABLE] = None
