@@ -214,4 +214,6 @@ def test_the_static_folder_still_opens_every_customer_after_one_is_forgotten(
     shown = page.customer(after)
     row = run.scored.set_index("customer_id").loc[after]
     assert shown["churn"] == f"{100 * float(row['churn_probability']):.1f}%"
+    header = page.page.text_content("h2") or ""
+    assert f"rank {CHUNK + 1:,} of {len(ranked):,}" in header  # the ranks as scored, gap and all
     assert page.problems == []

@@ -203,6 +203,7 @@ def test_a_forgotten_customer_leaves_the_static_folder_and_the_others_keep_their
     assert '<span id="count">3</span> customers' in page
     assert '<span id="count">4</span> customers' in files["index.html"]
     assert "(c.rank[i] - 1) / META.chunk" in page  # a row's chunk follows its rank
+    assert '"ranked":4' in page.replace(" ", "")  # "rank N of" the last rank: the gap is kept
     with pytest.raises(ValueError, match="cxmlChunk"):
         chunk_without(files["data/list.js"], {"a2"})
 

@@ -135,6 +135,9 @@ class Listing:
             "model": self.model,
             "currency": self.currency,
             "total": len(self.frame),
+            # the last rank: a customer's "rank N of" it, which a forgotten customer's
+            # gap in the ranks (`list_without`) leaves true, where the count would not
+            "ranked": int(self.frame["rank"].max()) if len(self.frame) else 0,
             "page": PAGE,
             "options": self.options(),
             "sorts": list(SORTS),
