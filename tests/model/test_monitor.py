@@ -74,6 +74,7 @@ def test_the_data_it_was_trained_on_raises_no_alert(setup, calm):
     for section in ("alerts", "drift", "expected", "earlier", "decisions", "thresholds"):
         assert f'id="{section}"' in html, section
     assert 'id="no-alert"' in html and html.count("data:image/png;base64,") == 6
+    assert "<th>judged_scorings</th>" not in html and 'id="judged"' in html  # not a threshold
     assert "http://" not in html and "https://" not in html and "<script" not in html
 
 

@@ -20,6 +20,8 @@ from cxml.report.page_figures import distribution_figure, inline
 
 PLOTTED = 6  # the most drifted features drawn as reference-versus-now distributions
 LISTED = 15  # features listed in the drift table when none crossed
+#: The monitor section's one setting that sets no alert: how many closed scorings are judged.
+JUDGED = "judged_scorings"
 
 
 @dataclass(frozen=True)
@@ -142,7 +144,8 @@ def render_monitor(ctx: MonitorContext) -> str:
             pending=_pending(ctx),
             decisions=_decisions(ctx),
             horizon_days=ctx.horizon_days,
-            thresholds=[(k, str(v)) for k, v in ctx.thresholds.items()],
+            thresholds=[(k, str(v)) for k, v in ctx.thresholds.items() if k != JUDGED],
+            judged=ctx.thresholds.get(JUDGED),
             generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         )
     )
