@@ -206,6 +206,22 @@ def test_a_writer_killed_mid_run_leaves_the_previous_run(written, tmp_path):
     assert count(url, "cxml_scores") == len(big)
 
 
+def test_a_list_becomes_rows_a_chunk_at_a_time(written, monkeypatch):
+    """A million-row list made into Python rows at once would be the largest thing a scoring
+    run holds: each chunk of CHUNK_ROWS is made as it is inserted."""
+    url, seen, make = written.backend.new_url(), [], database._rows
+
+    def counted(frame, table, key):
+        seen.append(len(frame))
+        return make(frame, table, key)
+
+    monkeypatch.setattr(database, "_rows", counted)
+    monkeypatch.setattr(database, "CHUNK_ROWS", 7)
+    write_run(url, written.scored, run_id="chunked")
+    assert max(seen) <= 7 and sum(seen) == len(database.PER_CUSTOMER) * len(written.scored)
+    assert_same(read_run(url, "chunked"), as_read(written.scored))
+
+
 def test_a_rerun_replaces_its_run_and_leaves_the_others(written):
     url, first = written.backend.new_url(), written.scored
     next_week = first.assign(cutoff=first["cutoff"] + pd.Timedelta(days=7))

@@ -23,7 +23,9 @@ import pandas as pd
 import sqlalchemy as sa
 
 RUN_COLUMNS = ("cutoff", "model_name", "model_version", "scored_at")  # one value per run
-CHUNK_ROWS = 10_000  # rows per INSERT: bulk, with memory bounded for big lists
+#: Rows per INSERT, made as Python values a chunk at a time: bulk, with memory bounded for big
+#: lists (a million rows as dicts at once would be the largest thing a scoring run holds).
+CHUNK_ROWS = 10_000
 URL_EXAMPLES = "e.g. sqlite:///demo/cxml.db or postgresql+psycopg://user:password@host:5432/db"
 
 _KEY = sa.String(255)
@@ -148,14 +150,15 @@ def replacing_run(
     _check_list(scored)
     key = run_key(scored, run_id)
     run_row = _run_row(scored, key, model_ref, budget)
-    parts = [(table, _rows(scored, table, key)) for table in PER_CUSTOMER]
     with _database(url) as engine, engine.begin() as conn:
         for table in (*PER_CUSTOMER, runs):
             conn.execute(table.delete().where(table.c.run_id == key))
         conn.execute(runs.insert(), [run_row])
-        for table, rows in parts:
-            for start in range(0, len(rows), CHUNK_ROWS):
-                _insert_chunk(conn, table, rows[start : start + CHUNK_ROWS])
+        for table in PER_CUSTOMER:
+            for start in range(0, len(scored), CHUNK_ROWS):  # a chunk's rows made at a time
+                rows = _rows(scored.iloc[start : start + CHUNK_ROWS], table, key)
+                if rows:
+                    _insert_chunk(conn, table, rows)
         yield key
 
 
