@@ -27,29 +27,40 @@ WITH_YEAR = r"(?<!\d)\d{4}(?!\d)"  # a four-digit year somewhere in the text
 DAY_OR_MONTH = r"\s*\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}"  # 05/06/2024: May or June?
 
 
-def per_text(series: pd.Series, test: Callable[[pd.Index], object]) -> np.ndarray:
+#: A text column as each row's code (-1: missing) and its distinct values: what the checks
+#: below read, so a column checked several times finds its distinct values once (`distinct`).
+Texts = tuple[np.ndarray, pd.Index]
+
+
+def distinct(series: pd.Series) -> Texts:
+    """`series` as `Texts` (a categorical's codes and categories as they are)."""
+    if isinstance(series.dtype, pd.CategoricalDtype):  # its categories are the distinct values
+        return series.cat.codes.to_numpy(), series.cat.categories
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    return codes, pd.Index(uniques)
+
+
+def per_text(texts: pd.Series | Texts, test: Callable[[pd.Index], object]) -> np.ndarray:
     """Per value: `test` of its text, evaluated once per distinct value (ids, types and
     channels repeat, so millions of rows cost one gather); a missing value reads False."""
-    if isinstance(series.dtype, pd.CategoricalDtype):  # its categories are the distinct values
-        codes, uniques = series.cat.codes.to_numpy(), series.cat.categories
-    else:
-        codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    codes, uniques = texts if isinstance(texts, tuple) else distinct(texts)
     if not len(uniques):
-        return np.zeros(len(series), dtype=bool)
-    found = np.asarray(test(pd.Index(uniques).astype(str)), bool)
+        return np.zeros(len(codes), dtype=bool)
+    found = np.asarray(test(uniques.astype(str)), bool)
     if not found.any():  # the usual answer of a check: no row to look up
-        return np.zeros(len(series), dtype=bool)
+        return np.zeros(len(codes), dtype=bool)
     return np.append(found, False)[codes]  # code -1 (missing) reads the last slot
 
 
-def has_char(series: pd.Series, char: str) -> np.ndarray:
+def has_char(texts: pd.Series | Texts, char: str) -> np.ndarray:
     """Per value: whether its text holds `char`."""
-    return per_text(series, lambda text: text.str.contains(char, regex=False))
+    return per_text(texts, lambda text: text.str.contains(char, regex=False))
 
 
-def is_blank(series: pd.Series) -> np.ndarray:
+def is_blank(texts: pd.Series | Texts) -> np.ndarray:
     """Per value: missing or the empty text."""
-    return series.isna().to_numpy(bool) | per_text(series, lambda text: text == "")
+    codes, uniques = texts if isinstance(texts, tuple) else distinct(texts)
+    return (codes < 0) | per_text((codes, uniques), lambda text: text == "")
 
 
 def too_large(number: pd.Series) -> np.ndarray:
