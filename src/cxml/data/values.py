@@ -46,7 +46,8 @@ def per_text(texts: pd.Series | Texts, test: Callable[[pd.Index], object]) -> np
     codes, uniques = texts if isinstance(texts, tuple) else distinct(texts)
     if not len(uniques):
         return np.zeros(len(codes), dtype=bool)
-    found = np.asarray(test(uniques.astype(str)), bool)
+    text = uniques if uniques.inferred_type == "string" else uniques.astype(str)  # inferred once
+    found = np.asarray(test(text), bool)
     if not found.any():  # the usual answer of a check: no row to look up
         return np.zeros(len(codes), dtype=bool)
     return np.append(found, False)[codes]  # code -1 (missing) reads the last slot
@@ -54,7 +55,13 @@ def per_text(texts: pd.Series | Texts, test: Callable[[pd.Index], object]) -> np
 
 def has_char(texts: pd.Series | Texts, char: str) -> np.ndarray:
     """Per value: whether its text holds `char`."""
-    return per_text(texts, lambda text: text.str.contains(char, regex=False))
+
+    def holds(text: pd.Index) -> object:
+        if char not in "".join(text.to_numpy().tolist()):  # one pass in C: the usual answer
+            return np.zeros(len(text), dtype=bool)
+        return text.str.contains(char, regex=False)
+
+    return per_text(texts, holds)
 
 
 def is_blank(texts: pd.Series | Texts) -> np.ndarray:
