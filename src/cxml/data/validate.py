@@ -40,6 +40,7 @@ from cxml.data.values import (
     numbers_in_text,
     per_text,
     read_times,
+    stripped,
     too_large,
 )
 
@@ -107,7 +108,7 @@ class _Faults:
 
 
 def _parse_id(series: pd.Series, faults: _Faults, column: str) -> pd.Series:
-    text, checked = _stripped(series)
+    text, checked = stripped(series)
     faults.add(column, "empty", is_blank(checked))
     _control_characters(checked, faults, column)
     return text
@@ -118,36 +119,6 @@ def _control_characters(text: pd.Series | Texts, faults: _Faults, column: str) -
     joins the lines after it into one value)."""
     faults.add(column, NUL, has_char(text, "\x00"))
     faults.add(column, LINE_BREAK, has_char(text, "\n") | has_char(text, "\r"))
-
-
-def _stripped(series: pd.Series) -> tuple[pd.Series, Texts]:
-    """Each value as text without surrounding spaces, missing kept missing; and the same as
-    `Texts`, for the column's checks. Each distinct value is converted once: ids, types and
-    channels repeat, so millions of rows cost a gather. A categorical stays one (its categories
-    stripped, those equal once stripped merged). A column of texts that are already so is
-    returned as it is: no copy of millions of rows."""
-    if isinstance(series.dtype, pd.CategoricalDtype):
-        categories = series.cat.categories
-        stripped = pd.Index(categories.astype(str).str.strip())
-        if stripped.equals(categories):
-            return series, distinct(series)
-        if stripped.is_unique:
-            renamed = series.cat.rename_categories(stripped)
-            return renamed, distinct(renamed)
-        merged, uniques = pd.factorize(stripped)
-        codes = np.append(merged, -1)[series.cat.codes.to_numpy()]  # code -1 stays missing
-        merged_column = pd.Series(pd.Categorical.from_codes(codes, uniques), index=series.index)
-        return merged_column, distinct(merged_column)
-    codes, uniques = pd.factorize(series, use_na_sentinel=True)
-    stripped = pd.Index(uniques).astype(str).str.strip()
-    merged, texts_once = pd.factorize(stripped)  # texts equal once stripped are one
-    checked = (np.append(merged, -1)[codes], pd.Index(texts_once))
-    unchanged = series.dtype == object and stripped.equals(pd.Index(uniques))
-    if unchanged and (series.to_numpy()[codes < 0] == None).all():  # noqa: E711 (None, not NaN)
-        return series, checked
-    texts = np.empty(len(uniques) + 1, dtype=object)  # the last slot, None, for code -1
-    texts[:-1] = stripped.to_numpy(dtype=object)
-    return pd.Series(texts[codes], index=series.index, dtype=object), checked  # -1: None
 
 
 def _parse_timestamp(series: pd.Series, faults: _Faults, spec: ColumnSpec) -> pd.Series:
@@ -190,7 +161,7 @@ def _parse_number(series: pd.Series, faults: _Faults, spec: ColumnSpec) -> pd.Se
 
 
 def _parse_string(series: pd.Series, faults: _Faults, spec: ColumnSpec) -> pd.Series:
-    out, checked = _stripped(series)
+    out, checked = stripped(series)
     if spec.required:
         faults.add(spec.name, "empty", is_blank(checked))
     if spec.kind == "text":  # free text may hold line breaks
@@ -217,7 +188,7 @@ def _attribute_column(series: pd.Series, faults: _Faults, name: str, text: bool)
     faults.add(name, NUL, has_char(series, "\x00"))
     if not text:
         return series
-    values, _ = _stripped(series)
+    values, _ = stripped(series)
     number = numbers_in_text(values)
     if number is None:
         return series

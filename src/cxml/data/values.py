@@ -40,10 +40,47 @@ def distinct(series: pd.Series) -> Texts:
     return codes, pd.Index(uniques)
 
 
+def _texts(texts: pd.Series | Texts) -> Texts:
+    return texts if isinstance(texts, tuple) else distinct(texts)
+
+
+def stripped(series: pd.Series) -> tuple[pd.Series, Texts]:
+    """Each value as text without surrounding spaces, missing kept missing; and the same as
+    `Texts`, for the column's checks. Each distinct value is converted once: ids, types and
+    channels repeat, so millions of rows cost a gather. A categorical stays one (its categories
+    stripped, those equal once stripped merged). A column of texts that are already so is
+    returned as it is: no copy of millions of rows."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        column = _stripped_categories(series)
+        return column, distinct(column)
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    texts_stripped = pd.Index(uniques).astype(str).str.strip()
+    merged, texts_once = pd.factorize(texts_stripped)  # texts equal once stripped are one
+    checked = (np.append(merged, -1)[codes], texts_once)
+    unchanged = series.dtype == object and texts_stripped.equals(pd.Index(uniques))
+    if unchanged and (series.to_numpy()[codes < 0] == None).all():  # noqa: E711 (None, not NaN)
+        return series, checked
+    texts = np.empty(len(uniques) + 1, dtype=object)  # the last slot, None, for code -1
+    texts[:-1] = texts_stripped.to_numpy(dtype=object)
+    return pd.Series(texts[codes], index=series.index, dtype=object), checked  # -1: None
+
+
+def _stripped_categories(series: pd.Series) -> pd.Series:
+    categories = series.cat.categories
+    texts = pd.Index(categories.astype(str).str.strip())
+    if texts.equals(categories):
+        return series
+    if texts.is_unique:
+        return series.cat.rename_categories(texts)
+    merged, uniques = pd.factorize(texts)
+    codes = np.append(merged, -1)[series.cat.codes.to_numpy()]  # code -1 stays missing
+    return pd.Series(pd.Categorical.from_codes(codes, uniques), index=series.index)
+
+
 def per_text(texts: pd.Series | Texts, test: Callable[[pd.Index], object]) -> np.ndarray:
     """Per value: `test` of its text, evaluated once per distinct value (ids, types and
     channels repeat, so millions of rows cost one gather); a missing value reads False."""
-    codes, uniques = texts if isinstance(texts, tuple) else distinct(texts)
+    codes, uniques = _texts(texts)
     if not len(uniques):
         return np.zeros(len(codes), dtype=bool)
     text = uniques if uniques.inferred_type == "string" else uniques.astype(str)  # inferred once
@@ -66,7 +103,7 @@ def has_char(texts: pd.Series | Texts, char: str) -> np.ndarray:
 
 def is_blank(texts: pd.Series | Texts) -> np.ndarray:
     """Per value: missing or the empty text."""
-    codes, uniques = texts if isinstance(texts, tuple) else distinct(texts)
+    codes, uniques = _texts(texts)
     return (codes < 0) | per_text((codes, uniques), lambda text: text == "")
 
 

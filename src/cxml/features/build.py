@@ -8,9 +8,7 @@ whole base in batch and one customer's history online.
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -20,6 +18,7 @@ import pandas as pd
 from cxml.config import FeatureConfig
 from cxml.data.schema import utc_timestamp
 from cxml.data.validate import is_pii
+from cxml.features.blocks import built_in_order
 from cxml.features.catalog import FeatureInfo, Features, event_words, family_of
 from cxml.features.sentiment import sentiment
 from cxml.features.table import Table
@@ -354,8 +353,8 @@ def _profile(
 #: Customers a feature build takes at once (`build_features`): the arrays of the events it can
 #: see are made per block, so a big base's build holds a few blocks', not all of them at once.
 BLOCK_CUSTOMERS = 50_000
-#: Blocks built at once, each on a thread of its own: numpy lets go of the GIL in most of a
-#: block's passes. A base of fewer than two blocks' worth is split in `THREADS` blocks.
+#: Blocks built at once, each on a thread of its own (`blocks.built_in_order`). A base of fewer
+#: than two blocks' worth is split in `THREADS` blocks.
 THREADS = 2
 #: The fewest customers worth a block (and a thread) of their own: a few customers' build (a
 #: request's) is quicker in one piece.
@@ -391,23 +390,7 @@ def build_features(
     blocks = customer_blocks(event_columns, ids, cut, cfg, size)
     if len(ids) <= size:
         return build(*next(blocks))
-    if threads == 1:
-        return Features.concat([build(*block) for block in blocks])
-    with ThreadPoolExecutor(threads) as pool:
-        return Features.concat(_in_order(pool, build, blocks, threads))
-
-
-def _in_order(pool: ThreadPoolExecutor, build: Callable, blocks: Iterator, at_once: int) -> list:
-    """`build(*block)` of each of `blocks` on `pool`, in order, at most `at_once` running: each
-    holds a block's arrays, and the next block is found while they run."""
-    running: deque[Future] = deque()
-    built = []
-    for block in blocks:
-        if len(running) == at_once:
-            built.append(running.popleft().result())
-        running.append(pool.submit(build, *block))
-    built.extend(future.result() for future in running)
-    return built
+    return Features.concat(built_in_order(build, blocks, threads))
 
 
 def _block(
