@@ -16,7 +16,8 @@ import pytest
 from typer.testing import CliRunner
 
 from cxml.cli import app
-from cxml.data.io import save_csv, write_atomic, write_together
+from cxml.data import io
+from cxml.data.io import save_csv, save_parquet, write_atomic, write_together
 from cxml.data.load import load_data_dir
 from cxml.data.schema import ContractError, check_clean
 from cxml.data.validate import clean_table
@@ -296,6 +297,36 @@ def test_parquet_text_columns_read_as_categoricals_check_as_csv_does(tmp_path):
     # the columns are the frame's own, never Arrow's read-only buffers: later steps write into
     # copies of them
     assert from_parquet.tables["customers"]["spend"].to_numpy().flags.writeable
+
+
+def test_a_long_tables_categoricals_hold_per_row_group_only_their_own_values(
+    tmp_path, monkeypatch
+):
+    """pyarrow stores a categorical's whole dictionary in every row group (a million customers'
+    events: all the ids 57 times, decoded on every read). Each row group's holds the values its
+    rows have; the frame reads back with the same values and categories in the same order."""
+    monkeypatch.setattr(io, "ROW_GROUP_ROWS", 4)
+    ids = [f"c{i // 2}" for i in range(10)]
+    ids[5] = None  # a missing id stays missing
+    frame = pd.DataFrame(
+        {
+            "customer_id": pd.Categorical(ids, categories=[f"c{i}" for i in range(9)]),
+            "event_type": pd.Categorical(["login", "purchase"] * 5, categories=["purchase", "login"]),
+            "value": np.arange(10.0),
+        }
+    )
+    save_parquet(frame, tmp_path / "events.parquet")
+    file = pq.ParquetFile(tmp_path / "events.parquet")
+    held = [
+        file.read_row_group(i, columns=["customer_id"]).column(0).chunk(0).dictionary.to_pylist()
+        for i in range(file.num_row_groups)
+    ]
+    assert held == [["c0", "c1"], ["c2", "c3"], ["c4"]]
+    back = pd.read_parquet(tmp_path / "events.parquet")
+    assert back["customer_id"].tolist() == frame["customer_id"].tolist()
+    assert list(back["customer_id"].cat.categories) == ["c0", "c1", "c2", "c3", "c4"]
+    assert list(back["event_type"].cat.categories) == ["purchase", "login"]
+    pd.testing.assert_frame_equal(_objects(back), _objects(frame))
 
 
 def test_parquet_stored_index_is_not_a_column(tmp_path):

@@ -47,6 +47,7 @@ __all__ = [
 ]
 
 SUFFIXES = (".parquet", ".csv", ".csv.gz")
+ROW_GROUP_ROWS = 1 << 20  # rows per Parquet row group (pyarrow's default)
 #: Per table, the Parquet text columns read as categoricals (each distinct text held once, not
 #: once per row): the events' ids, types and channels, the long table's repeated texts and the
 #: columns every reader of events already takes as categoricals (the simulator writes them so);
@@ -363,9 +364,35 @@ def _link_or_copy(source: str, target: str) -> None:
 
 
 def save_parquet(frame: pd.DataFrame, path: Path) -> None:
-    """Deterministic Parquet: the same frame gives the same bytes."""
+    """Deterministic Parquet: the same frame gives the same bytes. A table of several row
+    groups is written one row group at a time, each categorical column of each with only the
+    values that row group holds: pyarrow stores a categorical's whole dictionary in every row
+    group, so a million customers' events would carry all the million ids in each of their
+    57 row groups, and every read would decode them all."""
     table = pa.Table.from_pandas(frame, preserve_index=False)
-    pq.write_table(table, path, compression="zstd")
+    if table.num_rows <= ROW_GROUP_ROWS:
+        pq.write_table(table, path, compression="zstd")
+        return
+    with pq.ParquetWriter(path, table.schema, compression="zstd") as writer:
+        for start in range(0, table.num_rows, ROW_GROUP_ROWS):
+            writer.write_table(_own_dictionaries(table.slice(start, ROW_GROUP_ROWS)))
+
+
+def _own_dictionaries(rows: pa.Table) -> pa.Table:
+    """`rows` with each categorical column's dictionary cut to the values these rows hold, in
+    the order the dictionary had them (a missing value keeps its place, as missing)."""
+    for at, field in enumerate(rows.schema):
+        if pa.types.is_dictionary(field.type):
+            column = rows.column(at).combine_chunks()
+            missing = column.is_null().to_numpy(zero_copy_only=False)
+            codes = column.indices.fill_null(0).to_numpy()
+            held = np.bincount(codes[~missing], minlength=len(column.dictionary)) > 0
+            recoded = (np.cumsum(held) - 1).astype(codes.dtype)[codes]
+            own = pa.DictionaryArray.from_arrays(
+                pa.array(recoded, mask=missing), column.dictionary.filter(held)
+            )
+            rows = rows.set_column(at, field, own)
+    return rows
 
 
 def save_csv(frame: pd.DataFrame, path: Path) -> None:

@@ -212,17 +212,24 @@ def _check_structure(spec: TableSpec, raw: pd.DataFrame, source: str) -> None:
 def _event_value_ranges(frame: pd.DataFrame, faults: _Faults) -> None:
     if "value" not in frame or "event_type" not in frame:
         return
-    codes, kinds = pd.factorize(frame["event_type"])  # compared once per type, not per row
+    codes, kinds = distinct(frame["event_type"])  # bounds looked up per type, not per row
+    names = kinds.astype(object)
+    low = np.array([EVENT_VALUE_RANGES.get(k, (-np.inf, np.inf))[0] for k in names] + [-np.inf])
+    high = np.array([EVENT_VALUE_RANGES.get(k, (-np.inf, np.inf))[1] for k in names] + [np.inf])
     value = frame["value"].to_numpy(dtype=float, na_value=np.nan)
-    finite = np.abs(value) <= MAX_MAGNITUDE  # else TOO_LARGE says so; NaN is in no range
-    for event_type, (low, high) in EVENT_VALUE_RANGES.items():
-        found = np.flatnonzero(pd.Index(kinds).astype(object) == event_type)
-        if not len(found):
-            continue
-        rows = codes == found[0]
-        outside = rows & finite & ((value < low) | (value > high))
-        limit = f"{low:g}..{high:g}" if np.isfinite(high) else f">= {low:g}"
-        faults.add("value", f"outside {limit} for {event_type}", outside)
+    # only the events that carry a value (most carry none): beyond MAX_MAGNITUDE TOO_LARGE
+    # says so, NaN is in no range, and code -1 (no type) reads the last slot
+    carry = np.flatnonzero(np.abs(value) <= MAX_MAGNITUDE)
+    found, kind = value[carry], codes[carry]
+    beyond = carry[(found < low[kind]) | (found > high[kind])]
+    if not len(beyond):  # the usual answer: no row to name a type for
+        return
+    outside = np.zeros(len(value), dtype=bool)
+    outside[beyond] = True
+    for code in np.unique(codes[beyond]):
+        lo, hi = low[code], high[code]
+        limit = f"{lo:g}..{hi:g}" if np.isfinite(hi) else f">= {lo:g}"
+        faults.add("value", f"outside {limit} for {names[code]}", outside & (codes == code))
 
 
 @lru_cache(maxsize=4096)  # the same few names on every request the endpoint checks
