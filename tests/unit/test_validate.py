@@ -311,7 +311,7 @@ def test_a_long_tables_categoricals_hold_per_row_group_only_their_own_values(
     frame = pd.DataFrame(
         {
             "customer_id": pd.Categorical(ids, categories=[f"c{i}" for i in range(9)]),
-            "event_type": pd.Categorical(["login", "purchase"] * 5, categories=["purchase", "login"]),
+            "event_type": pd.Categorical(["login", "purchase"] * 5, ["purchase", "login"]),
             "value": np.arange(10.0),
         }
     )
