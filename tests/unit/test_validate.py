@@ -299,9 +299,7 @@ def test_parquet_text_columns_read_as_categoricals_check_as_csv_does(tmp_path):
     assert from_parquet.tables["customers"]["spend"].to_numpy().flags.writeable
 
 
-def test_a_long_tables_categoricals_hold_per_row_group_only_their_own_values(
-    tmp_path, monkeypatch
-):
+def test_a_long_tables_categoricals_hold_per_row_group_only_their_own_values(tmp_path, monkeypatch):
     """pyarrow stores a categorical's whole dictionary in every row group (a million customers'
     events: all the ids 57 times, decoded on every read). Each row group's holds the values its
     rows have; the frame reads back with the same values and categories in the same order."""
