@@ -6,6 +6,10 @@ simulator's own files hold categoricals, which are read as they are). Each size 
 fresh process, keeping freed memory for reuse as the cxml commands do (`cxml/jobs/memory.py`), with
 `load_data_dir`: the read, the checks of every row, and the clean tables. CPU is user + system
 time of that process's load, threads included; peak RSS is its peak.
+
+Then the 1M base as cxml itself writes a data dir (`cxml simulate`, `cxml import`: categorical
+ids, types and channels; `save_parquet`), beside the same frames written by pyarrow as they are,
+which stores a categorical's whole dictionary (all the million ids) in every row group.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from benchmarks.bench_scaling import (
 )
 from cxml.data.load import load_data_dir
 from cxml.data.simulate import Simulation
+from cxml.jobs.ingest import write_tables
 from cxml.jobs.memory import keep_freed_memory
 
 SIZES = (100_000, 1_000_000)
@@ -50,6 +55,23 @@ def write_plain(base: Path, size: int, folder: Path, log: pd.DataFrame | None = 
             if pa.types.is_dictionary(field.type):
                 table = table.set_column(i, field.name, table.column(i).cast(pa.string()))
         pq.write_table(table, folder / f"{name}.parquet")
+    return len(events)
+
+
+def write_categorical(base: Path, size: int, folder: Path, as_cxml: bool) -> int:
+    """`folder` as a data dir of `size` customers whose text columns are categoricals, written
+    as cxml writes them (`as_cxml`) or by pyarrow as they are; its events."""
+    events, customers = replicate(
+        pd.read_pickle(base / "events.pkl"), pd.read_pickle(base / "customers.pkl"), size
+    )
+    tables = {"events": events, "customers": customers}
+    if as_cxml:
+        write_tables(tables, folder)
+    else:
+        folder.mkdir()
+        for name, frame in tables.items():
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            pq.write_table(table, folder / f"{name}.parquet", compression="zstd")
     return len(events)
 
 
@@ -87,7 +109,21 @@ def run(sim: Simulation) -> None:
                 f"  {size:>10,} {events:>12,} {r['wall']:>8.2f} {r['cpu']:>8.2f} "
                 f"{per_event[size] * 1e9:>9.1f} {r['peak'] / 2**30:>6.2f} GiB"
             )
-    print(f"  CPU per event, 1M vs 100k {per_event[1_000_000] / per_event[100_000]:.2f}x\n")
+        print(f"  CPU per event, 1M vs 100k {per_event[1_000_000] / per_event[100_000]:.2f}x")
+        print("  the 1M base with categorical text columns:")
+        size = SIZES[-1]
+        walls = {}
+        for as_cxml, label in ((False, "written by pyarrow as is"), (True, "as cxml writes it")):
+            folder = Path(tmp) / f"categorical-{as_cxml}"
+            events = write_categorical(write_base(sim, Path(tmp), size), size, folder, as_cxml)
+            r = in_fresh_process(__name__, folder)
+            assert r["rows"] == events
+            walls[as_cxml] = r["wall"]
+            print(
+                f"    {label:<25} {r['wall']:>8.2f} s wall {r['cpu']:>8.2f} CPU-s "
+                f"{r['peak'] / 2**30:>6.2f} GiB peak"
+            )
+        print(f"    as cxml writes it, read {walls[False] / walls[True]:.2f}x as fast\n")
 
 
 if __name__ == "__main__":
