@@ -366,9 +366,10 @@ def _link_or_copy(source: str, target: str) -> None:
 def save_parquet(frame: pd.DataFrame, path: Path) -> None:
     """Deterministic Parquet: the same frame gives the same bytes. A table of several row
     groups is written one row group at a time, each categorical column of each with only the
-    values that row group holds: pyarrow stores a categorical's whole dictionary in every row
-    group, so a million customers' events would carry all the million ids in each of their
-    57 row groups, and every read would decode them all."""
+    values that row group holds (a category no row holds is not kept): pyarrow stores a
+    categorical's whole dictionary in every row group, so a million customers' events would
+    carry all the million ids in each of their 57 row groups, and every read would decode them
+    all."""
     table = pa.Table.from_pandas(frame, preserve_index=False)
     if table.num_rows <= ROW_GROUP_ROWS:
         pq.write_table(table, path, compression="zstd")

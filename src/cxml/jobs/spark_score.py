@@ -84,7 +84,7 @@ class ScoreJob:
         rank = rows[RANK].to_numpy(dtype=np.int64)
         explained = rows[EXPLAINED].to_numpy(dtype=bool)
         scored = scorer.assemble(features, part, self.at, rank, explained, Table.of(chosen))
-        return scored.frame().reset_index()
+        return scored.frame_with_ids()
 
 
 def _ranks(candidates: DataFrame) -> DataFrame:
@@ -119,7 +119,7 @@ def _chosen(spark: SparkSession, scorer: Any, candidates: DataFrame) -> DataFram
     found = Options(
         local.index, names, np.full_like(values, np.nan), values, allowed, np.zeros(len(local))
     )
-    chosen = scorer.allocate(found, per_customer=False).frame().reset_index()
+    chosen = scorer.allocate(found, per_customer=False).frame_with_ids()
     schema = "customer_id string, action string, expected_gain double, cost double, " + (
         "runner_up string, runner_up_gain double"
     )
@@ -153,7 +153,7 @@ def _randomised(
     risk = {"churn_probability": everyone["churn_probability"].to_numpy(dtype=float)}
     part = CustomerPart(np.empty((n, 0)), risk, np.zeros(n), found)
     allocation = Allocation(everyone.index, {c: picked[c].to_numpy() for c in CHOSEN}, "")
-    done = scorer.randomised(allocation, part, at, experiment).frame().reset_index()
+    done = scorer.randomised(allocation, part, at, experiment).frame_with_ids()
     schema = "customer_id string, action string, expected_gain double, cost double, " + (
         "runner_up string, runner_up_gain double, decision string, policy_action string, "
         "propensity double, decision_id string"
