@@ -37,9 +37,9 @@ def run_features(
     chunk_customers: int | None,
     config: PipelineConfig | None = None,
 ) -> pd.DataFrame:
-    """Features of every clean customer, to `out`; faulty rows go, each with its reason, to the
-    folder `<out>.quarantine` (as on Spark). `config`: its feature settings, PII columns and
-    read limits (defaults without)."""
+    """Features of every clean customer, to `out` (and returned as written: the ids in the
+    first column); faulty rows go, each with its reason, to the folder `<out>.quarantine` (as
+    on Spark). `config`: its feature settings, PII columns and read limits (defaults without)."""
     from cxml.jobs.inputs import read_data
 
     fcfg = config.features if config is not None else FeatureConfig()
@@ -49,5 +49,7 @@ def run_features(
     cut = utc_timestamp(cutoff)
     customers = as_of(loaded.tables["customers"], loaded.tables.get("attributes"), cut)
     features = batch_features(loaded.tables["events"], customers, cut, fcfg, chunk_customers)
-    write_parquet(features.reset_index(), out)
+    del loaded, customers  # the tables go before the write makes its copy of the features
+    features.reset_index(inplace=True)  # the ids as a column, the features' blocks not copied
+    write_parquet(features, out)
     return features
