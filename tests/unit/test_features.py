@@ -202,7 +202,7 @@ def test_features_in_blocks_of_customers_equal_the_whole_base(sim, ids_as, chunk
     whole = build_features(
         sim.events, sim.customers, cutoff, since=log_start(ev), block_customers=10**6
     )
-    blocks = batch_features(ev, sim.customers, cutoff, chunk_customers=chunk)
+    blocks = batch_features(ev, sim.customers, cutoff, chunk_customers=chunk).frame()
     assert list(blocks.index) == list(sim.customers["customer_id"])
     pd.testing.assert_frame_equal(blocks, whole.frame())
     built = build_features(ev, sim.customers, cutoff, since=log_start(ev), block_customers=chunk)

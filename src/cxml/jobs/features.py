@@ -11,6 +11,7 @@ from cxml.data.io import write_parquet
 from cxml.data.schema import utc_timestamp
 from cxml.features.attributes import as_of
 from cxml.features.build import BLOCK_CUSTOMERS, build_features, log_start
+from cxml.features.catalog import Features
 
 #: What the features are built from: the actions log and labels are not read.
 FEATURE_TABLES = ("customers", "events", "attributes")
@@ -22,12 +23,12 @@ def batch_features(
     cutoff: pd.Timestamp | str,
     config: FeatureConfig | None = None,
     chunk_customers: int | None = None,
-) -> pd.DataFrame:
+) -> Features:
     """The same `build_features` as scoring (the log's start from all events), built
     `chunk_customers` customers at a time (default: as scoring does)."""
     since = log_start(events)
     block = chunk_customers or BLOCK_CUSTOMERS
-    return build_features(events, customers, cutoff, config, since, block).frame()
+    return build_features(events, customers, cutoff, config, since, block)
 
 
 def run_features(
@@ -48,8 +49,10 @@ def run_features(
     loaded = read_data(data_dir, fcfg.pii_columns, limits, where, tables=FEATURE_TABLES)
     cut = utc_timestamp(cutoff)
     customers = as_of(loaded.tables["customers"], loaded.tables.get("attributes"), cut)
-    features = batch_features(loaded.tables["events"], customers, cut, fcfg, chunk_customers)
-    del loaded, customers  # the tables go before the write makes its copy of the features
+    built = batch_features(loaded.tables["events"], customers, cut, fcfg, chunk_customers)
+    del loaded, customers  # the tables go before the features' frame and the write's copies
+    features = built.frame()
+    del built
     features.reset_index(inplace=True)  # the ids as a column, the features' blocks not copied
     write_parquet(features, out)
     return features
