@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,6 +12,7 @@ from hypothesis import strategies as st
 
 from cxml.data.simulate import SimConfig, simulate
 from cxml.features.build import build_features, feature_catalog, log_start
+from cxml.features.catalog import Features
 from cxml.jobs.features import batch_features
 
 CUTOFF = pd.Timestamp("2024-06-01", tz="UTC")
@@ -211,6 +214,32 @@ def test_features_in_blocks_of_customers_equal_the_whole_base(sim, ids_as, chunk
         ev, sim.customers, cutoff, since=log_start(ev), block_customers=chunk, threads=1
     )
     pd.testing.assert_frame_equal(one_thread.frame(), built.frame())  # the blocks on threads
+
+
+def test_blocks_are_copied_into_the_table_as_they_come_and_let_go():
+    """A big base's blocks are never all held beside the whole table: each is copied as it
+    comes. A column whose type widens in a later block (no text, then text) is as
+    `np.concatenate` makes it."""
+    alive: list[weakref.ref] = []
+
+    def parts():
+        for k in range(4):
+            assert sum(ref() is not None for ref in alive) <= 1  # the last block only
+            ids = pd.Index([f"c{k}a", f"c{k}b"], name="customer_id")
+            text = np.array([np.nan, np.nan]) if k == 0 else np.array(["x", None], dtype=object)
+            part = Features(ids, {"n": np.array([k, k + 0.5]), "plan": text})
+            alive.append(weakref.ref(part))
+            yield part
+
+    table = Features.concat(parts(), rows=8)
+    assert list(table.index[:3]) == ["c0a", "c0b", "c1a"]
+    assert table["n"].tolist() == [0, 0.5, 1, 1.5, 2, 2.5, 3, 3.5]
+    plans = [np.array([np.nan, np.nan])] + [np.array(["x", None], dtype=object)] * 3
+    expected = np.concatenate(plans)
+    assert table["plan"].dtype == expected.dtype == object
+    assert pd.isna(table["plan"][:2]).all() and table["plan"][2:].tolist() == ["x", None] * 3
+    with pytest.raises(ValueError, match="hold 8 rows, not 9"):
+        Features.concat(parts(), rows=9)
 
 
 def test_row_order_never_changes_a_feature(sim):

@@ -390,7 +390,7 @@ def build_features(
     blocks = customer_blocks(event_columns, ids, cut, cfg, size)
     if len(ids) <= size:
         return build(*next(blocks))
-    return Features.concat(built_in_order(build, blocks, threads))
+    return Features.concat(built_in_order(build, blocks, threads), len(ids))
 
 
 def _block(

@@ -6,6 +6,7 @@ in the last 30 days". Names and catalog entries are made together, so they canno
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -54,11 +55,30 @@ class Features(Table):
         return Features(self.index[positions], kept, self.infos)
 
     @classmethod
-    def concat(cls, parts: list[Features]) -> Features:
-        """Blocks of customers' features (each with the same columns), one after the other."""
-        first = parts[0]
-        columns = {name: np.concatenate([part[name] for part in parts]) for name in first.columns}
-        return cls(first.index.append([part.index for part in parts[1:]]), columns, first.infos)
+    def concat(cls, parts: Iterable[Features], rows: int) -> Features:
+        """Blocks of customers' features (each with the same columns), one after the other,
+        `rows` in all. Each block is copied into the whole table's columns as it comes, so a
+        block can go before the next one is read: the blocks are never all held beside the
+        table. A column takes the type `np.concatenate` would give it."""
+        columns: dict[str, np.ndarray] = {}
+        indexes: list[pd.Index] = []
+        infos: list[FeatureInfo] = []
+        start = 0
+        for part in parts:
+            for name in part.columns:
+                values, column = part[name], columns.get(name)
+                kind = values.dtype if column is None else np.result_type(column, values)
+                if column is None or kind != column.dtype:  # first block, or a wider type
+                    wider = np.empty(rows, dtype=kind)
+                    if column is not None:
+                        wider[:start] = column[:start]
+                    column = columns[name] = wider
+                column[start : start + len(values)] = values
+            indexes.append(part.index)
+            infos, start = part.infos, start + len(part.index)
+        if start != rows:
+            raise ValueError(f"the blocks hold {start} rows, not {rows}")
+        return cls(indexes[0].append(indexes[1:]), columns, infos)
 
     def _numeric(self) -> list[str]:
         return [
