@@ -40,38 +40,32 @@ from cxml.jobs.memory import keep_freed_memory
 SIZES = (100_000, 1_000_000)
 
 
-def write_plain(base: Path, size: int, folder: Path, log: pd.DataFrame | None = None) -> int:
-    """`folder` as a data dir of `size` customers, text columns as plain text; its events.
-    `log`: the actions log of `base`'s customers, written for the copies (`replicate_log`)."""
+#: How a bench data dir's text columns are written: as plain text (a warehouse export), as the
+#: frames' categoricals by pyarrow as they are, or as cxml writes a data dir (`write_tables`).
+FORMS = ("plain", "categorical", "cxml")
+
+
+def write_plain(
+    base: Path, size: int, folder: Path, log: pd.DataFrame | None = None, form: str = "plain"
+) -> int:
+    """`folder` as a data dir of `size` customers, its text columns written in `form`
+    (`FORMS`); its events. `log`: the actions log of `base`'s customers, written for the copies
+    (`replicate_log`)."""
     people = pd.read_pickle(base / "customers.pkl")
     events, customers = replicate(pd.read_pickle(base / "events.pkl"), people, size)
     tables = {"events": events, "customers": customers}
     if log is not None:
         tables["actions"] = replicate_log(log, people, customers)
+    if form == "cxml":
+        write_tables(tables, folder)
+        return len(events)
     folder.mkdir()
     for name, frame in tables.items():
         table = pa.Table.from_pandas(frame, preserve_index=False).replace_schema_metadata(None)
         for i, field in enumerate(table.schema):
-            if pa.types.is_dictionary(field.type):
+            if form == "plain" and pa.types.is_dictionary(field.type):
                 table = table.set_column(i, field.name, table.column(i).cast(pa.string()))
         pq.write_table(table, folder / f"{name}.parquet")
-    return len(events)
-
-
-def write_categorical(base: Path, size: int, folder: Path, as_cxml: bool) -> int:
-    """`folder` as a data dir of `size` customers whose text columns are categoricals, written
-    as cxml writes them (`as_cxml`) or by pyarrow as they are; its events."""
-    events, customers = replicate(
-        pd.read_pickle(base / "events.pkl"), pd.read_pickle(base / "customers.pkl"), size
-    )
-    tables = {"events": events, "customers": customers}
-    if as_cxml:
-        write_tables(tables, folder)
-    else:
-        folder.mkdir()
-        for name, frame in tables.items():
-            table = pa.Table.from_pandas(frame, preserve_index=False)
-            pq.write_table(table, folder / f"{name}.parquet", compression="zstd")
     return len(events)
 
 
@@ -113,17 +107,20 @@ def run(sim: Simulation) -> None:
         print("  the 1M base with categorical text columns:")
         size = SIZES[-1]
         walls = {}
-        for as_cxml, label in ((False, "written by pyarrow as is"), (True, "as cxml writes it")):
-            folder = Path(tmp) / f"categorical-{as_cxml}"
-            events = write_categorical(write_base(sim, Path(tmp), size), size, folder, as_cxml)
+        for form, label in (
+            ("categorical", "written by pyarrow as is"),
+            ("cxml", "as cxml writes it"),
+        ):
+            folder = Path(tmp) / f"{form}-{size}"
+            events = write_plain(write_base(sim, Path(tmp), size), size, folder, form=form)
             r = in_fresh_process(__name__, folder)
             assert r["rows"] == events
-            walls[as_cxml] = r["wall"]
+            walls[form] = r["wall"]
             print(
                 f"    {label:<25} {r['wall']:>8.2f} s wall {r['cpu']:>8.2f} CPU-s "
                 f"{r['peak'] / 2**30:>6.2f} GiB peak"
             )
-        print(f"    as cxml writes it, read {walls[False] / walls[True]:.2f}x as fast\n")
+        print(f"    as cxml writes it, read {walls['categorical'] / walls['cxml']:.2f}x as fast\n")
 
 
 if __name__ == "__main__":

@@ -213,9 +213,8 @@ def _event_value_ranges(frame: pd.DataFrame, faults: _Faults) -> None:
     if "value" not in frame or "event_type" not in frame:
         return
     codes, kinds = distinct(frame["event_type"])  # bounds looked up per type, not per row
-    names = kinds.astype(object)
-    low = np.array([EVENT_VALUE_RANGES.get(k, (-np.inf, np.inf))[0] for k in names] + [-np.inf])
-    high = np.array([EVENT_VALUE_RANGES.get(k, (-np.inf, np.inf))[1] for k in names] + [np.inf])
+    names, anything = kinds.astype(object), (-np.inf, np.inf)
+    low, high = np.array([*(EVENT_VALUE_RANGES.get(k, anything) for k in names), anything]).T
     value = frame["value"].to_numpy(dtype=float, na_value=np.nan)
     # only the events that carry a value (most carry none): beyond MAX_MAGNITUDE TOO_LARGE
     # says so, NaN is in no range, and code -1 (no type) reads the last slot
