@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from cxml.features.catalog import FeatureInfo, Features
 from cxml.features.table import Table
 
 
@@ -33,3 +34,21 @@ def test_the_frame_is_made_over_the_tables_own_arrays():
     table = _table()
     frame = table.frame_with_ids()
     assert np.shares_memory(frame["churn_probability"].to_numpy(), table["churn_probability"])
+
+
+def test_a_feature_tables_ids_come_first_before_its_frames_own_column_order():
+    """A feature table lays its frame out as `Features.frame` does (numbers first, then the
+    profile's categories, whatever order they were added in); the ids go first beside them."""
+    index = pd.Index(["c", "a", "b"], name="customer_id")
+    features = Features(index, {})
+    features.add(
+        FeatureInfo("profile_plan", "profile", None, "plan {value}"),
+        np.array(["basic", "pro", None], dtype=object),
+    )
+    features.add(
+        FeatureInfo("logins_30d", "activity", 30, "{value:.0f} logins"),
+        np.array([3.0, 0.0, np.nan]),
+    )
+    frame = features.frame_with_ids()
+    pd.testing.assert_frame_equal(frame, features.frame().reset_index())
+    assert list(frame.columns) == ["customer_id", "logins_30d", "profile_plan"]

@@ -110,6 +110,15 @@ class Features(Table):
         rest = pd.DataFrame(objects.T, index=self.index, columns=others, copy=False)
         return pd.concat([frame, rest], axis=1, copy=False)
 
+    def frame_with_ids(self, name: str = "customer_id") -> pd.DataFrame:
+        """`frame()` with the row labels as its first column, `name`, its rows numbered 0..n-1
+        (`frame().reset_index()`): the blocks `frame` lays out, the ids beside them, none of
+        them copied again."""
+        frame = self.frame()
+        frame.insert(0, name, self.index)
+        frame.index = pd.RangeIndex(len(frame))
+        return frame
+
     def catalog(self) -> pd.DataFrame:
         infos = {i.name: i for i in self.infos}
         return pd.DataFrame([vars(infos[name]) for name in self.names()]).set_index("name")

@@ -51,8 +51,7 @@ def run_features(
     customers = as_of(loaded.tables["customers"], loaded.tables.get("attributes"), cut)
     built = batch_features(loaded.tables["events"], customers, cut, fcfg, chunk_customers)
     del loaded, customers  # the tables go before the features' frame and the write's copies
-    features = built.frame()
+    features = built.frame_with_ids()
     del built
-    features.reset_index(inplace=True)  # the ids as a column, the features' blocks not copied
     write_parquet(features, out)
     return features
