@@ -9,7 +9,7 @@ DEMO_CUSTOMERS ?= 20000
 export PYTHONHASHSEED := 0
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test bench bench-service bench-spark real-bench survival-bench clv-bench oracle-gap policy-check value-rule loop lint clean serve
+.PHONY: help install demo test bench bench-service bench-spark real-bench survival-bench clv-bench oracle-gap policy-check value-rule loop compiled-trees lint clean serve
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -71,6 +71,11 @@ value-rule: $(STAMP) ## Fixed customer value or lifetime value: the true value o
 
 loop: $(STAMP) ## The loop closed on the simulator: train, score, act, observe, 3 rounds (CUSTOMERS, SEEDS, ROUNDS)
 	$(PY) -m benchmarks.loop
+
+compiled-trees: $(STAMP) ## Compiled tree predictors (lleaves, treelite, tl2cgen) beside LightGBM, installed aside; rewrites their section of docs/performance.md
+	rm -rf $(VENV)/compiled-trees
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --target $(VENV)/compiled-trees lleaves==1.3.0 treelite==4.1.2 tl2cgen==1.0.0
+	PYTHONPATH=$(VENV)/compiled-trees $(PY) -m benchmarks.compiled_trees
 
 bench-service: $(STAMP) ## The HTTP service under load beside a bare model server; rewrites its section of docs/performance.md
 	$(PY) -m benchmarks.bench_service

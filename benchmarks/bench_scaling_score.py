@@ -23,7 +23,9 @@ log included, as bench_load writes it) and scored as `cxml score` runs from one,
 process (`from_disk`): reading and cleaning it, then the same scoring and writing. Its peak RSS
 is the whole run's, reading included, with nothing made in memory beforehand: the figure the
 2.5 GiB target is for. Beside it, what the tables read take as held through the run (`cxml
-score` keeps them for the report and the page): the floor of a run that holds its inputs.
+score` keeps them for the report and the page; `held_bytes`, each text counted once however many
+rows share it, as pandas' `deep` count does not), and the floor of a run that holds its inputs:
+the process before it reads (interpreter, libraries, bundle), those tables and the feature table.
 The stage table splits the CPU: "models" is `Scorer.customer_part` (every model, and each
 customer's options: uplift, value and eligibility under the log), "reasons" `Scorer.reasons` and
 `action_drivers`, "allocation" `Scorer.allocate`, "rest" what else `score` and `frame` do (rank,
@@ -43,6 +45,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from benchmarks.bench_load import write_plain
@@ -94,6 +97,23 @@ class _Clock:
         return timed
 
 
+def held_bytes(frame: pd.DataFrame) -> int:
+    """The bytes `frame`'s columns hold: a categorical's codes and categories, an object
+    column's pointers and each distinct object once (a read shares one text object among the
+    rows that hold it), any other column's array."""
+    total = 0
+    for _, column in frame.items():
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            total += column.cat.codes.nbytes + int(column.cat.categories.memory_usage(deep=True))
+        elif column.dtype == object:
+            values = column.to_numpy()
+            distinct = {id(value): value for value in values}.values()
+            total += values.nbytes + sum(sys.getsizeof(value) for value in distinct)
+        else:  # its array's bytes (np.asarray would make a time zone's times objects)
+            total += int(column.memory_usage(index=False))
+    return total
+
+
 def score(
     scorer: Scorer,
     events: pd.DataFrame,
@@ -102,13 +122,15 @@ def score(
     cutoff: pd.Timestamp,
     out: Path,
     clock: _Clock,
-) -> int:
+) -> tuple[int, int]:
     """The batch scoring as `cxml score` runs it after loading, handing freed memory back where
-    its stages end (jobs/progress.py); the number of customers scored."""
+    its stages end (jobs/progress.py); the number of customers scored and the bytes of their
+    feature table."""
     bundle = scorer.bundle
     stage = clock.wrap
     people = stage("population", scoring_population)(events, customers, cutoff, bundle.labels)
     features = stage("features", bundle.features)(events, people, cutoff)
+    feature_bytes = sum(np.asarray(column).nbytes for column in features.columns.values())
     hand_back_freed_memory()
 
     def listed() -> pd.DataFrame:
@@ -122,7 +144,7 @@ def score(
     hand_back_freed_memory()
     stage("write", written)()
     clock.cpu["rest"] -= clock.cpu["models"] + clock.cpu["reasons"] + clock.cpu["allocation"]
-    return len(features)
+    return len(features), feature_bytes
 
 
 def _load(base: Path) -> Scorer:
@@ -146,7 +168,7 @@ def measure(base: Path, size: int, cutoff: pd.Timestamp) -> dict[str, Any]:
     _reset_peak()
     before, clock = _rss(), _Clock(scorer)
     start = time.process_time()
-    scored = score(scorer, events, customers, log, cutoff, out, clock)
+    scored, _ = score(scorer, events, customers, log, cutoff, out, clock)
     cpu = time.process_time() - start
     shutil.rmtree(out)
     return {
@@ -165,14 +187,18 @@ def from_disk(folder: Path, cutoff: pd.Timestamp) -> dict[str, Any]:
     clean the data dir (`load_data_dir`), then score and write as `score` does. The peak RSS
     is the whole process's, reading included: what a run on this base needs."""
     scorer = _load(folder)
+    hand_back_freed_memory()
+    process = _rss()  # interpreter, libraries and bundle, before any data
     start = time.process_time()
     loaded = load_data_dir(folder)
     tables, out = loaded.tables, folder.parent / "out-disk"
     read = time.process_time() - start
     peak_read = _peak_rss()
     hand_back_freed_memory()
-    held = sum(int(t.memory_usage(deep=True).sum()) for t in tables.values() if t is not None)
-    scored = score(
+    counting = time.process_time()  # what the tables hold, counted apart from the run's CPU
+    held = sum(held_bytes(t) for t in tables.values() if t is not None)
+    counting = time.process_time() - counting
+    scored, feature_bytes = score(
         scorer,
         tables["events"],
         tables["customers"],
@@ -181,7 +207,7 @@ def from_disk(folder: Path, cutoff: pd.Timestamp) -> dict[str, Any]:
         out,
         _Clock(scorer),
     )
-    cpu = time.process_time() - start
+    cpu = time.process_time() - start - counting
     shutil.rmtree(out)
     return {
         "scored": scored,
@@ -189,6 +215,7 @@ def from_disk(folder: Path, cutoff: pd.Timestamp) -> dict[str, Any]:
         "cpu": cpu,
         "peak_read": peak_read,
         "held": held,
+        "floor": process + held + feature_bytes,
         "peak": _peak_rss(),
     }
 
@@ -237,7 +264,11 @@ def run(sim: Simulation) -> None:
     )
     print(
         f"  the tables read, as held for the whole run: {disk['held'] / 2**30:.2f} GiB (their "
-        "columns, their texts included)"
+        "columns, each distinct text once)"
+    )
+    print(
+        f"  floor of a run holding its inputs: {disk['floor'] / 2**30:.2f} GiB (the process "
+        "before reading, the tables read and the feature table, with no working memory)"
     )
     print("  CPU s by stage (peak RSS once the stage is done, GiB)")
     print(f"  {'customers':>10} " + " ".join(f"{s:>16}" for s in STAGES))

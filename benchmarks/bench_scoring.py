@@ -4,8 +4,8 @@ the same boosters.
 
 Targets: issue 7, end to end in 30 s or less on 2 cores and scoring alone at 45k customers/s or
 more; issue 26, end to end within 12 CPU-s for 100k customers, and the models at 3x raw
-LightGBM's throughput with compiled trees (none installs cleanly with the pinned stack:
-docs/performance.md says why).
+LightGBM's throughput with compiled trees (`make compiled-trees` checks lleaves, treelite and
+tl2cgen with the pinned stack; its section of docs/performance.md says what each gave).
 
 The bundle is trained once on a smaller simulated base with the demo pipeline (training speed
 is measured by bench_training); the stages timed here are what `cxml score` runs.
