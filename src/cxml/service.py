@@ -102,6 +102,7 @@ class CxmlService:
         self.settings = Settings.from_env()
         config = load_config(self.settings.config)
         self.scorer: Scorer = load_scorer(config.tracking.model_name, self.settings.model_ref)
+        self.scorer.prepare()
         self.profile = Profile.of(self.scorer.bundle, config.features.pii_columns)
         self.checks = Checks(self.profile, self.settings.max_events, self.settings.max_batch)
         data_dir = config.data.dir

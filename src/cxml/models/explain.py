@@ -1,7 +1,8 @@
 """Why a customer is at risk: exact contributions, reason codes in plain words, and the
 touchpoints that push risk up (the plots of them are drawn by cxml.report.figures).
 
-Contributions are LightGBM's own TreeSHAP (`pred_contrib=True`) in log-odds: they add up exactly
+Contributions are the values of LightGBM's TreeSHAP (`pred_contrib=True`, computed from per-leaf
+tables by models/treeshap.py) in log-odds: they add up exactly
 to the raw margin of the trees that scored the customer, with no sampling and no background set.
 Reason texts come from the feature catalog and the customer's own values, so a feature name or a
 PII column never reaches a customer-facing sentence. Pure: arrays and tables in and out.

@@ -254,11 +254,13 @@ class BoostedClassifier(BaseEstimator):
         )
 
     def contributions(self, matrix: np.ndarray) -> np.ndarray:
-        """TreeSHAP in log-odds, rows x (columns + 1), the base value last."""
+        """TreeSHAP in log-odds, rows x (columns + 1), the base value last (LightGBM's
+        `pred_contrib`, from tables: models/treeshap.py)."""
+        from cxml.models.treeshap import tree_contributions  # numba's import only when explaining
+
         if not len(matrix):
             return np.empty((0, len(self.feature_names_) + 1))
-        raw = self.booster_.predict(matrix, pred_contrib=True, num_iteration=self.best_iteration_)
-        return np.asarray(raw)
+        return tree_contributions(self.booster_, matrix, self.best_iteration_)
 
 
 def rfm_columns(columns: list[str]) -> list[str]:

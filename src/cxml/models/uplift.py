@@ -250,5 +250,6 @@ class OffsetLearner(MetaLearner):
     def uplift_contributions(self, matrix: np.ndarray, action: str) -> np.ndarray:
         """Per row and feature, its share of the action's effect: the TreeSHAP contributions
         to the shift the action adds to the log-odds of the good outcome (rows x features)."""
-        booster = self.offsets_[action].booster_
-        return np.asarray(booster.predict(matrix, pred_contrib=True), dtype=float)[:, :-1]
+        from cxml.models.treeshap import tree_contributions  # numba's import only when explaining
+
+        return tree_contributions(self.offsets_[action].booster_, matrix)[:, :-1]

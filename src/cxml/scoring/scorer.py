@@ -108,6 +108,14 @@ class Scorer:
         contacts = [] if actions is None else contact_infos(actions)
         return feature_infos(self.bundle.catalog) | {info.name: info for info in contacts}
 
+    def prepare(self) -> None:
+        """Make now what explaining needs once per process (models/treeshap.py: numba's code,
+        the churn model's tables), so that a server's first requests do not wait for it."""
+        from cxml.models.treeshap import compile_kernels
+
+        compile_kernels()
+        contributions(self.bundle, "churn", np.zeros((1, len(self.bundle.feature_names))))
+
     @property
     def base_rate(self) -> float:
         summary = self.bundle.info.get("summary", {})
