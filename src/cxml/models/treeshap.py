@@ -12,8 +12,10 @@ row, in the same way. Decisions follow LightGBM's own (missing values, zero, cat
 
 from __future__ import annotations
 
+import os
 import threading
 import weakref
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import lightgbm as lgb
@@ -108,7 +110,20 @@ class Trees:
         rows = np.ascontiguousarray(matrix, dtype=np.float64)
         out = np.zeros((len(rows), self.columns + 1))
         out[:, -1] = self.expected
-        _rows(rows, out, *(getattr(self, name) for name in _KERNEL_ARRAYS))
+        arrays = [getattr(self, name) for name in _KERNEL_ARRAYS]
+        threads = min(os.cpu_count() or 1, -(-len(rows) // ROW_BLOCK))
+        if threads <= 1:
+            _rows(rows, out, *arrays)
+            return out
+        # the compiled code lets go of the GIL: each thread fills its own rows of `out`
+        parts = np.array_split(np.arange(len(rows)), threads)
+        with ThreadPoolExecutor(threads) as pool:
+            done = [
+                pool.submit(_rows, rows[p[0] : p[-1] + 1], out[p[0] : p[-1] + 1], *arrays)
+                for p in parts
+            ]
+            for future in done:
+                future.result()
         return out
 
 
