@@ -1,6 +1,7 @@
 """cxml's TreeSHAP (models/treeshap.py) gives LightGBM's own `pred_contrib` values, to 1e-9, for
 every kind of split LightGBM makes: numbers with missing values as NaN, as zero or not at all,
-categories, a feature split on twice on one path, paths longer than a table, one-leaf trees."""
+categories (unseen, negative, fractional), a feature split on twice on one path, paths longer
+than a table, one-leaf trees, the first rounds only."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import numpy as np
 import pytest
 
 from cxml.models import treeshap
-from cxml.models.treeshap import Trees, tree_contributions
+from cxml.models.flat_trees import Trees
+from cxml.models.treeshap import tree_contributions
 
 
 def _data(rows: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -84,15 +86,22 @@ def test_the_values_are_lightgbms_for_the_first_rounds_only() -> None:
     assert np.abs(full - tree_contributions(booster, _unseen(), 7)).max() > 1e-6
 
 
-def test_paths_longer_than_a_table_are_worked_out_per_row(monkeypatch) -> None:
+@pytest.mark.parametrize(
+    ("longest", "numbers"),
+    [(2, 1 << 23), (12, 2000)],  # paths too long for a table; tables over the cap
+)
+def test_leaves_without_a_table_are_worked_out_per_row(monkeypatch, longest, numbers) -> None:
     booster = _booster(rows=4000, rounds=15, num_leaves=63, min_data_in_leaf=2)
-    monkeypatch.setattr(treeshap, "TABLE_FEATURES", 2)  # most leaves then have no table
+    monkeypatch.setattr(treeshap, "TABLE_FEATURES", longest)
+    monkeypatch.setattr(treeshap, "TABLE_NUMBERS", numbers)
     trees = Trees.of(booster)
     assert trees is not None
-    assert (trees.table_start < 0).mean() > 0.5
+    start, table = treeshap.tables(trees)
+    assert (start < 0).mean() > 0.3
+    assert table.size <= numbers
     x = _unseen()
     theirs = booster.predict(x, pred_contrib=True)
-    assert np.abs(trees.contributions(x) - theirs).max() <= 1e-9
+    assert np.abs(treeshap.contributions(trees, x) - theirs).max() <= 1e-9
 
 
 def test_a_one_leaf_tree_adds_to_the_base_value_only() -> None:
@@ -100,7 +109,7 @@ def test_a_one_leaf_tree_adds_to_the_base_value_only() -> None:
     settings = {"objective": "binary", "verbose": -1, "min_data_in_leaf": 500}  # cannot split
     booster = lgb.train(settings, lgb.Dataset(x, y), num_boost_round=3)
     ours = tree_contributions(booster, x[:50])
-    assert np.abs(ours - booster.predict(x[:50], pred_contrib=True)).max() <= 1e-9
+    assert _largest_difference(booster, x[:50]) <= 1e-9
     assert not ours[:, :-1].any()
 
 
