@@ -1,5 +1,6 @@
-"""cxml's TreeSHAP (models/treeshap.py) gives LightGBM's own `pred_contrib` values, to 1e-9, for
-every kind of split LightGBM makes: numbers with missing values as NaN, as zero or not at all,
+"""cxml's compiled walk of the trees (models/flat_trees.py) gives LightGBM's own raw scores, to the
+last bit, and its TreeSHAP (models/treeshap.py) LightGBM's own `pred_contrib` values, to 1e-9,
+for every kind of split LightGBM makes: numbers with missing values as NaN, as zero or not at all,
 categories (unseen, negative, fractional), a feature split on twice on one path, paths longer
 than a table, one-leaf trees, the first rounds only."""
 
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 
 from cxml.models import treeshap
-from cxml.models.flat_trees import Trees
+from cxml.models.flat_trees import Trees, tree_probabilities, tree_raw_scores
 from cxml.models.treeshap import tree_contributions
 
 
@@ -47,8 +48,15 @@ def _unseen(rows: int = 800) -> np.ndarray:
 
 
 def _largest_difference(booster: lgb.Booster, x: np.ndarray, **predict: object) -> float:
+    """The largest difference of the contributions from LightGBM's; the raw scores must be
+    LightGBM's own, and the probabilities within 1e-15."""
+    rounds = predict.get("num_iteration")
+    raw = booster.predict(x, raw_score=True, **predict)
+    assert np.array_equal(tree_raw_scores(booster, x, rounds), raw)
+    probability = booster.predict(x, **predict)
+    assert np.abs(tree_probabilities(booster, x, rounds) - probability).max() <= 1e-15
     theirs = booster.predict(x, pred_contrib=True, **predict)
-    ours = tree_contributions(booster, x, predict.get("num_iteration"))
+    ours = tree_contributions(booster, x, rounds)
     assert ours.shape == theirs.shape
     return float(np.abs(ours - theirs).max())
 

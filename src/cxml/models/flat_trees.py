@@ -17,9 +17,11 @@ from dataclasses import dataclass, fields
 import lightgbm as lgb
 import numpy as np
 from numba import njit
+from scipy.special import expit
 
-#: Rows taken through each tree together.
+#: Rows taken through each tree together, and of those, how many take each step down together.
 ROW_BLOCK = 512
+LOCKSTEP = 32
 
 _NUMERIC, _CATEGORY = 0, 1
 _ZERO = 1e-35  # LightGBM's kZeroThreshold (a float, as there)
@@ -77,6 +79,29 @@ class Trees:
         for tree in dump["tree_info"]:
             flat.add_tree(tree["tree_structure"])
         return cls(**flat.arrays(), expected=flat.expected, columns=columns)
+
+    def raw_scores(self, matrix: np.ndarray) -> np.ndarray:
+        """Per row, the sum of the trees' outputs: `predict(..., raw_score=True)`."""
+        rows = np.ascontiguousarray(matrix, dtype=np.float64)
+        arrays = [getattr(self, name) for name in _PREDICT_ARRAYS]
+        return over_rows(_sums, rows, np.zeros(len(rows)), arrays)
+
+
+#: The arrays `_sums` reads, in its order.
+_PREDICT_ARRAYS = (
+    "root",
+    "depth",
+    "feature",
+    "threshold",
+    "kind",
+    "nan_right",
+    "zero_default",
+    "default_left",
+    "category_start",
+    "categories",
+    "children",
+    "leaf_value",
+)
 
 
 def over_rows(kernel: Callable, rows: np.ndarray, out: np.ndarray, arrays: list) -> np.ndarray:
@@ -226,25 +251,78 @@ def _count(node: dict) -> float:
 _FIELDS = tuple(f.name for f in fields(Trees) if f.name not in ("expected", "columns"))
 
 
-@njit(cache=True, nogil=True, inline="always")
-def goes_right(
-    x, node, kind, threshold, nan_right, zero_default, default_left, categories, category_start
-):
-    """LightGBM's decision at split `node` for the value `x` (tree.h, NumericalDecision and
-    CategoricalDecision); a number's is made with selects, not branches."""
-    if kind[node] == _CATEGORY:  # right unless a category the split sends left
-        right = True
-        if not (np.isnan(x) or int(x) < 0):
-            value = int(x)
-            for c in range(category_start[node], category_start[node + 1]):
-                if categories[c] == value:
-                    right = False
-                    break
-    else:  # selects, not branches: `not x <= t` is true for NaN, `x > t` false
-        right = not (x <= threshold[node]) if nan_right[node] else (x > threshold[node])
-        zero = zero_default[node] & (x >= -_ZERO) & (x <= _ZERO)
-        right = (not default_left[node]) if zero else right
+# LightGBM's decisions at a split (tree.h, NumericalDecision and CategoricalDecision), in two
+# small functions the compiled walks call by the split's kind: kept small, they are compiled
+# into the walk, and a number's decision, made with selects, lets the rows walked together run
+# side by side (a call of one function for both kinds was several times slower, `make bench`).
+
+
+@njit(cache=True, nogil=True)
+def number_goes_right(x, threshold, nan_right, zero_default, default_left):
+    """Where a split on a number sends `x`: `not x <= t` is true for NaN, `x > t` false."""
+    right = not (x <= threshold) if nan_right else (x > threshold)
+    zero = zero_default & (x >= -_ZERO) & (x <= _ZERO)
+    return (not default_left) if zero else right
+
+
+@njit(cache=True, nogil=True)
+def category_goes_right(x, categories, first, last):
+    """Where a split on a category sends `x`: left only a category in `categories[first:last]`
+    (NaN and negative values go right)."""
+    right = True
+    if not (np.isnan(x) or int(x) < 0):
+        value = int(x)
+        for c in range(first, last):
+            if categories[c] == value:
+                right = False
+                break
     return right
+
+
+@njit(cache=True, nogil=True)
+def _sums(
+    rows,
+    out,
+    root,
+    depth,
+    feature,
+    threshold,
+    kind,
+    nan_right,
+    zero_default,
+    default_left,
+    category_start,
+    categories,
+    children,
+    leaf_value,
+):
+    """Adds to `out` each row's leaf output of every tree, in the trees' order (as LightGBM
+    sums them). A block of rows goes through a tree together, `LOCKSTEP` rows a step down at a
+    time: their walks do not wait on each other, so the processor overlaps them."""
+    at = np.empty(LOCKSTEP, dtype=np.int64)
+    for block in range(0, rows.shape[0], ROW_BLOCK):
+        end = min(block + ROW_BLOCK, rows.shape[0])
+        for t in range(len(root)):
+            for first in range(block, end, LOCKSTEP):
+                many = min(LOCKSTEP, end - first)
+                at[:many] = root[t]
+                for _ in range(depth[t]):
+                    for i in range(many):
+                        n = at[i]
+                        if n < 0:
+                            continue  # at its leaf
+                        x = rows[first + i, feature[n]]
+                        if kind[n] == _CATEGORY:
+                            right = category_goes_right(
+                                x, categories, category_start[n], category_start[n + 1]
+                            )
+                        else:
+                            right = number_goes_right(
+                                x, threshold[n], nan_right[n], zero_default[n], default_left[n]
+                            )
+                        at[i] = children[2 * n + right]
+                for i in range(many):
+                    out[first + i] += leaf_value[~at[i]]
 
 
 _made: weakref.WeakKeyDictionary[lgb.Booster, dict[int | None, Trees | None]] = (
@@ -281,3 +359,31 @@ ONE_SPLIT = {
         }
     ]
 }
+
+
+def tree_raw_scores(
+    booster: lgb.Booster, matrix: np.ndarray, num_iteration: int | None = None
+) -> np.ndarray:
+    """What `booster.predict(matrix, raw_score=True, num_iteration=...)` gives, the same to the
+    last bit (the same sums in the same order; tests/unit/test_treeshap.py)."""
+    trees = trees_of(booster, num_iteration)
+    if trees is None:
+        found = booster.predict(matrix, raw_score=True, num_iteration=num_iteration)
+        return np.asarray(found, dtype=float)
+    return trees.raw_scores(matrix)
+
+
+def tree_probabilities(
+    booster: lgb.Booster, matrix: np.ndarray, num_iteration: int | None = None
+) -> np.ndarray:
+    """What a binary booster's `predict(matrix, num_iteration=...)` gives: the logistic of its
+    raw score (within a few units in the last place of LightGBM's own)."""
+    return np.asarray(expit(tree_raw_scores(booster, matrix, num_iteration)))
+
+
+def compile_kernels() -> None:
+    """Have numba compile (or load from its cache) the walk now, as a server does at start,
+    rather than on the first request."""
+    trees = Trees.from_dump(ONE_SPLIT, 1)
+    assert trees is not None
+    trees.raw_scores(np.zeros((1, 1)))

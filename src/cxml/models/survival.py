@@ -20,6 +20,7 @@ import numpy as np
 from scipy.special import expit
 
 from cxml.config import ModelConfig
+from cxml.models.flat_trees import tree_probabilities, tree_raw_scores
 from cxml.models.train import boost_held_out, lightgbm_params
 
 __all__ = [
@@ -130,7 +131,7 @@ def _raw(trees: lgb.Booster | None, design: np.ndarray) -> np.ndarray:
     """Per row, the sum of the trees' outputs (0 without trees)."""
     if trees is None:
         return np.zeros(len(design))
-    return np.asarray(trees.predict(design, raw_score=True), dtype=float)
+    return tree_raw_scores(trees, design)
 
 
 @dataclass
@@ -179,7 +180,7 @@ class HazardModel:
                     np.repeat(classes, len(matrix)),
                 ]
             )
-            stacked = np.asarray(self.booster.predict(design, num_iteration=self.rounds))
+            stacked = tree_probabilities(self.booster, design, self.rounds)
             for k, hazard in zip(classes, stacked.reshape(len(classes), len(matrix)), strict=True):
                 out[:, self.classes == k] = hazard[:, None]
             return out

@@ -249,9 +249,10 @@ class BoostedClassifier(BaseEstimator):
         return self.predict_matrix_raw(self.encoder_.transform(frame))
 
     def predict_matrix_raw(self, matrix: np.ndarray) -> np.ndarray:
-        return np.asarray(
-            self.booster_.predict(matrix, num_iteration=self.best_iteration_), dtype=float
-        )
+        """LightGBM's probabilities (models/flat_trees.py walks the trees, compiled)."""
+        from cxml.models.flat_trees import tree_probabilities  # numba's import when predicting
+
+        return tree_probabilities(self.booster_, matrix, self.best_iteration_)
 
     def contributions(self, matrix: np.ndarray) -> np.ndarray:
         """TreeSHAP in log-odds, rows x (columns + 1), the base value last (LightGBM's

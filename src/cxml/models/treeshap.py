@@ -18,7 +18,17 @@ import lightgbm as lgb
 import numpy as np
 from numba import njit
 
-from cxml.models.flat_trees import ONE_SPLIT, ROW_BLOCK, Trees, goes_right, over_rows, trees_of
+from cxml.models import flat_trees
+from cxml.models.flat_trees import (
+    _CATEGORY,
+    ONE_SPLIT,
+    ROW_BLOCK,
+    Trees,
+    category_goes_right,
+    number_goes_right,
+    over_rows,
+    trees_of,
+)
 
 #: The most distinct features on a leaf's path for which its values are kept in a table (a
 #: table holds 2^d x d numbers; longer paths are worked out per row), and the most numbers a
@@ -187,17 +197,20 @@ def _rows(
             for r in range(block, min(block + ROW_BLOCK, rows.shape[0])):
                 x = rows[r]
                 for node in range(node_start[t], node_start[t + 1]):
-                    left[node] = not goes_right(
-                        x[feature[node]],
-                        node,
-                        kind,
-                        threshold,
-                        nan_right,
-                        zero_default,
-                        default_left,
-                        categories,
-                        category_start,
-                    )
+                    value = x[feature[node]]
+                    if kind[node] == _CATEGORY:
+                        right = category_goes_right(
+                            value, categories, category_start[node], category_start[node + 1]
+                        )
+                    else:
+                        right = number_goes_right(
+                            value,
+                            threshold[node],
+                            nan_right[node],
+                            zero_default[node],
+                            default_left[node],
+                        )
+                    left[node] = not right
                 first = entry_start[t]
                 pattern[0] = -1  # every split followed, so far
                 for e in range(first + 1, entry_start[t + 1]):
@@ -223,8 +236,9 @@ def _rows(
 
 
 def compile_kernels() -> None:
-    """Have numba compile (or load from its cache) the code here now, as a server does at
-    start, rather than on the first request that is explained."""
+    """Have numba compile (or load from its cache) the code here and in flat_trees now, as a
+    server does at start, rather than on the first request that is scored or explained."""
+    flat_trees.compile_kernels()
     trees = Trees.from_dump(ONE_SPLIT, 1)
     assert trees is not None
     contributions(trees, np.zeros((1, 1)))

@@ -235,11 +235,12 @@ class OffsetLearner(MetaLearner):
             )
 
     def _outcomes(self, matrix: np.ndarray) -> dict[str, np.ndarray]:
-        base = np.asarray(self.base_.booster_.predict(matrix, raw_score=True), dtype=float)
+        from cxml.models.flat_trees import tree_raw_scores  # numba's import only when scoring
+
+        base = tree_raw_scores(self.base_.booster_, matrix)  # the boosters: no sklearn checks
         arms = {self.control: sigmoid(base)}
         for action in self.actions_:
-            booster = self.offsets_[action].booster_  # the booster itself: no sklearn checks
-            shift = np.asarray(booster.predict(matrix, raw_score=True), dtype=float)
+            shift = tree_raw_scores(self.offsets_[action].booster_, matrix)
             arms[action] = sigmoid(base + shift)
         return arms
 

@@ -109,12 +109,17 @@ class Scorer:
         return feature_infos(self.bundle.catalog) | {info.name: info for info in contacts}
 
     def prepare(self) -> None:
-        """Make now what explaining needs once per process (models/treeshap.py: numba's code,
-        the churn model's tables), so that a server's first requests do not wait for it."""
+        """Make now what scoring and explaining need once per process (numba's code, each
+        model's trees read and the churn model's TreeSHAP tables: models/flat_trees.py and
+        treeshap.py), so that a server's first requests do not wait for it."""
         from cxml.models.treeshap import compile_kernels
 
         compile_kernels()
-        contributions(self.bundle, "churn", np.zeros((1, len(self.bundle.feature_names))))
+        row = np.zeros((1, len(self.bundle.feature_names)))
+        self.bundle.probabilities(row)
+        if self.bundle.survival is not None:
+            self.bundle.survival.survival(row)
+        contributions(self.bundle, "churn", row)
 
     @property
     def base_rate(self) -> float:
