@@ -72,7 +72,7 @@ value-rule: $(STAMP) ## Fixed customer value or lifetime value: the true value o
 loop: $(STAMP) ## The loop closed on the simulator: train, score, act, observe, 3 rounds (CUSTOMERS, SEEDS, ROUNDS)
 	$(PY) -m benchmarks.loop
 
-compiled-trees: $(STAMP) ## Compiled tree predictors (lleaves, treelite, tl2cgen) beside LightGBM, installed aside; rewrites their section of docs/performance.md
+compiled-trees: $(STAMP) ## Compiled tree predictors (cxml's walk; lleaves, treelite, tl2cgen installed aside) beside LightGBM; rewrites their section of docs/performance.md
 	rm -rf $(VENV)/compiled-trees
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --target $(VENV)/compiled-trees lleaves==1.3.0 treelite==4.1.2 tl2cgen==1.0.0
 	PYTHONPATH=$(VENV)/compiled-trees $(PY) -m benchmarks.compiled_trees

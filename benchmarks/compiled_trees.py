@@ -7,7 +7,9 @@ Each candidate gets the boosters of a bundle trained as `make bench` trains it (
 and the encoded features of a fresh simulated base, and predicts the trees' raw scores:
 - lleaves: compiles the forest with llvmlite;
 - treelite's GTIL: interprets the forest in C++, nothing compiled;
-- tl2cgen: writes the forest as C and compiles it with the machine's gcc.
+- tl2cgen: writes the forest as C and compiles it with the machine's gcc;
+- cxml's own (models/flat_trees.py, what scoring uses): the forest as flat arrays, walked by
+  code numba compiles, a block of rows in lockstep.
 Beside each: its speed over LightGBM's own `predict` on the same rows in the same process (best
 of 3, two threads each), the largest difference from LightGBM's scores and how many rows differ
 by more than 1e-9; or why it did not run.
@@ -98,7 +100,18 @@ def tl2cgen_predictor(model_file: Path, folder: Path) -> Callable[[np.ndarray], 
     )
 
 
+def cxml_predictor(model_file: Path, folder: Path) -> Callable[[np.ndarray], np.ndarray]:
+    """cxml's own walk (models/flat_trees.py), what `cxml score` uses: numba, which shap
+    already brings, so nothing to install."""
+    from cxml.models.flat_trees import Trees
+
+    trees = Trees.of(lgb.Booster(model_file=str(model_file)))
+    assert trees is not None
+    return trees.raw_scores
+
+
 PREDICTORS = {
+    "cxml (numba walk)": cxml_predictor,
     "lleaves": lleaves_predictor,
     "treelite GTIL": gtil_predictor,
     "tl2cgen (gcc)": tl2cgen_predictor,
