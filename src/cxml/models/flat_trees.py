@@ -87,10 +87,8 @@ class Trees:
         return over_rows(_sums, rows, np.zeros(len(rows)), arrays)
 
 
-#: The arrays `_sums` reads, in its order.
-_PREDICT_ARRAYS = (
-    "root",
-    "depth",
+#: The split nodes' arrays a walk reads to decide (`number_goes_right`, `category_goes_right`).
+SPLIT_ARRAYS = (
     "feature",
     "threshold",
     "kind",
@@ -99,9 +97,10 @@ _PREDICT_ARRAYS = (
     "default_left",
     "category_start",
     "categories",
-    "children",
-    "leaf_value",
 )
+
+#: The arrays `_sums` reads, in its order.
+_PREDICT_ARRAYS = ("root", "depth", *SPLIT_ARRAYS, "children", "leaf_value")
 
 
 def over_rows(kernel: Callable, rows: np.ndarray, out: np.ndarray, arrays: list) -> np.ndarray:

@@ -23,6 +23,7 @@ from cxml.models.flat_trees import (
     _CATEGORY,
     ONE_SPLIT,
     ROW_BLOCK,
+    SPLIT_ARRAYS,
     Trees,
     category_goes_right,
     number_goes_right,
@@ -42,14 +43,7 @@ PATTERN_BITS = 62
 #: The arrays `_rows` reads, in its order (then the tables).
 _SHAP_ARRAYS = (
     "node_start",
-    "feature",
-    "threshold",
-    "kind",
-    "nan_right",
-    "zero_default",
-    "default_left",
-    "category_start",
-    "categories",
+    *SPLIT_ARRAYS,
     "entry_start",
     "entry_parent",
     "entry_via",
