@@ -8,20 +8,43 @@ the rows over the cores (it lets go of the GIL).
 from __future__ import annotations
 
 import os
+import tempfile
 import threading
 import weakref
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
+from pathlib import Path
 
 import lightgbm as lgb
 import numpy as np
 from numba import njit
+from numba.core import config as numba_config
 from scipy.special import expit
+
+
+def _writable(folder: Path) -> bool:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError:
+        return False
+    return True
+
+
+# numba keeps the compiled code beside these files (`cache=True`, decided as each function
+# below is defined); an install it cannot write to gets a temporary folder instead, where numba
+# would refuse to define them.
+# (numba's config sets its names at run time, unseen by mypy)
+_CACHE_DIR = numba_config.CACHE_DIR  # type: ignore[attr-defined]
+if not _CACHE_DIR and not _writable(Path(__file__).parent / "__pycache__"):
+    numba_config.CACHE_DIR = str(Path(tempfile.gettempdir()) / "cxml-numba")  # type: ignore[attr-defined]
 
 #: Rows taken through each tree together, and of those, how many take each step down together.
 ROW_BLOCK = 512
 LOCKSTEP = 32
+
+_CORES = os.cpu_count() or 1  # read once: a request's few rows never split, yet ask each time
 
 _NUMERIC, _CATEGORY = 0, 1
 _ZERO = 1e-35  # LightGBM's kZeroThreshold (a float, as there)
@@ -106,7 +129,7 @@ _PREDICT_ARRAYS = ("root", "depth", *SPLIT_ARRAYS, "children", "leaf_value")
 def over_rows(kernel: Callable, rows: np.ndarray, out: np.ndarray, arrays: list) -> np.ndarray:
     """`kernel(rows, out, *arrays)`, the rows split over the cores when there are enough: the
     compiled code lets go of the GIL, and each thread fills its own rows of `out`."""
-    threads = min(os.cpu_count() or 1, -(-len(rows) // ROW_BLOCK))
+    threads = min(_CORES, -(-len(rows) // ROW_BLOCK))
     if threads <= 1:
         kernel(rows, out, *arrays)
         return out
