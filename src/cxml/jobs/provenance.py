@@ -12,7 +12,7 @@ from importlib import metadata
 # records those imports where cxml is not installed). A registered model also needs cxml.
 RUNTIME_DISTS = (
     "mlflow", "cloudpickle", "numpy", "pandas", "pyarrow", "pandera", "pydantic", "pyyaml",
-    "scipy", "scikit-learn", "lightgbm", "vaderSentiment",
+    "scipy", "scikit-learn", "lightgbm", "numba", "llvmlite", "vaderSentiment",
 )  # fmt: skip
 
 
