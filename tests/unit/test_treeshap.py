@@ -128,3 +128,13 @@ def test_the_values_add_up_to_the_raw_score_and_keep_no_stale_tables() -> None:
     assert np.allclose(ours.sum(axis=1), booster.predict(x, raw_score=True), atol=1e-9)
     other = _booster(seed=4)  # another booster gets its own tables
     assert _largest_difference(other, x) <= 1e-9
+
+
+def test_rows_of_another_width_are_refused_not_read_past() -> None:
+    booster = _booster()
+    x = _unseen(50)
+    for wrong in (x[:, :-1], np.column_stack([x, x[:, 0]])):
+        with pytest.raises(ValueError, match="features"):
+            tree_raw_scores(booster, wrong)
+        with pytest.raises(ValueError, match="features"):
+            tree_contributions(booster, wrong)

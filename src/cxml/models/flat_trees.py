@@ -44,7 +44,15 @@ if not _CACHE_DIR and not _writable(Path(__file__).parent / "__pycache__"):
 ROW_BLOCK = 512
 LOCKSTEP = 32
 
-_CORES = os.cpu_count() or 1  # read once: a request's few rows never split, yet ask each time
+
+def _threads() -> int:
+    """Threads a walk may use: as many as LightGBM's (OpenMP's setting, which the service sets
+    to one per worker: "4" or, nested, "4,2"), else the cores."""
+    setting = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
+    return int(setting) if setting.isdigit() and int(setting) > 0 else os.cpu_count() or 1
+
+
+_THREADS = _threads()  # read once: a request's few rows never split
 
 _NUMERIC, _CATEGORY = 0, 1
 _ZERO = 1e-35  # LightGBM's kZeroThreshold (a float, as there)
@@ -103,9 +111,19 @@ class Trees:
             flat.add_tree(tree["tree_structure"])
         return cls(**flat.arrays(), expected=flat.expected, columns=columns)
 
+    def rows(self, matrix: np.ndarray) -> np.ndarray:
+        """`matrix` as the compiled walks read it; as wide as the trees' features, as LightGBM
+        checks too (the walks themselves do not check where they read)."""
+        rows = np.ascontiguousarray(matrix, dtype=np.float64)
+        if rows.ndim != 2 or rows.shape[1] != self.columns:
+            raise ValueError(
+                f"the rows have {rows.shape[1:]} features, the trees read {self.columns}"
+            )
+        return rows
+
     def raw_scores(self, matrix: np.ndarray) -> np.ndarray:
         """Per row, the sum of the trees' outputs: `predict(..., raw_score=True)`."""
-        rows = np.ascontiguousarray(matrix, dtype=np.float64)
+        rows = self.rows(matrix)
         arrays = [getattr(self, name) for name in _PREDICT_ARRAYS]
         return over_rows(_sums, rows, np.zeros(len(rows)), arrays)
 
@@ -129,7 +147,7 @@ _PREDICT_ARRAYS = ("root", "depth", *SPLIT_ARRAYS, "children", "leaf_value")
 def over_rows(kernel: Callable, rows: np.ndarray, out: np.ndarray, arrays: list) -> np.ndarray:
     """`kernel(rows, out, *arrays)`, the rows split over the cores when there are enough: the
     compiled code lets go of the GIL, and each thread fills its own rows of `out`."""
-    threads = min(_CORES, -(-len(rows) // ROW_BLOCK))
+    threads = min(_THREADS, -(-len(rows) // ROW_BLOCK))
     if threads <= 1:
         kernel(rows, out, *arrays)
         return out

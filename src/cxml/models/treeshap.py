@@ -83,7 +83,7 @@ def tables(trees: Trees) -> tuple[np.ndarray, np.ndarray]:
 
 def contributions(trees: Trees, matrix: np.ndarray) -> np.ndarray:
     """Rows x (columns + 1): each feature's SHAP value in raw score, the base value last."""
-    rows = np.ascontiguousarray(matrix, dtype=np.float64)
+    rows = trees.rows(matrix)
     out = np.zeros((len(rows), trees.columns + 1))
     out[:, -1] = trees.expected
     arrays = [getattr(trees, name) for name in _SHAP_ARRAYS]
