@@ -54,7 +54,8 @@ def _threads() -> int:
 
 _THREADS = _threads()  # read once: a request's few rows never split
 
-_NUMERIC, _CATEGORY = 0, 1
+#: A split node's `kind`: on a number or on a category.
+NUMBER, CATEGORY = 0, 1
 _ZERO = 1e-35  # LightGBM's kZeroThreshold (a float, as there)
 
 
@@ -260,11 +261,11 @@ class _Flat:
         else:
             self.nan_right.append(not default_left)
         if node["decision_type"] == "==":
-            self.kind.append(_CATEGORY)
+            self.kind.append(CATEGORY)
             self.threshold.append(0.0)
             self.categories.extend(int(c) for c in str(node["threshold"]).split("||"))
         else:
-            self.kind.append(_NUMERIC)
+            self.kind.append(NUMBER)
             self.threshold.append(float(node["threshold"]))
         self.category_start.append(len(self.categories))
 
@@ -352,7 +353,7 @@ def _sums(
                         if n < 0:
                             continue  # at its leaf
                         x = rows[first + i, feature[n]]
-                        if kind[n] == _CATEGORY:
+                        if kind[n] == CATEGORY:
                             right = category_goes_right(
                                 x, categories, category_start[n], category_start[n + 1]
                             )

@@ -20,7 +20,7 @@ from numba import njit
 
 from cxml.models import flat_trees
 from cxml.models.flat_trees import (
-    _CATEGORY,
+    CATEGORY,
     ONE_SPLIT,
     ROW_BLOCK,
     SPLIT_ARRAYS,
@@ -192,7 +192,7 @@ def _rows(
                 x = rows[r]
                 for node in range(node_start[t], node_start[t + 1]):
                     value = x[feature[node]]
-                    if kind[node] == _CATEGORY:
+                    if kind[node] == CATEGORY:
                         right = category_goes_right(
                             value, categories, category_start[node], category_start[node + 1]
                         )
