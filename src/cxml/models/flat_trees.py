@@ -14,6 +14,7 @@ import weakref
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
+from functools import cached_property
 from pathlib import Path
 
 import lightgbm as lgb
@@ -111,6 +112,12 @@ class Trees:
         for tree in dump["tree_info"]:
             flat.add_tree(tree["tree_structure"])
         return cls(**flat.arrays(), expected=flat.expected, columns=columns)
+
+    @cached_property
+    def most_path_features(self) -> int:
+        """The most distinct features on one leaf's path (0: no split)."""
+        sizes = np.diff(self.slot_start)
+        return int(sizes.max()) if len(sizes) else 0
 
     def rows(self, matrix: np.ndarray) -> np.ndarray:
         """`matrix` as the compiled walks read it; as wide as the trees' features, as LightGBM

@@ -96,7 +96,7 @@ def tree_contributions(
     """What `booster.predict(matrix, pred_contrib=True, num_iteration=...)` gives; LightGBM's
     own for a model flat_trees does not read or a path longer than a pattern's bits."""
     trees = trees_of(booster, num_iteration)
-    if trees is None or (len(trees.leaf_value) and np.diff(trees.slot_start).max() >= PATTERN_BITS):
+    if trees is None or trees.most_path_features >= PATTERN_BITS:  # read once per booster
         return np.asarray(booster.predict(matrix, pred_contrib=True, num_iteration=num_iteration))
     return contributions(trees, matrix)
 
