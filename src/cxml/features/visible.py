@@ -7,7 +7,7 @@ cumulative sum over the few windows, so a whole base is aggregated straight into
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, TypeAlias
@@ -54,25 +54,30 @@ def columns_of(source: Source) -> Mapping[str, Any]:
     return Table.of(source).columns
 
 
-def codes_in(
-    values: Any, vocabulary: pd.Index, rows: np.ndarray | slice = slice(None)
-) -> np.ndarray:
-    """Position in `vocabulary` of the value at each of `rows` (default: every value), -1 when
-    absent or missing: a new array, of the narrowest type for a categorical column, which is
-    looked up once per category, or, when it has fewer rows than categories (a notebook's slice
-    of one customer from a whole base), by the rows' own values."""
+def position_reader(
+    values: Any, vocabulary: pd.Index
+) -> Callable[[np.ndarray | slice], np.ndarray]:
+    """A function of `rows` giving the position in `vocabulary` of the value at each, -1 when
+    absent or missing, for reading a column a part at a time. A categorical column's are of
+    the narrowest type, looked up once per category, or, when the column has fewer rows than
+    categories (a notebook's slice of one customer from a whole base), by the rows' own values."""
     if isinstance(values.dtype, pd.CategoricalDtype):
         kind = narrow(len(vocabulary))
-        codes = values.codes[rows]
         if values.categories.equals(vocabulary):
-            return codes.astype(kind)
-        if len(codes) < len(values.categories):
+            return lambda rows: values.codes[rows].astype(kind)
+        if len(values) >= len(values.categories):
+            lookup = np.append(vocabulary.get_indexer(values.categories.astype(str)), -1)
+            by_code = lookup.astype(kind)
+            return lambda rows: by_code[values.codes[rows]]  # code -1 (missing): the last slot
+
+        def by_value(rows: np.ndarray | slice) -> np.ndarray:
+            codes = values.codes[rows]
             named = values.categories.take(np.maximum(codes, 0)).astype(str).to_numpy(object)
             named[codes < 0] = None  # missing
             return _positions(named, vocabulary).astype(kind)
-        lookup = np.append(vocabulary.get_indexer(values.categories.astype(str)), -1)
-        return lookup.astype(kind)[codes]  # code -1 (missing) reads the last slot
-    return _positions(np.asarray(values, dtype=object)[rows], vocabulary)
+
+        return by_value
+    return lambda rows: _positions(np.asarray(values, dtype=object)[rows], vocabulary)
 
 
 def looked_up(
@@ -85,7 +90,7 @@ def looked_up(
         per_category = table[vocabulary.get_indexer(values.categories.astype(str))]
         last = np.array([missing], dtype=table.dtype)  # of the table's type, as below
         return np.append(per_category, last)[values.codes[rows]]  # code -1: missing
-    positions = codes_in(values, vocabulary, rows)
+    positions = position_reader(values, vocabulary)(rows)
     found = table[positions]
     absent = np.flatnonzero(positions < 0)  # outside the vocabulary, or missing
     if len(absent):
@@ -122,26 +127,35 @@ def in_look_back(time_ns: np.ndarray, cutoff: pd.Timestamp, cfg: FeatureConfig) 
     return (time_ns < cutoff.value) & (time_ns >= cutoff.value - longest_ns)
 
 
+#: Events whose blocks are worked out at once (`customer_blocks`): that step's per-event arrays
+#: are this long, not as long as the whole log.
+EVENT_CHUNK = 1 << 22
+
+
 def customer_blocks(
     columns: Mapping[str, Any], ids: pd.Index, cutoff: pd.Timestamp, cfg: FeatureConfig, size: int
 ) -> Iterator[tuple[slice, np.ndarray, np.ndarray]]:
     """The events a feature at `cutoff` can see, by blocks of `size` consecutive customers of
     `ids`: per block, its customers (a slice of `ids`), its events' rows and each one's customer
     (a position in the block). A build then holds one block's arrays at a time, not a whole
-    base's. Each event's customer is looked up once (a categorical column once per category)."""
-    owner = codes_in(columns["customer_id"], ids)
-    owner = owner.astype(narrow(len(ids)), copy=False)
-    seen = in_look_back(columns["event_time"].asi8, cutoff, cfg)
-    seen &= owner >= 0  # a customer of `ids`
+    base's: of the whole log it keeps one small number per event (its block), made a chunk of
+    events at a time, and reads each event's customer again with its block."""
+    owner = position_reader(columns["customer_id"], ids)
+    times = columns["event_time"].asi8
     if len(ids) <= size:
-        rows = np.flatnonzero(seen)
-        yield slice(0, len(ids)), rows, owner[rows]
+        found = owner(slice(None))
+        rows = np.flatnonzero(in_look_back(times, cutoff, cfg) & (found >= 0))
+        yield slice(0, len(ids)), rows, found[rows]
         return
-    block = (owner // size).astype(narrow(-(-len(ids) // size)))
-    block[~seen] = -1
+    block = np.empty(len(times), dtype=narrow(-(-len(ids) // size)))
+    for start in range(0, len(times), EVENT_CHUNK):
+        part = slice(start, start + EVENT_CHUNK)
+        found = owner(part)
+        seen = in_look_back(times[part], cutoff, cfg) & (found >= 0)
+        block[part] = np.where(seen, found // size, -1)
     for number, start in enumerate(range(0, len(ids), size)):
         rows = np.flatnonzero(block == number)  # one pass over small numbers per block
-        cust = owner[rows]
+        cust = owner(rows)
         cust -= start
         yield slice(start, start + size), rows, cust
 
