@@ -59,6 +59,15 @@ class LoadedData:
                 written.append(write_csv(rows, path))
         return written
 
+    def release(self, table: str) -> None:
+        """Let go of `table`'s clean rows once a run has no more use for them (their memory
+        goes back); what was quarantined and the counts stay, for the run's outputs."""
+        if table in self.tables:  # a copy: a slice would keep the columns it is a view of
+            self.tables[table] = self.tables[table].head(0).copy()
+        if table in self.results:
+            result = self.results[table]
+            result.clean = result.clean.head(0).copy()
+
     def check_usable(self) -> None:
         """Raise ContractError when the run cannot go on: no customer, or a required table
         given with rows none of which passed (its faults then are the data's shape, not a few

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import sys
 
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, M_ARENA_MAX = -1, -3, -8  # glibc's mallopt (malloc.h)
 KEEP_BELOW = 1 << 30  # bytes: blocks smaller than this come from the heap and stay there freed
@@ -63,7 +64,12 @@ def keep_freed_memory() -> bool:
 
 def hand_back_freed_memory() -> bool:
     """Give the heap's free pages back to the kernel (glibc's `malloc_trim`), the kept blocks
-    included: True if any were; False where the C library is not glibc."""
+    included, and Arrow's pool its unused ones (a data dir's columns are read into Arrow's
+    memory, which keeps them when a run lets go of a table): True if glibc gave any back; False
+    where the C library is not glibc."""
+    arrow = sys.modules.get("pyarrow")
+    if arrow is not None:
+        arrow.default_memory_pool().release_unused()
     if not is_glibc():
         return False
     return bool(ctypes.CDLL(None).malloc_trim(0))

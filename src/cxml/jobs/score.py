@@ -136,14 +136,15 @@ def run_score(
     database as it was."""
     from cxml.jobs.inputs import load_inputs
     from cxml.jobs.progress import stages
-    from cxml.jobs.score_report import drift, report_html
+    from cxml.jobs.score_report import drift, event_facts, report_html
     from cxml.jobs.score_ui import no_ui_files, ui_files
     from cxml.jobs.scorings import register
 
     at = utc_timestamp(cutoff)
     if to_db is not None:
         database.check(to_db)
-    steps = ["load data", "load model", "features", "score, explain, allocate"]
+    steps = ["load data", "load model", "features", "the report's figures from the events"]
+    steps += ["score, explain, allocate"]
     write = "write, the page's chunks made as written" if page else "write"
     steps += ["report", "page", write]
     with stages("scoring", [*steps, "register"]) as begin:
@@ -156,6 +157,10 @@ def run_score(
         )
         begin("features")
         features = base_features(loaded, scorer.bundle, at, config.data.dir)
+        begin("the report's figures from the events")
+        facts = event_facts(scorer, loaded, at, config.monitor.judged_scorings)
+        if not page:  # nothing else reads the events: scoring need not hold them
+            loaded.release("events")
         log = loaded.tables.get("actions")
         begin("score, explain, allocate")
         result = scorer.score(
@@ -167,9 +172,7 @@ def run_score(
         moved, touchpoints = drift(scorer, features), result.touchpoints
         del features, result  # used no more: a big base's report and page are made without them
         begin("report")
-        html = report_html(
-            scored, scorer, moved, loaded, touchpoints, config.monitor.judged_scorings
-        )
+        html = report_html(scored, scorer, moved, facts, touchpoints)
         begin("page")
         ui = ui_files(scored, loaded.tables, config, out) if page else no_ui_files(out)
         begin(write)

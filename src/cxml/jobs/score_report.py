@@ -3,6 +3,8 @@ the data dir and the registry of earlier scorings (`jobs/scorings.py`)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -19,18 +21,46 @@ from cxml.report.kpis import nps_trend, retention_rate
 from cxml.scoring import Scorer
 
 
-def earlier_outcomes(scorer: Scorer, loaded: LoadedData, judged: int) -> Outcomes | None:
+@dataclass(frozen=True)
+class EventFacts:
+    """What the report reads from the events: how earlier scorings turned out, the NPS by
+    month and the retention of one horizon back. Taken right after the features, so that a
+    run without the page need not hold the events while it scores (`cxml score --no-page`)."""
+
+    earlier: Outcomes | None
+    nps: pd.DataFrame
+    retention_rate: float
+
+
+def event_facts(
+    scorer: Scorer,
+    loaded: LoadedData,
+    at: pd.Timestamp,
+    judged: int = MonitorConfig().judged_scorings,
+) -> EventFacts:
+    """The report's `EventFacts` at the cutoff `at`; `judged`: how many of the newest closed
+    scorings it judges (`MonitorConfig.judged_scorings`)."""
+    events, customers = loaded.tables["events"], loaded.tables["customers"]
+    labels = scorer.bundle.labels
+    return EventFacts(
+        earlier=earlier_outcomes(scorer, events, customers, judged),
+        nps=nps_trend(events, at),
+        retention_rate=retention_rate(events, customers, at, labels),
+    )
+
+
+def earlier_outcomes(
+    scorer: Scorer, events: pd.DataFrame, customers: pd.DataFrame, judged: int
+) -> Outcomes | None:
     """How the model's earlier scorings (found in the registry) turned out, for the `judged`
     newest whose outcome window has closed: realised AUC, calibration and lift
     (`models.monitoring`)."""
     from cxml.jobs.scorings import earlier_scorings
 
-    events, customers = loaded.tables["events"], loaded.tables["customers"]
     if events.empty:
         return None
     found = earlier_scorings(scorer.model_name)
-    labels = scorer.bundle.labels
-    return outcomes(found, events, customers, labels, judged=judged)
+    return outcomes(found, events, customers, scorer.bundle.labels, judged=judged)
 
 
 def _policy_values(scorer: Scorer) -> pd.DataFrame | None:
@@ -82,14 +112,13 @@ def report_html(
     scored: pd.DataFrame,
     scorer: Scorer,
     moved: pd.DataFrame | None,
-    loaded: LoadedData,
+    facts: EventFacts,
     touchpoints: pd.DataFrame | None = None,
-    judged: int = MonitorConfig().judged_scorings,
 ) -> str:
-    """The scoring report; `moved`: the features' `drift`; `judged`: how many of the newest
-    closed scorings it judges (`MonitorConfig.judged_scorings`)."""
+    """The scoring report; `moved`: the features' `drift`; `facts`: what it reads from the
+    events (`event_facts`)."""
     bundle = scorer.bundle
-    earlier = earlier_outcomes(scorer, loaded, judged)
+    earlier = facts.earlier
     at = pd.Timestamp(scored["cutoff"].iloc[0])
     value = None
     if "customer_value" in scored:
@@ -109,10 +138,8 @@ def report_html(
         uplift_deciles=pd.DataFrame(bundle.info.get("uplift_deciles") or []),
         touchpoints=touchpoints,
         drift=moved,
-        nps=nps_trend(loaded.tables["events"], at),
-        retention_rate=retention_rate(
-            loaded.tables["events"], loaded.tables["customers"], at, bundle.labels
-        ),
+        nps=facts.nps,
+        retention_rate=facts.retention_rate,
         churn_definition=describe_churn(bundle.labels),
         base_rate=scorer.base_rate,
         model_facts=_model_facts(bundle.info),
