@@ -30,8 +30,10 @@ def nps_trend(events: pd.DataFrame, until: str | pd.Timestamp, months: int = 12)
     last = (end - pd.Timedelta(1, "ns")).to_period("M")
     periods = pd.period_range(end=last, periods=months, freq="M")
     is_nps = (events["event_type"] == "survey_nps").to_numpy(dtype=bool)  # its rows only
-    times = _naive_utc(events["event_time"][is_nps])
-    values = events["value"][is_nps] if "value" in events else pd.Series(np.nan, times.index)
+    # .loc: a Series indexed with a mask would make (and cache on the index all the events'
+    # columns share) an array of every event's row number
+    times = _naive_utc(events.loc[is_nps, "event_time"])
+    values = events.loc[is_nps, "value"] if "value" in events else pd.Series(np.nan, times.index)
     keep = (times < end).to_numpy() & (times >= periods[0].start_time).to_numpy()
     score = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)[keep]
     answered = ~np.isnan(score)
