@@ -225,7 +225,7 @@ def _event_value_ranges(frame: pd.DataFrame, faults: _Faults) -> None:
     value = frame["value"].to_numpy(dtype=float, na_value=np.nan)
     # only the events that carry a value (most carry none): beyond MAX_MAGNITUDE TOO_LARGE
     # says so, NaN is in no range, and code -1 (no type) reads the last slot
-    carry = np.flatnonzero(np.abs(value) <= MAX_MAGNITUDE)
+    carry = np.flatnonzero((value <= MAX_MAGNITUDE) & (value >= -MAX_MAGNITUDE))
     found, kind = value[carry], codes[carry]
     beyond = carry[(found < low[kind]) | (found > high[kind])]
     if not len(beyond):  # the usual answer: no row to name a type for

@@ -110,7 +110,8 @@ def is_blank(texts: pd.Series | Texts) -> np.ndarray:
 def too_large(number: pd.Series) -> np.ndarray:
     """Per number: infinite or beyond MAX_MAGNITUDE (sums of such values overflow)."""
     values = number.to_numpy(dtype=float, na_value=np.nan)
-    return np.abs(values) > MAX_MAGNITUDE  # NaN compares False: a missing number is not large
+    # two comparisons, not np.abs: no float copy of a column of a whole events table
+    return (values > MAX_MAGNITUDE) | (values < -MAX_MAGNITUDE)  # NaN compares False
 
 
 def read_times(text: pd.Series) -> tuple[pd.Series, np.ndarray]:

@@ -352,7 +352,7 @@ def _profile(
 
 #: Customers a feature build takes at once (`build_features`): the arrays of the events it can
 #: see are made per block, so a big base's build holds a few blocks', not all of them at once.
-BLOCK_CUSTOMERS = 50_000
+BLOCK_CUSTOMERS = 25_000
 #: Blocks built at once, each on a thread of its own (`blocks.built_in_order`). A base of fewer
 #: than two blocks' worth is split in `THREADS` blocks.
 THREADS = 2
