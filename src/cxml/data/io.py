@@ -29,6 +29,7 @@ import pyarrow.parquet as pq
 
 from cxml.config import ReadLimits
 from cxml.data.csv_text import csv_chunks
+from cxml.data.parquet_column import read_column
 from cxml.data.schema import TABLES, ContractError
 from cxml.data.validate import read_as_pii
 
@@ -137,9 +138,8 @@ def _read_parquet(
     """Parquet, its decoded size and rows checked from its footer before any data is read; the
     `repeated` text columns as categoricals (a column written from one already is one). Each
     column is read and converted on its own, two at a time, so the file is never held twice
-    (Arrow's copy and the frame's): a read peaks at the frame and two columns in Arrow's form
-    (`make bench`, reading a data dir). The frame owns its columns (writable, not Arrow's
-    read-only buffers)."""
+    (Arrow's copy and the frame's); the widest a row group at a time (`read_column`). The frame
+    owns its columns (writable, not Arrow's read-only buffers)."""
     try:
         file = pq.ParquetFile(path)
         texts = _text_columns(file.schema_arrow, repeated)
@@ -157,9 +157,8 @@ def _read_parquet(
         if wanted is not None:
             names = [name for name in names if wanted(name)]
 
-        def column(name: str) -> pd.Series:  # a reader per thread: one is not shared
-            read = pq.ParquetFile(path, read_dictionary=texts).read(columns=[name])
-            return read.to_pandas(self_destruct=True)[name]
+        def column(name: str) -> pd.Series:
+            return read_column(path, name, texts)
 
         with ThreadPoolExecutor(max_workers=2) as pool:  # Arrow lets go of the GIL
             columns = dict(zip(names, pool.map(column, names), strict=True))
