@@ -157,11 +157,9 @@ def _read_parquet(
         if wanted is not None:
             names = [name for name in names if wanted(name)]
 
-        def column(name: str) -> pd.Series:
-            return read_column(path, name, texts)
-
         with ThreadPoolExecutor(max_workers=2) as pool:  # Arrow lets go of the GIL
-            columns = dict(zip(names, pool.map(column, names), strict=True))
+            read = pool.map(lambda name: read_column(path, name, texts), names)
+            columns = dict(zip(names, read, strict=True))
         pa.default_memory_pool().release_unused()
         return pd.DataFrame(columns, copy=False)
     except (OSError, pa.ArrowException) as exc:

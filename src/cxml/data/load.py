@@ -62,11 +62,12 @@ class LoadedData:
     def release(self, table: str) -> None:
         """Let go of `table`'s clean rows once a run has no more use for them (their memory
         goes back); what was quarantined and the counts stay, for the run's outputs."""
-        if table in self.tables:  # a copy: a slice would keep the columns it is a view of
-            self.tables[table] = self.tables[table].head(0).copy()
+        if table not in self.tables:
+            return
+        empty = self.tables[table].head(0).copy()  # a copy: a slice keeps the columns it views
+        self.tables[table] = empty
         if table in self.results:
-            result = self.results[table]
-            result.clean = result.clean.head(0).copy()
+            self.results[table].clean = empty
 
     def check_usable(self) -> None:
         """Raise ContractError when the run cannot go on: no customer, or a required table

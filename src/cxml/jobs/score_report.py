@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 
 from cxml.actions.calibration import UpliftCalibration
-from cxml.config import MonitorConfig
 from cxml.data.load import LoadedData
 from cxml.features.labels import describe_churn
 from cxml.features.table import Table
@@ -36,7 +35,7 @@ def event_facts(
     scorer: Scorer,
     loaded: LoadedData,
     at: pd.Timestamp,
-    judged: int = MonitorConfig().judged_scorings,
+    judged: int,
 ) -> EventFacts:
     """The report's `EventFacts` at the cutoff `at`; `judged`: how many of the newest closed
     scorings it judges (`MonitorConfig.judged_scorings`)."""
